@@ -1,0 +1,1 @@
+"""I/O adapters: the only place that talks to the Kubernetes API."""

@@ -1,0 +1,165 @@
+"""Kubernetes ``Status`` errors, with the reasons, codes and message wording of the real API server.
+
+Client libraries (the official clients, kopf, kubectl) decide what to do from ``reason`` and ``code``,
+and users read ``message``; both must match upstream for clients to behave as they do on a real cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class Cause(TypedDict, total=False):
+    """One entry of ``details.causes``: what is wrong (reason, message) and where (field)."""
+
+    reason: str
+    message: str
+    field: str
+
+
+class ApiError(Exception):
+    """An error answered to the client as a ``Status`` object."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def _details(name: str | None, resource: str, group: str, **extra: Any) -> dict[str, Any]:
+    details: dict[str, Any] = {"group": group, "kind": resource}
+    if name:
+        details["name"] = name
+    details.update(extra)
+    return details
+
+
+def not_found(resource: str, name: str, group: str = "") -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{_qualified(resource, group)} "{name}" not found',
+        details=_details(name, resource, group),
+    )
+
+
+def already_exists(resource: str, name: str, group: str = "") -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_qualified(resource, group)} "{name}" already exists',
+        details=_details(name, resource, group),
+    )
+
+
+def conflict(resource: str, name: str, group: str = "", why: str = "") -> ApiError:
+    why = why or (
+        "the object has been modified; please apply your changes to the latest version and try again"
+    )
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {why}',
+        details=_details(name, resource, group),
+    )
+
+
+def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
+    """422 Invalid, worded like the real server: ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
+    parts = []
+    for cause in causes:
+        field = cause.get("field", "")
+        msg = cause.get("message", "")
+        parts.append(f"{field}: {msg}" if field else msg)
+    if len(parts) == 1:
+        summary = parts[0]
+    else:
+        summary = "[" + ", ".join(parts) + "]"
+    qualified = _qualified(kind, group)
+    return ApiError(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {summary}',
+        details={"name": name, "group": group, "kind": kind, "causes": list(causes)},
+    )
+
+
+def forbidden(user: str, verb: str, resource: str, group: str, namespace: str | None,
+              name: str | None = None, subresource: str = "") -> ApiError:
+    """403 worded like the RBAC authorizer: ``pods is forbidden: User "u" cannot create resource ...``."""
+    res = f"{resource}/{subresource}" if subresource else resource
+    target = f'{_qualified(resource, group)} "{name}"' if name else _qualified(resource, group)
+    scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    message = (
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{res}" '
+        f'in API group "{group}"{scope}'
+    )
+    return ApiError(403, "Forbidden", message, details=_details(name, resource, group))
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
+
+
+def unsupported_media_type(content_type: str) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {content_type}')
+
+
+def expired(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)
+
+
+def too_many_requests(retry_after: int = 1) -> ApiError:
+    return ApiError(
+        429,
+        "TooManyRequests",
+        "the server has received too many requests and has asked us to try again later",
+        details={"retryAfterSeconds": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def internal_error(message: str = "an error on the server has prevented the request from succeeding") -> ApiError:
+    return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+def forbidden_message(message: str, resource: str, name: str, group: str = "") -> ApiError:
+    """403 raised by admission (e.g. creation in a terminating namespace), not by RBAC."""
+    return ApiError(403, "Forbidden", message, details=_details(name, resource, group))
