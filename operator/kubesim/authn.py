@@ -1,0 +1,414 @@
+"""Bearer-token authentication: the admin token and ServiceAccount tokens issued by TokenRequest.
+
+Pure logic; the API server calls :meth:`TokenAuthenticator.authenticate` with the ``Authorization`` header
+of each request, :meth:`TokenAuthenticator.create_token` for ``POST .../serviceaccounts/<name>/token``, and
+:meth:`TokenAuthenticator.invalidate_service_account` when a ServiceAccount is deleted.
+
+ServiceAccount tokens are JWTs with the claims a real API server puts in them (``iss``, ``sub``
+``system:serviceaccount:<ns>:<name>``, ``aud``, ``exp``, ``iat``, ``nbf``, ``jti`` and the
+``kubernetes.io`` claim with the namespace, the ServiceAccount's name and uid and, for bound tokens, the
+pod/secret/node), so clients that decode them see what they expect. They are signed with HMAC-SHA256
+(``alg: HS256``) under a per-server random key instead of upstream's RS256 key pair: a client cannot forge
+one, and no public key is published (no ``/openid/v1/jwks``). A token is accepted only while it has not
+expired, names one of the API server's audiences, and the ServiceAccount it names still exists with the uid
+it was issued for (so deleting the ServiceAccount, or recreating it, invalidates its tokens, as upstream).
+
+Legacy Secret-based ServiceAccount tokens (Secrets of type ``kubernetes.io/service-account-token``) are not
+implemented.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kubesim import errors
+from kubesim.errors import ApiError
+from kubesim.rbac import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    SYSTEM_MASTERS,
+    UserInfo,
+    service_account_user,
+    service_account_username,
+)
+
+DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+ADMIN_USER = UserInfo("kubernetes-admin", (SYSTEM_MASTERS, AUTHENTICATED))
+DEFAULT_EXPIRATION_SECONDS = 3600
+MIN_EXPIRATION_SECONDS = 600
+MAX_EXPIRATION_SECONDS = 1 << 32
+AUTHENTICATION_GROUP = "authentication.k8s.io"
+
+# Paths an unauthenticated request may reach (upstream: anonymous auth limited to these endpoints, and
+# the system:public-info-viewer role bound to system:unauthenticated).
+ANONYMOUS_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+
+_EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+_EXTRA_POD_NAME = "authentication.kubernetes.io/pod-name"
+_EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"
+_EXTRA_NODE_NAME = "authentication.kubernetes.io/node-name"
+_EXTRA_NODE_UID = "authentication.kubernetes.io/node-uid"
+_BINDABLE_KINDS = {"Pod": "pod", "Secret": "secret", "Node": "node"}
+
+
+def is_anonymous_allowed(path: str) -> bool:
+    """Whether a request without credentials may reach ``path`` (health checks and ``/version``)."""
+    return path in ANONYMOUS_PATHS
+
+
+def bearer_token(header_value: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive, as upstream)."""
+    if not header_value:
+        return None
+    parts = header_value.strip().split(" ", 2)
+    if len(parts) < 2 or parts[0].lower() != "bearer":
+        return None
+    token = parts[1].strip()
+    return token or None
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json_b64(obj: Mapping[str, Any]) -> str:
+    return _b64encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
+
+
+def decode_token_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT-shaped token, without verifying anything (what a client decoding it sees)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(_b64decode(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TokenAuthenticator:
+    """Maps bearer tokens to identities.
+
+    * the static admin token -> ``kubernetes-admin`` in ``system:masters`` and ``system:authenticated``;
+    * tokens added with :meth:`add_static_token` -> the identity given;
+    * ServiceAccount tokens from :meth:`create_token` -> ``system:serviceaccount:<ns>:<name>`` in
+      ``system:serviceaccounts``, ``system:serviceaccounts:<ns>`` and ``system:authenticated``, with the
+      ServiceAccount's uid and the ``credential-id`` (and bound pod) extras.
+
+    Whether a ServiceAccount still exists with the uid a token was issued for is asked of
+    ``service_account_uid(namespace, name)`` when given (e.g. a look-up in the store); otherwise the
+    authenticator remembers the uid each :meth:`create_token` / :meth:`register_service_account` call saw,
+    until :meth:`invalidate_service_account`. Keep ``signing_key`` (and re-register ServiceAccounts) to
+    keep tokens valid across a restart. ``clock`` returns seconds since the epoch.
+    """
+
+    def __init__(
+        self,
+        admin_token: str | None = None,
+        *,
+        signing_key: bytes | None = None,
+        issuer: str = DEFAULT_ISSUER,
+        api_audiences: Sequence[str] | None = None,
+        max_expiration_seconds: int | None = None,
+        service_account_uid: Callable[[str, str], str | None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
+        self.signing_key = signing_key or secrets.token_bytes(32)
+        self.issuer = issuer
+        self.api_audiences: tuple[str, ...] = tuple(api_audiences) if api_audiences else (issuer,)
+        self.max_expiration_seconds = max_expiration_seconds
+        self._sa_uid_lookup = service_account_uid
+        self._clock = clock
+        self._kid = _b64encode(hashlib.sha256(self.signing_key).digest()[:16])
+        self._lock = threading.Lock()
+        self._static: dict[str, UserInfo] = {self.admin_token: ADMIN_USER}
+        self._sa_uids: dict[tuple[str, str], str] = {}
+        self._revoked_bound_uids: set[str] = set()
+
+    # ---- registry
+
+    def add_static_token(self, token: str, user: UserInfo) -> None:
+        with self._lock:
+            self._static[token] = user
+
+    def remove_static_token(self, token: str) -> None:
+        with self._lock:
+            if token != self.admin_token:
+                self._static.pop(token, None)
+
+    def register_service_account(self, namespace: str, name: str, uid: str) -> None:
+        """Record that the ServiceAccount exists with this uid (tokens issued for another uid are refused)."""
+        with self._lock:
+            self._sa_uids[(namespace, name)] = uid
+
+    def invalidate_service_account(self, namespace: str, name: str) -> None:
+        """The ServiceAccount is gone: every token issued for it stops authenticating."""
+        with self._lock:
+            self._sa_uids.pop((namespace, name), None)
+
+    def invalidate_bound_object(self, uid: str) -> None:
+        """The Pod/Secret/Node with this uid is gone: tokens bound to it stop authenticating."""
+        with self._lock:
+            self._revoked_bound_uids.add(uid)
+
+    def _current_sa_uid(self, namespace: str, name: str) -> str | None:
+        if self._sa_uid_lookup is not None:
+            return self._sa_uid_lookup(namespace, name)
+        with self._lock:
+            return self._sa_uids.get((namespace, name))
+
+    # ---- TokenRequest
+
+    def create_token(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        spec: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Answer ``POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token``.
+
+        ``spec`` is the TokenRequest's spec (``audiences``, ``expirationSeconds``, ``boundObjectRef``);
+        ``metadata`` its metadata if the client sent any (a name or namespace there must match). Returns the
+        TokenRequest object with ``spec`` defaulted and ``status.token`` / ``status.expirationTimestamp``.
+        Raises the 422/400 the API server answers for an invalid request.
+        """
+        spec = dict(spec or {})
+        meta = metadata or {}
+        causes: list[errors.Cause] = []
+        if meta.get("name") and meta["name"] != name:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.name",
+                    "message": f'Invalid value: "{meta["name"]}": '
+                    "must match the service account name if specified",
+                }
+            )
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.namespace",
+                    "message": f'Invalid value: "{meta["namespace"]}": '
+                    "must match the service account namespace if specified",
+                }
+            )
+        raw_exp = spec.get("expirationSeconds")
+        expiration = DEFAULT_EXPIRATION_SECONDS if raw_exp is None else raw_exp
+        if not isinstance(expiration, int) or isinstance(expiration, bool):
+            raise errors.bad_request(f"expirationSeconds must be an integer, got {expiration!r}")
+        if expiration < MIN_EXPIRATION_SECONDS:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "spec.expirationSeconds",
+                    "message": f"Invalid value: {expiration}: "
+                    "may not specify a duration less than 10 minutes",
+                }
+            )
+        if expiration > MAX_EXPIRATION_SECONDS:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "spec.expirationSeconds",
+                    "message": f"Invalid value: {expiration}: "
+                    "may not specify a duration larger than 2^32 seconds",
+                }
+            )
+        if causes:
+            raise errors.invalid("TokenRequest", name, causes, group=AUTHENTICATION_GROUP)
+        if self.max_expiration_seconds is not None:
+            expiration = min(expiration, self.max_expiration_seconds)
+        audiences = [str(a) for a in (spec.get("audiences") or ())] or list(self.api_audiences)
+        bound = spec.get("boundObjectRef")
+        if bound is not None and bound.get("kind") not in _BINDABLE_KINDS:
+            raise errors.bad_request(
+                f'cannot bind token for serviceaccount "{name}" to object of type '
+                f"{bound.get('apiVersion', '')}, Kind={bound.get('kind', '')}"
+            )
+        token, exp = self._sign(namespace, name, uid, audiences, expiration, bound)
+        self.register_service_account(namespace, name, uid)
+        out_spec: dict[str, Any] = {
+            "audiences": audiences,
+            "expirationSeconds": expiration,
+            "boundObjectRef": bound,
+        }
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": f"{AUTHENTICATION_GROUP}/v1",
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+            "spec": out_spec,
+            "status": {"token": token, "expirationTimestamp": rfc3339(exp)},
+        }
+
+    def issue_token(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        expiration_seconds: int = DEFAULT_EXPIRATION_SECONDS,
+        audiences: Sequence[str] = (),
+    ) -> str:
+        """Just the token (for ``kubesim token SA -n NS`` and tests)."""
+        spec: dict[str, Any] = {"expirationSeconds": expiration_seconds}
+        if audiences:
+            spec["audiences"] = list(audiences)
+        return str(self.create_token(namespace, name, uid, spec)["status"]["token"])
+
+    def _sign(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        audiences: list[str],
+        expiration: int,
+        bound: Mapping[str, Any] | None,
+    ) -> tuple[str, int]:
+        now = int(self._clock())
+        exp = now + expiration
+        k8s: dict[str, Any] = {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}
+        if bound is not None:
+            k8s[_BINDABLE_KINDS[str(bound["kind"])]] = {
+                "name": bound.get("name", ""),
+                "uid": bound.get("uid", ""),
+            }
+        claims = {
+            "aud": audiences,
+            "exp": exp,
+            "iat": now,
+            "iss": self.issuer,
+            "jti": str(uuid.uuid4()),
+            "kubernetes.io": k8s,
+            "nbf": now,
+            "sub": service_account_username(namespace, name),
+        }
+        signing_input = f"{_json_b64({'alg': 'HS256', 'kid': self._kid})}.{_json_b64(claims)}"
+        sig = hmac.new(self.signing_key, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{_b64encode(sig)}", exp
+
+    # ---- authentication
+
+    def authenticate(self, header_value: str | None) -> UserInfo | None:
+        """The identity of an ``Authorization`` header value; None (-> 401) when absent or not valid."""
+        token = bearer_token(header_value)
+        return None if token is None else self.authenticate_token(token)
+
+    def authenticate_request(self, header_value: str | None, path: str) -> UserInfo | None:
+        """Like :meth:`authenticate`, but a request without credentials to an :func:`is_anonymous_allowed`
+        path is ``system:anonymous`` (a bad token is still refused, as upstream)."""
+        if not header_value and is_anonymous_allowed(path):
+            return ANONYMOUS
+        return self.authenticate(header_value)
+
+    def authenticate_token(self, token: str) -> UserInfo | None:
+        with self._lock:
+            static = self._static.get(token)
+        if static is not None:
+            return static
+        return self._authenticate_jwt(token)
+
+    def _authenticate_jwt(self, token: str) -> UserInfo | None:
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        expected = hmac.new(self.signing_key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+        try:
+            sig = _b64decode(parts[2])
+        except ValueError:
+            return None
+        if not hmac.compare_digest(sig, expected):
+            return None
+        claims = decode_token_claims(token)
+        if claims is None or claims.get("iss") != self.issuer:
+            return None
+        now = self._clock()
+        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(exp, int) or now >= exp or not isinstance(nbf, int) or now < nbf:
+            return None
+        aud = claims.get("aud")
+        auds = [aud] if isinstance(aud, str) else list(aud or ())
+        if not set(auds) & set(self.api_audiences):
+            return None
+        k8s = claims.get("kubernetes.io")
+        if not isinstance(k8s, dict):
+            return None
+        namespace = k8s.get("namespace")
+        sa = k8s.get("serviceaccount") or {}
+        name, uid = sa.get("name"), sa.get("uid")
+        if not isinstance(namespace, str) or not isinstance(name, str) or not isinstance(uid, str):
+            return None
+        if claims.get("sub") != service_account_username(namespace, name):
+            return None
+        if self._current_sa_uid(namespace, name) != uid:
+            return None
+        extra: list[tuple[str, tuple[str, ...]]] = [(_EXTRA_CREDENTIAL_ID, (f"JTI={claims.get('jti', '')}",))]
+        for kind in ("pod", "secret", "node"):
+            ref = k8s.get(kind)
+            if isinstance(ref, dict):
+                with self._lock:
+                    if ref.get("uid") in self._revoked_bound_uids:
+                        return None
+                if kind == "pod":
+                    extra += [
+                        (_EXTRA_POD_NAME, (str(ref.get("name", "")),)),
+                        (_EXTRA_POD_UID, (str(ref.get("uid", "")),)),
+                    ]
+                elif kind == "node":
+                    extra += [
+                        (_EXTRA_NODE_NAME, (str(ref.get("name", "")),)),
+                        (_EXTRA_NODE_UID, (str(ref.get("uid", "")),)),
+                    ]
+        return service_account_user(namespace, name, uid, tuple(sorted(extra)))
+
+    # ---- reviews
+
+    def token_review(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """``status`` of a TokenReview (``authentication.k8s.io``): ``{authenticated, user, audiences}``."""
+        token = str(spec.get("token") or "")
+        user = self.authenticate_token(token) if token else None
+        if user is None:
+            return {"authenticated": False, "user": {}, "error": "invalid bearer token"}
+        requested = [str(a) for a in (spec.get("audiences") or ())]
+        audiences = list(self.api_audiences)
+        if requested:
+            claims = decode_token_claims(token)
+            token_auds = set(self.api_audiences)
+            if claims is not None:
+                aud = claims.get("aud")
+                token_auds = {aud} if isinstance(aud, str) else set(aud or ())
+            audiences = [a for a in requested if a in token_auds]
+            if not audiences:
+                return {"authenticated": False, "user": {}, "error": "token audiences do not match"}
+        return {"authenticated": True, "user": user.to_dict(), "audiences": audiences}
+
+
+def self_subject_review_status(user: UserInfo) -> dict[str, Any]:
+    """``status`` of a SelfSubjectReview (``kubectl auth whoami``)."""
+    return {"userInfo": user.to_dict()}
+
+
+def invalid_token_error() -> ApiError:
+    """The 401 for a missing or bad token."""
+    return errors.unauthorized()
