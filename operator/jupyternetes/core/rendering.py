@@ -667,10 +667,12 @@ def render_template(
                 # Not rendered, but template-level errors are still reported.
                 _walk_entry(_Walker(info, None, entry_names, errors), entry, with_condition=False)
                 continue
+        n_errors = len(errors)
         fields = _walk_entry(walker, entry, with_condition=False)
         labels: dict[str, str] = fields["labels"]
         annotations: dict[str, str] = fields["annotations"]
-        _check_metadata(info, labels, annotations, errors)
+        if len(errors) == n_errors:  # (a string that failed to render is left as it was: not checked)
+            _check_metadata(info, labels, annotations, errors)
         for reserved in (LABEL_INSTANCE, LABEL_TEMPLATE, LABEL_ENTRY):
             if reserved in labels:
                 warnings.append(
