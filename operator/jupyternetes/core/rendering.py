@@ -247,7 +247,8 @@ def _scan(s: str) -> tuple[_Parts, tuple[_BraceError, ...]]:
             i = j + 1
             continue
         content = s[j + 1 : end]
-        if (0 <= nested < end) or _VARIABLE_NAME.match(content) is None:
+        has_nested = 0 <= nested < end
+        if has_nested or _VARIABLE_NAME.match(content) is None:
             shown = s[j : end + 1] if len(content) <= 40 else s[j : j + 41] + "..."
             errors.append(
                 _BraceError(
@@ -256,7 +257,8 @@ def _scan(s: str) -> tuple[_Parts, tuple[_BraceError, ...]]:
                     "(a variable name is letters, digits, '.', '_' and '-')",
                 )
             )
-            i = j + 1
+            # Without a nested "{", the "}" belongs to this error: do not report it again as a lone one.
+            i = j + 1 if has_nested else end + 1
             continue
         if buf:
             parts.append("".join(buf))

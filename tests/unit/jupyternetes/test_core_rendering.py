@@ -375,9 +375,18 @@ def test_unbalanced_brace_names_path_and_position(template: str, position: int, 
     assert 'write "{{" or "}}" for a literal brace' in message
 
 
-def test_every_brace_error_of_a_string_is_reported() -> None:
-    errors = errors_of(pod_template("} and { and {x}"), {"x": "1"})
-    assert [e.message.split(" at character ")[1].split(" ")[0] for e in errors] == ["1", "7"]
+@pytest.mark.parametrize(
+    ("template", "positions"),
+    [
+        ("} and { and {x}", ["1", "7"]),
+        ('{"a": 1}', ["1"]),  # one error for one bad "{...}", not a second one for its "}"
+        ('{"a": {"b": 1}}', ["1", "7", "15"]),
+        ("{{ok}} {bad one} {x} }", ["8", "22"]),
+    ],
+)
+def test_every_brace_error_of_a_string_is_reported(template: str, positions: list[str]) -> None:
+    errors = errors_of(pod_template(template), {"x": "1"})
+    assert [e.message.split(" at character ")[1].split(" ")[0] for e in errors] == positions
 
 
 def test_reference_to_an_undefined_pvc_entry(
