@@ -1,0 +1,516 @@
+"""The reconciler: turns an instance and its template into children, and keeps the instance's status true.
+
+Entry points (the kopf handlers) feed the watch caches and call :meth:`Reconciler.enqueue`; workers take
+instance keys off a de-duplicating queue (one reconcile per instance at a time, bursts of events coalesced)
+and do only the API writes that are needed: children that don't exist yet, and a status patch when the
+status changed. Reads come from the caches; the only reads from the API are the instance's
+``variablesFrom`` Secrets (never cached: the operator should not hold every Secret of the cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from jupyternetes.adapters import objectvalidation
+from jupyternetes.adapters.caches import Caches, Key
+from jupyternetes.adapters.events import EventRecorder
+from jupyternetes.adapters.kube import JSON_PATCH, Kube, KubeError
+from jupyternetes.adapters.metrics import Metrics
+from jupyternetes.core.models import (
+    API_VERSION,
+    INSTANCE_KIND,
+    ConditionType,
+    InstanceStatus,
+    JupyterNotebookInstance,
+    parse_instance,
+    parse_template,
+    to_dict,
+)
+from jupyternetes.core.naming import ANNOTATION_PURGE
+from jupyternetes.core.planning import (
+    Failure,
+    Observed,
+    StatusInput,
+    blocking_stale_child,
+    compute_status,
+    condition,
+    created_entries,
+    creations,
+    merge_patch,
+)
+from jupyternetes.core.rendering import (
+    PlannedObject,
+    RenderContext,
+    RenderFailed,
+    RenderPlan,
+    decode_secret_data,
+    owner_reference,
+    render_template,
+)
+
+log = logging.getLogger("jupyternetes.reconciler")
+
+PURGE_FINALIZER = "jupyternetes.kadense.io/purge"
+INSTANCE_PLURAL = "jupyternotebookinstances"
+
+# Failures that fix themselves when something else appears (a Secret the hub is about to write): retried
+# with backoff. Failures caused by other objects we watch (templates) are retried by their watch events.
+_RETRY_FAILURES = frozenset({"SecretNotFound", "SecretUnreadable"})
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    operator_namespace: str = "default"
+    # Namespaces templates may be read from; empty: the operator's own and the instance's.
+    template_namespaces: frozenset[str] = frozenset()
+    # Namespaces whose instances are served; None: all.
+    watched_namespaces: frozenset[str] | None = None
+    kubernetes_version: str = objectvalidation.DEFAULT_KUBERNETES_VERSION
+    workers: int = 32
+    max_backoff: float = 30.0
+
+    def allowed_template_namespaces(self, instance_namespace: str) -> frozenset[str]:
+        if self.template_namespaces:
+            return self.template_namespaces
+        return frozenset({self.operator_namespace, instance_namespace})
+
+    def serves(self, namespace: str) -> bool:
+        return self.watched_namespaces is None or namespace in self.watched_namespaces
+
+
+@dataclass
+class _PlanEntry:
+    uid: str
+    generation: int
+    template_uid: str
+    template_generation: int
+    plan: RenderPlan
+
+
+@dataclass
+class _InstanceMemory:
+    """What this process remembers of an instance between reconciles (lost on restart, by design:
+    everything here can be rebuilt from the caches and the status)."""
+
+    uid: str = ""
+    plan: _PlanEntry | None = None
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)  # created other resources by name
+    failures: int = 0
+    ready_recorded: bool = False
+
+
+class Reconciler:
+    def __init__(self, kube: Kube, caches: Caches, config: OperatorConfig, *, metrics: Metrics | None = None,
+                 events: EventRecorder | None = None) -> None:
+        self.kube = kube
+        self.caches = caches
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.events = events or EventRecorder(kube)
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+        self._running: set[Key] = set()
+        self._dirty: set[Key] = set()
+        self._memory: dict[Key, _InstanceMemory] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self._states: dict[Key, str] = {}
+
+    # ------------------------------------------------------------------ queue
+
+    def enqueue(self, key: Key, delay: float = 0.0) -> None:
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+            old = self._timers.pop(key, None)
+            if old is not None:
+                old.cancel()
+            self._timers[key] = loop.call_later(delay, self._enqueue_now, key)
+            return
+        self._enqueue_now(key)
+
+    def _enqueue_now(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        if key in self._running:
+            self._dirty.add(key)
+            return
+        if key in self._queued:
+            return
+        self._queued.add(key)
+        self._queue.put_nowait(key)
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._workers = [loop.create_task(self._worker(), name=f"reconciler-{i}")
+                         for i in range(self.config.workers)]
+
+    async def stop(self) -> None:
+        for t in self._workers:
+            t.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        for timer in self._timers.values():
+            timer.cancel()
+        await self.events.flush()
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            self._running.add(key)
+            try:
+                await self.reconcile(key)
+                mem = self._memory.get(key)
+                if mem is not None:
+                    mem.failures = 0
+            except asyncio.CancelledError:
+                raise
+            except KubeError as exc:
+                self._retry(key, f"API error: {exc}")
+            except Exception:
+                log.exception("reconcile of %s/%s failed", *key)
+                self._retry(key, "internal error")
+            finally:
+                self._running.discard(key)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                self._enqueue_now(key)
+
+    def _retry(self, key: Key, why: str) -> None:
+        mem = self._memory.setdefault(key, _InstanceMemory())
+        mem.failures += 1
+        delay = min(self.config.max_backoff, 0.1 * 2 ** min(mem.failures, 10)) * (0.5 + random.random() / 2)
+        log.info("retrying %s/%s in %.2fs: %s", key[0], key[1], delay, why)
+        self.enqueue(key, delay)
+
+    def forget(self, key: Key) -> None:
+        self._memory.pop(key, None)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if self._states.pop(key, None) is not None:
+            self._update_state_gauge()
+
+    # ------------------------------------------------------------------ reconcile
+
+    async def reconcile(self, key: Key) -> None:
+        self.metrics.reconciles.inc()
+        inst = self.caches.instances.get(*key)
+        if inst is None:
+            self.forget(key)
+            return
+        ns, name = key
+        if not self.config.serves(ns):
+            return
+        meta = inst["metadata"]
+        mem = self._memory.setdefault(key, _InstanceMemory())
+        if mem.uid != meta.get("uid"):
+            self._memory[key] = mem = _InstanceMemory(uid=meta.get("uid", ""))
+        if meta.get("deletionTimestamp"):
+            await self._finalize(inst)
+            return
+        if (meta.get("annotations") or {}).get(ANNOTATION_PURGE) == "true" and \
+                PURGE_FINALIZER not in (meta.get("finalizers") or ()):
+            await self._add_finalizer(inst)
+        try:
+            model = parse_instance(inst)
+        except ValidationError as exc:
+            await self._write_status(inst, None, StatusInput(
+                plan=None, observed=Observed(), instance_generation=meta.get("generation", 1), now=_now(),
+                failure=Failure("InvalidInstance", _pydantic_summary(exc))))
+            return
+        prev_status = model.status
+        plan, template_meta, failure = await self._plan(inst, model, mem)
+        entry_errors: dict[str, str] = {}
+        if plan is not None and failure is None:
+            entry_errors = await self._create_missing(inst, plan, prev_status, mem)
+        observed = self._observed(ns, plan, mem)
+        status_input = StatusInput(
+            plan=plan, observed=observed, instance_generation=int(meta.get("generation", 1)), now=_now(),
+            previous=prev_status, failure=failure, entry_errors=entry_errors,
+            template_generation=template_meta[1] if template_meta else None,
+            template_uid=template_meta[0] if template_meta else None,
+        )
+        await self._write_status(inst, plan, status_input)
+        if failure is not None and failure.reason in _RETRY_FAILURES:
+            self._retry(key, failure.message)
+
+    async def _plan(self, inst: dict[str, Any], model: JupyterNotebookInstance, mem: _InstanceMemory
+                    ) -> tuple[RenderPlan | None, tuple[str, int] | None, Failure | None]:
+        meta = inst["metadata"]
+        ns = meta["namespace"]
+        generation = int(meta.get("generation", 1))
+        tref = model.spec.template
+        tns = tref.resolve_namespace(ns)
+        key = (ns, meta["name"])
+        self.caches.template_users[(tns, tref.name)].add(key)
+        allowed = self.config.allowed_template_namespaces(ns)
+        if tns not in allowed:
+            return None, None, Failure(
+                "TemplateNotAllowed",
+                f'template namespace "{tns}" is not allowed: this operator reads templates only from '
+                f"{', '.join(sorted(allowed))} (operator option --template-namespace)")
+        template = self.caches.templates.get(tns, tref.name)
+        cached = mem.plan
+        provisioned = _is_true(condition(inst.get("status"), ConditionType.PROVISIONED))
+        if cached is not None and cached.uid == meta.get("uid") and cached.generation == generation and (
+                provisioned or template is None or (
+                    template["metadata"].get("uid") == cached.template_uid
+                    and int(template["metadata"].get("generation", 1)) == cached.template_generation)):
+            # Provisioned instances keep the plan they were rendered with: template edits don't disturb them.
+            return cached.plan, (cached.template_uid, cached.template_generation), None
+        if template is None:
+            return None, None, Failure("TemplateNotFound",
+                                       f'JupyterNotebookTemplate "{tref.name}" not found in namespace "{tns}"')
+        try:
+            parsed = parse_template(template)
+        except ValidationError as exc:
+            return None, None, Failure("TemplateInvalid",
+                                       f'template {tns}/{tref.name} is invalid: {_pydantic_summary(exc)}')
+        secret_vars: list[dict[str, str]] = []
+        for i, source in enumerate(model.spec.variables_from):
+            sname = source.secret_ref.name
+            try:
+                secret = await self.kube.get("v1", "Secret", ns, sname)
+            except KubeError as exc:
+                if exc.status == 404:
+                    return None, None, Failure(
+                        "SecretNotFound", f'spec.variablesFrom[{i}]: Secret "{sname}" not found in namespace "{ns}"')
+                if exc.status == 403:
+                    return None, None, Failure(
+                        "SecretUnreadable", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc.message}')
+                raise
+            try:
+                secret_vars.append(decode_secret_data(secret.get("data"), secret.get("stringData")))
+            except ValueError as exc:
+                return None, None, Failure("SecretInvalid", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc}')
+        ctx = RenderContext(instance_name=meta["name"], instance_namespace=ns, template_name=tref.name,
+                            template_namespace=tns, variables=model.spec.variables, secret_variables=secret_vars)
+        try:
+            plan = render_template(parsed.spec, ctx, owner=owner_reference(inst))
+        except RenderFailed as exc:
+            return None, None, Failure("RenderFailed", exc.summary())
+        problems: list[str] = []
+        for obj in plan.objects:
+            for problem in objectvalidation.validate(obj.manifest, self.config.kubernetes_version):
+                problems.append(f"{obj.object_kind} {obj.name} (entry {obj.entry}): {problem}")
+        if problems:
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            return None, None, Failure("InvalidObject", "; ".join(problems[:5]) + more)
+        tmeta = (str(template["metadata"].get("uid", "")), int(template["metadata"].get("generation", 1)))
+        mem.plan = _PlanEntry(meta.get("uid", ""), generation, tmeta[0], tmeta[1], plan)
+        return plan, tmeta, None
+
+    def _observed(self, ns: str, plan: RenderPlan | None, mem: _InstanceMemory) -> Observed:
+        if plan is None:
+            return Observed()
+        pvcs = {p.name: o for p in plan.pvcs if (o := self.caches.pvcs.get(ns, p.name)) is not None}
+        pods = {p.name: o for p in plan.pods if (o := self.caches.pods.get(ns, p.name)) is not None}
+        return Observed(pvcs=pvcs, pods=pods, others=dict(mem.others))
+
+    async def _create_missing(self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None,
+                              mem: _InstanceMemory) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        created_before = created_entries(prev)
+        uid = inst["metadata"].get("uid", "")
+        ns = inst["metadata"]["namespace"]
+        # A provisioned instance whose template changed since is not touched (only its status is kept true).
+        if _is_true(condition(inst.get("status"), ConditionType.PROVISIONED)) and mem.plan is None:
+            return errors
+        created_any: list[str] = []
+        # Two passes: PVCs created in the first pass unblock pods in the second without waiting for a watch.
+        for _ in range(3):
+            todo = creations(plan, self._observed(ns, plan, mem), created_before)
+            todo = [p for p in todo if p.entry not in errors]
+            if not todo:
+                break
+            progressed = False
+            for planned in todo:
+                existing = self._observed(ns, plan, mem).of(planned)
+                if blocking_stale_child(planned, existing, uid):
+                    continue  # an earlier instance's child still terminates; its DELETED event re-queues us
+                result = await self._create(planned, errors)
+                if result is not None:
+                    progressed = True
+                    created_any.append(f"{result['kind']} {planned.name}")
+            if not progressed:
+                break
+        if created_any:
+            self.events.record(inst, "Normal", "Created", "created " + ", ".join(created_any))
+        return errors
+
+    async def _create(self, planned: PlannedObject, errors: dict[str, str]) -> dict[str, Any] | None:
+        manifest = planned.manifest
+        ns = manifest["metadata"]["namespace"]
+        try:
+            obj = await self.kube.create(manifest)
+            self.metrics.api_writes.labels("create", planned.object_kind).inc()
+        except KubeError as exc:
+            if exc.reason == "AlreadyExists":
+                obj = await self._existing(planned)
+                if obj is None:
+                    return None
+            elif exc.retriable:
+                raise
+            else:
+                errors[planned.entry] = f"cannot create {planned.object_kind} {planned.name}: {exc.message}"
+                self.metrics.errors.labels("CreateFailed").inc()
+                return None
+        self._remember(planned, obj)
+        mem = self._memory.get((ns, _owner_name(manifest)))
+        if planned.kind == "other" and mem is not None:
+            mem.others[planned.name] = obj
+        return obj
+
+    async def _existing(self, planned: PlannedObject) -> dict[str, Any] | None:
+        """An object of our name exists already (a retained PVC, or our own create replayed after a restart
+        before its watch event arrived): read it once so the next step sees it."""
+        m = planned.manifest
+        try:
+            obj = await self.kube.get(m["apiVersion"], m["kind"], m["metadata"]["namespace"], planned.name)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        self._remember(planned, obj)
+        return obj
+
+    def _remember(self, planned: PlannedObject, obj: dict[str, Any]) -> None:
+        if planned.kind == "pvc":
+            self.caches.pvcs.upsert(obj)
+        elif planned.kind == "pod":
+            self.caches.pods.upsert(obj)
+
+    async def _write_status(self, inst: dict[str, Any], plan: RenderPlan | None, inp: StatusInput) -> None:
+        status = compute_status(inp)
+        new = to_dict(status)
+        old = inst.get("status") or {}
+        patch = merge_patch(old, new)
+        meta = inst["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if patch is not None:
+            try:
+                updated = await self.kube.patch(API_VERSION, INSTANCE_KIND, meta["namespace"], meta["name"],
+                                                {"status": patch}, subresource="status")
+                self.metrics.api_writes.labels("patch", "JupyterNotebookInstance/status").inc()
+            except KubeError as exc:
+                if exc.status == 404:
+                    return
+                raise
+            self.caches.instances.upsert(updated)
+        self._record_transitions(inst, old, new)
+        self._track_state(key, new)
+
+    def _record_transitions(self, inst: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
+        key = (inst["metadata"]["namespace"], inst["metadata"]["name"])
+        mem = self._memory.setdefault(key, _InstanceMemory())
+        old_failed, new_failed = condition(old, "Failed"), condition(new, "Failed")
+        if _is_true(new_failed) and (not _is_true(old_failed) or (old_failed or {}).get("reason") !=
+                                     (new_failed or {}).get("reason")):
+            assert new_failed is not None
+            self.events.record(inst, "Warning", str(new_failed.get("reason")), str(new_failed.get("message")))
+            self.metrics.errors.labels(str(new_failed.get("reason"))).inc()
+        if _is_true(condition(new, "Ready")) and not _is_true(condition(old, "Ready")) and not mem.ready_recorded:
+            mem.ready_recorded = True
+            self.events.record(inst, "Normal", "Ready", str(condition(new, "Ready", ).get("message", "")
+                                                              if condition(new, "Ready") else "ready"))
+            created = inst["metadata"].get("creationTimestamp")
+            if created:
+                started = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+                self.metrics.provisioning_seconds.observe(
+                    max((dt.datetime.now(dt.UTC) - started).total_seconds(), 0.0))
+
+    def _track_state(self, key: Key, status: dict[str, Any]) -> None:
+        if _is_true(condition(status, "Failed")):
+            state = "Failed"
+        elif _is_true(condition(status, "Ready")):
+            state = "Ready"
+        else:
+            state = "Pending"
+        if self._states.get(key) != state:
+            self._states[key] = state
+            self._update_state_gauge()
+
+    def _update_state_gauge(self) -> None:
+        counts = {"Ready": 0, "Pending": 0, "Failed": 0}
+        for s in self._states.values():
+            counts[s] = counts.get(s, 0) + 1
+        for state, n in counts.items():
+            self.metrics.instances.labels(state).set(n)
+
+    # ------------------------------------------------------------------ deletion
+
+    async def _add_finalizer(self, inst: dict[str, Any]) -> None:
+        meta = inst["metadata"]
+        finalizers = list(meta.get("finalizers") or ()) + [PURGE_FINALIZER]
+        updated = await self.kube.patch(API_VERSION, INSTANCE_KIND, meta["namespace"], meta["name"], {
+            "metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}})
+        self.caches.instances.upsert(updated)
+
+    async def _finalize(self, inst: dict[str, Any]) -> None:
+        """A deleted instance: pods and other resources go through ownerReferences; with the purge
+        annotation, its retained PVCs are deleted here before the finalizer is released."""
+        meta = inst["metadata"]
+        if PURGE_FINALIZER not in (meta.get("finalizers") or ()):
+            return
+        ns = meta["namespace"]
+        names = set(self._pvc_names(inst))
+        for name in sorted(names):
+            try:
+                await self.kube.delete("v1", "PersistentVolumeClaim", ns, name)
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+        self.events.record(inst, "Normal", "Purged",
+                           f"deleted PVC{'s' if len(names) != 1 else ''} {', '.join(sorted(names)) or '(none)'}")
+        finalizers = [f for f in meta.get("finalizers") or () if f != PURGE_FINALIZER]
+        ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
+               {"op": "replace", "path": "/metadata/finalizers", "value": finalizers}]
+        try:
+            await self.kube.patch(API_VERSION, INSTANCE_KIND, ns, meta["name"], ops, content_type=JSON_PATCH)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+    def _pvc_names(self, inst: dict[str, Any]) -> Iterable[str]:
+        for st in ((inst.get("status") or {}).get("pvcs") or {}).values():
+            if st.get("resourceName") and st.get("state") != "Skipped":
+                yield str(st["resourceName"])
+        key = (inst["metadata"]["namespace"], inst["metadata"]["name"])
+        mem = self._memory.get(key)
+        if mem is not None and mem.plan is not None:
+            for p in mem.plan.plan.pvcs:
+                yield p.name
+
+
+def _is_true(cond: Any) -> bool:
+    return bool(cond) and cond.get("status") == "True"
+
+
+def _owner_name(manifest: dict[str, Any]) -> str:
+    for ref in manifest["metadata"].get("ownerReferences") or ():
+        return str(ref.get("name"))
+    return str((manifest["metadata"].get("labels") or {}).get("jupyternetes.kadense.io/instance", ""))
+
+
+def _pydantic_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def monotonic() -> float:
+    return time.monotonic()

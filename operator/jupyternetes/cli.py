@@ -1,0 +1,83 @@
+"""The ``jupyternetes`` command: ``jupyternetes operator`` runs the operator (``up`` comes with the demo)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _operator_namespace(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    sa_ns = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if sa_ns.exists():
+        return sa_ns.read_text().strip()
+    return "default"
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    import kopf
+
+    from jupyternetes import handlers
+    from jupyternetes.adapters.reconciler import OperatorConfig
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    if not args.all_namespaces and not args.namespace:
+        print("error: give --namespace NS (repeatable) or --all-namespaces", file=sys.stderr)
+        return 2
+    operator_ns = _operator_namespace(args.operator_namespace)
+    config = OperatorConfig(
+        operator_namespace=operator_ns,
+        template_namespaces=frozenset(args.template_namespace),
+        watched_namespaces=None if args.all_namespaces else frozenset(args.namespace),
+        workers=args.workers,
+    )
+    runtime = handlers.Runtime(config, args.kubeconfig, args.metrics_port)
+    kopf.configure(verbose=args.verbose, debug=False, log_format=kopf.LogFormat.PLAIN)
+    namespaces: set[str] = set()
+    if not args.all_namespaces:
+        namespaces = set(args.namespace) | (set(args.template_namespace) or {operator_ns})
+    liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
+    asyncio.run(kopf.operator(
+        clusterwide=args.all_namespaces,
+        namespaces=sorted(namespaces),
+        standalone=args.standalone,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(runtime=runtime),
+    ))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jupyternetes", description="Jupyternetes: notebook servers by operator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    op = sub.add_parser("operator", help="run the operator")
+    scope = op.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], help="serve instances in NS (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="serve instances in every namespace")
+    op.add_argument("--template-namespace", action="append", default=[], metavar="NS",
+                    help="read templates from NS (repeatable; default: the operator's and the instance's)")
+    op.add_argument("--operator-namespace", help="the operator's own namespace (default: its pod's)")
+    op.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    op.add_argument("--liveness-port", type=int, help="serve /healthz on this port")
+    op.add_argument("--standalone", action="store_true", help="no peering (a single replica)")
+    op.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    op.add_argument("--workers", type=int, default=32, help="concurrent reconciles")
+    op.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "operator":
+        return run_operator(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

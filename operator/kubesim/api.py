@@ -1,0 +1,606 @@
+"""The semantics of the Kubernetes API on top of the store: create, read, update, patch, delete.
+
+The HTTP layer (``server.py``) and the in-process controllers both go through this class, so a write by
+the garbage collector follows exactly the rules a client's write does (resourceVersion, generation,
+finalizers, validation, watch events).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import ipaddress
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubesim import errors, patching, selectors
+from kubesim.errors import ApiError, Cause
+from kubesim.metavalidation import validate_object_meta
+from kubesim.objectmeta import generate_name, new_uid, now
+from kubesim.resources import REVIEW_KINDS, Registry, ResourceType
+from kubesim.store import Obj, Store
+
+NAMESPACES = ("", "namespaces")
+CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
+
+# Kinds whose DELETE answers the deleted object rather than a Status (upstream's ReturnDeletedObject).
+_RETURNS_DELETED_OBJECT = frozenset({"pods", "services", "namespaces", "customresourcedefinitions"})
+
+
+@dataclass
+class User:
+    name: str
+    groups: tuple[str, ...] = ()
+    uid: str = ""
+    extra: dict[str, list[str]] = field(default_factory=dict)
+
+
+ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
+SYSTEM = User("system:kube-controller-manager", ("system:masters", "system:authenticated"))
+
+
+@dataclass
+class WriteOptions:
+    user: User = field(default_factory=lambda: ADMIN)
+    field_manager: str = ""
+    dry_run: bool = False
+    field_validation: str = ""  # "", Ignore, Warn, Strict
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ListResult:
+    items: list[Obj]
+    resource_version: str
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+# A kind-specific hook: (api, resource type, new object, old object or None, options) -> None.
+Hook = Callable[["API", ResourceType, Obj, Obj | None, WriteOptions], None]
+
+
+def _strip_for_compare(obj: Obj) -> Obj:
+    meta = dict(obj.get("metadata", {}))
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    return {**obj, "metadata": meta}
+
+
+def _spec_part(obj: Obj) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+class API:
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self._lock = threading.RLock()
+        # Validation and defaulting, set by the server wiring (kept pluggable so the pure modules stay pure).
+        self.validate_builtin: Callable[[Obj, ResourceType], list[Cause]] | None = None
+        self.create_hooks: dict[tuple[str, str], list[Hook]] = {}
+        self.update_hooks: dict[tuple[str, str], list[Hook]] = {}
+        self.delete_hooks: dict[tuple[str, str], list[Callable[[API, ResourceType, Obj], None]]] = {}
+        self.review_handler: Callable[[ResourceType, Obj, WriteOptions, str], Obj] | None = None
+        self._service_net = ipaddress.ip_network("10.96.0.0/16")
+        self._next_service_ip = 10
+        self._schemas: dict[tuple[str, str, str], Any] = {}
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        obj = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(rt.plural, name, rt.group)
+        return obj
+
+    def try_get(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
+        return self.store.get(rt.key, namespace if rt.namespaced else "", name)
+
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> ListResult:
+        lsel = selectors.parse_label_selector(label_selector) if label_selector else None
+        fsel = selectors.parse_field_selector(field_selector, rt.plural, rt.group) if field_selector else None
+        with self.store.lock:
+            rv = self.store.resource_version
+            items = self.store.list(rt.key, namespace if rt.namespaced else None)
+        start_after: tuple[str, str] | None = None
+        if continue_token:
+            try:
+                token = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                start_after = (token["ns"], token["name"])
+                rv = int(token["rv"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise errors.bad_request(f"continue key is not valid: {exc}") from exc
+        out: list[Obj] = []
+        remaining = 0
+        last: tuple[str, str] | None = None
+        for obj in items:
+            meta = obj["metadata"]
+            ident = (meta.get("namespace", ""), meta["name"])
+            if start_after is not None and ident <= start_after:
+                continue
+            if lsel is not None and not lsel.matches(meta.get("labels") or {}):
+                continue
+            if fsel is not None and not fsel.matches(obj):
+                continue
+            if limit and len(out) >= limit:
+                remaining += 1
+                continue
+            out.append(obj)
+            last = ident
+        token_out = ""
+        if limit and remaining and last is not None:
+            token_out = base64.urlsafe_b64encode(
+                json.dumps({"ns": last[0], "name": last[1], "rv": rv}).encode()
+            ).decode()
+        return ListResult(out, str(rv), token_out, remaining if token_out else None)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _namespace_check(self, rt: ResourceType, namespace: str, name: str) -> None:
+        if not rt.namespaced:
+            return
+        ns = self.store.get(NAMESPACES, "", namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden_message(
+                f"{rt.kind.lower()}s \"{name}\" is forbidden: unable to create new content in namespace "
+                f"{namespace} because it is being terminated",
+                rt.plural, name, rt.group,
+            )
+
+    def _check_type_meta(self, rt: ResourceType, body: Obj) -> None:
+        api_version = body.get("apiVersion")
+        kind = body.get("kind")
+        if api_version and api_version != rt.api_version:
+            # CRDs served at several versions share storage; a body may name any served version.
+            other = self.registry.get(rt.group, api_version.rsplit("/", 1)[-1], rt.plural)
+            if other is None or (rt.group and not api_version.startswith(rt.group + "/")):
+                raise errors.bad_request(
+                    f"the API version in the data ({api_version}) does not match the expected API version "
+                    f"({rt.api_version})"
+                )
+        if kind and kind != rt.kind:
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+            )
+        body["apiVersion"] = rt.api_version
+        body["kind"] = rt.kind
+
+    def _validate(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> None:
+        causes: list[Cause] = []
+        meta = obj.get("metadata", {})
+        name = meta.get("name", "")
+        causes.extend(_validate_meta(rt, meta))
+        schema = self._structural(rt)
+        if schema is not None:
+            causes.extend(schema.validate(obj))
+        elif not rt.is_custom and self.validate_builtin is not None:
+            causes.extend(self.validate_builtin(obj, rt))
+        if causes:
+            raise errors.invalid(rt.kind, name, causes, rt.group)
+
+    def _structural(self, rt: ResourceType) -> Any:
+        if rt.schema is None:
+            return None
+        key = (rt.group, rt.version, rt.plural)
+        cached = self._schemas.get(key)
+        if cached is None or cached[0] is not rt.schema:
+            from kubesim.crdschema import StructuralSchema
+
+            cached = (rt.schema, StructuralSchema(rt.schema))
+            self._schemas[key] = cached
+        return cached[1]
+
+    def _default_and_prune(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Obj:
+        schema = self._structural(rt)
+        if schema is None:
+            return obj
+        if opts.field_validation in ("Strict", "Warn"):
+            unknown = _unknown_after_prune(obj, schema)
+            if unknown and opts.field_validation == "Strict":
+                raise errors.bad_request(
+                    "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
+                )
+            opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
+        obj = schema.prune(obj)
+        obj = schema.default(obj)
+        return obj
+
+    def _run_hooks(self, hooks: dict[tuple[str, str], list[Hook]], rt: ResourceType, new: Obj, old: Obj | None,
+                   opts: WriteOptions) -> None:
+        for hook in hooks.get(rt.key, ()):
+            hook(self, rt, new, old, opts)
+
+    # ------------------------------------------------------------------ create
+
+    def create(self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions | None = None) -> Obj:
+        opts = opts or WriteOptions()
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request was not a JSON object")
+        obj = copy.deepcopy(body)
+        self._check_type_meta(rt, obj)
+        if rt.kind in REVIEW_KINDS:
+            if self.review_handler is None:
+                raise errors.method_not_allowed()
+            return self.review_handler(rt, obj, opts, namespace)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        if rt.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and body_ns != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                meta["name"] = generate_name(meta["generateName"])
+            else:
+                raise errors.invalid(rt.kind, "", [{"reason": "FieldValueRequired", "message": "Required value: name or generateName is required", "field": "metadata.name"}], rt.group)
+        name = meta["name"]
+        for server_field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                             "selfLink"):
+            meta.pop(server_field, None)
+        meta["uid"] = new_uid()
+        meta["creationTimestamp"] = now()
+        meta["generation"] = 1
+        if "status" in rt.subresources:
+            obj.pop("status", None)
+        obj = self._default_and_prune(rt, obj, opts)
+        self._run_hooks(self.create_hooks, rt, obj, None, opts)
+        self._validate(rt, obj, opts)
+        if opts.field_manager or True:
+            patching.record_update_manager(None, obj, opts.field_manager or _default_manager(opts),
+                                           "Update", now())
+        with self.store.lock:
+            self._namespace_check(rt, namespace, name)
+            if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
+                raise errors.already_exists(rt.plural, name, rt.group)
+            if opts.dry_run:
+                return obj
+            return self.store.put(rt.key, obj)
+
+    # ------------------------------------------------------------------ update
+
+    def update(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        opts: WriteOptions | None = None,
+        subresource: str = "",
+        *,
+        operation: str = "Update",
+    ) -> Obj:
+        opts = opts or WriteOptions()
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request was not a JSON object")
+        new = copy.deepcopy(body)
+        self._check_type_meta(rt, new)
+        meta = new.get("metadata")
+        if not isinstance(meta, dict):
+            meta = new["metadata"] = {}
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        meta["name"] = name
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        with self.store.lock:
+            old = self.try_get(rt, namespace, name)
+            if old is None:
+                raise errors.not_found(rt.plural, name, rt.group)
+            return self._update_locked(rt, old, new, opts, subresource, operation)
+
+    def _update_locked(self, rt: ResourceType, old: Obj, new: Obj, opts: WriteOptions, subresource: str,
+                       operation: str) -> Obj:
+        meta = new["metadata"]
+        old_meta = old["metadata"]
+        name = old_meta["name"]
+        rv = meta.get("resourceVersion")
+        if rv and rv != old_meta["resourceVersion"]:
+            raise errors.conflict(rt.plural, name, rt.group)
+        # Fields the server owns.
+        for keep in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                     "generation"):
+            if keep in old_meta:
+                meta[keep] = old_meta[keep]
+            else:
+                meta.pop(keep, None)
+        meta.pop("selfLink", None)
+        if rt.namespaced:
+            meta["namespace"] = old_meta.get("namespace", "")
+        has_status = "status" in rt.subresources
+        if subresource == "status":
+            # Status writes change only status (upstream's ResetObjectMetaForStatus).
+            status = new.get("status")
+            managed = meta.get("managedFields")
+            new = {k: v for k, v in old.items() if k != "status"}
+            new["metadata"] = dict(old_meta)
+            if managed is not None:
+                new["metadata"]["managedFields"] = managed
+            if status is not None:
+                new["status"] = status
+            meta = new["metadata"]
+        elif has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if subresource != "status":
+            new = self._default_and_prune(rt, new, opts)
+            meta = new["metadata"]
+        if old_meta.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
+            if added:
+                raise errors.invalid(rt.kind, name, [{
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: no new finalizers can be added if the object is being deleted, "
+                               f"found new finalizers []string{{{', '.join(json.dumps(f) for f in sorted(added))}}}",
+                    "field": "metadata.finalizers",
+                }], rt.group)
+        if _spec_part(new) != _spec_part(old):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        self._run_hooks(self.update_hooks, rt, new, old, opts)
+        if subresource != "status":
+            self._validate(rt, new, opts)
+        patching.record_update_manager(old, new, opts.field_manager or _default_manager(opts), operation, now())
+        if _strip_for_compare(new) == _strip_for_compare(old):
+            return old  # a no-op write changes nothing and emits no event
+        meta.pop("resourceVersion", None)
+        if opts.dry_run:
+            meta["resourceVersion"] = old_meta["resourceVersion"]
+            return new
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _spec_finalizers(rt, new):
+            return self._remove(rt, new)
+        return self.store.put(rt.key, new)
+
+    # ------------------------------------------------------------------ patch
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        opts: WriteOptions | None = None,
+        subresource: str = "",
+        force: bool = False,
+    ) -> tuple[Obj, bool]:
+        """Apply a patch; returns (object, created) — server-side apply may create."""
+        opts = opts or WriteOptions()
+        with self.store.lock:
+            old = self.try_get(rt, namespace, name)
+            if patch_type == "apply":
+                if not opts.field_manager:
+                    raise errors.bad_request(
+                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required "
+                        "for apply patch"
+                    )
+                if not isinstance(patch, dict):
+                    raise errors.bad_request("the body of the request was not a YAML/JSON object")
+                if old is None and subresource == "":
+                    applied = patching.apply_server_side(
+                        None, patch, opts.field_manager, force, rt.group, rt.version, rt.kind, now(),
+                        schema=rt.schema,
+                    )
+                    applied.setdefault("metadata", {})["name"] = name
+                    return self.create(rt, namespace, applied, opts), True
+                if old is None:
+                    raise errors.not_found(rt.plural, name, rt.group)
+                new = patching.apply_server_side(
+                    copy.deepcopy(old), patch, opts.field_manager, force, rt.group, rt.version, rt.kind, now(),
+                    schema=rt.schema,
+                )
+                return self._update_locked(rt, old, self._prepare_patched(rt, new, name), opts, subresource,
+                                           "Apply"), False
+            if old is None:
+                raise errors.not_found(rt.plural, name, rt.group)
+            base = copy.deepcopy(old)
+            if patch_type == "json":
+                new = patching.apply_json_patch(base, patch)
+            elif patch_type == "merge":
+                new = patching.apply_merge_patch(base, patch)
+            elif patch_type == "strategic":
+                if rt.is_custom or not patching.has_strategic_schema(rt.group, rt.version, rt.kind):
+                    raise errors.unsupported_media_type("application/strategic-merge-patch+json")
+                new = patching.apply_strategic_merge_patch(base, patch, rt.group, rt.version, rt.kind)
+            else:
+                raise errors.unsupported_media_type(patch_type)
+            if not isinstance(new, dict):
+                raise errors.bad_request("the patched object is not a JSON object")
+            new = self._prepare_patched(rt, new, name)
+            # A patch carrying metadata.resourceVersion is a precondition, as upstream.
+            return self._update_locked(rt, old, new, opts, subresource, "Update"), False
+
+    def _prepare_patched(self, rt: ResourceType, new: Obj, name: str) -> Obj:
+        self._check_type_meta(rt, new)
+        meta = new.setdefault("metadata", {})
+        if meta.get("name") not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        meta["name"] = name
+        return new
+
+    # ------------------------------------------------------------------ delete
+
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        opts: WriteOptions | None = None,
+    ) -> tuple[Obj, bool]:
+        """Delete; returns (object or Status, removed_now)."""
+        opts = opts or WriteOptions()
+        options = options or {}
+        with self.store.lock:
+            old = self.get(rt, namespace, name)
+            meta = old["metadata"]
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+                raise errors.conflict(
+                    rt.plural, name, rt.group,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
+                )
+            if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
+                raise errors.conflict(
+                    rt.plural, name, rt.group,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{pre['resourceVersion']}, ResourceVersion in object meta: {meta.get('resourceVersion')}",
+                )
+            policy = options.get("propagationPolicy")
+            if policy is None and options.get("orphanDependents") is not None:
+                policy = "Orphan" if options["orphanDependents"] else "Background"
+            if policy not in (None, "Background", "Foreground", "Orphan"):
+                raise errors.invalid("DeleteOptions", "", [{
+                    "reason": "FieldValueNotSupported",
+                    "message": f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"',
+                    "field": "propagationPolicy",
+                }])
+            finalizers = list(meta.get("finalizers") or ())
+            if policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            grace = self._grace_period(rt, old, options)
+            if meta.get("deletionTimestamp"):
+                # Already deleting: a shorter grace period may be requested (pods); otherwise nothing changes.
+                if grace == 0 and rt.plural == "pods" and not rt.group and not finalizers:
+                    return self._finish_delete(rt, old, opts)
+                return old, False
+            for hook in self.delete_hooks.get(rt.key, ()):
+                hook(self, rt, old)
+            if finalizers or grace or _spec_finalizers(rt, old):
+                new = copy.deepcopy(old)
+                nmeta = new["metadata"]
+                nmeta["deletionTimestamp"] = now()
+                nmeta["deletionGracePeriodSeconds"] = grace
+                if finalizers:
+                    nmeta["finalizers"] = finalizers
+                if opts.dry_run:
+                    return new, False
+                return self.store.put(rt.key, new), False
+            return self._finish_delete(rt, old, opts)
+
+    def _grace_period(self, rt: ResourceType, obj: Obj, options: dict[str, Any]) -> int:
+        if rt.group or rt.plural != "pods":
+            return 0
+        # Graceful deletion applies to pods bound to a node: the kubelet stops them, then removes them.
+        if not obj.get("spec", {}).get("nodeName"):
+            return 0
+        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        grace = options.get("gracePeriodSeconds")
+        if grace is None:
+            grace = obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+        return max(int(grace), 0)
+
+    def _finish_delete(self, rt: ResourceType, old: Obj, opts: WriteOptions) -> tuple[Obj, bool]:
+        if opts.dry_run:
+            return old, False
+        final = self._remove(rt, old)
+        if rt.plural in _RETURNS_DELETED_OBJECT or rt.is_custom:
+            return final, True
+        meta = old["metadata"]
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": meta["name"], "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")},
+        }, True
+
+    def _remove(self, rt: ResourceType, obj: Obj) -> Obj:
+        return self.store.remove(rt.key, obj)
+
+    def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+        options: dict[str, Any] | None = None,
+        opts: WriteOptions | None = None,
+    ) -> list[Obj]:
+        result = self.list(rt, namespace, label_selector, field_selector)
+        deleted = []
+        for obj in result.items:
+            meta = obj["metadata"]
+            try:
+                out, _ = self.delete(rt, meta.get("namespace", ""), meta["name"], options, opts)
+            except ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(out if out.get("kind") != "Status" else obj)
+        return deleted
+
+    # ------------------------------------------------------------------ services
+
+    def allocate_service_ip(self) -> str:
+        with self._lock:
+            ip = self._service_net.network_address + self._next_service_ip
+            self._next_service_ip += 1
+            return str(ip)
+
+
+def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
+    """Namespaces also wait for ``spec.finalizers`` (the namespace controller's "kubernetes")."""
+    return rt.key == NAMESPACES and bool(obj.get("spec", {}).get("finalizers"))
+
+
+def _default_manager(opts: WriteOptions) -> str:
+    return opts.user.name.rsplit(":", 1)[-1] or "unknown"
+
+
+def _unknown_after_prune(obj: Obj, schema: Any) -> list[str]:
+    pruned = schema.prune(copy.deepcopy(obj))
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict):
+            for k, v in a.items():
+                p = f"{path}.{k}" if path else k
+                if not isinstance(b, dict) or k not in b:
+                    out.append(p)
+                else:
+                    walk(v, b[k], p)
+        elif isinstance(a, list) and isinstance(b, list):
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                walk(x, y, f"{path}[{i}]")
+
+    walk(obj, pruned, "")
+    return out
+
+
+_DNS_LABEL_KINDS = frozenset({"namespaces", "services"})
+
+
+def _validate_meta(rt: ResourceType, meta: dict[str, Any]) -> list[Cause]:
+    return validate_object_meta(meta, dns_label=rt.plural in _DNS_LABEL_KINDS and not rt.group)

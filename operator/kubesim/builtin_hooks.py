@@ -1,0 +1,214 @@
+"""What the real API server's registry strategies and admission plugins do to built-in kinds on write:
+defaults (pods, services, PVCs, namespaces), server-set status, ClusterIP allocation, CRD conditions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubesim import errors
+from kubesim.api import API, WriteOptions
+from kubesim.objectmeta import now
+from kubesim.resources import ResourceType
+
+Obj = dict[str, Any]
+
+
+def _image_pull_policy(image: str) -> str:
+    tail = image.rsplit("/", 1)[-1]
+    if "@" in tail:
+        return "IfNotPresent"
+    if ":" not in tail or tail.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def _default_container(c: Any) -> None:
+    if not isinstance(c, dict):
+        return
+    if isinstance(c.get("image"), str):
+        c.setdefault("imagePullPolicy", _image_pull_policy(c["image"]))
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("resources", {})
+    for p in c.get("ports") or ():
+        if isinstance(p, dict):
+            p.setdefault("protocol", "TCP")
+    for env in c.get("env") or ():
+        if isinstance(env, dict) and isinstance(env.get("valueFrom"), dict):
+            ref = env["valueFrom"].get("fieldRef")
+            if isinstance(ref, dict):
+                ref.setdefault("apiVersion", "v1")
+
+
+def default_pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+    if spec.get("serviceAccountName") is None:
+        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or ():
+            _default_container(c)
+    for v in spec.get("volumes") or ():
+        if isinstance(v, dict):
+            for src in ("configMap", "secret"):
+                if isinstance(v.get(src), dict):
+                    v[src].setdefault("defaultMode", 420)
+
+
+def _qos_class(spec: Obj) -> str:
+    containers = [c for c in spec.get("containers") or () if isinstance(c, dict)]
+    requests_any = limits_all = False
+    guaranteed = bool(containers)
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        if req or lim:
+            requests_any = True
+        if not (lim.get("cpu") and lim.get("memory")):
+            guaranteed = False
+        elif req and any(req.get(k, lim.get(k)) != lim.get(k) for k in ("cpu", "memory")):
+            guaranteed = False
+        limits_all = limits_all or bool(lim)
+    if guaranteed:
+        return "Guaranteed"
+    return "Burstable" if requests_any else "BestEffort"
+
+
+def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    spec = obj.get("spec")
+    default_pod_spec(spec)
+    obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
+
+
+def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    default_pod_spec(obj.get("spec"))
+
+
+def namespace_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+    obj["status"] = {"phase": "Active"}
+    labels = obj["metadata"].setdefault("labels", {})
+    labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+
+def service_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    for p in spec.get("ports") or ():
+        if isinstance(p, dict):
+            p.setdefault("protocol", "TCP")
+            p.setdefault("targetPort", p.get("port"))
+    if spec.get("clusterIP") in (None, ""):
+        spec["clusterIP"] = api.allocate_service_ip()
+    if spec["clusterIP"] != "None":
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    obj["status"] = {"loadBalancer": {}}
+
+
+def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    spec = obj.setdefault("spec", {})
+    old_spec = (old or {}).get("spec", {})
+    # clusterIP is immutable once allocated; clients that omit it (kubectl apply) keep it.
+    if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec["clusterIP"]
+        spec.setdefault("clusterIPs", old_spec.get("clusterIPs", [old_spec["clusterIP"]]))
+    for key in ("type", "sessionAffinity", "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy"):
+        if key not in spec and key in old_spec:
+            spec[key] = old_spec[key]
+    for p in spec.get("ports") or ():
+        if isinstance(p, dict):
+            p.setdefault("protocol", "TCP")
+            p.setdefault("targetPort", p.get("port"))
+
+
+def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("volumeMode", "Filesystem")
+    if not spec.get("storageClassName"):
+        default = _default_storage_class(api)
+        if default:
+            spec["storageClassName"] = default
+    obj["status"] = {"phase": "Pending"}
+
+
+def _default_storage_class(api: API) -> str | None:
+    for sc in api.store.list(("storage.k8s.io", "storageclasses")):
+        if (sc["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true":
+            return str(sc["metadata"]["name"])
+    return None
+
+
+def crd_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    from kubesim.crdschema import validate_crd
+
+    causes = validate_crd(obj)
+    if causes:
+        raise errors.invalid(rt.kind, obj["metadata"].get("name", ""), causes, rt.group)
+    spec = obj["spec"]
+    for ver in spec.get("versions") or ():
+        ver.setdefault("served", True)
+    spec.setdefault("scope", "Namespaced")
+    names = spec["names"]
+    names.setdefault("singular", names["kind"].lower())
+    names.setdefault("listKind", names["kind"] + "List")
+    spec.setdefault("conversion", {"strategy": "None"})
+    stamp = now()
+    storage = [v["name"] for v in spec["versions"] if v.get("storage")]
+    previous = (old or {}).get("status", {})
+    stored_versions = list(previous.get("storedVersions") or [])
+    for v in storage:
+        if v not in stored_versions:
+            stored_versions.append(v)
+    obj["status"] = {
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": stamp},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+        ],
+        "acceptedNames": {k: v for k, v in names.items()},
+        "storedVersions": stored_versions,
+    }
+    if old is not None:
+        # Keep transition times stable on no-op updates so they don't count as changes.
+        old_conds = {c["type"]: c for c in previous.get("conditions") or ()}
+        for cond in obj["status"]["conditions"]:
+            prev = old_conds.get(cond["type"])
+            if prev and prev.get("status") == cond["status"]:
+                cond["lastTransitionTime"] = prev.get("lastTransitionTime", stamp)
+
+
+def crd_delete(api: API, rt: ResourceType, obj: Obj) -> None:
+    """Deleting a CRD deletes its objects (simplified: at once, without waiting on their finalizers)."""
+    spec = obj["spec"]
+    key = (spec["group"], spec["names"]["plural"])
+    for cr in api.store.list(key):
+        api.store.remove(key, cr)
+
+
+def install(api: API) -> None:
+    pods, nss, svcs, pvcs = ("", "pods"), ("", "namespaces"), ("", "services"), ("", "persistentvolumeclaims")
+    crds = ("apiextensions.k8s.io", "customresourcedefinitions")
+    api.create_hooks.setdefault(pods, []).append(pod_create)
+    api.update_hooks.setdefault(pods, []).append(pod_update)
+    api.create_hooks.setdefault(nss, []).append(namespace_create)
+    api.create_hooks.setdefault(svcs, []).append(service_create)
+    api.update_hooks.setdefault(svcs, []).append(service_update)
+    api.create_hooks.setdefault(pvcs, []).append(pvc_create)
+    api.create_hooks.setdefault(crds, []).append(crd_write)
+    api.update_hooks.setdefault(crds, []).append(crd_write)
+    api.delete_hooks.setdefault(crds, []).append(crd_delete)

@@ -1,0 +1,124 @@
+"""``kubesim up`` serves a simulated cluster until SIGINT/SIGTERM; ``kubesim token`` issues SA tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _parse_error_rule(text: str) -> dict[str, Any]:
+    """``CODE[:VERB[:RESOURCE[:PROBABILITY[:COUNT]]]]``, ``*`` for any."""
+    parts = text.split(":")
+    rule: dict[str, Any] = {"code": int(parts[0])}
+    if len(parts) > 1 and parts[1] != "*":
+        rule["verb"] = parts[1]
+    if len(parts) > 2 and parts[2] != "*":
+        rule["resource"] = parts[2]
+    if len(parts) > 3:
+        rule["probability"] = float(parts[3])
+    if len(parts) > 4:
+        rule["count"] = int(parts[4])
+    return rule
+
+
+def _faults_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    spec: dict[str, Any] = {"errors": [_parse_error_rule(e) for e in args.fault_error]}
+    if args.fault_latency:
+        spec["latency"] = [{"seconds": args.fault_latency}]
+    cuts = {}
+    if args.watch_cut_events:
+        cuts["afterEvents"] = args.watch_cut_events
+    if args.watch_cut_seconds:
+        cuts["afterSeconds"] = args.watch_cut_seconds
+    if cuts:
+        spec["watchCuts"] = [cuts]
+    if args.expire_watches:
+        spec["expire"] = [{"resource": r, "count": 1} for r in args.expire_watches]
+    return spec
+
+
+async def _up(args: argparse.Namespace) -> int:
+    from kubesim import Cluster
+
+    kwargs: dict[str, Any] = {"port": args.port, "host": args.host}
+    if args.state_dir:
+        kwargs["state_dir"] = args.state_dir
+    if args.kubeconfig:
+        kwargs["kubeconfig"] = args.kubeconfig
+    cluster = Cluster(**kwargs)
+    cluster.faults.configure(_faults_from_args(args))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await cluster.start()
+    print(f"kubesim serving at {cluster.url}", flush=True)
+    print(f"kubeconfig: {cluster.kubeconfig}", flush=True)
+    print(f"try: kubectl --kubeconfig {cluster.kubeconfig} get namespaces", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("kubesim stopping", flush=True)
+        await cluster.stop()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Ask a running kubesim (via an admin kubeconfig) for a ServiceAccount token (TokenRequest)."""
+    config = yaml.safe_load(Path(args.kubeconfig).read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    token = config["users"][0]["user"]["token"]
+    body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                       "spec": {"expirationSeconds": args.duration}}).encode()
+    req = urllib.request.Request(
+        f"{server}/api/v1/namespaces/{args.namespace}/serviceaccounts/{args.serviceaccount}/token",
+        data=body, method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            print(json.load(resp)["status"]["token"])
+    except urllib.error.HTTPError as exc:
+        print(f"error: {json.load(exc).get('message', exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kubesim", description="A simulated Kubernetes cluster.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="serve a cluster on 127.0.0.1 until interrupted")
+    up.add_argument("--port", type=int, default=0, help="port (0 or omitted: a free port)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--kubeconfig", help="where to write the admin kubeconfig (written once serving)")
+    up.add_argument("--state-dir", help="directory for state (volumes, logs); default: a temporary one")
+    up.add_argument("--fault-error", action="append", default=[], metavar="CODE[:VERB[:RESOURCE[:P[:N]]]]",
+                    help="inject error responses, e.g. 500:create:pods:0.1 (repeatable)")
+    up.add_argument("--fault-latency", type=float, default=0.0, help="seconds added to every request")
+    up.add_argument("--watch-cut-events", type=int, help="cut every watch stream after N events")
+    up.add_argument("--watch-cut-seconds", type=float, help="cut every watch stream after N seconds")
+    up.add_argument("--expire-watches", action="append", default=[], metavar="RESOURCE",
+                    help="answer the next watch of RESOURCE that resumes from a resourceVersion with 410")
+    up.add_argument("-v", "--verbose", action="store_true")
+    tok = sub.add_parser("token", help="print a token for a ServiceAccount (TokenRequest)")
+    tok.add_argument("serviceaccount")
+    tok.add_argument("-n", "--namespace", default="default")
+    tok.add_argument("--kubeconfig", required=True, help="an admin kubeconfig of the running kubesim")
+    tok.add_argument("--duration", type=int, default=3600, help="token lifetime in seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    if args.command == "up":
+        return asyncio.run(_up(args))
+    return _token(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

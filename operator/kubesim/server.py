@@ -1,0 +1,661 @@
+"""The HTTP face of kubesim: Kubernetes REST paths, content types, discovery, watches and Status errors.
+
+Routing is done by hand on the path segments (one catch-all route) because Kubernetes paths are
+ambiguous for a generic router (``/api/v1/namespaces/x/status`` is a subresource, ``.../x/pods`` a
+collection) and the hot path must stay cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from kubesim import errors, tables
+from kubesim.accounting import RequestCounter
+from kubesim.api import API, ListResult, User, WriteOptions
+from kubesim.errors import ApiError
+from kubesim.faults import Faults
+from kubesim.resources import Registry, ResourceType
+from kubesim.store import Event, dumps
+
+log = logging.getLogger("kubesim.server")
+
+KUBERNETES_VERSION = {
+    "major": "1",
+    "minor": "34",
+    "gitVersion": "v1.34.0-kubesim",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.24.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+_PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+json": "apply",
+}
+
+Authenticator = Callable[[str | None], User | None]
+# (user, verb, resource type or None, subresource, namespace, name, path) -> ApiError | None
+Authorizer = Callable[[User, str, ResourceType | None, str, str | None, str | None, str], ApiError | None]
+NonResourceHandler = Callable[[web.Request, User], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Target:
+    rt: ResourceType
+    namespace: str | None  # None: all namespaces (or cluster-scoped)
+    name: str | None
+    subresource: str
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def _error(exc: ApiError) -> web.Response:
+    return _json(exc.status(), exc.code, exc.headers)
+
+
+def _present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as served at rt's version (CRD versions share storage; only apiVersion differs here)."""
+    if obj.get("apiVersion") != rt.api_version:
+        return {**obj, "apiVersion": rt.api_version}
+    return obj
+
+
+class Server:
+    def __init__(self, api: API, registry: Registry, *, authenticate: Authenticator,
+                 authorize: Authorizer | None = None, faults: Faults | None = None,
+                 counter: RequestCounter | None = None, bookmark_interval: float = 5.0) -> None:
+        self.api = api
+        self.registry = registry
+        self.authenticate = authenticate
+        self.authorize = authorize
+        self.faults = faults or Faults()
+        self.counter = counter or RequestCounter()
+        self.bookmark_interval = bookmark_interval
+        self.openapi: Any = None  # set by the cluster wiring: an object with v2(), v3_index(), v3(path)
+        self.non_resource: dict[str, NonResourceHandler] = {}
+        self.url = ""
+        self._shutting_down = asyncio.Event()
+        self._discovery_cache: dict[tuple[str, int], bytes] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        self._shutting_down.set()
+        self.api.store.close_watchers()
+
+    # ------------------------------------------------------------------ entry
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        user: User | None
+        try:
+            user = self.authenticate(request.headers.get("Authorization"))
+        except ApiError as exc:
+            return _error(exc)
+        if user is None:
+            if path in ("/healthz", "/livez", "/readyz", "/version"):
+                user = User("system:anonymous", ("system:unauthenticated",))
+            else:
+                return _error(errors.unauthorized())
+        try:
+            return await self._dispatch(request, path, user)
+        except ApiError as exc:
+            return _error(exc)
+        except asyncio.CancelledError:
+            raise
+        except ConnectionResetError:
+            raise
+        except Exception as exc:  # a bug in kubesim must reach the client as a 500, not a dropped connection
+            log.exception("internal error serving %s %s", request.method, path)
+            return _error(errors.internal_error(repr(exc)))
+
+    async def _dispatch(self, request: web.Request, path: str, user: User) -> web.StreamResponse:
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return _json({"paths": sorted(self._root_paths())})
+        head = parts[0]
+        if head in ("api", "apis") and (len(parts) > 2 if head == "apis" else len(parts) > 1):
+            return await self._resource_request(request, parts, user)
+        # Non-resource URLs.
+        self._authorize_nonresource(user, request.method, path)
+        if head in ("healthz", "livez", "readyz"):
+            return web.Response(text="ok")
+        if head == "version":
+            return _json(KUBERNETES_VERSION)
+        if head == "api" and len(parts) == 1:
+            return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}]})
+        if head == "apis" and len(parts) == 1:
+            return self._cached_discovery("apis", self._group_list)
+        if head == "apis" and len(parts) == 2:
+            group = self._group(parts[1])
+            if group is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return _json(group)
+        if head == "openapi" and self.openapi is not None:
+            return self._openapi(request, parts)
+        handler = self.non_resource.get(path)
+        if handler is not None:
+            return await handler(request, user)
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _authorize_nonresource(self, user: User, method: str, path: str) -> None:
+        if self.authorize is None:
+            return
+        verb = {"GET": "get", "HEAD": "get", "POST": "post", "PUT": "put", "PATCH": "patch",
+                "DELETE": "delete"}.get(method, method.lower())
+        exc = self.authorize(user, verb, None, "", None, None, path)
+        if exc is not None:
+            raise exc
+
+    def _root_paths(self) -> list[str]:
+        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2",
+                 "/openapi/v3"]
+        for group, versions in self.registry.groups():
+            paths.append(f"/apis/{group}")
+            paths.extend(f"/apis/{group}/{v}" for v in versions)
+        return paths
+
+    # ------------------------------------------------------------------ discovery
+
+    def _cached_discovery(self, key: str, build: Callable[[], Any]) -> web.Response:
+        ck = (key, self.registry.generation)
+        body = self._discovery_cache.get(ck)
+        if body is None:
+            body = dumps(build())
+            self._discovery_cache[ck] = body
+        return web.Response(body=body, content_type="application/json")
+
+    def _group(self, group: str) -> dict[str, Any] | None:
+        for name, versions in self.registry.groups():
+            if name == group:
+                gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+                return {"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": gvs,
+                        "preferredVersion": gvs[0]}
+        return None
+
+    def _group_list(self) -> dict[str, Any]:
+        groups = []
+        for name, _ in self.registry.groups():
+            g = self._group(name)
+            if g is not None:
+                g = {k: v for k, v in g.items() if k not in ("kind", "apiVersion")}
+                groups.append(g)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
+        resources = []
+        for rt in sorted(self.registry.in_group_version(group, version), key=lambda r: r.plural):
+            entry: dict[str, Any] = {
+                "name": rt.plural,
+                "singularName": rt.singular_name,
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": list(rt.verbs),
+                "storageVersionHash": hashlib.sha256(
+                    f"{rt.group}/{rt.storage_version or rt.version}/{rt.kind}".encode()).hexdigest()[:11],
+            }
+            if rt.short_names:
+                entry["shortNames"] = list(rt.short_names)
+            if rt.categories:
+                entry["categories"] = list(rt.categories)
+            resources.append(entry)
+            for sub in rt.subresources:
+                sub_entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "",
+                                             "namespaced": rt.namespaced, "kind": rt.kind,
+                                             "verbs": ["get", "patch", "update"]}
+                if sub == "log":
+                    sub_entry.update(kind="Pod", verbs=["get"])
+                elif sub == "token":
+                    sub_entry.update(kind="TokenRequest", group="authentication.k8s.io", version="v1",
+                                     verbs=["create"])
+                elif sub == "binding":
+                    sub_entry.update(kind="Binding", verbs=["create"])
+                elif sub == "eviction":
+                    sub_entry.update(kind="Eviction", group="policy", version="v1", verbs=["create"])
+                elif sub == "scale":
+                    sub_entry.update(kind="Scale", group="autoscaling", version="v1")
+                elif sub == "finalize":
+                    sub_entry.update(verbs=["update"])
+                resources.append(sub_entry)
+        gv = f"{group}/{version}" if group else version
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+
+    def _openapi(self, request: web.Request, parts: list[str]) -> web.Response:
+        assert self.openapi is not None
+        if parts[1:] == ["v2"]:
+            return web.Response(body=self.openapi.v2_bytes(), content_type="application/json")
+        if parts[1:] == ["v3"]:
+            return _json(self.openapi.v3_index())
+        if len(parts) > 2 and parts[1] == "v3":
+            doc = self.openapi.v3_bytes("/".join(parts[2:]))
+            if doc is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return web.Response(body=doc, content_type="application/json",
+                                headers={"Cache-Control": "public, immutable"})
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    # ------------------------------------------------------------------ resources
+
+    def _parse_target(self, parts: list[str]) -> tuple[str, str, list[str], bool]:
+        watch_prefix = False
+        if parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if rest and rest[0] == "watch":
+            watch_prefix = True
+            rest = rest[1:]
+        return group, version, rest, watch_prefix
+
+    async def _resource_request(self, request: web.Request, parts: list[str], user: User) -> web.StreamResponse:
+        group, version, rest, watch_prefix = self._parse_target(parts)
+        if not self.registry.has_group_version(group, version):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            self._authorize_nonresource(user, request.method, request.path)
+            return self._cached_discovery(f"{group}/{version}", lambda: self._resource_list(group, version))
+        target = self._resolve(group, version, rest)
+        q = request.query
+        method = request.method
+        watch = watch_prefix or q.get("watch") in ("true", "1")
+        verb = self._verb(method, target, watch)
+        resource_label = target.rt.qualified + (f"/{target.subresource}" if target.subresource else "")
+        self.counter.add(verb, resource_label, user.name)
+        if self.faults.active:
+            delay = self.faults.latency_for(verb, target.rt.qualified)
+            if delay:
+                await asyncio.sleep(delay)
+            injected = self.faults.error_for(verb, target.rt.qualified)
+            if injected is not None:
+                raise injected
+        if self.authorize is not None:
+            exc = self.authorize(user, verb, target.rt, target.subresource, target.namespace, target.name,
+                                 request.path)
+            if exc is not None:
+                raise exc
+        opts = WriteOptions(user=user, field_manager=q.get("fieldManager", ""),
+                            dry_run=q.get("dryRun") == "All", field_validation=q.get("fieldValidation", ""))
+        rt = target.rt
+        ns = target.namespace or ""
+        if verb == "watch":
+            return await self._watch(request, target)
+        if verb == "list":
+            return self._list(request, target)
+        if verb == "get":
+            if target.subresource == "log":
+                return await self._pod_log(request, target)
+            if target.subresource == "scale":
+                return _json(_scale_of(rt, self.api.get(rt, ns, target.name or "")))
+            obj = self.api.get(rt, ns, target.name or "")
+            return self._object_response(request, rt, obj)
+        if verb == "create":
+            body = await self._body(request)
+            if target.subresource:
+                handler = self.non_resource.get(f"subresource:{rt.plural}/{target.subresource}")
+                if handler is None:
+                    raise errors.method_not_allowed()
+                request["kubesim.target"] = target
+                request["kubesim.body"] = body
+                return await handler(request, user)
+            obj = self.api.create(rt, ns, body, opts)
+            if obj.get("kind") in ("SelfSubjectAccessReview", "SubjectAccessReview", "SelfSubjectRulesReview",
+                                   "LocalSubjectAccessReview", "SelfSubjectReview", "TokenReview"):
+                return _json(obj, 201)
+            return self._write_response(rt, obj, 201, opts)
+        if verb == "update":
+            body = await self._body(request)
+            if target.subresource == "scale":
+                return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", body, opts)))
+            sub = "status" if target.subresource in ("status", "finalize") else target.subresource
+            if target.subresource == "finalize":
+                obj = self.api.update(rt, ns, target.name or "", _only_spec_finalizers(
+                    self.api.get(rt, ns, target.name or ""), body), opts)
+            else:
+                obj = self.api.update(rt, ns, target.name or "", body, opts, sub)
+            return self._write_response(rt, obj, 200, opts)
+        if verb == "patch":
+            ctype = request.content_type
+            patch_type = _PATCH_TYPES.get(ctype)
+            if patch_type is None:
+                raise errors.unsupported_media_type(ctype)
+            raw = await request.read()
+            try:
+                patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
+            except (ValueError, yaml.YAMLError) as exc:
+                raise errors.bad_request(f"error decoding patch: {exc}") from exc
+            if target.subresource == "scale":
+                scale = _scale_of(rt, self.api.get(rt, ns, target.name or ""))
+                from kubesim import patching
+
+                new_scale = patching.apply_merge_patch(scale, patch) if patch_type != "json" else \
+                    patching.apply_json_patch(scale, patch)
+                return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", new_scale, opts)))
+            obj, created = self.api.patch(rt, ns, target.name or "", patch_type, patch, opts,
+                                          target.subresource, force=q.get("force") == "true")
+            return self._write_response(rt, obj, 201 if created else 200, opts)
+        if verb == "delete":
+            options = await self._delete_options(request)
+            obj, _ = self.api.delete(rt, ns, target.name or "", options, opts)
+            return self._write_response(rt, obj, 200, opts)
+        if verb == "deletecollection":
+            options = await self._delete_options(request)
+            deleted = self.api.delete_collection(rt, target.namespace, q.get("labelSelector", ""),
+                                                 q.get("fieldSelector", ""), options, opts)
+            return _json({"kind": rt.list_kind, "apiVersion": rt.api_version,
+                          "metadata": {"resourceVersion": str(self.api.store.resource_version)},
+                          "items": [_present(rt, o) for o in deleted]})
+        raise errors.method_not_allowed()
+
+    def _resolve(self, group: str, version: str, rest: list[str]) -> Target:
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+            namespace = rest[1]
+            rest = rest[2:]
+        plural = rest[0]
+        rt = self.registry.get(group, version, plural)
+        if rt is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rt.namespaced and namespace is None and len(rest) > 1:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not rt.namespaced and namespace is not None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub not in rt.subresources:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return Target(rt, namespace, name, sub)
+
+    @staticmethod
+    def _verb(method: str, target: Target, watch: bool) -> str:
+        if method in ("GET", "HEAD"):
+            if watch:
+                return "watch"
+            return "get" if target.name else "list"
+        if method == "POST":
+            if target.name and not target.subresource:
+                raise errors.method_not_allowed()
+            return "create"
+        if method == "PUT":
+            if not target.name:
+                raise errors.method_not_allowed()
+            return "update"
+        if method == "PATCH":
+            if not target.name:
+                raise errors.method_not_allowed()
+            return "patch"
+        if method == "DELETE":
+            return "delete" if target.name else "deletecollection"
+        raise errors.method_not_allowed()
+
+    async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw:
+            raise errors.bad_request("the body of the request was empty")
+        try:
+            if request.content_type in ("application/yaml", "application/apply-patch+yaml"):
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"error decoding request body: {exc}") from exc
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        raw = await request.read() if request.can_read_body else b""
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from exc
+            if isinstance(body, dict):
+                options.update(body)
+        q = request.query
+        if "propagationPolicy" in q:
+            options["propagationPolicy"] = q["propagationPolicy"]
+        if "gracePeriodSeconds" in q:
+            options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+        if "orphanDependents" in q:
+            options["orphanDependents"] = q["orphanDependents"] == "true"
+        return options
+
+    def _wants_table(self, request: web.Request) -> bool:
+        return "as=Table" in request.headers.get("Accept", "")
+
+    def _object_response(self, request: web.Request, rt: ResourceType, obj: dict[str, Any]) -> web.Response:
+        if self._wants_table(request):
+            return _json(tables.table(rt, [obj], obj["metadata"].get("resourceVersion", ""),
+                                      request.query.get("includeObject", "Metadata")))
+        return _json(_present(rt, obj))
+
+    def _write_response(self, rt: ResourceType, obj: dict[str, Any], status: int,
+                        opts: WriteOptions) -> web.Response:
+        headers = {}
+        if opts.warnings:
+            headers["Warning"] = ", ".join(f'299 - "{w}"' for w in opts.warnings[:10])
+        return _json(_present(rt, obj) if obj.get("kind") != "Status" else obj, status, headers)
+
+    def _list(self, request: web.Request, target: Target) -> web.Response:
+        q = request.query
+        rt = target.rt
+        try:
+            limit = int(q.get("limit", "0") or 0)
+        except ValueError as exc:
+            raise errors.bad_request(f"invalid limit: {exc}") from exc
+        result: ListResult = self.api.list(rt, target.namespace, q.get("labelSelector", ""),
+                                           q.get("fieldSelector", ""), limit, q.get("continue", ""))
+        if self._wants_table(request):
+            return _json(tables.table(rt, result.items, result.resource_version,
+                                      q.get("includeObject", "Metadata"), result.continue_token,
+                                      result.remaining))
+        meta: dict[str, Any] = {"resourceVersion": result.resource_version}
+        if result.continue_token:
+            meta["continue"] = result.continue_token
+        if result.remaining is not None:
+            meta["remainingItemCount"] = result.remaining
+        # Serialize items once each (cached per object version is not worth it: lists are rarer than gets).
+        head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})[:-1]
+        items = b",".join(dumps(_present(rt, o)) for o in result.items)
+        return web.Response(body=head + b',"items":[' + items + b"]}", content_type="application/json")
+
+    # ------------------------------------------------------------------ watch
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        from kubesim import selectors
+
+        q = request.query
+        rt = target.rt
+        lsel = selectors.parse_label_selector(q["labelSelector"]) if q.get("labelSelector") else None
+        fsel = (selectors.parse_field_selector(q["fieldSelector"], rt.plural, rt.group)
+                if q.get("fieldSelector") else None)
+        ns = target.namespace if rt.namespaced else None
+        name = target.name  # watch on a single object (legacy path /watch/.../name)
+        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        rv_param = q.get("resourceVersion", "")
+        send_initial = q.get("sendInitialEvents") == "true"
+        store = self.api.store
+        loop = asyncio.get_running_loop()
+
+        def matches(obj: dict[str, Any] | None) -> bool:
+            if obj is None:
+                return False
+            meta = obj["metadata"]
+            if ns is not None and meta.get("namespace") != ns:
+                return False
+            if name is not None and meta.get("name") != name:
+                return False
+            if lsel is not None and not lsel.matches(meta.get("labels") or {}):
+                return False
+            return fsel is None or fsel.matches(obj)
+
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
+                                                       "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        cut = self.faults.watch_cut_for(rt.qualified) if self.faults.active else None
+        sent = 0
+        started = time.monotonic()
+
+        async def send(kind: str, obj_bytes: bytes) -> None:
+            nonlocal sent
+            await resp.write(b'{"type":"' + kind.encode() + b'","object":' + obj_bytes + b"}\n")
+            sent += 1
+
+        async def send_event(ev: Event) -> None:
+            new_match = matches(ev.obj)
+            if ev.type == "DELETED":
+                if matches(ev.old) or new_match:
+                    await send("DELETED", self._event_bytes(rt, ev))
+                return
+            old_match = matches(ev.old) if ev.old is not None else False
+            if new_match and (ev.type == "ADDED" or not old_match):
+                await send("ADDED", self._event_bytes(rt, ev))
+            elif new_match:
+                await send("MODIFIED", self._event_bytes(rt, ev))
+            elif old_match:
+                await send("DELETED", self._event_bytes(rt, ev))
+
+        watcher = store.subscribe(rt.key, loop)
+        try:
+            with store.lock:
+                current_rv = store.resource_version
+                if rv_param and rv_param != "0" and not send_initial:
+                    try:
+                        since = int(rv_param)
+                    except ValueError:
+                        since = -1
+                    if since < 0:
+                        replay: list[Event] | None = None
+                        bad_rv = True
+                    else:
+                        bad_rv = False
+                        expired = self.faults.active and self.faults.take_expiration(rt.qualified)
+                        replay = None if expired else store.events_since(rt.key, since)
+                    initial: list[dict[str, Any]] = []
+                else:
+                    bad_rv = False
+                    replay = []
+                    initial = store.list(rt.key, ns)
+            if replay is None:
+                if bad_rv:
+                    status = errors.bad_request(f'invalid resource version "{rv_param}"').status()
+                else:
+                    status = errors.expired(
+                        f"too old resource version: {rv_param} ({store.oldest_available(rt.key)})").status()
+                await send("ERROR", dumps(status))
+                return resp
+            last_rv = current_rv
+            for obj in initial:
+                if matches(obj):
+                    await send("ADDED", dumps(_present(rt, obj)))
+            for ev in replay:
+                await send_event(ev)
+                last_rv = max(last_rv, ev.rv)
+            if send_initial and bookmarks:
+                await send("BOOKMARK", dumps({"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {
+                    "resourceVersion": str(current_rv),
+                    "annotations": {"k8s.io/initial-events-end": "true"}}}))
+            deadline = started + timeout if timeout else None
+            while not self._shutting_down.is_set():
+                wait = self.bookmark_interval if bookmarks else 30.0
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        break
+                if cut is not None and cut.after_seconds is not None:
+                    remaining_cut = started + cut.after_seconds - time.monotonic()
+                    if remaining_cut <= 0:
+                        break
+                    wait = min(wait, remaining_cut)
+                try:
+                    ev = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
+                except TimeoutError:
+                    if bookmarks and (deadline is None or time.monotonic() < deadline):
+                        await send("BOOKMARK", dumps({"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {
+                            "resourceVersion": str(store.resource_version)}}))
+                    continue
+                if ev is None:
+                    break
+                if ev.rv <= last_rv:
+                    continue
+                last_rv = ev.rv
+                await send_event(ev)
+                if cut is not None and cut.after_events is not None and sent >= cut.after_events:
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            store.unsubscribe(watcher)
+        return resp
+
+    def _event_bytes(self, rt: ResourceType, ev: Event) -> bytes:
+        if ev.obj.get("apiVersion") == rt.api_version:
+            return ev.encoded_object()
+        return dumps(_present(rt, ev.obj))
+
+    # ------------------------------------------------------------------ subresources
+
+    async def _pod_log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        handler = self.non_resource.get("subresource:pods/log")
+        if handler is None:
+            pod = self.api.get(target.rt, target.namespace or "", target.name or "")
+            del pod
+            return web.Response(text="", content_type="text/plain")
+        request["kubesim.target"] = target
+        return await handler(request, User("system:kubelet"))
+
+    def _update_scale(self, rt: ResourceType, ns: str, name: str, scale: Any, opts: WriteOptions) -> dict[str, Any]:
+        obj = self.api.get(rt, ns, name)
+        replicas = (scale or {}).get("spec", {}).get("replicas")
+        path = (rt.scale_paths or {}).get("specReplicasPath", ".spec.replicas")
+        new = json.loads(json.dumps(obj))
+        cursor = new
+        keys = [k for k in path.split(".") if k]
+        for k in keys[:-1]:
+            cursor = cursor.setdefault(k, {})
+        cursor[keys[-1]] = replicas
+        return self.api.update(rt, ns, name, new, opts)
+
+
+def _scale_of(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    paths = rt.scale_paths or {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
+    spec_vals = tables.jsonpath(obj, paths.get("specReplicasPath", ".spec.replicas"))
+    status_vals = tables.jsonpath(obj, paths.get("statusReplicasPath", ".status.replicas"))
+    meta = obj["metadata"]
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+                         "resourceVersion": meta.get("resourceVersion"),
+                         "creationTimestamp": meta.get("creationTimestamp")},
+            "spec": {"replicas": spec_vals[0] if spec_vals else 0},
+            "status": {"replicas": status_vals[0] if status_vals else 0}}
+
+
+def _only_spec_finalizers(current: dict[str, Any], body: Any) -> dict[str, Any]:
+    """``namespaces/x/finalize`` changes only ``spec.finalizers``."""
+    new = json.loads(json.dumps(current))
+    new.setdefault("spec", {})["finalizers"] = ((body or {}).get("spec") or {}).get("finalizers") or []
+    return new
