@@ -1341,11 +1341,16 @@ def _validate_rbac_binding(obj: Mapping[str, Any], out: list[Cause], cluster: bo
                 )
 
 
-def _semantic(obj: Mapping[str, Any], group: str, kind: str, namespaced: bool | None) -> list[Cause]:
+def _semantic(
+    obj: Mapping[str, Any], group: str, kind: str, namespaced: bool | None, include_metadata: bool
+) -> list[Cause]:
     out: list[Cause] = []
-    out.extend(
-        validate_object_meta(obj.get("metadata"), name_fn=name_validator(group, kind), namespaced=namespaced)
-    )
+    if include_metadata:
+        out.extend(
+            validate_object_meta(
+                obj.get("metadata"), name_fn=name_validator(group, kind), namespaced=namespaced
+            )
+        )
     key = (group, kind)
     if key == ("", "Pod"):
         _validate_pod_spec(obj.get("spec"), "spec", out)
@@ -1398,12 +1403,20 @@ class BuiltinCheck:
 
 
 def check_builtin(
-    obj: Mapping[str, Any], group: str, version: str, kind: str, *, namespaced: bool | None = None
+    obj: Mapping[str, Any],
+    group: str,
+    version: str,
+    kind: str,
+    *,
+    namespaced: bool | None = None,
+    include_metadata: bool = True,
 ) -> BuiltinCheck:
     """Decode-check and validate a built-in object in one pass (see :class:`BuiltinCheck`).
 
     Unknown (group, version, kind) -> an empty result: the server decides what it serves. ``namespaced``:
-    True requires ``metadata.namespace``, False forbids it, None (default) leaves it to the server."""
+    True requires ``metadata.namespace``, False forbids it, None (default) leaves it to the server.
+    ``include_metadata=False`` skips the ObjectMeta checks (name, labels, annotations, finalizers, owners) for
+    a server that validates metadata itself."""
     root = _root(group, version, kind)
     if root is None:
         return BuiltinCheck()
@@ -1416,17 +1429,19 @@ def check_builtin(
             unknown_fields=walk.unknown,
         )
     causes = walk.causes
-    semantic = _semantic(obj, group, kind, namespaced)
+    semantic = _semantic(obj, group, kind, namespaced, include_metadata)
     if causes:
         seen = {(c.get("field"), c.get("reason")) for c in semantic}
         causes = [c for c in causes if (c.get("field"), c.get("reason")) not in seen]
     return BuiltinCheck(causes=semantic + causes, unknown_fields=walk.unknown)
 
 
-def validate_builtin(obj: Mapping[str, Any], group: str, version: str, kind: str) -> list[Cause]:
+def validate_builtin(
+    obj: Mapping[str, Any], group: str, version: str, kind: str, *, include_metadata: bool = True
+) -> list[Cause]:
     """Causes for a 422 Invalid (empty list: valid). Decoding problems come back as FieldValueTypeInvalid /
     FieldValueInvalid causes; use :func:`check_builtin` to answer them as the real server does (400)."""
-    return check_builtin(obj, group, version, kind).causes
+    return check_builtin(obj, group, version, kind, include_metadata=include_metadata).causes
 
 
 def unknown_fields(obj: Mapping[str, Any], group: str, version: str, kind: str) -> list[str]:

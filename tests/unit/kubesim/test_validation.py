@@ -369,6 +369,13 @@ def test_rbac_binding_and_required_fields() -> None:
     assert got["subjects[0].name"] == "Required value"
 
 
+def test_metadata_checks_can_be_left_to_the_server() -> None:
+    obj = pod()
+    obj["metadata"]["name"] = "Bad_Name"
+    assert validate_builtin(obj, "", "v1", "Pod", include_metadata=False) == []
+    assert [c["field"] for c in validate_builtin(obj, "", "v1", "Pod")] == ["metadata.name"]
+
+
 def test_unknown_kind_is_accepted() -> None:
     assert check_builtin({"x": 1}, "example.com", "v1", "Nope").causes == []
 
