@@ -41,29 +41,44 @@ def run_operator(args: argparse.Namespace) -> int:
     )
     runtime = handlers.Runtime(config, args.kubeconfig, args.metrics_port)
     kopf.configure(verbose=args.verbose, debug=False, log_format=kopf.LogFormat.PLAIN)
+    # kopf logs every handler call at INFO; with one event per pod status change that drowns the log.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     namespaces: set[str] = set()
     if not args.all_namespaces:
         namespaces = set(args.namespace) | (set(args.template_namespace) or {operator_ns})
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
-    asyncio.run(kopf.operator(
-        clusterwide=args.all_namespaces,
-        namespaces=sorted(namespaces),
-        standalone=args.standalone,
-        liveness_endpoint=liveness,
-        memo=kopf.Memo(runtime=runtime),
-    ))
+    asyncio.run(
+        kopf.operator(
+            clusterwide=args.all_namespaces,
+            namespaces=sorted(namespaces),
+            standalone=args.standalone,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(runtime=runtime),
+        )
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jupyternetes", description="Jupyternetes: notebook servers by operator.")
+    parser = argparse.ArgumentParser(
+        prog="jupyternetes", description="Jupyternetes: notebook servers by operator."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     op = sub.add_parser("operator", help="run the operator")
     scope = op.add_mutually_exclusive_group()
-    scope.add_argument("--namespace", "-n", action="append", default=[], help="serve instances in NS (repeatable)")
-    scope.add_argument("--all-namespaces", "-A", action="store_true", help="serve instances in every namespace")
-    op.add_argument("--template-namespace", action="append", default=[], metavar="NS",
-                    help="read templates from NS (repeatable; default: the operator's and the instance's)")
+    scope.add_argument(
+        "--namespace", "-n", action="append", default=[], help="serve instances in NS (repeatable)"
+    )
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true", help="serve instances in every namespace"
+    )
+    op.add_argument(
+        "--template-namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="read templates from NS (repeatable; default: the operator's and the instance's)",
+    )
     op.add_argument("--operator-namespace", help="the operator's own namespace (default: its pod's)")
     op.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
     op.add_argument("--liveness-port", type=int, help="serve /healthz on this port")
@@ -72,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     op.add_argument("--workers", type=int, default=32, help="concurrent reconciles")
     op.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if args.command == "operator":
         return run_operator(args)
     return 2

@@ -6,7 +6,9 @@ finalizers, no progress in status), so the operator's API writes are exactly the
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -36,8 +38,28 @@ class Runtime:
         self.reconciler: Reconciler | None = None
 
 
+CONFIG_ENV = "JUPYTERNETES_OPERATOR_CONFIG"
+
+
+def runtime_from_env() -> Runtime:
+    """The runtime when kopf is started by something other than ``jupyternetes operator`` (``kopf run -m
+    jupyternetes.handlers``, or ``kopf.testing.KopfRunner`` in tests): configured by a JSON document in
+    $JUPYTERNETES_OPERATOR_CONFIG with the keys of OperatorConfig plus ``kubeconfig`` and ``metricsPort``."""
+    raw = json.loads(os.environ.get(CONFIG_ENV) or "{}")
+    watched = raw.get("watchedNamespaces")
+    config = OperatorConfig(
+        operator_namespace=raw.get("operatorNamespace", "default"),
+        template_namespaces=frozenset(raw.get("templateNamespaces") or ()),
+        watched_namespaces=None if watched is None else frozenset(watched),
+        workers=int(raw.get("workers", 32)),
+    )
+    return Runtime(config, raw.get("kubeconfig"), raw.get("metricsPort"))
+
+
 def _runtime(memo: Any) -> Runtime:
-    runtime: Runtime = memo.runtime
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is None:
+        runtime = memo.runtime = runtime_from_env()
     return runtime
 
 

@@ -9,14 +9,23 @@ the OpenAPI documents it serves, so all three agree with upstream for the same v
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
-
 KUBERNETES_VERSION = "1.34.0"
-_SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+
+
+def _schema_root() -> Path:
+    # Locate the package without importing it: importing kubernetes_validate costs about a second.
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or spec.origin is None:
+        raise ImportError("kubernetes-validate is not installed (pip install 'jupyternetes[sim]')")
+    return Path(spec.origin).parent / "kubernetes-json-schema"
+
+
+_SCHEMA_ROOT = _schema_root()
 
 
 def schema_dir(version: str = KUBERNETES_VERSION, strict: bool = False) -> Path:

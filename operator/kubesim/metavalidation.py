@@ -59,12 +59,30 @@ def _qualified_name_errors(key: str) -> list[str]:
     return errs
 
 
-def validate_object_meta(meta: dict[str, Any], *, dns_label: bool = False) -> list[Cause]:
+def _path_segment_errors(name: str) -> str | None:
+    if name in (".", ".."):
+        return f"may not be '{name}'"
+    for bad in ("/", "%"):
+        if bad in name:
+            return f"may not contain '{bad}'"
+    return None
+
+
+def validate_object_meta(
+    meta: dict[str, Any], *, dns_label: bool = False, path_segment: bool = False
+) -> list[Cause]:
+    """``dns_label``: names must be DNS-1123 labels (namespaces, services); ``path_segment``: any name that
+    is a valid URL path segment (RBAC kinds, whose names look like ``system:discovery``)."""
     causes: list[Cause] = []
     name = meta.get("name", "")
     if not isinstance(name, str) or not name:
         causes.append({"reason": "FieldValueRequired", "message": "Required value: name or generateName is required",
                        "field": "metadata.name"})
+    elif path_segment:
+        problem = _path_segment_errors(name)
+        if problem:
+            causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{name}": {problem}',
+                           "field": "metadata.name"})
     elif dns_label and not is_dns1123_label(name):
         msg = "must be no more than 63 characters" if len(name) > 63 else _LABEL_MSG
         causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{name}": {msg}',

@@ -39,7 +39,9 @@ class ObjectCache:
         key = key_of(obj)
         current = self._objects.get(key)
         # A DELETED event of an older object must not evict a newer one of the same name.
-        if current is not None and current.get("metadata", {}).get("uid") == obj.get("metadata", {}).get("uid"):
+        if current is not None and current.get("metadata", {}).get("uid") == obj.get("metadata", {}).get(
+            "uid"
+        ):
             del self._objects[key]
 
     def get(self, namespace: str, name: str) -> Obj | None:

@@ -24,8 +24,13 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 _CORE_PLURALS = {
-    "Pod": "pods", "PersistentVolumeClaim": "persistentvolumeclaims", "Secret": "secrets",
-    "ConfigMap": "configmaps", "Service": "services", "Event": "events", "ServiceAccount": "serviceaccounts",
+    "Pod": "pods",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "Secret": "secrets",
+    "ConfigMap": "configmaps",
+    "Service": "services",
+    "Event": "events",
+    "ServiceAccount": "serviceaccounts",
     "Namespace": "namespaces",
 }
 
@@ -47,8 +52,12 @@ class KubeError(Exception):
             body = json.loads(exc.body) if exc.body else {}
         except (TypeError, ValueError):
             body = {}
-        return cls(int(exc.status or 0), str(body.get("reason") or exc.reason or ""),
-                   str(body.get("message") or exc.reason or ""), body)
+        return cls(
+            int(exc.status or 0),
+            str(body.get("reason") or exc.reason or ""),
+            str(body.get("message") or exc.reason or ""),
+            body,
+        )
 
     @property
     def retriable(self) -> bool:
@@ -74,6 +83,10 @@ class ResourceInfo:
         return base
 
 
+def _default_kubeconfig_exists() -> bool:
+    return os.path.exists(os.path.expanduser("~/.kube/config"))
+
+
 class Kube:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.api_client = api_client
@@ -85,31 +98,45 @@ class Kube:
         """From a kubeconfig (argument, $KUBECONFIG, ~/.kube/config) or, inside a pod, the ServiceAccount."""
         configuration = client.Configuration()
         path = kubeconfig or os.environ.get("KUBECONFIG")
-        if path or os.path.exists(os.path.expanduser("~/.kube/config")):
+        if path or _default_kubeconfig_exists():
             await config.load_kube_config(config_file=path, client_configuration=configuration)
         else:
-            config.load_incluster_config(client_configuration=configuration)
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         configuration.connection_pool_maxsize = pool_size
         return cls(client.ApiClient(configuration))
 
     async def close(self) -> None:
         await self.api_client.close()
 
-    async def request(self, method: str, path: str, body: Any = None, *, query: Mapping[str, str] | None = None,
-                      content_type: str = "application/json", timeout: float = 30.0) -> Obj:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        request_timeout: float = 30.0,
+    ) -> Obj:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         try:
             result = await self.api_client.call_api(
-                path, method, query_params=list((query or {}).items()), header_params=headers, body=body,
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
                 response_types_map={200: "object", 201: "object", 202: "object"},
-                auth_settings=["BearerToken"], _return_http_data_only=True, _preload_content=True,
-                _request_timeout=timeout,
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=True,
+                _request_timeout=request_timeout,
             )
         except ApiException as exc:
             raise KubeError.from_exception(exc) from None
-        except (asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise KubeError(0, "ConnectionError", f"{type(exc).__name__}: {exc}") from None
         return result if isinstance(result, dict) else {}
 
@@ -128,13 +155,16 @@ class Kube:
                         listing = await self.request("GET", path)
                     except KubeError as exc:
                         if exc.status == 404:
-                            raise KubeError(404, "NotFound",
-                                            f'the server does not serve the API version "{api_version}"') from None
+                            raise KubeError(
+                                404, "NotFound", f'the server does not serve the API version "{api_version}"'
+                            ) from None
                         raise
                     kinds = {}
                     for r in listing.get("resources") or ():
                         if "/" not in r["name"]:
-                            kinds[r["kind"]] = ResourceInfo(api_version, r["kind"], r["name"], r["namespaced"])
+                            kinds[r["kind"]] = ResourceInfo(
+                                api_version, r["kind"], r["name"], r["namespaced"]
+                            )
                     self._discovery[api_version] = kinds
         info = kinds.get(kind)
         if info is None:
@@ -155,15 +185,37 @@ class Kube:
         ns = obj.get("metadata", {}).get("namespace")
         return await self.request("POST", info.path(ns), obj, query={"fieldManager": field_manager})
 
-    async def patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: Any, *,
-                    subresource: str = "", content_type: str = MERGE_PATCH,
-                    field_manager: str = "jupyternetes") -> Obj:
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        *,
+        subresource: str = "",
+        content_type: str = MERGE_PATCH,
+        field_manager: str = "jupyternetes",
+    ) -> Obj:
         info = await self.resource(api_version, kind)
-        return await self.request("PATCH", info.path(namespace, name, subresource), patch,
-                                  content_type=content_type, query={"fieldManager": field_manager})
+        return await self.request(
+            "PATCH",
+            info.path(namespace, name, subresource),
+            patch,
+            content_type=content_type,
+            query={"fieldManager": field_manager},
+        )
 
-    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str, *,
-                     propagation: str = "Background", uid: str | None = None) -> Obj:
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation: str = "Background",
+        uid: str | None = None,
+    ) -> Obj:
         info = await self.resource(api_version, kind)
         body: Obj = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
         if uid:

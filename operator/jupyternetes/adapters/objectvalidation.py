@@ -22,6 +22,7 @@ DEFAULT_KUBERNETES_VERSION = "1.34"
 
 # Kubernetes' quantity grammar (resource.ParseQuantity): a decimal number and one valid suffix.
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_QUANTITY_HELP = "a quantity is a number with an optional suffix such as 500m, 1Gi, 2G or 1e3"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -30,7 +31,7 @@ def schema_version(requested: str = DEFAULT_KUBERNETES_VERSION) -> str:
     versions = kv_utils.all_versions()
     wanted = kv_utils.major_minor(requested.lstrip("v"))
     usable = [v for v in versions if _minor_key(kv_utils.major_minor(v)) <= _minor_key(wanted)]
-    return usable[-1] if usable else versions[0]
+    return str(usable[-1] if usable else versions[0])
 
 
 def _minor_key(v: str) -> tuple[int, ...]:
@@ -40,22 +41,27 @@ def _minor_key(v: str) -> tuple[int, ...]:
 @functools.cache
 def _definitions(schema_dir: str, version: str) -> Resource[Any]:
     return Resource.from_contents(
-        kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version))
+        kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+    )
 
 
 @functools.cache
-def _validator(version: str, api_version: str, kind: str, strict: bool) -> jsonschema.protocols.Validator | None:
+def _validator(
+    version: str, api_version: str, kind: str, strict: bool
+) -> jsonschema.protocols.Validator | None:
     schema_dir = f"v{version}-local" + ("-strict" if strict else "")
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
         schema = kv_utils.schema_contents(
-            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", version)
+            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", version
+        )
     except (FileNotFoundError, kubernetes_validate.SchemaNotFoundError):
         return None
     registry: Registry[Any] = Resource.from_contents(schema) @ Registry()
     registry = _definitions(schema_dir, version) @ registry
     cls = jsonschema.validators.Draft202012Validator
-    return cls(schema, registry=registry)  # type: ignore[no-any-return]
+    validator: jsonschema.protocols.Validator = cls(schema, registry=registry)
+    return validator
 
 
 def is_builtin(api_version: str, kind: str, version: str = DEFAULT_KUBERNETES_VERSION) -> bool:
@@ -74,10 +80,9 @@ def _quantities(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(obj, dict):
         for key, value in obj.items():
             p = f"{path}.{key}" if path else str(key)
-            if key in ("requests", "limits") and isinstance(value, dict) and path.endswith("resources"):
-                for res, q in value.items():
-                    yield f"{p}.{res}", q
-            elif key == "capacity" and isinstance(value, dict):
+            if (key in ("requests", "limits") and isinstance(value, dict) and path.endswith("resources")) or (
+                key == "capacity" and isinstance(value, dict)
+            ):
                 for res, q in value.items():
                     yield f"{p}.{res}", q
             else:
@@ -87,7 +92,9 @@ def _quantities(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from _quantities(value, f"{path}[{i}]")
 
 
-def validate(obj: dict[str, Any], version: str = DEFAULT_KUBERNETES_VERSION, strict: bool = True) -> list[str]:
+def validate(
+    obj: dict[str, Any], version: str = DEFAULT_KUBERNETES_VERSION, strict: bool = True
+) -> list[str]:
     """Problems with a rendered object, each naming the field (``spec.containers[0].image: ...``).
 
     Kinds without a bundled schema (custom resources) are left to the API server and give no problems.
@@ -106,12 +113,15 @@ def validate(obj: dict[str, Any], version: str = DEFAULT_KUBERNETES_VERSION, str
         if isinstance(quantity, str) and not _QUANTITY.match(quantity):
             problems.append(
                 f"spec.{path}: invalid quantity {quantity!r}: quantities must match the regular expression "
-                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+            )
     if kind == "Pod":
         for key in ("containers", "initContainers"):
             for i, c in enumerate((obj.get("spec") or {}).get(key) or ()):
                 name = c.get("name") if isinstance(c, dict) else None
                 if isinstance(name, str) and not (len(name) <= 63 and _DNS_LABEL.match(name)):
-                    problems.append(f"spec.{key}[{i}].name: {name!r} is not a valid DNS-1123 label "
-                                    "(lower case alphanumerics and '-', at most 63 characters)")
+                    problems.append(
+                        f"spec.{key}[{i}].name: {name!r} is not a valid DNS-1123 label "
+                        "(lower case alphanumerics and '-', at most 63 characters)"
+                    )
     return problems

@@ -113,8 +113,15 @@ class _InstanceMemory:
 
 
 class Reconciler:
-    def __init__(self, kube: Kube, caches: Caches, config: OperatorConfig, *, metrics: Metrics | None = None,
-                 events: EventRecorder | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        caches: Caches,
+        config: OperatorConfig,
+        *,
+        metrics: Metrics | None = None,
+        events: EventRecorder | None = None,
+    ) -> None:
         self.kube = kube
         self.caches = caches
         self.config = config
@@ -153,8 +160,9 @@ class Reconciler:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._workers = [loop.create_task(self._worker(), name=f"reconciler-{i}")
-                         for i in range(self.config.workers)]
+        self._workers = [
+            loop.create_task(self._worker(), name=f"reconciler-{i}") for i in range(self.config.workers)
+        ]
 
     async def stop(self) -> None:
         for t in self._workers:
@@ -210,7 +218,7 @@ class Reconciler:
         if inst is None:
             self.forget(key)
             return
-        ns, name = key
+        ns = key[0]
         if not self.config.serves(ns):
             return
         meta = inst["metadata"]
@@ -220,15 +228,24 @@ class Reconciler:
         if meta.get("deletionTimestamp"):
             await self._finalize(inst)
             return
-        if (meta.get("annotations") or {}).get(ANNOTATION_PURGE) == "true" and \
-                PURGE_FINALIZER not in (meta.get("finalizers") or ()):
+        if (meta.get("annotations") or {}).get(ANNOTATION_PURGE) == "true" and PURGE_FINALIZER not in (
+            meta.get("finalizers") or ()
+        ):
             await self._add_finalizer(inst)
         try:
             model = parse_instance(inst)
         except ValidationError as exc:
-            await self._write_status(inst, None, StatusInput(
-                plan=None, observed=Observed(), instance_generation=meta.get("generation", 1), now=_now(),
-                failure=Failure("InvalidInstance", _pydantic_summary(exc))))
+            await self._write_status(
+                inst,
+                None,
+                StatusInput(
+                    plan=None,
+                    observed=Observed(),
+                    instance_generation=meta.get("generation", 1),
+                    now=_now(),
+                    failure=Failure("InvalidInstance", _pydantic_summary(exc)),
+                ),
+            )
             return
         prev_status = model.status
         plan, template_meta, failure = await self._plan(inst, model, mem)
@@ -237,8 +254,13 @@ class Reconciler:
             entry_errors = await self._create_missing(inst, plan, prev_status, mem)
         observed = self._observed(ns, plan, mem)
         status_input = StatusInput(
-            plan=plan, observed=observed, instance_generation=int(meta.get("generation", 1)), now=_now(),
-            previous=prev_status, failure=failure, entry_errors=entry_errors,
+            plan=plan,
+            observed=observed,
+            instance_generation=int(meta.get("generation", 1)),
+            now=_now(),
+            previous=prev_status,
+            failure=failure,
+            entry_errors=entry_errors,
             template_generation=template_meta[1] if template_meta else None,
             template_uid=template_meta[0] if template_meta else None,
         )
@@ -246,8 +268,9 @@ class Reconciler:
         if failure is not None and failure.reason in _RETRY_FAILURES:
             self._retry(key, failure.message)
 
-    async def _plan(self, inst: dict[str, Any], model: JupyterNotebookInstance, mem: _InstanceMemory
-                    ) -> tuple[RenderPlan | None, tuple[str, int] | None, Failure | None]:
+    async def _plan(
+        self, inst: dict[str, Any], model: JupyterNotebookInstance, mem: _InstanceMemory
+    ) -> tuple[RenderPlan | None, tuple[str, int] | None, Failure | None]:
         meta = inst["metadata"]
         ns = meta["namespace"]
         generation = int(meta.get("generation", 1))
@@ -257,27 +280,52 @@ class Reconciler:
         self.caches.template_users[(tns, tref.name)].add(key)
         allowed = self.config.allowed_template_namespaces(ns)
         if tns not in allowed:
-            return None, None, Failure(
-                "TemplateNotAllowed",
-                f'template namespace "{tns}" is not allowed: this operator reads templates only from '
-                f"{', '.join(sorted(allowed))} (operator option --template-namespace)")
+            return (
+                None,
+                None,
+                Failure(
+                    "TemplateNotAllowed",
+                    f'template namespace "{tns}" is not allowed: this operator reads templates only from '
+                    f"{', '.join(sorted(allowed))} (operator option --template-namespace)",
+                ),
+            )
         template = self.caches.templates.get(tns, tref.name)
         cached = mem.plan
         provisioned = _is_true(condition(inst.get("status"), ConditionType.PROVISIONED))
-        if cached is not None and cached.uid == meta.get("uid") and cached.generation == generation and (
-                provisioned or template is None or (
+        if (
+            cached is not None
+            and cached.uid == meta.get("uid")
+            and cached.generation == generation
+            and (
+                provisioned
+                or template is None
+                or (
                     template["metadata"].get("uid") == cached.template_uid
-                    and int(template["metadata"].get("generation", 1)) == cached.template_generation)):
+                    and int(template["metadata"].get("generation", 1)) == cached.template_generation
+                )
+            )
+        ):
             # Provisioned instances keep the plan they were rendered with: template edits don't disturb them.
             return cached.plan, (cached.template_uid, cached.template_generation), None
         if template is None:
-            return None, None, Failure("TemplateNotFound",
-                                       f'JupyterNotebookTemplate "{tref.name}" not found in namespace "{tns}"')
+            return (
+                None,
+                None,
+                Failure(
+                    "TemplateNotFound",
+                    f'JupyterNotebookTemplate "{tref.name}" not found in namespace "{tns}"',
+                ),
+            )
         try:
             parsed = parse_template(template)
         except ValidationError as exc:
-            return None, None, Failure("TemplateInvalid",
-                                       f'template {tns}/{tref.name} is invalid: {_pydantic_summary(exc)}')
+            return (
+                None,
+                None,
+                Failure(
+                    "TemplateInvalid", f"template {tns}/{tref.name} is invalid: {_pydantic_summary(exc)}"
+                ),
+            )
         secret_vars: list[dict[str, str]] = []
         for i, source in enumerate(model.spec.variables_from):
             sname = source.secret_ref.name
@@ -285,18 +333,39 @@ class Reconciler:
                 secret = await self.kube.get("v1", "Secret", ns, sname)
             except KubeError as exc:
                 if exc.status == 404:
-                    return None, None, Failure(
-                        "SecretNotFound", f'spec.variablesFrom[{i}]: Secret "{sname}" not found in namespace "{ns}"')
+                    return (
+                        None,
+                        None,
+                        Failure(
+                            "SecretNotFound",
+                            f'spec.variablesFrom[{i}]: Secret "{sname}" not found in namespace "{ns}"',
+                        ),
+                    )
                 if exc.status == 403:
-                    return None, None, Failure(
-                        "SecretUnreadable", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc.message}')
+                    return (
+                        None,
+                        None,
+                        Failure(
+                            "SecretUnreadable", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc.message}'
+                        ),
+                    )
                 raise
             try:
                 secret_vars.append(decode_secret_data(secret.get("data"), secret.get("stringData")))
             except ValueError as exc:
-                return None, None, Failure("SecretInvalid", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc}')
-        ctx = RenderContext(instance_name=meta["name"], instance_namespace=ns, template_name=tref.name,
-                            template_namespace=tns, variables=model.spec.variables, secret_variables=secret_vars)
+                return (
+                    None,
+                    None,
+                    Failure("SecretInvalid", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc}'),
+                )
+        ctx = RenderContext(
+            instance_name=meta["name"],
+            instance_namespace=ns,
+            template_name=tref.name,
+            template_namespace=tns,
+            variables=model.spec.variables,
+            secret_variables=secret_vars,
+        )
         try:
             plan = render_template(parsed.spec, ctx, owner=owner_reference(inst))
         except RenderFailed as exc:
@@ -319,8 +388,9 @@ class Reconciler:
         pods = {p.name: o for p in plan.pods if (o := self.caches.pods.get(ns, p.name)) is not None}
         return Observed(pvcs=pvcs, pods=pods, others=dict(mem.others))
 
-    async def _create_missing(self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None,
-                              mem: _InstanceMemory) -> dict[str, str]:
+    async def _create_missing(
+        self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None, mem: _InstanceMemory
+    ) -> dict[str, str]:
         errors: dict[str, str] = {}
         created_before = created_entries(prev)
         uid = inst["metadata"].get("uid", "")
@@ -353,6 +423,7 @@ class Reconciler:
     async def _create(self, planned: PlannedObject, errors: dict[str, str]) -> dict[str, Any] | None:
         manifest = planned.manifest
         ns = manifest["metadata"]["namespace"]
+        obj: dict[str, Any] | None
         try:
             obj = await self.kube.create(manifest)
             self.metrics.api_writes.labels("create", planned.object_kind).inc()
@@ -401,8 +472,14 @@ class Reconciler:
         key = (meta["namespace"], meta["name"])
         if patch is not None:
             try:
-                updated = await self.kube.patch(API_VERSION, INSTANCE_KIND, meta["namespace"], meta["name"],
-                                                {"status": patch}, subresource="status")
+                updated = await self.kube.patch(
+                    API_VERSION,
+                    INSTANCE_KIND,
+                    meta["namespace"],
+                    meta["name"],
+                    {"status": patch},
+                    subresource="status",
+                )
                 self.metrics.api_writes.labels("patch", "JupyterNotebookInstance/status").inc()
             except KubeError as exc:
                 if exc.status == 404:
@@ -416,20 +493,26 @@ class Reconciler:
         key = (inst["metadata"]["namespace"], inst["metadata"]["name"])
         mem = self._memory.setdefault(key, _InstanceMemory())
         old_failed, new_failed = condition(old, "Failed"), condition(new, "Failed")
-        if _is_true(new_failed) and (not _is_true(old_failed) or (old_failed or {}).get("reason") !=
-                                     (new_failed or {}).get("reason")):
+        if _is_true(new_failed) and (
+            not _is_true(old_failed) or (old_failed or {}).get("reason") != (new_failed or {}).get("reason")
+        ):
             assert new_failed is not None
             self.events.record(inst, "Warning", str(new_failed.get("reason")), str(new_failed.get("message")))
             self.metrics.errors.labels(str(new_failed.get("reason"))).inc()
-        if _is_true(condition(new, "Ready")) and not _is_true(condition(old, "Ready")) and not mem.ready_recorded:
+        if (
+            _is_true(condition(new, "Ready"))
+            and not _is_true(condition(old, "Ready"))
+            and not mem.ready_recorded
+        ):
             mem.ready_recorded = True
-            self.events.record(inst, "Normal", "Ready", str(condition(new, "Ready", ).get("message", "")
-                                                              if condition(new, "Ready") else "ready"))
+            ready = condition(new, "Ready") or {}
+            self.events.record(inst, "Normal", "Ready", str(ready.get("message") or "ready"))
             created = inst["metadata"].get("creationTimestamp")
             if created:
                 started = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
                 self.metrics.provisioning_seconds.observe(
-                    max((dt.datetime.now(dt.UTC) - started).total_seconds(), 0.0))
+                    max((dt.datetime.now(dt.UTC) - started).total_seconds(), 0.0)
+                )
 
     def _track_state(self, key: Key, status: dict[str, Any]) -> None:
         if _is_true(condition(status, "Failed")):
@@ -453,9 +536,14 @@ class Reconciler:
 
     async def _add_finalizer(self, inst: dict[str, Any]) -> None:
         meta = inst["metadata"]
-        finalizers = list(meta.get("finalizers") or ()) + [PURGE_FINALIZER]
-        updated = await self.kube.patch(API_VERSION, INSTANCE_KIND, meta["namespace"], meta["name"], {
-            "metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}})
+        finalizers = [*(meta.get("finalizers") or ()), PURGE_FINALIZER]
+        updated = await self.kube.patch(
+            API_VERSION,
+            INSTANCE_KIND,
+            meta["namespace"],
+            meta["name"],
+            {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}},
+        )
         self.caches.instances.upsert(updated)
 
     async def _finalize(self, inst: dict[str, Any]) -> None:
@@ -472,11 +560,17 @@ class Reconciler:
             except KubeError as exc:
                 if exc.status != 404:
                     raise
-        self.events.record(inst, "Normal", "Purged",
-                           f"deleted PVC{'s' if len(names) != 1 else ''} {', '.join(sorted(names)) or '(none)'}")
+        self.events.record(
+            inst,
+            "Normal",
+            "Purged",
+            f"deleted PVC{'s' if len(names) != 1 else ''} {', '.join(sorted(names)) or '(none)'}",
+        )
         finalizers = [f for f in meta.get("finalizers") or () if f != PURGE_FINALIZER]
-        ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
-               {"op": "replace", "path": "/metadata/finalizers", "value": finalizers}]
+        ops = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
+            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
+        ]
         try:
             await self.kube.patch(API_VERSION, INSTANCE_KIND, ns, meta["name"], ops, content_type=JSON_PATCH)
         except KubeError as exc:

@@ -27,10 +27,18 @@ from jupyternetes.core.rendering import PlannedObject, RenderPlan, pod_port, ren
 Obj = dict[str, Any]
 
 # Container waiting reasons that will not fix themselves: the spawner should fail fast on them.
-_FATAL_WAITING = frozenset({
-    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError",
-    "CreateContainerError", "CrashLoopBackOff", "RunContainerError",
-})
+_FATAL_WAITING = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "CrashLoopBackOff",
+        "RunContainerError",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -105,25 +113,33 @@ def _terminated_summary(pod: Obj) -> str:
     for cs in pod.get("status", {}).get("containerStatuses") or ():
         term = (cs.get("state") or {}).get("terminated")
         if term:
-            parts.append(f"container {cs.get('name')} exited with code {term.get('exitCode')}"
-                         + (f" ({term['reason']})" if term.get("reason") else ""))
+            parts.append(
+                f"container {cs.get('name')} exited with code {term.get('exitCode')}"
+                + (f" ({term['reason']})" if term.get("reason") else "")
+            )
     return "; ".join(parts)
 
 
 def _pod_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions") or ())
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in pod.get("status", {}).get("conditions") or ()
+    )
 
 
-def pod_status(planned: PlannedObject, pod: Obj | None, created_before: bool) -> tuple[PodStatus, Failure | None]:
+def pod_status(
+    planned: PlannedObject, pod: Obj | None, created_before: bool
+) -> tuple[PodStatus, Failure | None]:
     port = pod_port(planned.manifest)
     if pod is None:
         if created_before:
             msg = f"pod {planned.name} was deleted"
-            return PodStatus(resource_name=planned.name, state="Deleted", error_message=msg, ready=False,
-                             port_number=port), Failure("PodDeleted", msg)
-        return PodStatus(resource_name=planned.name, state=EntryState.PENDING, ready=False,
-                         port_number=port), None
+            return PodStatus(
+                resource_name=planned.name, state="Deleted", error_message=msg, ready=False, port_number=port
+            ), Failure("PodDeleted", msg)
+        return PodStatus(
+            resource_name=planned.name, state=EntryState.PENDING, ready=False, port_number=port
+        ), None
     status = pod.get("status", {})
     ip = status.get("podIP")
     phase = status.get("phase", "Pending")
@@ -170,8 +186,12 @@ def created_entries(previous: InstanceStatus | None) -> dict[str, str]:
         return out
     for entries in (previous.pods or {}, previous.other_resources or {}):
         for entry, st in entries.items():
-            if st.resource_name and st.state not in (None, EntryState.PENDING, EntryState.ERROR,
-                                                     EntryState.SKIPPED):
+            if st.resource_name and st.state not in (
+                None,
+                EntryState.PENDING,
+                EntryState.ERROR,
+                EntryState.SKIPPED,
+            ):
                 out[entry] = st.resource_name
     return out
 
@@ -181,11 +201,18 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
     conditions: list[Condition] = list(prev.conditions or [])
     gen = inp.instance_generation
     failure = inp.failure
+    pvc_states: dict[str, PvcStatus] = dict(prev.pvcs or {})
+    pod_states: dict[str, PodStatus] = dict(prev.pods or {})
+    other_states: dict[str, OtherResourceStatus] = dict(prev.other_resources or {})
+    others_provisioned: dict[str, str] = dict(prev.other_resources_provisioned or {})
     status = InstanceStatus(
-        pods=dict(prev.pods or {}), pvcs=dict(prev.pvcs or {}), other_resources=dict(prev.other_resources or {}),
-        other_resources_provisioned=dict(prev.other_resources_provisioned or {}),
+        pods=pod_states,
+        pvcs=pvc_states,
+        other_resources=other_states,
+        other_resources_provisioned=others_provisioned,
         observed_generation=gen,
-        template_generation=inp.template_generation if inp.template_generation is not None
+        template_generation=inp.template_generation
+        if inp.template_generation is not None
         else prev.template_generation,
         template_uid=inp.template_uid or prev.template_uid,
     )
@@ -194,8 +221,6 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
     address = None
     if inp.plan is not None:
         created = created_entries(inp.previous)
-        assert status.pvcs is not None and status.pods is not None and status.other_resources is not None
-        assert status.other_resources_provisioned is not None
         pvcs_bound = True
         pvcs_exist = True
         for pvc in inp.plan.pvcs:
@@ -206,10 +231,12 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
                 pvcs_exist = False
             if phase != "Bound":
                 pvcs_bound = False
-            status.pvcs[pvc.entry] = PvcStatus(
+            pvc_states[pvc.entry] = PvcStatus(
                 resource_name=pvc.name,
                 state=EntryState.ERROR if err else (EntryState.PROCESSED if obj else EntryState.PENDING),
-                error_message=err, phase=phase)
+                error_message=err,
+                phase=phase,
+            )
         pods_exist = True
         all_ready = bool(inp.plan.pods)
         for pod in inp.plan.pods:
@@ -217,9 +244,14 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
             st, pod_failure = pod_status(pod, obj, created.get(pod.entry) == pod.name)
             err = inp.entry_errors.get(pod.entry)
             if err:
-                st = PodStatus(resource_name=pod.name, state=EntryState.ERROR, error_message=err, ready=False,
-                               port_number=st.port_number)
-            status.pods[pod.entry] = st
+                st = PodStatus(
+                    resource_name=pod.name,
+                    state=EntryState.ERROR,
+                    error_message=err,
+                    ready=False,
+                    port_number=st.port_number,
+                )
+            pod_states[pod.entry] = st
             if obj is None and created.get(pod.entry) != pod.name:
                 pods_exist = False
             if not st.ready:
@@ -237,19 +269,28 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
                 state = "Deleted"
             if obj is None and state != "Deleted":
                 others_exist = False
-            status.other_resources[other.entry] = OtherResourceStatus(
-                resource_name=other.name, state=state, error_message=err)
-            status.other_resources_provisioned[other.entry] = (
-                ProvisioningState.FAILED if err else
-                ProvisioningState.COMPLETED if state in (EntryState.PROCESSED, "Deleted")
-                else ProvisioningState.PENDING)
+            other_states[other.entry] = OtherResourceStatus(
+                resource_name=other.name, state=state, error_message=err
+            )
+            others_provisioned[other.entry] = (
+                ProvisioningState.FAILED
+                if err
+                else ProvisioningState.COMPLETED
+                if state in (EntryState.PROCESSED, "Deleted")
+                else ProvisioningState.PENDING
+            )
         for skipped in inp.plan.skipped:
-            target = {"pvc": status.pvcs, "pod": status.pods, "other": status.other_resources}[skipped.kind]
-            cls = {"pvc": PvcStatus, "pod": PodStatus, "other": OtherResourceStatus}[skipped.kind]
-            target[skipped.entry] = cls(resource_name=skipped.name, state=EntryState.SKIPPED,
-                                        error_message=None)
-        status.pvcs_provisioned = (ProvisioningState.COMPLETED if pvcs_exist and pvcs_bound
-                                   else ProvisioningState.PENDING)
+            if skipped.kind == "pvc":
+                pvc_states[skipped.entry] = PvcStatus(resource_name=skipped.name, state=EntryState.SKIPPED)
+            elif skipped.kind == "pod":
+                pod_states[skipped.entry] = PodStatus(resource_name=skipped.name, state=EntryState.SKIPPED)
+            else:
+                other_states[skipped.entry] = OtherResourceStatus(
+                    resource_name=skipped.name, state=EntryState.SKIPPED
+                )
+        status.pvcs_provisioned = (
+            ProvisioningState.COMPLETED if pvcs_exist and pvcs_bound else ProvisioningState.PENDING
+        )
         status.pods_provisioned = ProvisioningState.COMPLETED if pods_exist else ProvisioningState.PENDING
         provisioned = pvcs_exist and pods_exist and others_exist
         ready = provisioned and all_ready and failure is None and not inp.entry_errors
@@ -257,41 +298,93 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
         if failure is None:
             entry, msg = next(iter(inp.entry_errors.items()))
             failure = Failure("CreateFailed", f"{entry}: {msg}")
-        if inp.plan is None or any(inp.entry_errors.get(p.entry) for p in (inp.plan.pods if inp.plan else ())):
+        if inp.plan is None or any(
+            inp.entry_errors.get(p.entry) for p in (inp.plan.pods if inp.plan else ())
+        ):
             status.pods_provisioned = ProvisioningState.FAILED
-        elif failure.reason in ("ImagePullFailed", "ContainerFailing", "PodFailed", "PodDeleted",
-                                "PodCompleted"):
+        elif failure.reason in (
+            "ImagePullFailed",
+            "ContainerFailing",
+            "PodFailed",
+            "PodDeleted",
+            "PodCompleted",
+        ):
             status.pods_provisioned = status.pods_provisioned or ProvisioningState.PENDING
         if inp.plan is None:
             status.pvcs_provisioned = prev.pvcs_provisioned or ProvisioningState.PENDING
-        conditions = set_condition(conditions, ConditionType.FAILED, "True", reason=failure.reason,
-                                   message=failure.message, now=inp.now, observed_generation=gen)
+        conditions = set_condition(
+            conditions,
+            ConditionType.FAILED,
+            "True",
+            reason=failure.reason,
+            message=failure.message,
+            now=inp.now,
+            observed_generation=gen,
+        )
     else:
-        conditions = set_condition(conditions, ConditionType.FAILED, "False", reason="NoFailure",
-                                   message="no failure", now=inp.now, observed_generation=gen)
+        conditions = set_condition(
+            conditions,
+            ConditionType.FAILED,
+            "False",
+            reason="NoFailure",
+            message="no failure",
+            now=inp.now,
+            observed_generation=gen,
+        )
     if provisioned:
-        conditions = set_condition(conditions, ConditionType.PROVISIONED, "True", reason="Provisioned",
-                                   message="all objects of the template exist", now=inp.now,
-                                   observed_generation=gen)
+        conditions = set_condition(
+            conditions,
+            ConditionType.PROVISIONED,
+            "True",
+            reason="Provisioned",
+            message="all objects of the template exist",
+            now=inp.now,
+            observed_generation=gen,
+        )
     else:
         reason = failure.reason if failure else "Provisioning"
         message = failure.message if failure else "creating the objects of the template"
-        conditions = set_condition(conditions, ConditionType.PROVISIONED, "False", reason=reason,
-                                   message=message, now=inp.now, observed_generation=gen)
+        conditions = set_condition(
+            conditions,
+            ConditionType.PROVISIONED,
+            "False",
+            reason=reason,
+            message=message,
+            now=inp.now,
+            observed_generation=gen,
+        )
     if ready:
-        conditions = set_condition(conditions, ConditionType.READY, "True", reason="PodsReady",
-                                   message=f"ready at {address}" if address else "all pods are ready",
-                                   now=inp.now, observed_generation=gen)
+        conditions = set_condition(
+            conditions,
+            ConditionType.READY,
+            "True",
+            reason="PodsReady",
+            message=f"ready at {address}" if address else "all pods are ready",
+            now=inp.now,
+            observed_generation=gen,
+        )
     else:
         reason = failure.reason if failure else ("PodsNotReady" if provisioned else "Provisioning")
-        message = failure.message if failure else ("waiting for the pods to become ready" if provisioned
-                                                   else "creating the objects of the template")
-        conditions = set_condition(conditions, ConditionType.READY, "False", reason=reason, message=message,
-                                   now=inp.now, observed_generation=gen)
+        message = (
+            failure.message
+            if failure
+            else (
+                "waiting for the pods to become ready"
+                if provisioned
+                else "creating the objects of the template"
+            )
+        )
+        conditions = set_condition(
+            conditions,
+            ConditionType.READY,
+            "False",
+            reason=reason,
+            message=message,
+            now=inp.now,
+            observed_generation=gen,
+        )
     status.conditions = conditions
     status.address = address
-    if not status.pods:
-        status.pods = {}
     return status
 
 
