@@ -1,0 +1,326 @@
+"""The garbage collector through the official client: propagation policies, several owners, dangling and
+invalid owner references, dependents' finalizers, and its cost with many owners."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kubernetes.client import ApiClient, CoreV1Api, RbacAuthorizationV1Api, V1DeleteOptions
+from kubernetes.client.exceptions import ApiException
+
+import kubesim
+
+NS = "default"
+HOLD = "example.com/hold"
+
+Wait = Callable[..., Any]
+
+
+def ref(
+    obj: Any, *, block: bool | None = None, kind: str = "ConfigMap", api_version: str = "v1"
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": obj.metadata.name,
+        "uid": obj.metadata.uid,
+    }
+    if block is not None:
+        out["blockOwnerDeletion"] = block
+    return out
+
+
+def make_cm(
+    core: Any,
+    name: str,
+    owners: list[dict[str, Any]] | None = None,
+    finalizers: list[str] | None = None,
+    namespace: str = NS,
+) -> Any:
+    meta: dict[str, Any] = {"name": name}
+    if owners:
+        meta["ownerReferences"] = owners
+    if finalizers:
+        meta["finalizers"] = finalizers
+    return core.create_namespaced_config_map(namespace, {"metadata": meta, "data": {"k": "v"}})
+
+
+def get_cm(core: Any, name: str, namespace: str = NS) -> Any:
+    try:
+        return core.read_namespaced_config_map(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def gone(core: Any, *names: str, namespace: str = NS) -> Callable[[], bool]:
+    return lambda: all(get_cm(core, n, namespace) is None for n in names)
+
+
+def release(core: Any, name: str, namespace: str = NS) -> None:
+    core.patch_namespaced_config_map(name, namespace, {"metadata": {"finalizers": None}})
+
+
+@pytest.mark.parametrize("policy", [None, "Background"])
+def test_background_deletion_removes_dependents(
+    client: ApiClient, wait_for: Wait, policy: str | None
+) -> None:
+    core: Any = CoreV1Api(client)
+    owner = make_cm(core, "owner")
+    make_cm(core, "dep-a", [ref(owner)])
+    make_cm(core, "dep-b", [ref(owner, block=True)])
+    unrelated = make_cm(core, "unrelated")
+    body = V1DeleteOptions(propagation_policy=policy) if policy else None
+    core.delete_namespaced_config_map("owner", NS, body=body)
+    assert get_cm(core, "owner") is None  # background: the owner goes at once
+    wait_for(gone(core, "dep-a", "dep-b"), what="dependents deleted")
+    assert get_cm(core, "unrelated").metadata.uid == unrelated.metadata.uid
+
+
+def test_foreground_deletion_waits_for_blocking_dependents(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    owner = make_cm(core, "owner")
+    make_cm(core, "blocker", [ref(owner, block=True)], finalizers=[HOLD])
+    make_cm(core, "free", [ref(owner)])
+    core.delete_namespaced_config_map("owner", NS, body=V1DeleteOptions(propagation_policy="Foreground"))
+
+    held = get_cm(core, "owner")
+    assert held.metadata.deletion_timestamp is not None
+    assert "foregroundDeletion" in held.metadata.finalizers
+    # The GC deletes the dependents: the free one goes, the blocker waits on its own finalizer.
+    wait_for(lambda: get_cm(core, "blocker").metadata.deletion_timestamp is not None, what="blocker deleting")
+    wait_for(gone(core, "free"), what="non-blocking dependent deleted")
+    still = get_cm(core, "owner")
+    assert still is not None
+    assert "foregroundDeletion" in still.metadata.finalizers
+
+    release(core, "blocker")
+    wait_for(gone(core, "blocker", "owner"), what="blocker then owner deleted")
+
+
+def test_foreground_deletion_cascades_through_generations(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    owner = make_cm(core, "grandparent")
+    child = make_cm(core, "parent", [ref(owner, block=True)])
+    make_cm(core, "child", [ref(child, block=True)], finalizers=[HOLD])
+    core.delete_namespaced_config_map(
+        "grandparent", NS, body=V1DeleteOptions(propagation_policy="Foreground")
+    )
+    # The middle generation has dependents of its own: the GC deletes it in the foreground too.
+    wait_for(
+        lambda: "foregroundDeletion" in (get_cm(core, "parent").metadata.finalizers or ()),
+        what="parent deleted in the foreground",
+    )
+    wait_for(lambda: get_cm(core, "child").metadata.deletion_timestamp is not None, what="child deleting")
+    assert get_cm(core, "grandparent") is not None
+    assert get_cm(core, "parent") is not None
+    release(core, "child")
+    wait_for(gone(core, "child", "parent", "grandparent"), what="all three generations deleted")
+
+
+def test_orphan_deletion_strips_owner_references(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    owner = make_cm(core, "owner")
+    other = make_cm(core, "other-owner")
+    make_cm(core, "dep-a", [ref(owner, block=True)])
+    make_cm(core, "dep-b", [ref(owner), ref(other)])
+    core.delete_namespaced_config_map("owner", NS, body=V1DeleteOptions(propagation_policy="Orphan"))
+    wait_for(gone(core, "owner"), what="owner deleted")
+    a, b = get_cm(core, "dep-a"), get_cm(core, "dep-b")
+    assert a.metadata.owner_references is None
+    assert [r.uid for r in b.metadata.owner_references] == [other.metadata.uid]
+
+
+def test_orphan_dependents_option_is_orphan_policy(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    owner = make_cm(core, "owner")
+    make_cm(core, "dep", [ref(owner)])
+    core.delete_namespaced_config_map("owner", NS, body=V1DeleteOptions(orphan_dependents=True))
+    wait_for(gone(core, "owner"), what="owner deleted")
+    assert get_cm(core, "dep").metadata.owner_references is None
+
+
+def test_dependent_with_two_owners_survives_one(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    first, second = make_cm(core, "first"), make_cm(core, "second")
+    make_cm(core, "shared", [ref(first), ref(second)])
+    core.delete_namespaced_config_map("first", NS)
+    # The dependent is kept and only loses the dangling reference.
+    wait_for(
+        lambda: (
+            [r.uid for r in get_cm(core, "shared").metadata.owner_references or ()] == [second.metadata.uid]
+        ),
+        what="dangling reference removed",
+    )
+    core.delete_namespaced_config_map("second", NS)
+    wait_for(gone(core, "shared"), what="dependent deleted with its last owner")
+
+
+def test_dangling_owner_reference_deletes_dependent(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    real = make_cm(core, "real")
+    ghost = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost", "uid": str(uuid.uuid4())}
+    make_cm(core, "orphan-of-ghost", [ghost])
+    # Right name, wrong uid: owners are matched by uid.
+    make_cm(core, "wrong-uid", [{**ref(real), "uid": str(uuid.uuid4())}])
+    make_cm(core, "half", [ghost, ref(real)])
+    wait_for(gone(core, "orphan-of-ghost", "wrong-uid"), what="dependents of absent owners deleted")
+    wait_for(
+        lambda: [r.uid for r in get_cm(core, "half").metadata.owner_references or ()] == [real.metadata.uid],
+        what="dangling reference stripped from a dependent with a live owner",
+    )
+    assert get_cm(core, "real") is not None
+
+
+def test_owner_reference_to_another_namespace_is_absent(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    core.create_namespace({"metadata": {"name": "elsewhere"}})
+    foreign = make_cm(core, "foreign", namespace="elsewhere")
+    dep = make_cm(core, "cross", [ref(foreign)])
+    wait_for(gone(core, "cross"), what="dependent of an owner in another namespace deleted")
+    assert get_cm(core, "foreign", "elsewhere") is not None
+    events = wait_for(
+        lambda: core.list_namespaced_event(NS, field_selector="involvedObject.name=cross").items,
+        what="OwnerRefInvalidNamespace event",
+    )
+    event = next(e for e in events if e.reason == "OwnerRefInvalidNamespace")
+    assert event.type == "Warning"
+    assert event.involved_object.uid == dep.metadata.uid
+    assert event.source.component == "garbage-collector-controller"
+    assert event.message == (
+        f"ownerRef [v1/ConfigMap, namespace: {NS}, name: foreign, uid: {foreign.metadata.uid}] "
+        f'does not exist in namespace "{NS}"'
+    )
+
+
+def test_cluster_scoped_dependent_of_namespaced_owner_is_not_collected(
+    client: ApiClient, wait_for: Wait
+) -> None:
+    core: Any = CoreV1Api(client)
+    rbac: Any = RbacAuthorizationV1Api(client)
+    owner = make_cm(core, "ns-owner")
+    role = rbac.create_cluster_role(
+        {"metadata": {"name": "invalid-dependent", "ownerReferences": [ref(owner)]}, "rules": []}
+    )
+    events = wait_for(
+        lambda: [
+            e
+            for e in core.list_namespaced_event("default").items
+            if e.reason == "OwnerRefInvalidNamespace" and e.involved_object.name == "invalid-dependent"
+        ],
+        what="OwnerRefInvalidNamespace event in the default namespace",
+    )
+    assert events[0].involved_object.kind == "ClusterRole"
+    assert events[0].involved_object.uid == role.metadata.uid
+    # Upstream: an unresolvable reference; the dependent is never garbage collected, even once the owner goes.
+    core.delete_namespaced_config_map("ns-owner", NS)
+    assert rbac.read_cluster_role("invalid-dependent").metadata.uid == role.metadata.uid
+
+
+def test_namespaced_dependent_of_cluster_scoped_owner(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    rbac: Any = RbacAuthorizationV1Api(client)
+    owner = rbac.create_cluster_role({"metadata": {"name": "cluster-owner"}, "rules": []})
+    owner_ref = ref(owner, kind="ClusterRole", api_version="rbac.authorization.k8s.io/v1")
+    make_cm(core, "dep-here", [owner_ref])
+    core.create_namespace({"metadata": {"name": "there"}})
+    make_cm(core, "dep-there", [owner_ref], namespace="there")
+    rbac.delete_cluster_role("cluster-owner")
+    wait_for(
+        lambda: get_cm(core, "dep-here") is None and get_cm(core, "dep-there", "there") is None,
+        what="dependents in two namespaces deleted with their cluster-scoped owner",
+    )
+
+
+def test_dependents_finalizers_are_honoured(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    owner = make_cm(core, "owner")
+    make_cm(core, "dep", [ref(owner)], finalizers=[HOLD])
+    core.delete_namespaced_config_map("owner", NS)
+    dep = wait_for(
+        lambda: (d := get_cm(core, "dep")) is not None and d.metadata.deletion_timestamp and d,
+        what="dependent marked for deletion",
+    )
+    assert dep.metadata.finalizers == [HOLD]
+    release(core, "dep")
+    wait_for(gone(core, "dep"), what="dependent deleted once its finalizer is gone")
+
+
+def test_owner_of_other_kind_and_group(client: ApiClient, wait_for: Wait) -> None:
+    """A Deployment owning a ConfigMap and a Pod (no workload controllers: stored only)."""
+    core: Any = CoreV1Api(client)
+    from kubernetes.client import AppsV1Api
+
+    apps: Any = AppsV1Api(client)
+    labels = {"app": "x"}
+    deploy = apps.create_namespaced_deployment(
+        NS,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+                },
+            },
+        },
+    )
+    owner_ref = ref(deploy, kind="Deployment", api_version="apps/v1", block=True)
+    make_cm(core, "web-config", [owner_ref])
+    core.create_namespaced_pod(
+        NS,
+        {
+            "metadata": {"name": "web-pod", "ownerReferences": [owner_ref]},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+        },
+    )
+    apps.delete_namespaced_deployment("web", NS, body=V1DeleteOptions(propagation_policy="Foreground"))
+
+    def all_gone() -> bool:
+        pods = core.list_namespaced_pod(NS, field_selector="metadata.name=web-pod").items
+        deploys = apps.list_namespaced_deployment(NS).items
+        return not pods and not deploys and get_cm(core, "web-config") is None
+
+    wait_for(all_gone, timeout=10, what="deployment, its pod and its configmap deleted")
+
+
+def test_many_owners_cost_linear_time(cluster: kubesim.Cluster, wait_for: Wait) -> None:
+    """2000 owners each with one dependent, all owners deleted: the GC keeps up (no per-event scans)."""
+    api = cluster.api
+    rt = api.registry.get("", "v1", "configmaps")
+    assert rt is not None
+    n = 2000
+    owners = [api.create(rt, NS, {"metadata": {"name": f"owner-{i}"}}) for i in range(n)]
+    for i, owner in enumerate(owners):
+        api.create(
+            rt,
+            NS,
+            {
+                "metadata": {
+                    "name": f"dep-{i}",
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "ConfigMap",
+                            "name": owner["metadata"]["name"],
+                            "uid": owner["metadata"]["uid"],
+                        }
+                    ],
+                }
+            },
+        )
+    started = time.monotonic()
+    for i in range(n):
+        api.delete(rt, NS, f"owner-{i}")
+    wait_for(
+        lambda: not [c for c in cluster.list("configmaps", NS) if c["metadata"]["name"].startswith("dep-")],
+        timeout=30,
+        what="all dependents collected",
+    )
+    assert time.monotonic() - started < 10
