@@ -27,7 +27,8 @@ Simplifications: one worker instead of several; no rate-limited retries (a faile
 next event that concerns the object); an owner reference to a kind that is not served is left alone until
 a CustomResourceDefinition changes, then looked at again (upstream retries with backoff until discovery
 knows the kind). Only objects that have owner references, or are referenced as owners, or are being
-deleted with the ``orphan``/``foregroundDeletion`` finalizer are in the graph.
+deleted with the ``orphan``/``foregroundDeletion`` finalizer are in the graph. Events (core and
+events.k8s.io) are ignored, as upstream's default ignored resources.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ _DELETE: Key = ("kubesim.gc", "attemptToDelete")
 _ORPHAN: Key = ("kubesim.gc", "attemptToOrphan")
 
 _ABSENT_CACHE_SIZE = 50_000
+
+# Upstream's DefaultIgnoredResources: events are never garbage collected (nor looked at: they are many).
+IGNORED: frozenset[Key] = frozenset({("", "events"), ("events.k8s.io", "events")})
 
 
 class _Unresolvable(Exception):
@@ -200,6 +204,8 @@ class GarbageCollector(Controller):
         store = self.api.store
         with store.lock:
             for key in list(store.keys()):
+                if key in IGNORED:
+                    continue
                 for obj in store.list(key):
                     if obj.get("metadata", {}).get("uid") not in self._nodes:
                         self._observe(key, obj, None)
@@ -218,6 +224,8 @@ class GarbageCollector(Controller):
             pending, self._unresolved = self._unresolved, set()
             for pending_uid in pending:
                 self.enqueue(_DELETE, "", pending_uid)
+        if key in IGNORED:
+            return
         meta = event.obj.get("metadata") or {}
         uid = meta.get("uid")
         if not uid:
@@ -391,8 +399,9 @@ class GarbageCollector(Controller):
                 self.enqueue(_DELETE, "", dep)
 
     def _maybe_prune(self, node: _Node) -> None:
-        """Forget an observed node that no longer takes part in any ownership relation."""
-        if node.observed and not node.owners and not node.dependents and not node.being_deleted:
+        """Forget a node that no longer takes part in any ownership relation (a virtual owner included:
+        its verification, if still queued, then finds nothing to do)."""
+        if not node.owners and not node.dependents and not node.being_deleted:
             self._nodes.pop(node.uid, None)
 
     def _mark_absent(self, uid: str, namespace: str) -> None:

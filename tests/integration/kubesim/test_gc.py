@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient, CoreV1Api, RbacAuthorizationV1Api, V1DeleteOptions
+from kubernetes.client import (
+    ApiClient,
+    ApiextensionsV1Api,
+    CoreV1Api,
+    CustomObjectsApi,
+    RbacAuthorizationV1Api,
+    V1DeleteOptions,
+)
 from kubernetes.client.exceptions import ApiException
 
 import kubesim
@@ -324,3 +331,106 @@ def test_many_owners_cost_linear_time(cluster: kubesim.Cluster, wait_for: Wait) 
         what="all dependents collected",
     )
     assert time.monotonic() - started < 10
+
+
+WIDGETS_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+
+
+def create_widgets_crd(client: ApiClient, wait_for: Wait) -> Any:
+    ext: Any = ApiextensionsV1Api(client)
+    ext.create_custom_resource_definition(WIDGETS_CRD)
+    custom: Any = CustomObjectsApi(client)
+    wait_for(
+        lambda: custom.list_namespaced_custom_object("example.com", "v1", NS, "widgets") is not None,
+        what="widgets served",
+    )
+    return custom
+
+
+def widget_ref(widget: dict[str, Any]) -> dict[str, Any]:
+    meta = widget["metadata"]
+    return {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "blockOwnerDeletion": True,
+    }
+
+
+def test_custom_resource_owner_foreground(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    custom = create_widgets_crd(client, wait_for)
+    widget = custom.create_namespaced_custom_object(
+        "example.com",
+        "v1",
+        NS,
+        "widgets",
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
+    )
+    make_cm(core, "w-config", [widget_ref(widget)], finalizers=[HOLD])
+    custom.delete_namespaced_custom_object(
+        "example.com", "v1", NS, "widgets", "w", body=V1DeleteOptions(propagation_policy="Foreground")
+    )
+    wait_for(
+        lambda: get_cm(core, "w-config").metadata.deletion_timestamp is not None, what="dependent deleting"
+    )
+    held = custom.get_namespaced_custom_object("example.com", "v1", NS, "widgets", "w")
+    assert held["metadata"]["finalizers"] == ["foregroundDeletion"]
+    release(core, "w-config")
+
+    def widget_gone() -> bool:
+        return not custom.list_namespaced_custom_object("example.com", "v1", NS, "widgets")["items"]
+
+    wait_for(widget_gone, what="widget deleted after its dependent")
+
+
+def test_deleting_a_crd_collects_dependents_of_its_objects(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    ext: Any = ApiextensionsV1Api(client)
+    custom = create_widgets_crd(client, wait_for)
+    widget = custom.create_namespaced_custom_object(
+        "example.com",
+        "v1",
+        NS,
+        "widgets",
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
+    )
+    make_cm(core, "w-config", [widget_ref(widget)])
+    ext.delete_custom_resource_definition("widgets.example.com")
+    wait_for(gone(core, "w-config"), what="dependent of a custom resource whose CRD was deleted")
+
+
+def test_owner_of_a_kind_not_served_yet(client: ApiClient, wait_for: Wait) -> None:
+    """A reference to an unknown kind is left alone (upstream retries until discovery knows the kind);
+    once the CRD serves it, the owner is looked up: absent -> the dependent is collected."""
+    core: Any = CoreV1Api(client)
+    ghost = {"apiVersion": "example.com/v1", "kind": "Widget", "name": "ghost", "uid": str(uuid.uuid4())}
+    make_cm(core, "early", [ghost])
+    # Barrier: a dependent of an absent ConfigMap, created after, is collected -> "early" was looked at.
+    make_cm(
+        core, "barrier", [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": str(uuid.uuid4())}]
+    )
+    wait_for(gone(core, "barrier"), what="barrier collected")
+    assert get_cm(core, "early") is not None
+    create_widgets_crd(client, wait_for)
+    wait_for(gone(core, "early"), what="dependent of an absent Widget collected once Widgets are served")

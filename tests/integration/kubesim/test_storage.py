@@ -321,3 +321,27 @@ def test_terminated_pod_does_not_hold_its_claim(
     core.delete_namespaced_persistent_volume_claim("done", NS)
     core.patch_namespaced_pod_status("finished", NS, {"status": {"phase": phase}})
     wait_for(lambda: read_pvc(core, "done") is None, what="PVC released: its only pod is terminated")
+
+
+def test_namespace_deletion_reclaims_its_volumes(client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(client)
+    core.create_namespace({"metadata": {"name": "project"}})
+    core.create_namespaced_persistent_volume_claim("project", pvc_body("work"))
+    pvc = wait_for(
+        lambda: (
+            (p := core.read_namespaced_persistent_volume_claim("work", "project")).status.phase == "Bound"
+            and p
+        ),
+        what="PVC Bound",
+    )
+    directory = Path(core.read_persistent_volume(pvc.spec.volume_name).spec.host_path.path)
+    body = pod_body("worker", "work")
+    core.create_namespaced_pod("project", body)
+    core.delete_namespace("project")
+
+    def namespace_gone() -> bool:
+        return "project" not in {ns.metadata.name for ns in core.list_namespace().items}
+
+    wait_for(namespace_gone, timeout=10, what="namespace, pod and claim deleted")
+    wait_for(lambda: read_pv(core, pvc.spec.volume_name) is None, what="PV reclaimed")
+    assert not directory.exists()
