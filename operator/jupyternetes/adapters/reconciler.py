@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import random
 import time
@@ -28,6 +29,7 @@ from jupyternetes.adapters.metrics import Metrics
 from jupyternetes.core.models import (
     API_VERSION,
     INSTANCE_KIND,
+    TEMPLATE_KIND,
     ConditionType,
     InstanceStatus,
     JupyterNotebookInstance,
@@ -60,6 +62,9 @@ from jupyternetes.core.rendering import (
 log = logging.getLogger("jupyternetes.reconciler")
 
 PURGE_FINALIZER = "jupyternetes.kadense.io/purge"
+# Rendered objects larger than this are refused before creation: etcd's default request limit is 1.5 MiB,
+# and a notebook pod anywhere near it means a variable carries something it shouldn't.
+MAX_OBJECT_BYTES = 1024 * 1024
 INSTANCE_PLURAL = "jupyternotebookinstances"
 
 # Failures that fix themselves when something else appears (a Secret the hub is about to write): retried
@@ -308,6 +313,9 @@ class Reconciler:
             # Provisioned instances keep the plan they were rendered with: template edits don't disturb them.
             return cached.plan, (cached.template_uid, cached.template_generation), None
         if template is None:
+            # The watch cache may lag a template created moments ago: ask once before failing the instance.
+            template = await self._fetch_template(tns, tref.name)
+        if template is None:
             return (
                 None,
                 None,
@@ -372,6 +380,13 @@ class Reconciler:
             return None, None, Failure("RenderFailed", exc.summary())
         problems: list[str] = []
         for obj in plan.objects:
+            size = len(json.dumps(obj.manifest, separators=(",", ":")).encode())
+            if size > MAX_OBJECT_BYTES:
+                problems.append(
+                    f"{obj.object_kind} {obj.name} (entry {obj.entry}) is too large: {size} bytes rendered, "
+                    f"at most {MAX_OBJECT_BYTES} (etcd refuses objects over 1.5 MiB; check the variables' sizes)"
+                )
+                continue
             for problem in objectvalidation.validate(obj.manifest, self.config.kubernetes_version):
                 problems.append(f"{obj.object_kind} {obj.name} (entry {obj.entry}): {problem}")
         if problems:
@@ -380,6 +395,16 @@ class Reconciler:
         tmeta = (str(template["metadata"].get("uid", "")), int(template["metadata"].get("generation", 1)))
         mem.plan = _PlanEntry(meta.get("uid", ""), generation, tmeta[0], tmeta[1], plan)
         return plan, tmeta, None
+
+    async def _fetch_template(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            template = await self.kube.get(API_VERSION, TEMPLATE_KIND, namespace, name)
+        except KubeError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        self.caches.templates.upsert(template)
+        return template
 
     def _observed(self, ns: str, plan: RenderPlan | None, mem: _InstanceMemory) -> Observed:
         if plan is None:

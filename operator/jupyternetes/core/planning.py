@@ -383,6 +383,11 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
             now=inp.now,
             observed_generation=gen,
         )
+    # pydantic copied the dicts when the model was built: store the filled-in ones.
+    status.pods = pod_states
+    status.pvcs = pvc_states
+    status.other_resources = other_states
+    status.other_resources_provisioned = others_provisioned
     status.conditions = conditions
     status.address = address
     return status

@@ -1,0 +1,288 @@
+"""Bad input gets a clear answer: a Failed condition and an Event naming the problem, nothing created half-way,
+and the operator keeps serving other instances."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kopf.testing import KopfRunner
+
+from tests.conftest import wait_until
+from tests.integration.operator.conftest import Env, operator_runner
+
+NS = "users"
+
+
+def _template(name: str = "t", **pod_overrides: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "notebook",
+        "image": "jupyter/base:1",
+        "ports": [{"containerPort": 8888, "name": "http"}],
+        "env": [{"name": "USER", "value": "{user}"}],
+        "volumeMounts": [{"name": "work", "mountPath": "/home/{user}"}],
+    }
+    container.update(pod_overrides)
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookTemplate",
+        "metadata": {"name": name, "namespace": "kadense"},
+        "spec": {
+            "pvcs": [
+                {
+                    "name": "work",
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                }
+            ],
+            "pods": [
+                {
+                    "name": "main",
+                    "spec": {
+                        "containers": [container],
+                        "volumes": [
+                            {
+                                "name": "work",
+                                "persistentVolumeClaim": {"claimName": "{jupyternetes.pvcs.work}"},
+                            }
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _instance(
+    name: str, template: str = "t", namespace: str = NS, tns: str | None = "kadense", **variables: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"template": {"name": template}, "variables": {"user": "ana", **variables}}
+    if tns is not None:
+        spec["template"]["namespace"] = tns
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookInstance",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _failed(env: Env, name: str, namespace: str = NS) -> dict[str, Any]:
+    cond: dict[str, Any] = wait_until(
+        lambda: (c := env.condition(namespace, name, "Failed")) and c["status"] == "True" and c,
+        10,
+        message=f"instance {name} Failed",
+    )
+    return cond
+
+
+def _assert_clean_failure(env: Env, name: str, reason: str, *needles: str) -> dict[str, Any]:
+    cond = _failed(env, name)
+    assert cond["reason"] == reason, cond
+    for needle in needles:
+        assert needle in cond["message"], cond["message"]
+    wait_until(
+        lambda: any(
+            e.reason == reason and all(n in e.message for n in needles) for e in env.events(NS, name)
+        ),
+        10,
+        message=f"a {reason} event on {name}",
+    )
+    pods = [
+        p.metadata.name for p in env.core.list_namespaced_pod(NS).items if p.metadata.name.startswith(name)
+    ]
+    pvcs = [
+        p.metadata.name
+        for p in env.core.list_namespaced_persistent_volume_claim(NS).items
+        if p.metadata.name.startswith(name)
+    ]
+    assert pods == [] and pvcs == [], f"nothing is created half-way: {pods} {pvcs}"
+    return cond
+
+
+def _still_serving(env: Env) -> None:
+    env.create_instance(_instance("healthy"))
+    wait_until(lambda: env.is_true(NS, "healthy", "Provisioned"), 10, message="another instance provisioned")
+
+
+@pytest.fixture
+def setup(env: Env, operator: KopfRunner) -> Env:
+    env.create_namespace(NS)
+    env.create_template(_template())
+    return env
+
+
+Case = tuple[Callable[[Env], dict[str, Any]], str, tuple[str, ...]]
+
+
+def _template_with(name: str, mutate: Callable[[dict[str, Any]], None]) -> Callable[[Env], dict[str, Any]]:
+    def make(env: Env) -> dict[str, Any]:
+        t = _template(name)
+        mutate(t)
+        env.create_template(t)
+        return _instance("bad", template=name)
+
+    return make
+
+
+def _pod(t: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = t["spec"]["pods"][0]["spec"]["containers"][0]
+    return pod
+
+
+CASES: dict[str, Case] = {
+    "template missing": (
+        lambda env: _instance("bad", template="nope"),
+        "TemplateNotFound",
+        ('"nope" not found', '"kadense"'),
+    ),
+    "template namespace not allowed": (
+        lambda env: _instance("bad", tns="default"),
+        "TemplateNotAllowed",
+        ('"default" is not allowed',),
+    ),
+    "undefined variable": (
+        _template_with("undef", lambda t: _pod(t)["env"].append({"name": "X", "value": "{jupyterhub.nope}"})),
+        "RenderFailed",
+        ("jupyterhub.nope", "pods[main].spec.containers[0].env[1].value"),
+    ),
+    "unbalanced braces": (
+        _template_with("brace", lambda t: _pod(t)["env"].append({"name": "J", "value": '{"a": 1'})),
+        "RenderFailed",
+        ("env[1].value", "{{"),
+    ),
+    "string where an integer belongs": (
+        _template_with("port", lambda t: _pod(t)["ports"].__setitem__(0, {"containerPort": "{user}"})),
+        "InvalidObject",
+        ("containerPort",),
+    ),
+    "bad resource quantity": (
+        _template_with("qty", lambda t: _pod(t).__setitem__("resources", {"requests": {"memory": "1GG"}})),
+        "InvalidObject",
+        ("1GG",),
+    ),
+    "container name too long": (
+        _template_with("long", lambda t: _pod(t).__setitem__("name", "c{user}" + "x" * 70)),
+        "InvalidObject",
+        ("containers[0].name",),
+    ),
+    "PVC entry that does not exist": (
+        _template_with(
+            "nopvc",
+            lambda t: t["spec"]["pods"][0]["spec"]["volumes"][0]["persistentVolumeClaim"].__setitem__(
+                "claimName", "{jupyternetes.pvcs.scratch}"
+            ),
+        ),
+        "RenderFailed",
+        ("scratch",),
+    ),
+    "two entries with the same name": (
+        _template_with(
+            "dup", lambda t: t["spec"]["pods"].__setitem__(0, {**t["spec"]["pods"][0], "name": "work"})
+        ),
+        "TemplateInvalid",
+        ('duplicate entry name "work"',),
+    ),
+    "missing variablesFrom secret": (
+        lambda env: {
+            **_instance("bad"),
+            "spec": {**_instance("bad")["spec"], "variablesFrom": [{"secretRef": {"name": "absent"}}]},
+        },
+        "SecretNotFound",
+        ('"absent" not found',),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_cleanly(setup: Env, case: str) -> None:
+    make, reason, needles = CASES[case]
+    setup.create_instance(make(setup))
+    _assert_clean_failure(setup, "bad", reason, *needles)
+    _still_serving(setup)
+
+
+def test_other_resource_of_unknown_kind_is_an_entry_error(setup: Env) -> None:
+    t = _template("other")
+    t["spec"]["otherResources"] = [
+        {"name": "gadget", "apiVersion": "example.com/v1", "kind": "Gadget", "body": {"spec": {"size": 1}}}
+    ]
+    setup.create_template(t)
+    setup.create_instance(_instance("bad", template="other"))
+    cond = _failed(setup, "bad")
+    assert "example.com/v1" in cond["message"], cond
+    status = (setup.instance(NS, "bad") or {})["status"]
+    assert status["otherResources"].get("gadget", {}).get("state") == "Error", (status, cond)
+    assert "Gadget" in status["otherResources"]["gadget"]["errorMessage"]
+    _still_serving(setup)
+
+
+def test_huge_and_non_ascii_values(setup: Env) -> None:
+    setup.create_instance(_instance("unicode", user="ana", greeting="héllo wörld ✓ 日本語"))
+    t = _template("greet")
+    _pod(t)["env"].append({"name": "GREETING", "value": "{greeting}"})
+    setup.create_template(t)
+    setup.delete_instance(NS, "unicode")
+    setup.create_instance(_instance("unicode2", template="greet", greeting="héllo wörld ✓ 日本語"))
+    wait_until(lambda: setup.pod(NS, "unicode2-main"), 10, message="pod with non-ASCII env")
+    env = {e.name: e.value for e in setup.pod(NS, "unicode2-main").spec.containers[0].env}
+    assert env["GREETING"] == "héllo wörld ✓ 日本語"
+
+    big = "x" * (1024 * 1024)
+    setup.create_instance(_instance("huge", template="greet", greeting=big))
+    cond = _failed(setup, "huge")
+    assert cond["reason"] == "InvalidObject" and "too large" in cond["message"], cond
+    assert setup.pod(NS, "huge-main") is None
+    _still_serving(setup)
+
+
+def test_secret_variables(setup: Env) -> None:
+    setup.core.create_namespaced_secret(
+        NS, {"metadata": {"name": "vars"}, "data": {"token": base64.b64encode(b"s3cret").decode()}}
+    )
+    t = _template("sec")
+    _pod(t)["env"].append({"name": "TOKEN", "value": "{token}"})
+    setup.create_template(t)
+    inst = _instance("sec", template="sec")
+    inst["spec"]["variablesFrom"] = [{"secretRef": {"name": "vars"}}]
+    setup.create_instance(inst)
+    wait_until(lambda: setup.pod(NS, "sec-main"), 10, message="pod rendered with a secret variable")
+    env = {e.name: e.value for e in setup.pod(NS, "sec-main").spec.containers[0].env}
+    assert env["TOKEN"] == "s3cret"
+
+
+def test_instance_in_unwatched_namespace_is_left_alone(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    env.create_namespace(NS)
+    env.create_namespace("elsewhere")
+    env.create_template(_template())
+    with operator_runner(env, monkeypatch, watchedNamespaces=[NS]) as runner:
+        env.create_instance(_instance("ignored", namespace="elsewhere"))
+        env.create_instance(_instance("served"))
+        wait_until(lambda: env.is_true(NS, "served", "Provisioned"), 10, message="watched instance served")
+        assert (env.instance("elsewhere", "ignored") or {}).get("status") is None
+        assert env.core.list_namespaced_pod("elsewhere").items == []
+    assert runner.exit_code == 0, runner.output
+
+
+def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
+    setup.create_instance(_instance("first"))
+    wait_until(lambda: setup.pod(NS, "first-main"), 10, message="first pod")
+    t = copy.deepcopy(_template())
+    _pod(t)["image"] = "jupyter/base:2"
+    current = setup.custom.get_namespaced_custom_object(
+        "kadense.io", "v1", "kadense", "jupyternotebooktemplates", "t"
+    )
+    t["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+    setup.custom.replace_namespaced_custom_object(
+        "kadense.io", "v1", "kadense", "jupyternotebooktemplates", "t", t
+    )
+    setup.create_instance(_instance("second"))
+    wait_until(lambda: setup.pod(NS, "second-main"), 10, message="second pod")
+    assert setup.pod(NS, "first-main").spec.containers[0].image == "jupyter/base:1"
+    assert setup.pod(NS, "second-main").spec.containers[0].image == "jupyter/base:2"
+    first = (setup.instance(NS, "first") or {})["status"]
+    second = (setup.instance(NS, "second") or {})["status"]
+    assert first["templateGeneration"] == 1
+    assert second["templateGeneration"] == 2
