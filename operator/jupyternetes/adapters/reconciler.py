@@ -384,7 +384,7 @@ class Reconciler:
             if size > MAX_OBJECT_BYTES:
                 problems.append(
                     f"{obj.object_kind} {obj.name} (entry {obj.entry}) is too large: {size} bytes rendered, "
-                    f"at most {MAX_OBJECT_BYTES} (etcd refuses objects over 1.5 MiB; check the variables' sizes)"
+                    f"at most {MAX_OBJECT_BYTES} (etcd refuses objects over 1.5 MiB; check variable sizes)"
                 )
                 continue
             for problem in objectvalidation.validate(obj.manifest, self.config.kubernetes_version):

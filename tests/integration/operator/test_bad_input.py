@@ -1,5 +1,5 @@
-"""Bad input gets a clear answer: a Failed condition and an Event naming the problem, nothing created half-way,
-and the operator keeps serving other instances."""
+"""Bad input gets a clear answer: a Failed condition and an Event naming the problem, nothing created
+half-way, and the operator keeps serving other instances."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ def _assert_clean_failure(env: Env, name: str, reason: str, *needles: str) -> di
         for p in env.core.list_namespaced_persistent_volume_claim(NS).items
         if p.metadata.name.startswith(name)
     ]
-    assert pods == [] and pvcs == [], f"nothing is created half-way: {pods} {pvcs}"
+    assert pods == [], f"nothing is created half-way: {pods}"
+    assert pvcs == [], f"nothing is created half-way: {pvcs}"
     return cond
 
 
@@ -233,7 +234,8 @@ def test_huge_and_non_ascii_values(setup: Env) -> None:
     big = "x" * (1024 * 1024)
     setup.create_instance(_instance("huge", template="greet", greeting=big))
     cond = _failed(setup, "huge")
-    assert cond["reason"] == "InvalidObject" and "too large" in cond["message"], cond
+    assert cond["reason"] == "InvalidObject", cond
+    assert "too large" in cond["message"], cond
     assert setup.pod(NS, "huge-main") is None
     _still_serving(setup)
 
