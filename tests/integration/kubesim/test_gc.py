@@ -434,3 +434,35 @@ def test_owner_of_a_kind_not_served_yet(client: ApiClient, wait_for: Wait) -> No
     assert get_cm(core, "early") is not None
     create_widgets_crd(client, wait_for)
     wait_for(gone(core, "early"), what="dependent of an absent Widget collected once Widgets are served")
+
+
+def test_foreground_owner_is_dropped_from_a_dependent_with_another_owner(
+    client: ApiClient, wait_for: Wait
+) -> None:
+    core: Any = CoreV1Api(client)
+    leaving, staying = make_cm(core, "leaving"), make_cm(core, "staying")
+    make_cm(core, "shared", [ref(leaving, block=True), ref(staying)])
+    core.delete_namespaced_config_map("leaving", NS, body=V1DeleteOptions(propagation_policy="Foreground"))
+    wait_for(gone(core, "leaving"), what="foreground owner deleted")
+    shared = get_cm(core, "shared")
+    assert [r.uid for r in shared.metadata.owner_references] == [staying.metadata.uid]
+
+
+def test_dangling_owner_found_at_startup() -> None:
+    cluster = kubesim.Cluster()
+    rt = cluster.registry.get("rbac.authorization.k8s.io", "v1", "clusterroles")
+    assert rt is not None
+    owner = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "name": "gone",
+        "uid": str(uuid.uuid4()),
+    }
+    cluster.api.create(rt, "", {"metadata": {"name": "stale", "ownerReferences": [owner]}, "rules": []})
+    cluster.api.create(rt, "", {"metadata": {"name": "fine"}, "rules": []})
+    with cluster:
+        deadline = time.monotonic() + 5
+        while cluster.get("clusterroles", "stale", group="rbac.authorization.k8s.io") is not None:
+            assert time.monotonic() < deadline, "dependent of an owner absent at startup not collected"
+            time.sleep(0.01)
+        assert cluster.get("clusterroles", "fine", group="rbac.authorization.k8s.io") is not None
