@@ -48,6 +48,8 @@ class WriteOptions:
     field_manager: str = ""
     dry_run: bool = False
     field_validation: str = ""  # "", Ignore, Warn, Strict
+    # The manager of non-apply writes without ?fieldManager: upstream takes the User-Agent's prefix.
+    default_manager: str = ""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -70,8 +72,27 @@ def _strip_for_compare(obj: Obj) -> Obj:
     return {**obj, "metadata": meta}
 
 
-def _spec_part(obj: Obj) -> dict[str, Any]:
+def _spec_part(rt: ResourceType, obj: Obj) -> dict[str, Any]:
+    """What a change of bumps ``metadata.generation``: for custom resources everything but metadata (and
+    status when it is a subresource), for built-in kinds the spec (upstream's PrepareForUpdate)."""
+    if rt.is_custom:
+        skip = ("metadata", "apiVersion", "kind", "status") if "status" in rt.subresources else (
+            "metadata", "apiVersion", "kind")
+        return {k: v for k, v in obj.items() if k not in skip}
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+# Built-in kinds whose registry strategy maintains metadata.generation (custom resources always do).
+_GENERATION_KINDS = frozenset({
+    ("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "statefulsets"),
+    ("apps", "replicasets"), ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
+    ("policy", "poddisruptionbudgets"), ("networking.k8s.io", "networkpolicies"),
+    ("networking.k8s.io", "ingresses"), ("apiextensions.k8s.io", "customresourcedefinitions"),
+})
+
+
+def _has_generation(rt: ResourceType) -> bool:
+    return rt.is_custom or rt.key in _GENERATION_KINDS
 
 
 class API:
@@ -226,7 +247,8 @@ class API:
 
     # ------------------------------------------------------------------ create
 
-    def create(self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions | None = None) -> Obj:
+    def create(self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions | None = None,
+               *, operation: str = "Update") -> Obj:
         opts = opts or WriteOptions()
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -259,15 +281,16 @@ class API:
             meta.pop(server_field, None)
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = now()
-        meta["generation"] = 1
+        if _has_generation(rt):
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
         if "status" in rt.subresources:
             obj.pop("status", None)
         obj = self._default_and_prune(rt, obj, opts)
         self._run_hooks(self.create_hooks, rt, obj, None, opts)
         self._validate(rt, obj, opts)
-        if opts.field_manager or True:
-            patching.record_update_manager(None, obj, opts.field_manager or _default_manager(opts),
-                                           "Update", now())
+        _record_manager(rt, None, obj, opts, operation, "")
         with self.store.lock:
             self._namespace_check(rt, namespace, name)
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
@@ -361,12 +384,12 @@ class API:
                                f"found new finalizers []string{{{', '.join(json.dumps(f) for f in sorted(added))}}}",
                     "field": "metadata.finalizers",
                 }], rt.group)
-        if _spec_part(new) != _spec_part(old):
+        if _has_generation(rt) and _spec_part(rt, new) != _spec_part(rt, old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._run_hooks(self.update_hooks, rt, new, old, opts)
         if subresource != "status":
             self._validate(rt, new, opts)
-        patching.record_update_manager(old, new, opts.field_manager or _default_manager(opts), operation, now())
+        _record_manager(rt, old, new, opts, operation, subresource)
         if _strip_for_compare(new) == _strip_for_compare(old):
             return old  # a no-op write changes nothing and emits no event
         meta.pop("resourceVersion", None)
@@ -405,15 +428,16 @@ class API:
                 if old is None and subresource == "":
                     applied = patching.apply_server_side(
                         None, patch, opts.field_manager, force, rt.group, rt.version, rt.kind, now(),
-                        schema=rt.schema,
+                        schema=rt.schema, reset_status="status" in rt.subresources,
                     )
                     applied.setdefault("metadata", {})["name"] = name
-                    return self.create(rt, namespace, applied, opts), True
+                    return self.create(rt, namespace, applied, opts, operation="Apply"), True
                 if old is None:
                     raise errors.not_found(rt.plural, name, rt.group)
                 new = patching.apply_server_side(
                     copy.deepcopy(old), patch, opts.field_manager, force, rt.group, rt.version, rt.kind, now(),
-                    schema=rt.schema,
+                    schema=rt.schema, subresource=subresource,
+                    reset_status=not subresource and "status" in rt.subresources,
                 )
                 return self._update_locked(rt, old, self._prepare_patched(rt, new, name), opts, subresource,
                                            "Apply"), False
@@ -575,8 +599,17 @@ def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
     return rt.key == NAMESPACES and bool(obj.get("spec", {}).get("finalizers"))
 
 
+def _record_manager(rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions, operation: str,
+                    subresource: str) -> None:
+    patching.record_update_manager(
+        old, new, opts.field_manager or _default_manager(opts), operation, now(),
+        subresource=subresource, schema=rt.schema,
+        reset_status=not subresource and "status" in rt.subresources,
+    )
+
+
 def _default_manager(opts: WriteOptions) -> str:
-    return opts.user.name.rsplit(":", 1)[-1] or "unknown"
+    return opts.default_manager or opts.user.name.rsplit(":", 1)[-1] or "unknown"
 
 
 def _unknown_after_prune(obj: Obj, schema: Any) -> list[str]:
@@ -603,4 +636,8 @@ _DNS_LABEL_KINDS = frozenset({"namespaces", "services"})
 
 
 def _validate_meta(rt: ResourceType, meta: dict[str, Any]) -> list[Cause]:
-    return validate_object_meta(meta, dns_label=rt.plural in _DNS_LABEL_KINDS and not rt.group)
+    return validate_object_meta(
+        meta,
+        dns_label=rt.plural in _DNS_LABEL_KINDS and not rt.group,
+        path_segment=rt.group == "rbac.authorization.k8s.io",
+    )

@@ -54,6 +54,10 @@ async def _up(args: argparse.Namespace) -> int:
         kwargs["state_dir"] = args.state_dir
     if args.kubeconfig:
         kwargs["kubeconfig"] = args.kubeconfig
+    if args.no_tls:
+        kwargs["tls"] = False
+    if args.history_size:
+        kwargs["history_size"] = args.history_size
     cluster = Cluster(**kwargs)
     cluster.faults.configure(_faults_from_args(args))
     stop = asyncio.Event()
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=0, help="port (0 or omitted: a free port)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--kubeconfig", help="where to write the admin kubeconfig (written once serving)")
+    up.add_argument("--no-tls", action="store_true",
+                    help="serve plain HTTP (kubectl and helm then send no credentials: they talk as anonymous)")
+    up.add_argument("--history-size", type=int, default=0,
+                    help="watch events kept per resource for resuming watches (default 20000)")
     up.add_argument("--state-dir", help="directory for state (volumes, logs); default: a temporary one")
     up.add_argument("--fault-error", action="append", default=[], metavar="CODE[:VERB[:RESOURCE[:P[:N]]]]",
                     help="inject error responses, e.g. 500:create:pods:0.1 (repeatable)")

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
@@ -22,18 +24,27 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
-from kubesim import builtin_hooks
+from kubesim import builtin_hooks, errors
 from kubesim.accounting import RequestCounter
 from kubesim.api import ADMIN, API, CRDS, NAMESPACES, SYSTEM, User, WriteOptions
 from kubesim.authn import TokenAuthenticator, self_subject_review_status
 from kubesim.errors import ApiError
-from kubesim.rbac import RBACIndex, RequestAttributes, UserInfo, bootstrap_policy, forbidden_error
+from kubesim.rbac import (
+    RBACIndex,
+    RequestAttributes,
+    UserInfo,
+    bootstrap_policy,
+    forbidden_error,
+    impersonation_checks,
+)
 from kubesim.controllers.base import Controller
 from kubesim.controllers.namespaces import DEFAULT_NAMESPACES, NamespaceController
 from kubesim.faults import Faults
+from kubesim.openapi_serving import OpenAPIService
 from kubesim.resources import Registry, ResourceType
 from kubesim.server import Server
 from kubesim.store import Event, Key, Store, dumps
+from kubesim.tls import serving_certs
 
 _RBAC_KINDS = {"roles": "Role", "rolebindings": "RoleBinding", "clusterroles": "ClusterRole",
                "clusterrolebindings": "ClusterRoleBinding"}
@@ -55,8 +66,11 @@ class Cluster:
         runtime: str = "fake",
         kubelet: dict[str, Any] | None = None,
         storage: dict[str, Any] | None = None,
+        tls: bool = True,
     ) -> None:
         self.host = host
+        # HTTPS by default: kubectl and helm (client-go) send a kubeconfig's token only over TLS.
+        self.tls = tls
         self.port = port
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
@@ -65,6 +79,8 @@ class Cluster:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.kubeconfig = str(kubeconfig) if kubeconfig else str(self.state_dir / "kubeconfig")
+        # The CA that signed the serving certificate (PEM), for clients and in-cluster configs; "" with tls=False.
+        self.ca_file = ""
         self.admin_token = secrets.token_urlsafe(32)
         self.store = Store(history_size=history_size)
         self.registry = Registry()
@@ -100,6 +116,7 @@ class Cluster:
 
         self.api.validate_builtin = validate
         self.api.review_handler = self._review
+        self.server.impersonate = self._impersonate
         self.server.non_resource["subresource:serviceaccounts/token"] = self._token_request
         self.store.listeners.append(self._on_store_event)
         self.controllers.append(NamespaceController(self.api))
@@ -114,13 +131,7 @@ class Cluster:
         self.kubelet = Kubelet(self.api, self.state_dir, runtime=self.runtime, **self.kubelet_options)
         self.kubelet.install(self.server)
         self.controllers.append(self.kubelet)
-        try:
-            from kubesim.openapi import OpenAPIBuilder  # noqa: F401
-            from kubesim.openapi_serving import OpenAPIService
-
-            self.server.openapi = OpenAPIService(self.registry)
-        except ImportError:  # pragma: no cover - while openapi is being written
-            pass
+        self.server.openapi = OpenAPIService(self.registry)
 
     def _sa_uid(self, namespace: str, name: str) -> str | None:
         sa = self.store.get(("", "serviceaccounts"), namespace, name)
@@ -153,6 +164,30 @@ class Cluster:
         if decision.allowed:
             return None
         return forbidden_error(info, attrs, decision.reason)
+
+    def _impersonate(self, user: User, headers: Any) -> User:
+        """Upstream's impersonation filter: ``Impersonate-User/-Group/-Uid/-Extra-*`` headers, each
+        authorized for the requesting user with verb ``impersonate``."""
+        name = headers.get("Impersonate-User", "")
+        groups = list(headers.getall("Impersonate-Group", []))
+        uid = headers.get("Impersonate-Uid", "")
+        extra: dict[str, list[str]] = {}
+        for key in headers:
+            if key.lower().startswith("impersonate-extra-"):
+                extra[urllib.parse.unquote(key[len("impersonate-extra-") :]).lower()] = list(headers.getall(key))
+        if not name:
+            if groups or uid or extra:
+                raise errors.internal_error(
+                    f"requested {[*groups, uid, *extra]} without impersonating a user")
+            return user
+        checks, info = impersonation_checks(name, groups, uid, extra)
+        if self.rbac_enabled and "system:masters" not in user.groups:
+            requester = self._info(user)
+            for attrs in checks:
+                decision = self.rbac.authorize(requester, attrs)
+                if not decision.allowed:
+                    raise forbidden_error(requester, attrs, decision.reason)
+        return User(info.name, tuple(info.groups), info.uid, {k: list(v) for k, v in info.extra})
 
     def _review(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions, namespace: str) -> dict[str, Any]:
         info = self._info(opts.user)
@@ -233,13 +268,20 @@ class Cluster:
         self._runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        ssl_context = None
+        if self.tls:
+            certs = serving_certs(self.host)
+            ssl_context = certs.server_context()
+            ca_path = self.state_dir / "ca.crt"
+            ca_path.write_bytes(certs.ca_pem)
+            self.ca_file = str(ca_path)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
         self.server.url = self.url
         for controller in self.controllers:
             controller.start(self._loop)
@@ -329,7 +371,7 @@ class Cluster:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "kubesim", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "kubesim", "cluster": self._cluster_entry()}],
             "users": [{"name": user, "user": {"token": token}}],
             "contexts": [{"name": "kubesim", "context": {"cluster": "kubesim", "user": user,
                                                         "namespace": namespace}}],
@@ -343,6 +385,12 @@ class Cluster:
         tmp.chmod(0o600)
         tmp.replace(target)
         return str(target)
+
+    def _cluster_entry(self) -> dict[str, str]:
+        entry = {"server": self.url}
+        if self.ca_file:
+            entry["certificate-authority-data"] = base64.b64encode(Path(self.ca_file).read_bytes()).decode()
+        return entry
 
     def get(self, plural: str, name: str, namespace: str = "", group: str = "") -> dict[str, Any] | None:
         """A stored object by plural/name (for assertions)."""

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim import errors, tables
+from kubesim import errors, protobuf, tables
 from kubesim.accounting import RequestCounter
 from kubesim.api import API, ListResult, User, WriteOptions
 from kubesim.errors import ApiError
@@ -89,6 +89,8 @@ class Server:
         self.faults = faults or Faults()
         self.counter = counter or RequestCounter()
         self.bookmark_interval = bookmark_interval
+        # (requesting user, request headers) -> the impersonated user; raises ApiError when not allowed.
+        self.impersonate: Callable[[User, Any], User] | None = None
         self.openapi: Any = None  # set by the cluster wiring: an object with v2(), v3_index(), v3(path)
         self.non_resource: dict[str, NonResourceHandler] = {}
         self.url = ""
@@ -120,6 +122,8 @@ class Server:
             else:
                 return _error(errors.unauthorized())
         try:
+            if self.impersonate is not None and any(k.startswith("Impersonate-") for k in request.headers):
+                user = self.impersonate(user, request.headers)
             return await self._dispatch(request, path, user)
         except ApiError as exc:
             return _error(exc)
@@ -297,7 +301,8 @@ class Server:
             if exc is not None:
                 raise exc
         opts = WriteOptions(user=user, field_manager=q.get("fieldManager", ""),
-                            dry_run=q.get("dryRun") == "All", field_validation=q.get("fieldValidation", ""))
+                            dry_run=q.get("dryRun") == "All", field_validation=q.get("fieldValidation", ""),
+                            default_manager=_manager_from_user_agent(request.headers.get("User-Agent", "")))
         rt = target.rt
         ns = target.namespace or ""
         if verb == "watch":
@@ -416,21 +421,13 @@ class Server:
         raw = await request.read()
         if not raw:
             raise errors.bad_request("the body of the request was empty")
-        try:
-            if request.content_type in ("application/yaml", "application/apply-patch+yaml"):
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"error decoding request body: {exc}") from exc
+        return _decode_body(request.content_type, raw)
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
         raw = await request.read() if request.can_read_body else b""
         if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from exc
+            body = _decode_body(request.content_type, raw)
             if isinstance(body, dict):
                 options.update(body)
         q = request.query
@@ -639,6 +636,22 @@ class Server:
             cursor = cursor.setdefault(k, {})
         cursor[keys[-1]] = replicas
         return self.api.update(rt, ns, name, new, opts)
+
+
+def _manager_from_user_agent(agent: str) -> str:
+    """Upstream's default field manager: the User-Agent up to its first "/", at most 128 bytes."""
+    return agent.split("/", 1)[0][:128]
+
+
+def _decode_body(content_type: str, raw: bytes) -> Any:
+    try:
+        if content_type == protobuf.CONTENT_TYPE:
+            return protobuf.decode(raw)
+        if content_type in ("application/yaml", "application/apply-patch+yaml"):
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise errors.bad_request(f"error decoding request body: {exc}") from exc
 
 
 def _scale_of(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
