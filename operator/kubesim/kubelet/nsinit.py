@@ -1,0 +1,230 @@
+"""The helper the process runtime runs in place of a container's command when it needs privileges
+(as root): ``python -I -S nsinit.py SPEC.json``. It is a standalone script (no kubesim imports, so it
+starts in a few milliseconds) that
+
+* ``run``: enters a private mount namespace, bind-mounts each volume at its ``mountPath`` (creating a
+  missing mount point inside a throwaway overlay of its nearest existing ancestor, so the host's
+  filesystem is not changed), makes read-only mounts read-only, switches to ``runAsUser``/``runAsGroup``
+  when given, changes to the working directory and ``exec``\\ s the container's command;
+* ``enter``: joins the mount namespace of a running container (for exec probes) and execs a command;
+* ``probe``: checks that mount namespaces can be created here (exit status 0).
+
+If the command cannot be started it writes the reason to the spec's ``error_file`` and exits 128, which
+the kubelet reports as a ``StartError``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+MS_RDONLY = 1
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source is not None else None,
+            target.encode(),
+            fstype.encode() if fstype is not None else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data is not None else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _private_namespace() -> None:
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def _under(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def _existing_ancestor(path: str) -> str:
+    cur = os.path.dirname(path.rstrip("/")) or "/"
+    while not os.path.lexists(cur):
+        cur = os.path.dirname(cur) or "/"
+    return cur
+
+
+def _makedirs(path: str, owner: tuple[int, int] | None) -> None:
+    missing = []
+    cur = path
+    while not os.path.lexists(cur):
+        missing.append(cur)
+        cur = os.path.dirname(cur) or "/"
+    for p in reversed(missing):
+        os.mkdir(p, 0o755)
+        if owner is not None:
+            os.chown(p, *owner)
+
+
+def _setup_mounts(spec: dict[str, Any]) -> None:
+    mounts: list[dict[str, Any]] = sorted(spec.get("mounts") or (), key=lambda m: m["target"].count("/"))
+    targets = [m["target"] for m in mounts]
+    owner = (
+        (spec["uid"], spec["gid"] if spec.get("gid") is not None else spec["uid"])
+        if spec.get("uid") is not None
+        else None
+    )
+    # Sources are opened before anything is mounted: a later overlay must not shadow them.
+    fds = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in mounts]
+    # Directories that must exist before the binds (mount points not nested in another mount, the
+    # working directory and HOME when they are outside every mount).
+    tops = [t for t in targets if not any(o != t and _under(t, o) for o in targets)]
+    extra = [d for d in spec.get("dirs") or () if not any(_under(d, t) for t in targets)]
+    missing = [p for p in tops + extra if not os.path.lexists(p)]
+    bases: list[str] = []
+    for p in missing:
+        base = _existing_ancestor(p)
+        if base != "/" and base not in bases:
+            bases.append(base)
+    bases = [b for b in bases if not any(o != b and _under(b, o) for o in bases)]
+    if bases:
+        scratch = spec["scratch"]
+        _mount("tmpfs", scratch, "tmpfs", 0, "mode=0755")
+        for i, base in enumerate(bases):
+            upper, work = f"{scratch}/{i}/upper", f"{scratch}/{i}/work"
+            os.makedirs(upper)
+            os.makedirs(work)
+            st = os.stat(base)
+            os.chown(upper, st.st_uid, st.st_gid)
+            os.chmod(upper, st.st_mode & 0o7777)
+            try:
+                _mount("overlay", base, "overlay", 0, f"lowerdir={base},upperdir={upper},workdir={work}")
+            except OSError as exc:
+                sys.stderr.write(
+                    f"kubesim: overlay on {base} failed ({exc}); creating mount points on the host\n"
+                )
+    for p in missing:
+        _makedirs(p, owner if p in extra else None)
+    for m, fd in zip(mounts, fds, strict=True):
+        target = m["target"]
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            _makedirs(target, None)
+        elif not os.path.lexists(target):
+            _makedirs(os.path.dirname(target), None)
+            with open(target, "a"):
+                pass
+        _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        if m.get("readOnly"):
+            _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+        os.close(fd)
+    for d in spec.get("dirs") or ():
+        if not os.path.lexists(d):
+            _makedirs(d, owner)
+
+
+def _drop_privileges(spec: dict[str, Any]) -> None:
+    uid: int | None = spec.get("uid")
+    gid: int | None = spec.get("gid")
+    if uid is None and gid is None:
+        return
+    groups = [int(g) for g in spec.get("groups") or ()]
+    group = gid if gid is not None else (uid or 0)
+    os.setgroups(sorted({group, *groups}))
+    os.setgid(group)
+    if uid is not None:
+        os.setuid(uid)
+
+
+def _fail(spec: dict[str, Any], message: str) -> None:
+    path = spec.get("error_file")
+    if path:
+        try:
+            with open(path, "w") as fh:
+                fh.write(message)
+        except OSError:
+            pass
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    os._exit(128)
+
+
+def main(argv: list[str]) -> None:
+    if argv[1:] == ["--probe"]:
+        try:
+            _private_namespace()
+        except OSError:
+            os._exit(1)
+        os._exit(0)
+    with open(argv[1]) as fh:
+        spec: dict[str, Any] = json.load(fh)
+    try:
+        if spec.get("enter_pid"):
+            fd = os.open(f"/proc/{int(spec['enter_pid'])}/ns/mnt", os.O_RDONLY)
+            _check(_libc.setns(fd, CLONE_NEWNS), "setns")
+            os.close(fd)
+        elif spec.get("namespace"):
+            _private_namespace()
+            _setup_mounts(spec)
+        elif spec.get("dirs"):
+            for d in spec["dirs"]:
+                os.makedirs(d, exist_ok=True)
+    except OSError as exc:
+        _fail(
+            spec,
+            f"failed to create containerd task: failed to create shim task: OCI runtime create "
+            f"failed: runc create failed: unable to start container process: error during container "
+            f"init: {exc}: unknown",
+        )
+    try:
+        os.chdir(spec.get("cwd") or "/")
+    except OSError as exc:
+        _fail(
+            spec,
+            f"failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+            f"runc create failed: unable to start container process: chdir to cwd "
+            f'("{spec.get("cwd")}") set in config.json failed: {exc.strerror.lower()}: unknown'
+            if exc.strerror
+            else str(exc),
+        )
+    try:
+        _drop_privileges(spec)
+    except OSError as exc:
+        _fail(spec, f"failed to create containerd task: cannot switch user: {exc}")
+    args: list[str] = spec["argv"]
+    env: dict[str, str] = spec["env"]
+    try:
+        os.execvpe(args[0], args, env)
+    except FileNotFoundError:
+        where = "in $PATH" if "/" not in args[0] else ""
+        reason = (
+            f'exec: "{args[0]}": executable file not found {where}'.rstrip()
+            if where
+            else f'exec: "{args[0]}": stat {args[0]}: no such file or directory'
+        )
+        _fail(
+            spec,
+            "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+            f"runc create failed: unable to start container process: {reason}: unknown",
+        )
+    except OSError as exc:
+        _fail(
+            spec,
+            "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+            f'runc create failed: unable to start container process: exec: "{args[0]}": {exc}: unknown',
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv)

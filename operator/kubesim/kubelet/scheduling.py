@@ -1,0 +1,207 @@
+"""The default scheduler's decision for one pod and one node, with upstream's FailedScheduling wording.
+
+Checked: the pod's PVCs (exist, not being deleted, Bound — or, for a WaitForFirstConsumer class, the
+claim is handed to the provisioner with the ``volume.kubernetes.io/selected-node`` annotation), the
+node's readiness and taints, ``nodeSelector`` and required node affinity, and the node's capacity (pods,
+cpu, memory, ephemeral-storage requests).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from kubesim.api import API, User, WriteOptions
+from kubesim.errors import ApiError
+
+Obj = dict[str, Any]
+
+PVCS = ("", "persistentvolumeclaims")
+STORAGECLASSES = ("storage.k8s.io", "storageclasses")
+PREEMPTION = "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+NO_VICTIMS = "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    message: str = ""
+    claims: list[str] = field(default_factory=list)  # PVCs the pod waits for
+    wait_silently: bool = False  # waiting for a WaitForFirstConsumer claim to be provisioned
+
+
+def _quantity(value: Any) -> Decimal:
+    from kubesim.validation import parse_quantity
+
+    try:
+        return parse_quantity(str(value))
+    except (ValueError, ArithmeticError):
+        return Decimal(0)
+
+
+def pod_requests(pod: Obj) -> dict[str, Decimal]:
+    """Effective requests: max(any init container, sum of containers) per resource, plus overhead."""
+    spec = pod.get("spec", {})
+    total: dict[str, Decimal] = {}
+    for c in spec.get("containers") or ():
+        for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
+            total[k] = total.get(k, Decimal(0)) + _quantity(v)
+    for c in spec.get("initContainers") or ():
+        for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
+            total[k] = max(total.get(k, Decimal(0)), _quantity(v))
+    for k, v in (spec.get("overhead") or {}).items():
+        total[k] = total.get(k, Decimal(0)) + _quantity(v)
+    return total
+
+
+def _match_expression(expr: Obj, labels: dict[str, str]) -> bool:
+    key, op, values = (
+        expr.get("key", ""),
+        expr.get("operator", ""),
+        [str(v) for v in expr.get("values") or ()],
+    )
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return key not in labels or labels[key] not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt"):
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except (KeyError, ValueError, IndexError):
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def _node_matches(pod: Obj, node: Obj) -> bool:
+    spec = pod.get("spec", {})
+    labels = node.get("metadata", {}).get("labels") or {}
+    for k, v in (spec.get("nodeSelector") or {}).items():
+        if labels.get(k) != v:
+            return False
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = required.get("nodeSelectorTerms") or []
+    if terms:
+        fields = {"metadata.name": node["metadata"]["name"]}
+        ok = False
+        for term in terms:
+            exprs = term.get("matchExpressions") or []
+            field_exprs = term.get("matchFields") or []
+            if not exprs and not field_exprs:
+                continue
+            if all(_match_expression(e, labels) for e in exprs) and all(
+                _match_expression(e, fields) for e in field_exprs
+            ):
+                ok = True
+                break
+        if not ok:
+            return False
+    return True
+
+
+def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t.get("key") == taint.get("key")):
+            return True
+        if t.get("key") == taint.get("key") and str(t.get("value", "")) == str(taint.get("value", "")):
+            return True
+    return False
+
+
+def _fail(reason: str, preemption: str = PREEMPTION, claims: list[str] | None = None) -> Verdict:
+    return Verdict(False, f"0/1 nodes are available: {reason}. {preemption}", claims or [])
+
+
+def check(api: API, pod: Obj, node: Obj | None, all_pods: list[Obj]) -> Verdict:
+    ns = pod["metadata"].get("namespace", "")
+    spec = pod.get("spec", {})
+    claims = [
+        str(v["persistentVolumeClaim"].get("claimName", ""))
+        for v in spec.get("volumes") or ()
+        if v.get("persistentVolumeClaim") is not None
+    ]
+    silent = False
+    for claim in claims:
+        pvc = api.store.get(PVCS, ns, claim)
+        if pvc is None:
+            return _fail(f'persistentvolumeclaim "{claim}" not found', claims=claims)
+        if pvc["metadata"].get("deletionTimestamp"):
+            return _fail(f'persistentvolumeclaim "{claim}" is being deleted', claims=claims)
+        if pvc.get("status", {}).get("phase") == "Bound":
+            continue
+        sc = api.store.get(STORAGECLASSES, "", pvc.get("spec", {}).get("storageClassName") or "")
+        if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer" and node is not None:
+            _select_node(api, pvc, node["metadata"]["name"])
+            silent = True
+            continue
+        return _fail("pod has unbound immediate PersistentVolumeClaims", claims=claims)
+    if silent:
+        return Verdict(False, "", claims, wait_silently=True)
+    if node is None:
+        return Verdict(False, "no nodes available to schedule pods", claims)
+    taints = node.get("spec", {}).get("taints") or []
+    tolerations = spec.get("tolerations") or []
+    for taint in taints:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(taint, tolerations):
+            return _fail(f"1 node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}")
+    if node.get("spec", {}).get("unschedulable"):
+        return _fail("1 node(s) were unschedulable")
+    if not _node_matches(pod, node):
+        return _fail("1 node(s) didn't match Pod's node affinity/selector")
+    allocatable = node.get("status", {}).get("allocatable") or {}
+    node_name = node["metadata"]["name"]
+    placed = [
+        p
+        for p in all_pods
+        if p.get("spec", {}).get("nodeName") == node_name
+        and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+    ]
+    if "pods" in allocatable and len(placed) + 1 > int(_quantity(allocatable["pods"])):
+        return _fail("1 Too many pods", NO_VICTIMS)
+    wanted = pod_requests(pod)
+    if any(wanted.values()):
+        used: dict[str, Decimal] = {}
+        for p in placed:
+            for k, v in pod_requests(p).items():
+                used[k] = used.get(k, Decimal(0)) + v
+        short = [
+            k
+            for k, v in sorted(wanted.items())
+            if v > 0 and k in allocatable and used.get(k, Decimal(0)) + v > _quantity(allocatable[k])
+        ]
+        if short:
+            return _fail(", ".join(f"1 Insufficient {k}" for k in short), NO_VICTIMS)
+    return Verdict(True, claims=claims)
+
+
+def _select_node(api: API, pvc: Obj, node: str) -> None:
+    annotations = pvc["metadata"].get("annotations") or {}
+    if annotations.get("volume.kubernetes.io/selected-node") == node:
+        return
+    rt = api.registry.get("", "v1", "persistentvolumeclaims")
+    if rt is None:
+        return
+    new = copy.deepcopy(pvc)
+    new["metadata"].setdefault("annotations", {})["volume.kubernetes.io/selected-node"] = node
+    try:
+        api.update(
+            rt,
+            pvc["metadata"].get("namespace", ""),
+            pvc["metadata"]["name"],
+            new,
+            WriteOptions(
+                user=User("system:kube-scheduler", ("system:authenticated",)), field_manager="kube-scheduler"
+            ),
+        )
+    except ApiError:
+        pass
