@@ -37,7 +37,7 @@ from jupyternetes.core.models import (
     parse_template,
     to_dict,
 )
-from jupyternetes.core.naming import ANNOTATION_PURGE
+from jupyternetes.core.naming import ANNOTATION_PURGE, LABEL_INSTANCE, label_value
 from jupyternetes.core.planning import (
     Failure,
     Observed,
@@ -611,6 +611,17 @@ class Reconciler:
         if mem is not None and mem.plan is not None:
             for p in mem.plan.plan.pvcs:
                 yield p.name
+        # Retained claims of an earlier instance of this name (the spawner's delete_forever creates a
+        # purge-only instance that is never rendered): found by their instance label, never owned.
+        ns, name = key
+        for pvc in self.caches.pvcs:
+            pmeta = pvc.get("metadata", {})
+            if (
+                pmeta.get("namespace") == ns
+                and (pmeta.get("labels") or {}).get(LABEL_INSTANCE) == label_value(name)
+                and not pmeta.get("ownerReferences")
+            ):
+                yield str(pmeta["name"])
 
 
 def _is_true(cond: Any) -> bool:

@@ -1,0 +1,545 @@
+"""``JupyternetesSpawner``: JupyterHub asks for a JupyterNotebookInstance; the operator does the rest.
+
+A spawn, in order (each step is one API request; nothing polls the API):
+
+1. the sensitive variables (the server's API token, secret-looking ``get_env()`` values) go into a Secret
+   ``<instance>-hub-vars``;
+2. the instance is created with ``variablesFrom`` pointing at that Secret and the plain variables in its
+   spec;
+3. the Secret is given an ownerReference to the instance (so Kubernetes deletes it with the instance),
+   while
+4. the spawner watches the instance until the operator reports ``Ready`` with an address (returns the
+   URL), or ``Failed`` (gives up at once with the operator's message), or ``start_timeout`` passes; on
+   failure or timeout it deletes the instance and the Secret.
+
+Why the Secret comes first and is adopted afterwards (and not created after the instance with its owner
+already set): the operator reads the Secret when it first renders the instance. Created first, it is
+always there, so the first render succeeds. Created second, the operator's first reconcile often runs
+before it exists, marks the instance Failed=True/SecretNotFound and retries after a backoff: slower, and a
+false failure in the status and the Events. The cost of the order chosen is a window (between steps 1 and
+3) in which a crashing hub would leave an ownerless Secret; its name is deterministic, so the next start of
+that server replaces it, and ``stop()`` deletes it explicitly as well. Its token is revoked by the hub when
+the server stops anyway.
+
+The hub needs only: instances create/get/list/watch/patch/delete; secrets create/patch/delete (see
+``fixtures/hub-rbac.yaml``). It reads no Secret, pod, PVC, template or Event: progress and ``poll()`` come
+from the instance's status, which the operator keeps true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from jupyterhub.spawner import Spawner
+from traitlets import Bool, Callable, Dict, Float, List, Unicode, Union, default
+
+from jupyternetes.adapters.kube import Kube, KubeError
+from jupyternetes.core.models import API_VERSION, INSTANCE_KIND
+from jupyternetes.core.naming import instance_name
+from jupyternetes.spawner import kubeapi, objects, profiles
+from jupyternetes.spawner.status import Failure, failure, poll_status, progress_steps, ready_url
+
+Obj = dict[str, Any]
+
+
+class SpawnFailed(Exception):
+    """A spawn the operator reported as failed (or that timed out). ``jupyterhub_message`` is what the
+    hub shows on its error page and in the progress stream."""
+
+    def __init__(self, message: str, reason: str = "Failed") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.jupyterhub_message = message
+
+
+class _Progress:
+    """The events of one spawn, shared between ``start()`` (which appends) and any number of
+    ``progress()`` readers (each reads from the beginning)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.keys: set[str] = set()
+        self.done = False
+        self._changed = asyncio.Event()
+        self._percent = 0
+
+    def add(self, key: str, percent: int, message: str, **extra: Any) -> None:
+        if key in self.keys:
+            return
+        self.keys.add(key)
+        self._percent = max(self._percent, min(percent, 100))
+        self.events.append({"progress": self._percent, "message": message, **extra})
+        self._changed.set()
+
+    def finish(self) -> None:
+        self.done = True
+        self._changed.set()
+
+    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+        i = 0
+        while True:
+            while i < len(self.events):
+                yield self.events[i]
+                i += 1
+            if self.done:
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class JupyternetesSpawner(Spawner):  # type: ignore[misc]
+    """Spawns single-user servers as JupyterNotebookInstances rendered by the Jupyternetes operator."""
+
+    template_name = Unicode(
+        "default-template",
+        help="The JupyterNotebookTemplate to render (a profile's `template` overrides it).",
+    ).tag(config=True)
+
+    template_namespace = Unicode(
+        "",
+        help="Namespace of the template; empty: the instance's namespace. The operator must allow it.",
+    ).tag(config=True)
+
+    namespace = Unicode(
+        help="""Namespace of the instances (and their Secrets). `{username}` expands to a DNS-safe form of
+        the user's name for a namespace per user (the namespaces, and the hub's Role in each, must exist).
+        Default: $POD_NAMESPACE, else `default`.""",
+    ).tag(config=True)
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        return os.environ.get("POD_NAMESPACE") or "default"
+
+    hub_namespace = Unicode(
+        help="The value of the variable `jupyterhub.namespace` (the hub's namespace). "
+        "Default: $POD_NAMESPACE, else the instances' namespace (before `{username}` expansion).",
+    ).tag(config=True)
+
+    @default("hub_namespace")
+    def _default_hub_namespace(self) -> str:
+        return os.environ.get("POD_NAMESPACE") or self.namespace.replace("{username}", "default")
+
+    profile_list = Union(
+        [List(Dict()), Callable()],
+        default_value=[],
+        help="""Profiles the user chooses from (a list of dicts, or a callable taking the spawner and
+        returning one, possibly async): `display_name` (required), `slug`, `description`, `default`,
+        `template`, `template_namespace`, `variables`. See jupyternetes.spawner.profiles.""",
+    ).tag(config=True)
+
+    extra_variables = Dict(
+        value_trait=Unicode(),
+        help="Variables added to every instance (profile variables override them).",
+    ).tag(config=True)
+
+    secret_variables = List(
+        Unicode(),
+        help="Names of variables (from `extra_variables` or a profile) to keep in the Secret rather than in "
+        "the instance's spec. The API token and get_env() values whose names look secret always are.",
+    ).tag(config=True)
+
+    secret_env_pattern = Unicode(
+        objects.DEFAULT_SECRET_ENV_PATTERN,
+        help="Regular expression: get_env() names that match go into the Secret.",
+    ).tag(config=True)
+
+    extra_labels = Dict(value_trait=Unicode(), help="Labels added to the instance.").tag(config=True)
+    extra_annotations = Dict(value_trait=Unicode(), help="Annotations added to the instance.").tag(
+        config=True
+    )
+
+    kubeconfig = Unicode(
+        None,
+        allow_none=True,
+        help="Kubeconfig file to use; default: $KUBECONFIG, ~/.kube/config, else the pod's ServiceAccount.",
+    ).tag(config=True)
+
+    stop_timeout = Float(60.0, help="Seconds stop() waits for the instance and its pods to be deleted.").tag(
+        config=True
+    )
+
+    wait_for_http = Bool(
+        True,
+        help="""After the instance is Ready, wait (checking every 50 ms) until the server answers HTTP
+        before returning from start(), so the hub's own, slower check finds it up at once.""",
+    ).tag(config=True)
+
+    instance_name_prefix = Unicode("jupyter", help="Prefix of instance names.").tag(config=True)
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return "0.0.0.0"
+
+    @default("port")
+    def _default_port(self) -> int:
+        return 8888
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return self._render_options_form
+
+    @default("options_from_form")
+    def _default_options_from_form(self) -> Any:
+        return profiles.options_from_form
+
+    # --------------------------------------------------------------------- state
+
+    _instance: str = ""
+    _instance_namespace: str = ""
+    _progress: _Progress | None = None
+    _starting: bool = False
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._instance = state.get("instance_name", "") or ""
+        self._instance_namespace = state.get("instance_namespace", "") or ""
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self._instance:
+            state["instance_name"] = self._instance
+            state["instance_namespace"] = self._instance_namespace
+        return state
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._instance = ""
+        self._instance_namespace = ""
+
+    # --------------------------------------------------------------------- helpers
+
+    def _instance_key(self) -> tuple[str, str]:
+        """(namespace, name) of this server's instance (from state, else computed)."""
+        if self._instance and self._instance_namespace:
+            return self._instance_namespace, self._instance
+        name = instance_name(self.user.name, self.name or "", prefix=self.instance_name_prefix)
+        return self._expand_namespace(), name
+
+    def _expand_namespace(self) -> str:
+        return self.namespace.replace("{username}", objects.dns_slug(self.user.name))
+
+    async def _kube(self) -> Kube:
+        return await kubeapi.shared_client(self.kubeconfig)
+
+    async def _profiles(self) -> list[profiles.Profile]:
+        raw = self.profile_list
+        if callable(raw):
+            raw = raw(self)
+            if asyncio.iscoroutine(raw) or isinstance(raw, asyncio.Future):
+                raw = await raw
+        return profiles.parse_profiles(raw or [])
+
+    async def _render_options_form(self, spawner: Any = None) -> str:
+        chosen = (self.user_options or {}).get("profile")
+        return profiles.options_form(await self._profiles(), chosen if isinstance(chosen, str) else None)
+
+    async def _spawn_request(self) -> objects.SpawnRequest:
+        try:
+            profile = profiles.select_profile(await self._profiles(), self.user_options)
+        except profiles.ProfileError as exc:
+            raise SpawnFailed(str(exc), "InvalidProfile") from None
+        namespace, name = (
+            self._expand_namespace(),
+            instance_name(self.user.name, self.name or "", prefix=self.instance_name_prefix),
+        )
+        variables = dict(self.extra_variables)
+        if profile is not None:
+            variables.update(profile.variables)
+        template = (profile.template if profile and profile.template else None) or self.template_name
+        tns = (
+            (profile.template_namespace if profile and profile.template_namespace else None)
+            or self.template_namespace
+            or namespace
+        )
+        return objects.SpawnRequest(
+            instance=name,
+            namespace=namespace,
+            template=template,
+            template_namespace=tns,
+            username=self.user.name,
+            user_id=int(self.user.id),
+            server_name=self.name or "",
+            hub_namespace=self.hub_namespace,
+            oauth_client_id=self.oauth_client_id or "",
+            api_token=self.api_token or "",
+            env=self.get_env(),
+            profile=profile.slug if profile else "",
+            extra_variables=variables,
+            secret_env_pattern=self.secret_env_pattern,
+            secret_variable_names=tuple(self.secret_variables),
+            labels=dict(self.extra_labels),
+            annotations=dict(self.extra_annotations),
+        )
+
+    # --------------------------------------------------------------------- start
+
+    async def start(self) -> str:
+        self._progress = progress = _Progress()
+        self._starting = True
+        created: list[tuple[str, str, str]] = []  # (kind, namespace, name) to delete on failure
+        try:
+            req = await self._spawn_request()
+            try:
+                plain, secret = objects.split_variables(req)
+            except ValueError as exc:
+                raise SpawnFailed(str(exc), "InvalidVariables") from None
+            self._instance, self._instance_namespace = req.instance, req.namespace
+            progress.add(
+                "request",
+                5,
+                f"Requesting JupyterNotebookInstance {req.namespace}/{req.instance} "
+                f"(template {req.template_namespace}/{req.template})",
+            )
+            kube = await self._kube()
+            await self._create_secret(kube, req, secret)
+            created.append(("Secret", req.namespace, objects.secret_name(req.instance)))
+            inst = await self._create_instance(kube, req, plain)
+            created.append((INSTANCE_KIND, req.namespace, req.instance))
+            progress.add(
+                "created",
+                10,
+                f"JupyterNotebookInstance {req.namespace}/{req.instance} created; waiting for the operator",
+            )
+            adopt = asyncio.ensure_future(self._adopt_secret(kube, req, inst))
+            try:
+                url = await asyncio.wait_for(self._wait_ready(kube, inst, progress), self.start_timeout)
+            except TimeoutError:
+                raise SpawnFailed(
+                    f"the server was not ready within start_timeout ({self.start_timeout:g} s)", "Timeout"
+                ) from None
+            finally:
+                with contextlib.suppress(Exception):
+                    await adopt
+            if self.wait_for_http:
+                await self._wait_http(url)
+            progress.add("answered", 100, f"Server answering at {url}")
+            return url
+        except BaseException as exc:
+            if isinstance(exc, SpawnFailed):
+                progress.add("failed", 100, f"Spawn failed: {exc.jupyterhub_message}", failed=True)
+                self.log.warning("spawn of %s failed: %s", self._log_name, exc)
+            await asyncio.shield(self._cleanup(created))
+            raise
+        finally:
+            self._starting = False
+            progress.finish()
+
+    async def _create_secret(self, kube: Kube, req: objects.SpawnRequest, data: dict[str, str]) -> None:
+        manifest = objects.secret_manifest(req, data)
+        try:
+            await kube.create(manifest, field_manager="jupyterhub")
+        except KubeError as exc:
+            if exc.reason != "AlreadyExists":
+                raise self._api_failure("create the Secret", exc) from None
+            # Left by an earlier start that did not finish (a hub crash): replace it. (Patching could
+            # leave stale keys: without `get` the hub cannot know which keys it has.)
+            await self._delete(kube, "v1", "Secret", req.namespace, manifest["metadata"]["name"])
+            try:
+                await kube.create(manifest, field_manager="jupyterhub")
+            except KubeError as exc2:
+                raise self._api_failure("create the Secret", exc2) from None
+
+    async def _create_instance(self, kube: Kube, req: objects.SpawnRequest, variables: dict[str, str]) -> Obj:
+        manifest = objects.instance_manifest(req, variables)
+        for attempt in range(2):
+            try:
+                return await kube.create(manifest, field_manager="jupyterhub")
+            except KubeError as exc:
+                if exc.reason != "AlreadyExists" or attempt:
+                    raise self._api_failure("create the JupyterNotebookInstance", exc) from None
+            # An instance of this name exists: a server the hub no longer tracks (its token is revoked) or
+            # one still being deleted. Delete it, wait until it is gone, and create ours.
+            assert self._progress is not None
+            self._progress.add("replace", 7, f"Deleting the earlier instance {req.namespace}/{req.instance}")
+            await self._delete_and_wait(kube, req.namespace, req.instance, self.stop_timeout)
+        raise AssertionError("unreachable")
+
+    async def _adopt_secret(self, kube: Kube, req: objects.SpawnRequest, inst: Obj) -> None:
+        try:
+            await kube.patch(
+                "v1",
+                "Secret",
+                req.namespace,
+                objects.secret_name(req.instance),
+                objects.owner_patch(inst),
+                field_manager="jupyterhub",
+            )
+        except KubeError as exc:
+            self.log.warning(
+                "could not set the owner of Secret %s/%s: %s",
+                req.namespace,
+                objects.secret_name(req.instance),
+                exc,
+            )
+
+    async def _wait_ready(self, kube: Kube, inst: Obj, progress: _Progress) -> str:
+        meta = inst["metadata"]
+        ns, name, uid = meta["namespace"], meta["name"], meta.get("uid")
+        current: Obj = inst
+        async with contextlib.aclosing(
+            kubeapi.watch_instance(kube, ns, name, meta.get("resourceVersion"))
+        ) as events:
+            while True:
+                url = self._check(current, progress)
+                if url:
+                    return url
+                try:
+                    etype, obj = await anext(events)
+                except StopAsyncIteration:
+                    raise SpawnFailed(f"the watch of {ns}/{name} ended", "WatchEnded") from None
+                if etype == "DELETED" or (obj.get("metadata") or {}).get("uid") not in (None, uid):
+                    raise SpawnFailed(
+                        f"JupyterNotebookInstance {ns}/{name} was deleted while starting", "InstanceDeleted"
+                    )
+                current = obj
+
+    def _check(self, inst: Obj, progress: _Progress) -> str | None:
+        for step in progress_steps(inst):
+            if not step.key.startswith("failed/"):
+                progress.add(step.key, step.progress, step.message)
+        fail: Failure | None = failure(inst)
+        if fail is not None:
+            raise SpawnFailed(f"{fail.reason}: {fail.message}", fail.reason)
+        return ready_url(inst)
+
+    async def _wait_http(self, url: str) -> None:
+        """Until the server answers (any non-5xx answer at its API URL), or start_timeout."""
+        target = url.rstrip("/") + (self.server.base_url if self.server else "/") + "api"
+        deadline = time.monotonic() + max(self.http_timeout, 1)
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while time.monotonic() < deadline:
+                try:
+                    async with session.get(target, allow_redirects=False) as resp:
+                        if resp.status < 500:
+                            return
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    pass
+                await asyncio.sleep(0.05)
+        # Not fatal here: the hub checks again itself (http_timeout) and reports it.
+
+    @staticmethod
+    def _api_failure(what: str, exc: KubeError) -> SpawnFailed:
+        if exc.status == 403:
+            return SpawnFailed(f"the hub may not {what}: {exc.message}", "Forbidden")
+        return SpawnFailed(f"could not {what}: {exc.message}", exc.reason or "ApiError")
+
+    async def _cleanup(self, created: list[tuple[str, str, str]]) -> None:
+        """Delete what a failed start created (the instance first: its children go with it)."""
+        try:
+            kube = await self._kube()
+            for kind, ns, name in reversed(created):
+                if kind == INSTANCE_KIND:
+                    await self._delete_and_wait(kube, ns, name, min(self.stop_timeout, 30.0))
+                else:
+                    await self._delete(kube, "v1", kind, ns, name)
+        except Exception as exc:
+            self.log.warning("cleanup after the failed start of %s: %s", self._log_name, exc)
+
+    # --------------------------------------------------------------------- progress
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        tracker = self._progress
+        if tracker is None:
+            return
+        async for event in tracker.follow():
+            yield event
+
+    # --------------------------------------------------------------------- poll
+
+    async def poll(self) -> int | None:
+        if self._starting:
+            return None
+        if not self._instance:
+            return 0
+        kube = await self._kube()
+        try:
+            inst = await kubeapi.get_instance(kube, self._instance_namespace, self._instance)
+        except KubeError as exc:
+            self.log.warning("poll of %s: %s; assuming it still runs", self._log_name, exc)
+            return None
+        return poll_status(inst)
+
+    # --------------------------------------------------------------------- stop
+
+    async def stop(self, now: bool = False) -> None:
+        """Delete the instance (foreground: the instance goes only after its pods) and its Secret, and
+        return when the instance is gone (with now=True: once the deletion is accepted)."""
+        ns, name = self._instance_key()
+        kube = await self._kube()
+        await self._delete(kube, "v1", "Secret", ns, objects.secret_name(name))
+        if now:
+            await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name, propagation="Foreground")
+            return
+        await self._delete_and_wait(kube, ns, name, self.stop_timeout)
+
+    async def _delete(
+        self, kube: Kube, api_version: str, kind: str, ns: str, name: str, propagation: str = "Background"
+    ) -> Obj | None:
+        try:
+            return await kube.delete(api_version, kind, ns, name, propagation=propagation)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def _delete_and_wait(self, kube: Kube, ns: str, name: str, wait: float) -> None:
+        """Delete an instance with foreground propagation and wait until it is gone (so are its pods)."""
+        result = await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name, propagation="Foreground")
+        if result is None or result.get("kind") != INSTANCE_KIND:
+            return  # already gone, or deleted at once (a Status answer)
+        uid = result["metadata"].get("uid")
+
+        async def gone() -> None:
+            async with contextlib.aclosing(
+                kubeapi.watch_instance(kube, ns, name, result["metadata"].get("resourceVersion"))
+            ) as events:
+                async for etype, obj in events:
+                    if etype == "DELETED" or (obj.get("metadata") or {}).get("uid") != uid:
+                        return
+
+        try:
+            await asyncio.wait_for(gone(), wait)
+        except TimeoutError:
+            self.log.warning(
+                "JupyterNotebookInstance %s/%s still exists %g s after its deletion", ns, name, wait
+            )
+
+    # --------------------------------------------------------------------- delete forever
+
+    async def delete_forever(self) -> None:
+        """Purge the server's retained PVCs: an instance of the same name, annotated for purge and carrying
+        the operator's purge finalizer, is created and deleted at once; the operator deletes the PVCs the
+        template names for it, then releases the finalizer."""
+        ns, name = self._instance_key()
+        kube = await self._kube()
+        try:
+            req = await self._spawn_request()
+        except SpawnFailed:
+            no_options: dict[str, Any] = {}
+            self.user_options = no_options
+            req = await self._spawn_request()
+        manifest = objects.instance_manifest(req, {}, purge=True)
+        manifest["metadata"]["name"], manifest["metadata"]["namespace"] = name, ns
+        try:
+            await kube.create(manifest, field_manager="jupyterhub")
+        except KubeError as exc:
+            if exc.reason != "AlreadyExists":
+                self.log.warning("delete_forever of %s: %s", self._log_name, exc)
+                return
+            await kube.patch(
+                API_VERSION,
+                INSTANCE_KIND,
+                ns,
+                name,
+                {"metadata": {"annotations": manifest["metadata"]["annotations"]}},
+                field_manager="jupyterhub",
+            )
+        await self._delete_and_wait(kube, ns, name, self.stop_timeout)
+        self.clear_state()

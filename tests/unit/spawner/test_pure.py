@@ -1,0 +1,182 @@
+"""The spawner's pure parts: object builders, status reading, profiles."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from jupyternetes.spawner import objects, profiles, status
+
+
+def _req(**kw: Any) -> objects.SpawnRequest:
+    base: dict[str, Any] = dict(
+        instance="jupyter-alice",
+        namespace="hub",
+        template="t",
+        template_namespace="kadense",
+        username="alice",
+        user_id=7,
+        server_name="",
+        hub_namespace="hub",
+        oauth_client_id="jupyterhub-user-alice",
+        api_token="tok",
+        env={
+            "JUPYTERHUB_API_TOKEN": "tok",
+            "JPY_API_TOKEN": "tok",
+            "JUPYTERHUB_USER": "alice",
+            "AWS_SECRET_ACCESS_KEY": "s3",
+            "MY_SETTING": "x",
+        },
+    )
+    base.update(kw)
+    return objects.SpawnRequest(**base)
+
+
+def test_sensitive_values_go_to_the_secret_only() -> None:
+    plain, secret = objects.split_variables(_req(secret_variable_names=["db"], extra_variables={"db": "pw"}))
+    assert set(secret) == {
+        "jupyterhub.api_token",
+        "jupyterhub.env.JUPYTERHUB_API_TOKEN",
+        "jupyterhub.env.JPY_API_TOKEN",
+        "jupyterhub.env.AWS_SECRET_ACCESS_KEY",
+        "db",
+    }
+    assert "tok" not in plain.values()
+    assert "s3" not in plain.values()
+    assert "pw" not in plain.values()
+    assert plain["jupyterhub.env.MY_SETTING"] == "x"
+    assert plain["jupyterhub.user.id"] == "7"
+    # Optional env names are always defined, so templates may reference them.
+    assert plain["jupyterhub.env.JUPYTERHUB_DEFAULT_URL"] == ""
+
+
+def test_profiles_cannot_override_the_hub_variables() -> None:
+    plain, secret = objects.split_variables(
+        _req(
+            extra_variables={
+                "jupyterhub.user.name": "mallory",
+                "jupyterhub.api_token": "forged",
+                "color": "blue",
+            }
+        )
+    )
+    assert plain["jupyterhub.user.name"] == "alice"
+    assert secret["jupyterhub.api_token"] == "tok"
+    assert plain["color"] == "blue"
+
+
+def test_manifests() -> None:
+    req = _req(server_name="Big Box", labels={"team": "a"})
+    inst = objects.instance_manifest(req, {"a": "b"})
+    assert inst["spec"] == {
+        "template": {"name": "t", "namespace": "kadense"},
+        "variables": {"a": "b"},
+        "variablesFrom": [{"secretRef": {"name": "jupyter-alice-hub-vars"}}],
+    }
+    labels = inst["metadata"]["labels"]
+    assert labels["hub.jupyter.org/servername"].startswith("Big-Box")  # made label-safe
+    assert labels["team"] == "a"
+    assert inst["metadata"]["annotations"]["hub.jupyter.org/servername"] == "Big Box"
+    secret = objects.secret_manifest(req, {"jupyterhub.api_token": "tok"})
+    assert base64.b64decode(secret["data"]["jupyterhub.api_token"]) == b"tok"
+    purge = objects.instance_manifest(req, {}, purge=True)
+    assert purge["metadata"]["annotations"]["jupyternetes.kadense.io/purge"] == "true"
+    assert purge["metadata"]["finalizers"] == ["jupyternetes.kadense.io/purge"]
+    owner = objects.owner_patch(
+        {
+            "apiVersion": "kadense.io/v1",
+            "kind": "JupyterNotebookInstance",
+            "metadata": {"name": "jupyter-alice", "uid": "u1"},
+        }
+    )
+    assert owner["metadata"]["ownerReferences"][0]["uid"] == "u1"
+
+
+@pytest.mark.parametrize(("name", "slug"), [("alice", "alice"), ("Alice", "alice-"), ("a.b@c", "a-b-c-")])
+def test_dns_slug(name: str, slug: str) -> None:
+    out = objects.dns_slug(name)
+    assert out.startswith(slug)
+    assert len(out) <= 63
+    assert objects.dns_slug("A") != objects.dns_slug("a")
+
+
+def _inst(conditions: list[dict[str, str]], **st: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "i", "namespace": "n"},
+        "spec": {"template": {"name": "t"}},
+        "status": {"conditions": conditions, **st},
+    }
+
+
+def test_poll_status() -> None:
+    assert status.poll_status(None) == 0
+    assert status.poll_status(_inst([])) is None
+    assert status.poll_status({"metadata": {"deletionTimestamp": "x"}}) == 0
+    failed = {
+        "type": "Failed",
+        "status": "True",
+        "reason": "PodFailed",
+        "message": "pod x failed: container c exited with code 137",
+    }
+    assert status.poll_status(_inst([failed])) == 137
+    assert status.poll_status(_inst([{**failed, "message": "no code"}])) == 1
+    assert status.poll_status(_inst([{**failed, "reason": "PodCompleted"}])) == 0
+    assert status.poll_status(_inst([{**failed, "reason": "PodDeleted"}])) == 0
+    # A template error does not stop a running server.
+    assert status.poll_status(_inst([{**failed, "reason": "TemplateNotFound"}])) is None
+
+
+def test_failure_and_ready() -> None:
+    fail = {"type": "Failed", "status": "True", "reason": "SecretNotFound", "message": "m"}
+    assert status.failure(_inst([fail])) is None
+    assert status.failure(_inst([{**fail, "reason": "RenderFailed"}])) == status.Failure("RenderFailed", "m")
+    ready = {"type": "Ready", "status": "True", "reason": "PodsReady", "message": ""}
+    assert status.ready_url(_inst([ready], address="1.2.3.4:8888")) == "http://1.2.3.4:8888"
+    assert status.ready_url(_inst([ready])) is None
+    assert status.ready_url(_inst([{**ready, "status": "False"}], address="1.2.3.4:8888")) is None
+
+
+def test_progress_steps_rise() -> None:
+    inst = _inst(
+        [{"type": "Ready", "status": "True", "reason": "PodsReady", "message": ""}],
+        pvcs={"w": {"resourceName": "i-w", "state": "Processed", "phase": "Bound"}},
+        pods={"nb": {"resourceName": "i-nb", "state": "Running", "podAddress": "1.2.3.4", "ready": True}},
+        podsProvisioned="Completed",
+        address="1.2.3.4:8888",
+    )
+    steps = status.progress_steps(inst)
+    assert [s.progress for s in steps] == sorted(s.progress for s in steps)
+    assert [s.key for s in steps] == [
+        "rendered",
+        "pvc-created/w",
+        "pvc-bound/w",
+        "pods-created",
+        "pod-scheduled/nb",
+        "pod-running/nb",
+        "pod-ready/nb",
+        "ready",
+    ]
+
+
+def test_profile_parsing() -> None:
+    parsed = profiles.parse_profiles([{"display_name": "A b"}, {"display_name": "C", "default": True}])
+    assert [p.slug for p in parsed] == ["a-b", "c"]
+    assert profiles.select_profile(parsed, {}) == parsed[1]
+    assert profiles.select_profile(parsed, {"profile": "a-b"}) == parsed[0]
+    assert profiles.select_profile([], {}) is None
+    with pytest.raises(profiles.ProfileError, match="unknown key"):
+        profiles.parse_profiles([{"display_name": "x", "kubespawner_override": {}}])
+    with pytest.raises(profiles.ProfileError, match="duplicate"):
+        profiles.parse_profiles([{"display_name": "x"}, {"display_name": "X"}])
+    with pytest.raises(profiles.ProfileError, match="no profile"):
+        profiles.select_profile(parsed, {"profile": "zzz"})
+    assert profiles.options_form(parsed[:1]) == ""
+    form = profiles.options_form(parsed)
+    assert '<input type="radio" name="profile"' in form
+    assert 'value="c" checked' in form
+    assert (
+        profiles.options_form([profiles.Profile("<b>", "s"), profiles.Profile("y", "t")]).count("&lt;b&gt;")
+        == 1
+    )
