@@ -11,6 +11,7 @@ import base64
 import copy
 import ipaddress
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +102,8 @@ class API:
         self.registry = registry
         self._lock = threading.RLock()
         # Validation and defaulting, set by the server wiring (kept pluggable so the pure modules stay pure).
-        self.validate_builtin: Callable[[Obj, ResourceType], list[Cause]] | None = None
+        # Built-in kinds: (object, type) -> kubesim.validation.BuiltinCheck (decode error, causes, unknown fields).
+        self.check_builtin: Callable[[Obj, ResourceType], Any] | None = None
         self.create_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.update_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.delete_hooks: dict[tuple[str, str], list[Callable[[API, ResourceType, Obj], None]]] = {}
@@ -200,16 +202,39 @@ class API:
         body["apiVersion"] = rt.api_version
         body["kind"] = rt.kind
 
-    def _validate(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> None:
+    def _validate(self, rt: ResourceType, obj: Obj, opts: WriteOptions, subresource: str = "") -> None:
+        """Decode-check, drop unknown fields (built-in kinds) and validate; raises 400 or 422 as upstream.
+        A ``status`` write is judged on its status only (upstream's status strategies)."""
         causes: list[Cause] = []
         meta = obj.get("metadata", {})
         name = meta.get("name", "")
-        causes.extend(_validate_meta(rt, meta))
         schema = self._structural(rt)
         if schema is not None:
+            causes.extend(_validate_meta(rt, meta))
             causes.extend(schema.validate(obj))
-        elif not rt.is_custom and self.validate_builtin is not None:
-            causes.extend(self.validate_builtin(obj, rt))
+        elif not rt.is_custom and self.check_builtin is not None:
+            # Decoding into the Go type comes first upstream: wrong JSON types are a 400, unknown fields
+            # are dropped (refused with fieldValidation=Strict, reported as warnings by default).
+            check = self.check_builtin(obj, rt)
+            if check.decode_error:
+                raise errors.bad_request(check.decode_error)
+            if check.unknown_fields:
+                if opts.field_validation == "Strict":
+                    fields = ", ".join(f"unknown field {json.dumps(p)}" for p in check.unknown_fields)
+                    raise errors.bad_request(
+                        f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                        f"strict decoding error: {fields}"
+                    )
+                if opts.field_validation != "Ignore":
+                    opts.warnings.extend(f"unknown field {json.dumps(p)}" for p in check.unknown_fields)
+                for path in check.unknown_fields:
+                    _delete_path(obj, path)
+                check = self.check_builtin(obj, rt)
+            causes.extend(check.causes)
+        else:
+            causes.extend(_validate_meta(rt, meta))
+        if subresource == "status":
+            causes = [c for c in causes if c.get("field", "").startswith("status")]
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
 
@@ -233,7 +258,8 @@ class API:
             unknown = _unknown_after_prune(obj, schema)
             if unknown and opts.field_validation == "Strict":
                 raise errors.bad_request(
-                    "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
+                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding '
+                    "error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
                 )
             opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
         obj = schema.prune(obj)
@@ -387,8 +413,7 @@ class API:
         if _has_generation(rt) and _spec_part(rt, new) != _spec_part(rt, old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._run_hooks(self.update_hooks, rt, new, old, opts)
-        if subresource != "status":
-            self._validate(rt, new, opts)
+        self._validate(rt, new, opts, subresource)
         _record_manager(rt, old, new, opts, operation, subresource)
         if _strip_for_compare(new) == _strip_for_compare(old):
             return old  # a no-op write changes nothing and emits no event
@@ -630,6 +655,36 @@ def _unknown_after_prune(obj: Obj, schema: Any) -> list[str]:
 
     walk(obj, pruned, "")
     return out
+
+
+_PATH_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[([^\]]*)\]")
+
+
+def _delete_path(obj: Any, path: str) -> None:
+    """Remove the field at a validation path (``spec.containers[0].foo``, ``data[a.b]``) if present."""
+    tokens = [m.group(1) if m.group(1) is not None else m.group(2) for m in _PATH_TOKEN.finditer(path)]
+    cursor = obj
+    for i, tok in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if isinstance(cursor, list):
+            try:
+                idx = int(tok)
+            except ValueError:
+                return
+            if not 0 <= idx < len(cursor):
+                return
+            if last:
+                return
+            cursor = cursor[idx]
+        elif isinstance(cursor, dict):
+            if tok not in cursor:
+                return
+            if last:
+                del cursor[tok]
+                return
+            cursor = cursor[tok]
+        else:
+            return
 
 
 _DNS_LABEL_KINDS = frozenset({"namespaces", "services"})

@@ -30,10 +30,20 @@ def _parse_error_rule(text: str) -> dict[str, Any]:
     return rule
 
 
+def _parse_latency_rule(text: str) -> dict[str, Any]:
+    """``SECONDS[:VERB[:RESOURCE]]``, ``*`` for any."""
+    parts = text.split(":")
+    rule: dict[str, Any] = {"seconds": float(parts[0])}
+    if len(parts) > 1 and parts[1] != "*":
+        rule["verb"] = parts[1]
+    if len(parts) > 2 and parts[2] != "*":
+        rule["resource"] = parts[2]
+    return rule
+
+
 def _faults_from_args(args: argparse.Namespace) -> dict[str, Any]:
     spec: dict[str, Any] = {"errors": [_parse_error_rule(e) for e in args.fault_error]}
-    if args.fault_latency:
-        spec["latency"] = [{"seconds": args.fault_latency}]
+    spec["latency"] = [_parse_latency_rule(text) for text in args.fault_latency]
     cuts = {}
     if args.watch_cut_events:
         cuts["afterEvents"] = args.watch_cut_events
@@ -110,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--state-dir", help="directory for state (volumes, logs); default: a temporary one")
     up.add_argument("--fault-error", action="append", default=[], metavar="CODE[:VERB[:RESOURCE[:P[:N]]]]",
                     help="inject error responses, e.g. 500:create:pods:0.1 (repeatable)")
-    up.add_argument("--fault-latency", type=float, default=0.0, help="seconds added to every request")
+    up.add_argument("--fault-latency", action="append", default=[], metavar="SECONDS[:VERB[:RESOURCE]]",
+                    help="add latency to matching requests, e.g. 0.2 or 0.5:list:pods (repeatable)")
     up.add_argument("--watch-cut-events", type=int, help="cut every watch stream after N events")
     up.add_argument("--watch-cut-seconds", type=float, help="cut every watch stream after N seconds")
     up.add_argument("--expire-watches", action="append", default=[], metavar="RESOURCE",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import secrets
 import tempfile
@@ -109,15 +110,18 @@ class Cluster:
 
     def _wire(self) -> None:
         builtin_hooks.install(self.api)
-        from kubesim.validation import validate_builtin
+        from kubesim.validation import BuiltinCheck, check_builtin
 
-        def validate(obj: dict[str, Any], rt: ResourceType) -> list[Any]:
-            return validate_builtin(obj, rt.group, rt.version, rt.kind)
+        def check(obj: dict[str, Any], rt: ResourceType) -> BuiltinCheck:
+            return check_builtin(obj, rt.group, rt.version, rt.kind)
 
-        self.api.validate_builtin = validate
+        self.api.check_builtin = check
         self.api.review_handler = self._review
         self.server.impersonate = self._impersonate
         self.server.non_resource["subresource:serviceaccounts/token"] = self._token_request
+        # Admin endpoints (RBAC: nonResourceURLs; only system:masters by default).
+        self.server.non_resource["/kubesim/requests"] = self._requests_endpoint
+        self.server.non_resource["/kubesim/faults"] = self._faults_endpoint
         self.store.listeners.append(self._on_store_event)
         self.controllers.append(NamespaceController(self.api))
         from kubesim.controllers.gc import GarbageCollector
@@ -215,6 +219,37 @@ class Cluster:
         token = self.authn.create_token(target.namespace or "", target.name or "", sa["metadata"]["uid"],
                                         body.get("spec") or {}, body.get("metadata") or {})
         return web.Response(body=dumps(token), status=201, content_type="application/json")
+
+    async def _requests_endpoint(self, request: web.Request, user: User) -> web.StreamResponse:
+        """GET: request counts ({"total", "byVerb", "byResource", "byUser", "items"}); DELETE: reset."""
+        if request.method == "DELETE":
+            self.requests.reset()
+        elif request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        body = {
+            "total": self.requests.total(),
+            "byVerb": self.requests.by("verb"),
+            "byResource": self.requests.by("resource"),
+            "byUser": self.requests.by("user"),
+            "items": self.requests.snapshot(),
+        }
+        return web.Response(body=dumps(body), content_type="application/json")
+
+    async def _faults_endpoint(self, request: web.Request, user: User) -> web.StreamResponse:
+        """GET: the active fault rules; POST: add rules (the JSON of Faults.configure); DELETE: clear."""
+        if request.method == "POST":
+            try:
+                spec = json.loads(await request.read() or b"{}")
+                if not isinstance(spec, dict):
+                    raise ValueError("expected a JSON object")
+                self.faults.configure(spec)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise errors.bad_request(f"invalid fault specification: {exc}") from exc
+        elif request.method == "DELETE":
+            self.faults.clear()
+        elif request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        return web.Response(body=dumps(self.faults.describe()), content_type="application/json")
 
     def token_for(self, name: str, namespace: str = "default", expiration_seconds: int = 3600) -> str:
         """A token of the ServiceAccount (which must exist), as the TokenRequest API issues."""

@@ -17,7 +17,8 @@ from kubesim.errors import ApiError
 
 
 def _matches(rule_values: frozenset[str] | None, value: str) -> bool:
-    return rule_values is None or value in rule_values
+    """A rule's verbs/resources match ``value``; a resource matches as ``plural.group`` or ``plural``."""
+    return rule_values is None or value in rule_values or value.split(".", 1)[0] in rule_values
 
 
 def _set(value: str | list[str] | tuple[str, ...] | None) -> frozenset[str] | None:
@@ -117,13 +118,13 @@ class Faults:
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "errors": [{"code": r.code, "verb": sorted(r.verbs) if r.verbs else "*",
-                            "resource": sorted(r.resources) if r.resources else "*",
+                "errors": [{"code": r.code, "verb": _describe(r.verbs), "resource": _describe(r.resources),
                             "probability": r.probability, "remaining": r.remaining, "hits": r.hits}
                            for r in self.errors_],
-                "latency": [{"seconds": r.seconds} for r in self.latencies],
-                "watchCuts": [{"afterEvents": r.after_events, "afterSeconds": r.after_seconds}
-                              for r in self.watch_cuts],
+                "latency": [{"seconds": r.seconds, "verb": _describe(r.verbs), "resource": _describe(r.resources)}
+                            for r in self.latencies],
+                "watchCuts": [{"afterEvents": r.after_events, "afterSeconds": r.after_seconds,
+                               "resource": _describe(r.resources)} for r in self.watch_cuts],
                 "expire": dict(self.expirations),
             }
 
@@ -138,8 +139,7 @@ class Faults:
             for rule in self.errors_:
                 if rule.remaining == 0:
                     continue
-                if not (_matches(rule.verbs, verb) and (_matches(rule.resources, resource)
-                                                        or _matches(rule.resources, resource.split(".")[0]))):
+                if not (_matches(rule.verbs, verb) and _matches(rule.resources, resource)):
                     continue
                 if rule.probability < 1.0 and self._random.random() >= rule.probability:
                     continue
@@ -169,6 +169,10 @@ class Faults:
                     self.expirations[key] -= 1
                     return True
         return False
+
+
+def _describe(values: frozenset[str] | None) -> str | list[str]:
+    return sorted(values) if values else "*"
 
 
 def _error(code: int, resource: str) -> ApiError:

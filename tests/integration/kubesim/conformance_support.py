@@ -1,0 +1,232 @@
+"""Helpers of the kubesim conformance suite: raw HTTP with the admin token, a sample CRD, kubectl/helm.
+
+The suite asserts what a real API server answers (Kubernetes 1.34); the helpers only save typing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import kubesim
+
+ROOT = Path(__file__).resolve().parents[3]
+CHARTS = Path(__file__).resolve().parent / "charts"
+
+GROUP = "example.com"
+WIDGETS = "widgets"
+
+
+def widget_crd(*, scope: str = "Namespaced") -> dict[str, Any]:
+    """``widgets.example.com``: schema with validation, defaults, an unknown-fields island, status and
+    scale subresources and printer columns."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "required": ["size"],
+                "properties": {
+                    "size": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "color": {"type": "string", "enum": ["red", "green", "blue"], "default": "blue"},
+                    "replicas": {"type": "integer", "default": 1},
+                    "labelSelector": {"type": "string"},
+                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                },
+            },
+            "status": {
+                "type": "object",
+                "properties": {
+                    "phase": {"type": "string"},
+                    "replicas": {"type": "integer"},
+                    "selector": {"type": "string"},
+                    "conditions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"type": {"type": "string"}, "status": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{WIDGETS}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": scope,
+            "names": {
+                "plural": WIDGETS,
+                "singular": "widget",
+                "kind": "Widget",
+                "shortNames": ["wd"],
+                "categories": ["examples"],
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                    "subresources": {
+                        "status": {},
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                            "labelSelectorPath": ".status.selector",
+                        },
+                    },
+                    "additionalPrinterColumns": [
+                        {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                        {"name": "Color", "type": "string", "jsonPath": ".spec.color"},
+                        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def widget(name: str, size: int = 3, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"size": size, **spec}}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.body.splitlines() if line.strip()]
+
+
+def ssl_context(cluster: kubesim.Cluster) -> ssl.SSLContext | None:
+    if not cluster.ca_file:
+        return None
+    return ssl.create_default_context(cafile=cluster.ca_file)
+
+
+def http(
+    cluster: kubesim.Cluster,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    token: str | None = None,
+    timeout: float = 10.0,
+) -> Response:
+    """One request with the admin token (or ``token``; ``""`` for none); never raises on HTTP errors."""
+    data: bytes | None
+    if body is None:
+        data = None
+    elif isinstance(body, bytes):
+        data = body
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = json.dumps(body).encode()
+    hdrs = {"Accept": "application/json", **(headers or {})}
+    if data is not None:
+        hdrs["Content-Type"] = content_type
+    tok = cluster.admin_token if token is None else token
+    if tok:
+        hdrs["Authorization"] = f"Bearer {tok}"
+    req = urllib.request.Request(cluster.url + path, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ssl_context(cluster)) as resp:
+            return Response(resp.status, dict(resp.headers), resp.read())
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, dict(exc.headers), exc.read())
+
+
+def api_exception_body(exc: Any) -> dict[str, Any]:
+    """The Status object carried by an official client's ApiException."""
+    body: dict[str, Any] = json.loads(exc.body)
+    return body
+
+
+# ------------------------------------------------------------------------------------------ binaries
+
+
+def binary(name: str) -> str:
+    """The kubectl/helm fetched into the venv by tools/fetch_k8s_binaries.py, else one on PATH."""
+    venv = Path(sys.executable).parent / name
+    if venv.exists():
+        return str(venv)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} binary not found (run `make venv` or tools/fetch_k8s_binaries.py to fetch it)")
+    return found
+
+
+@dataclass
+class Tool:
+    """kubectl or helm with an isolated HOME, KUBECONFIG and Helm cache/config/data directories."""
+
+    path: str
+    env: dict[str, str]
+    cwd: Path
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0
+            ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [self.path, *args], input=input, capture_output=True, text=True, env=self.env, cwd=self.cwd,
+            timeout=timeout, check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{Path(self.path).name} {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return proc
+
+    def __call__(self, *args: str, input: str | None = None) -> str:
+        return self.run(*args, input=input).stdout
+
+
+def tool_env(tmp_path: Path, kubeconfig: str) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "HELM_"))}
+    env.update(
+        HOME=str(home),
+        KUBECONFIG=kubeconfig,
+        HELM_CACHE_HOME=str(tmp_path / "helm-cache"),
+        HELM_CONFIG_HOME=str(tmp_path / "helm-config"),
+        HELM_DATA_HOME=str(tmp_path / "helm-data"),
+        NO_COLOR="1",
+    )
+    return env
+
+
+def make_tool(name: str, cluster: kubesim.Cluster, tmp_path: Path, kubeconfig: str | None = None) -> Tool:
+    return Tool(binary(name), tool_env(tmp_path, kubeconfig or cluster.kubeconfig), tmp_path)
+
+
+def to_yaml(*docs: dict[str, Any]) -> str:
+    return yaml.safe_dump_all(list(docs), sort_keys=False)
