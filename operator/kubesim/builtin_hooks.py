@@ -4,6 +4,7 @@ defaults (pods, services, PVCs, namespaces), server-set status, ClusterIP alloca
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kubesim import errors
@@ -90,8 +91,52 @@ def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
 
 
+_POD_UPDATE_FORBIDDEN = (
+    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
+    "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
+    "negative)"
+)
+
+
+def _mutable_pod_fields_applied(old_spec: Obj, new_spec: Obj) -> Obj:
+    """old_spec with the fields a pod update may change taken from new_spec (upstream's ValidatePodUpdate)."""
+    merged = copy.deepcopy(old_spec)
+    for key in ("containers", "initContainers"):
+        olds, news = merged.get(key) or [], new_spec.get(key) or []
+        if len(olds) == len(news):
+            for o, n in zip(olds, news, strict=True):
+                if isinstance(o, dict) and isinstance(n, dict) and "image" in n:
+                    o["image"] = n["image"]
+    for key in ("activeDeadlineSeconds", "terminationGracePeriodSeconds", "schedulingGates"):
+        if key in new_spec:
+            merged[key] = new_spec[key]
+        else:
+            merged.pop(key, None)
+    old_tol = old_spec.get("tolerations") or []
+    new_tol = new_spec.get("tolerations") or []
+    if all(t in new_tol for t in old_tol):  # only additions
+        merged["tolerations"] = new_tol
+        if "tolerations" not in new_spec:
+            merged.pop("tolerations", None)
+    if not old_spec.get("nodeName") and new_spec.get("nodeName"):
+        merged["nodeName"] = new_spec["nodeName"]  # kubesim's scheduler binds by update
+    # Container resources change through pods/resize only; ephemeral containers through their subresource.
+    if "ephemeralContainers" in new_spec:
+        merged["ephemeralContainers"] = new_spec["ephemeralContainers"]
+    return merged
+
+
 def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     default_pod_spec(obj.get("spec"))
+    old_spec, new_spec = (old or {}).get("spec"), obj.get("spec")
+    if isinstance(old_spec, dict) and isinstance(new_spec, dict) and new_spec != old_spec:
+        if _mutable_pod_fields_applied(old_spec, new_spec) != new_spec:
+            raise errors.invalid(
+                "Pod",
+                obj["metadata"].get("name", ""),
+                [{"reason": "FieldValueForbidden", "message": _POD_UPDATE_FORBIDDEN, "field": "spec"}],
+            )
 
 
 def namespace_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
