@@ -16,7 +16,8 @@ from typing import Any
 Obj = dict[str, Any]
 Lookup = Callable[[str, str], Obj | None]
 
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+# RelaxedEnvironmentVariableValidation (default since 1.32): printable ASCII except "=".
+_ENV_NAME = re.compile(r"^[\x20-\x3c\x3e-\x7e]+$")
 
 
 class ConfigError(Exception):

@@ -61,11 +61,18 @@ if sys.platform.startswith("linux"):
 
 # Every live container process group, so nothing outlives the interpreter.
 _LIVE: dict[int, ProcessHandle] = {}
+# Top-level directories created on the host as mount points (namespace mode), removed when unused.
+_CREATED_TOPS: set[str] = set()
 
 
 def _kill_all_at_exit() -> None:
     for handle in list(_LIVE.values()):
         handle.kill_now()
+    for top in list(_CREATED_TOPS):
+        try:
+            os.rmdir(top)
+        except OSError:
+            pass
 
 
 atexit.register(_kill_all_at_exit)
@@ -370,6 +377,7 @@ class ProcessRuntime(Runtime):
             self.mount_mode = "namespace" if namespace_mounts_available() else "remap"
         else:
             self.mount_mode = config.mounts
+        self._tops: dict[str, set[str]] = {}  # top-level mount point we created -> pods using it
         path = [os.path.dirname(sys.executable)]
         path += [p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p and p not in path]
         self.path = os.pathsep.join(path)
@@ -533,6 +541,7 @@ class ProcessRuntime(Runtime):
             cwd = working_dir or str(rootfs)
             error_file = spec_dir / f"{name}.error"
             error_file.unlink(missing_ok=True)
+            self._make_tops(sandbox.uid, [cp for cp, _, _ in mounts] + [cwd, env["HOME"]])
             scratch = sandbox.pod_dir / "scratch" / name
             scratch.mkdir(parents=True, exist_ok=True)
             spec = {
@@ -570,5 +579,29 @@ class ProcessRuntime(Runtime):
             launch.on_spawn(handle)
         return handle
 
+    def _make_tops(self, pod_uid: str, paths: list[str]) -> None:
+        """A mount point whose top-level directory (``/data`` of ``/data/x``) does not exist cannot be made
+        in an overlay of ``/``: create that one directory on the host, and remove it when no pod uses it."""
+        for p in paths:
+            parts = [x for x in os.path.normpath(p).split("/") if x]
+            if not parts or not os.path.isabs(p):
+                continue
+            top = "/" + parts[0]
+            if top in self._tops:
+                self._tops[top].add(pod_uid)
+            elif not os.path.lexists(top):
+                os.mkdir(top, 0o755)
+                self._tops[top] = {pod_uid}
+                _CREATED_TOPS.add(top)
+
     def teardown(self, sandbox: Sandbox) -> None:
         shutil.rmtree(sandbox.pod_dir, ignore_errors=True)
+        for top, users in list(self._tops.items()):
+            users.discard(sandbox.uid)
+            if not users:
+                del self._tops[top]
+                _CREATED_TOPS.discard(top)
+                try:
+                    os.rmdir(top)
+                except OSError:
+                    pass

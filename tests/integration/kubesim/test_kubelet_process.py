@@ -1,0 +1,602 @@
+"""The kubesim kubelet with the ``process`` runtime: containers are real local processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+from kubernetes.client import ApiClient, CoreV1Api
+
+import kubesim
+from kubesim.kubelet.process import namespace_mounts_available
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the process runtime needs Linux"
+)
+
+Obj = dict[str, Any]
+WaitFor = Callable[..., Any]
+PY = "python3"
+_bin = Path(sys.executable).parent / "kubectl"
+KUBECTL = str(_bin) if _bin.exists() else "kubectl"
+OPTIONS = {"backoff_base": 0.3, "backoff_max": 2.0, "stop_grace": 1.0}
+MOUNT_MODES = ["remap", *(["namespace"] if namespace_mounts_available() else [])]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[kubesim.Cluster]:
+    with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def core(sim: kubesim.Cluster) -> Iterator[Any]:
+    client: ApiClient = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+    try:
+        yield CoreV1Api(client)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+
+
+_counter = iter(range(10**6))
+
+
+@pytest.fixture
+def ns(sim: kubesim.Cluster, core: Any) -> str:
+    name = f"kp{next(_counter)}"
+    core.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def kubectl(
+    sim: kubesim.Cluster, *args: str, check: bool = True, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", sim.kubeconfig, *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
+
+
+def pod(name: str, command: list[str], **spec: Any) -> Obj:
+    container: Obj = {"name": "main", "image": "python:3.11-slim", "command": command}
+    for key in (
+        "env",
+        "envFrom",
+        "volumeMounts",
+        "readinessProbe",
+        "livenessProbe",
+        "startupProbe",
+        "workingDir",
+        "args",
+        "ports",
+    ):
+        if key in spec:
+            container[key] = spec.pop(key)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [container], "terminationGracePeriodSeconds": 5, **spec},
+    }
+
+
+def get(sim: kubesim.Cluster, ns: str, name: str) -> Obj | None:
+    obj: Obj | None = sim.get("pods", name, ns)
+    return obj
+
+
+def condition(p: Obj | None, ctype: str) -> Obj | None:
+    for c in ((p or {}).get("status") or {}).get("conditions") or ():
+        if c["type"] == ctype:
+            return dict(c)
+    return None
+
+
+def is_ready(p: Obj | None) -> bool:
+    c = condition(p, "Ready")
+    return bool(c and c["status"] == "True")
+
+
+def phase(p: Obj | None) -> str:
+    return str(((p or {}).get("status") or {}).get("phase", ""))
+
+
+def cstatus(p: Obj | None) -> Obj:
+    statuses = ((p or {}).get("status") or {}).get("containerStatuses") or [{}]
+    return dict(statuses[0])
+
+
+def waiting_reason(p: Obj | None) -> str:
+    return str((cstatus(p).get("state", {}).get("waiting") or {}).get("reason", ""))
+
+
+def events(sim: kubesim.Cluster, ns: str, name: str) -> list[Obj]:
+    return [e for e in sim.list("events", ns) if e["involvedObject"]["name"] == name]
+
+
+def http_get(url: str, deadline: float = 5.0) -> tuple[int, bytes]:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return resp.status, resp.read()
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def pids_with(marker: str) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if marker.encode() in fh.read():
+                        out.append(int(entry))
+            except OSError:
+                pass
+    return out
+
+
+def script(code: str) -> list[str]:
+    return [PY, "-u", "-c", textwrap.dedent(code)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_two_pods_serve_the_same_port(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+    core.create_namespaced_pod(ns, pod("a", [PY, "-u", "-m", "http.server", "8888", "--bind", "0.0.0.0"]))
+    core.create_namespaced_pod(ns, pod("b", [PY, "-m", "http.server", "8888"]))
+    a = wait_for(lambda: (x := get(sim, ns, "a")) and is_ready(x) and x, what="pod a Ready")
+    b = wait_for(lambda: (x := get(sim, ns, "b")) and is_ready(x) and x, what="pod b Ready")
+    ip_a, ip_b = a["status"]["podIP"], b["status"]["podIP"]
+    assert ip_a != ip_b
+    assert ip_a.startswith("127.")
+    assert ip_a != "127.0.0.1"
+    assert http_get(f"http://{ip_a}:8888/")[0] == 200
+    assert http_get(f"http://{ip_b}:8888/")[0] == 200
+    wait_for(
+        lambda: "GET / HTTP/1.1" in kubectl(sim, "logs", "a", "-n", ns).stdout, what="request in a's log"
+    )
+    assert f"Serving HTTP on {ip_a} port 8888" in kubectl(sim, "logs", "a", "-n", ns).stdout
+
+
+@pytest.mark.parametrize("mode", MOUNT_MODES)
+def test_pvc_data_outlives_the_pod(mode: str, wait_for: WaitFor) -> None:
+    mount = f"/kubesim-test-{uuid.uuid4().hex[:8]}/work"
+    with kubesim.Cluster(runtime="process", kubelet={**OPTIONS, "mounts": mode}) as sim:
+        assert sim.kubelet.runtime.mount_mode == mode  # type: ignore[attr-defined]
+        pvc = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        }
+        volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+        mounts = [{"name": "data", "mountPath": mount}]
+        writer = pod(
+            "writer",
+            script(f"""
+            import os
+            open("{mount}/greeting.txt", "w").write("hello from the first pod")
+            open("relative.txt", "w").write("written in the working directory")
+            print("cwd", os.getcwd())
+            """),
+            volumes=volumes,
+            volumeMounts=mounts,
+            workingDir=mount,
+            restartPolicy="Never",
+        )
+        client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+        core: Any = CoreV1Api(client)
+        try:
+            core.create_namespaced_persistent_volume_claim("default", pvc)
+            core.create_namespaced_pod("default", writer)
+            wait_for(lambda: phase(get(sim, "default", "writer")) in ("Succeeded", "Failed"), timeout=10)
+            assert phase(get(sim, "default", "writer")) == "Succeeded", kubectl(sim, "logs", "writer").stdout
+            kubectl(sim, "delete", "pod", "writer")
+            reader = pod(
+                "reader",
+                script(f"""
+                print(open("{mount}/greeting.txt").read())
+                print(open("relative.txt").read())
+                """),
+                volumes=volumes,
+                volumeMounts=mounts,
+                workingDir=mount,
+                restartPolicy="Never",
+            )
+            core.create_namespaced_pod("default", reader)
+            wait_for(lambda: phase(get(sim, "default", "reader")) in ("Succeeded", "Failed"), timeout=10)
+            out = kubectl(sim, "logs", "reader").stdout
+            assert "hello from the first pod" in out
+            assert "written in the working directory" in out
+        finally:
+            client.close()
+    assert not os.path.exists(os.path.dirname(mount)), "the mount point must not be created on the host"
+
+
+def test_logs_follow_and_tail(
+    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "talker",
+            script("""
+        import os, time
+        for i in range(1, 4):
+            print(f"line {i}")
+        while not os.path.exists("/trigger/go"):
+            time.sleep(0.02)
+        print("line 4")
+        print("to stderr", file=__import__("sys").stderr)
+        """),
+            volumes=[{"name": "t", "hostPath": {"path": str(tmp_path)}}],
+            volumeMounts=[{"name": "t", "mountPath": "/trigger"}],
+            restartPolicy="Never",
+        ),
+    )
+    wait_for(lambda: phase(get(sim, ns, "talker")) == "Running")
+    follower = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", sim.kubeconfig, "logs", "-f", "talker", "-n", ns],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(follower.stdout or ()), daemon=True)
+        reader.start()
+        wait_for(lambda: len(lines) >= 3, what="the first lines while the container still runs")
+        assert lines == ["line 1\n", "line 2\n", "line 3\n"]
+        assert follower.poll() is None  # still following
+        (tmp_path / "go").touch()
+        assert follower.wait(timeout=10) == 0  # ends when the container ends
+        reader.join(timeout=5)
+        assert lines == ["line 1\n", "line 2\n", "line 3\n", "line 4\n", "to stderr\n"]
+    finally:
+        follower.kill()
+    wait_for(lambda: phase(get(sim, ns, "talker")) == "Succeeded")
+    assert kubectl(sim, "logs", "talker", "-n", ns, "--tail=2").stdout == "line 4\nto stderr\n"
+    stamped = kubectl(sim, "logs", "talker", "-n", ns, "--timestamps", "--tail=1").stdout
+    assert stamped.endswith(" to stderr\n")
+    assert stamped[:4].isdigit()
+    assert "T" in stamped.split()[0]
+    assert core.read_namespaced_pod_log("talker", ns, tail_lines=1) == "to stderr\n"
+
+
+def test_readiness_probe_gates_ready(
+    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "slow",
+            script("""
+            import os, runpy, sys, time
+            while not os.path.exists("/trigger/go"):
+                time.sleep(0.02)
+            sys.argv = ["http.server", "8080"]
+            runpy.run_module("http.server", run_name="__main__")
+            """),
+            volumes=[{"name": "t", "hostPath": {"path": str(tmp_path)}}],
+            volumeMounts=[{"name": "t", "mountPath": "/trigger"}],
+            ports=[{"name": "http", "containerPort": 8080}],
+            readinessProbe={"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
+        ),
+    )
+    wait_for(lambda: phase(get(sim, ns, "slow")) == "Running")
+    wait_for(lambda: any(e["reason"] == "Unhealthy" for e in events(sim, ns, "slow")), what="a failed probe")
+    p = get(sim, ns, "slow")
+    assert not is_ready(p)
+    assert cstatus(p)["ready"] is False
+    unhealthy = next(e for e in events(sim, ns, "slow") if e["reason"] == "Unhealthy")
+    assert unhealthy["message"].startswith('Readiness probe failed: Get "http://')
+    assert "connection refused" in unhealthy["message"]
+    ready_cond = condition(p, "Ready")
+    assert ready_cond is not None
+    assert ready_cond["reason"] == "ContainersNotReady"
+    (tmp_path / "go").touch()
+    p = wait_for(
+        lambda: (x := get(sim, ns, "slow")) and is_ready(x) and x, timeout=5, what="Ready after the probe"
+    )
+    assert http_get(f"http://{p['status']['podIP']}:8080/")[0] == 200
+
+
+def test_crash_loop_back_off_and_previous_logs(
+    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(ns, pod("crash", script("print('boom'); raise SystemExit(2)")))
+    wait_for(lambda: waiting_reason(get(sim, ns, "crash")) == "CrashLoopBackOff", what="CrashLoopBackOff")
+    wait_for(lambda: cstatus(get(sim, ns, "crash")).get("restartCount", 0) >= 2, timeout=10)
+    cs = cstatus(get(sim, ns, "crash"))
+    assert cs["lastState"]["terminated"]["exitCode"] == 2
+    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert any(e["reason"] == "BackOff" for e in events(sim, ns, "crash"))
+    assert kubectl(sim, "logs", "crash", "-n", ns, "--previous").stdout == "boom\n"
+    assert (
+        "CrashLoopBackOff" in kubectl(sim, "get", "pod", "crash", "-n", ns).stdout
+        or "Error" in kubectl(sim, "get", "pod", "crash", "-n", ns).stdout
+    )
+
+
+def test_restart_policies_end_in_terminal_phases(
+    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(ns, pod("fails", script("raise SystemExit(3)"), restartPolicy="Never"))
+    core.create_namespaced_pod(ns, pod("works", script("print('ok')"), restartPolicy="OnFailure"))
+    wait_for(lambda: phase(get(sim, ns, "fails")) == "Failed")
+    term = cstatus(get(sim, ns, "fails"))["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (3, "Error")
+    wait_for(lambda: phase(get(sim, ns, "works")) == "Succeeded")
+    term = cstatus(get(sim, ns, "works"))["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (0, "Completed")
+    assert cstatus(get(sim, ns, "works"))["restartCount"] == 0
+
+
+def test_missing_executable_is_a_start_error(
+    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(ns, pod("nocmd", ["no-such-program-kubesim"], restartPolicy="Never"))
+    wait_for(lambda: phase(get(sim, ns, "nocmd")) == "Failed")
+    term = cstatus(get(sim, ns, "nocmd"))["state"]["terminated"]
+    assert term["reason"] == "StartError"
+    assert term["exitCode"] == 128
+    assert 'exec: "no-such-program-kubesim": executable file not found in $PATH' in term["message"]
+
+
+def test_image_pull_failure(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+    body = pod("nopull", [PY, "-c", "pass"])
+    body["spec"]["containers"][0]["image"] = "quay.io/nobody/invalid-image:1"
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: waiting_reason(get(sim, ns, "nopull")) in ("ErrImagePull", "ImagePullBackOff"))
+    wait_for(lambda: waiting_reason(get(sim, ns, "nopull")) == "ImagePullBackOff")
+    assert phase(get(sim, ns, "nopull")) == "Pending"
+    assert any(
+        e["reason"] == "Failed" and e["message"].startswith('Failed to pull image "quay.io/nobody/invalid')
+        for e in events(sim, ns, "nopull")
+    )
+
+
+def test_graceful_deletion_sends_sigterm_then_sigkill(
+    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
+) -> None:
+    marker = f"kubesim-{uuid.uuid4().hex}"
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "polite",
+            script(f"""
+        import signal, sys, time
+        def bye(*_):
+            open("/out/terminated", "w").write("SIGTERM")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, bye)
+        print("ready", flush=True)
+        time.sleep(600)  # {marker}-polite
+        """),
+            volumes=[{"name": "o", "hostPath": {"path": str(tmp_path)}}],
+            volumeMounts=[{"name": "o", "mountPath": "/out"}],
+        ),
+    )
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "stubborn",
+            script(f"""
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("ready", flush=True)
+        time.sleep(600)  # {marker}-stubborn
+        """),
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+    for name in ("polite", "stubborn"):
+        wait_for(lambda name=name: kubectl(sim, "logs", name, "-n", ns, check=False).stdout == "ready\n")
+    polite, stubborn = pids_with(f"{marker}-polite"), pids_with(f"{marker}-stubborn")
+    assert polite
+    assert stubborn
+    started = time.monotonic()
+    kubectl(sim, "delete", "pod", "polite", "-n", ns)  # returns once the object is gone
+    assert get(sim, ns, "polite") is None
+    assert (tmp_path / "terminated").read_text() == "SIGTERM"
+    assert not any(pid_alive(p) for p in polite)
+    assert time.monotonic() - started < 4
+    kubectl(sim, "delete", "pod", "stubborn", "-n", ns)
+    assert not any(pid_alive(p) for p in stubborn)
+    killing = [e for e in events(sim, ns, "stubborn") if e["reason"] == "Killing"]
+    assert killing[0]["message"] == "Stopping container main"
+
+
+def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+    core.create_namespaced_secret(ns, {"metadata": {"name": "creds"}, "stringData": {"token": "s3cret"}})
+    core.create_namespaced_config_map(
+        ns,
+        {
+            "metadata": {"name": "settings"},
+            "data": {"MODE": "fast", "LEVEL": "3", "dashed-name": "x", "config.json": '{"a": 1}'},
+        },
+    )
+    body = pod(
+        "env",
+        script("""
+        import json, os
+        print(json.dumps(dict(os.environ)))
+        print(open("/etc/app/config.json").read())
+        print(os.getcwd())
+        """),
+        env=[
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+            {"name": "MODE_COPY", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "MODE"}}},
+            {
+                "name": "OPTIONAL",
+                "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "x", "optional": True}},
+            },
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
+            {"name": "GREETING", "value": "hello $(POD_NAME) in $(POD_NAMESPACE), $$(POD_NAME) $(UNDEFINED)"},
+            {"name": "JUPYTERHUB_SERVICE_URL", "value": "http://0.0.0.0:8888/user/alice/"},
+            {"name": "ALLOWED_NETS", "value": "0.0.0.0/0"},
+        ],
+        envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+        args=["ignored-by-python", "$(POD_NAME)"],
+        volumes=[
+            {
+                "name": "cfg",
+                "configMap": {"name": "settings", "items": [{"key": "config.json", "path": "config.json"}]},
+            }
+        ],
+        volumeMounts=[{"name": "cfg", "mountPath": "/etc/app", "readOnly": True}],
+        workingDir="/opt/kubesim-workdir-test",
+        restartPolicy="Never",
+    )
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: phase(get(sim, ns, "env")) in ("Succeeded", "Failed"))
+    p = get(sim, ns, "env")
+    assert p is not None
+    out = kubectl(sim, "logs", "env", "-n", ns).stdout.splitlines()
+    assert phase(p) == "Succeeded", out
+    env = json.loads(out[0])
+    ip = p["status"]["podIP"]
+    assert env["TOKEN"] == "s3cret"
+    assert env["MODE_COPY"] == "fast"
+    assert "OPTIONAL" not in env
+    assert (env["POD_NAME"], env["POD_NAMESPACE"], env["POD_UID"]) == ("env", ns, p["metadata"]["uid"])
+    assert env["POD_IP"] == ip
+    assert env["NODE"] == "kubesim-node"
+    assert env["SA"] == "default"
+    assert env["GREETING"] == f"hello env in {ns}, $(POD_NAME) $(UNDEFINED)"
+    assert env["CFG_MODE"] == "fast"
+    assert env["CFG_LEVEL"] == "3"
+    assert env["CFG_dashed-name"] == "x"  # relaxed environment variable names (default since 1.32)
+    assert env["HOSTNAME"] == "env"
+    assert env["JUPYTERHUB_SERVICE_URL"] == f"http://{ip}:8888/user/alice/"  # wildcard bind -> pod address
+    assert env["ALLOWED_NETS"] == "0.0.0.0/0"
+    assert out[1] == '{"a": 1}'
+    assert out[2].endswith("/opt/kubesim-workdir-test")
+    assert not os.path.exists("/opt/kubesim-workdir-test")
+
+
+def test_liveness_probe_restarts_the_container(
+    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "sick",
+            script("""
+            import os, time
+            open("/cache/healthy", "w").close()
+            time.sleep(0.5)
+            os.remove("/cache/healthy")
+            time.sleep(600)
+            """),
+            volumes=[{"name": "cache", "emptyDir": {}}],
+            volumeMounts=[{"name": "cache", "mountPath": "/cache"}],
+            livenessProbe={
+                "exec": {
+                    "command": [PY, "-c", "import os,sys; sys.exit(not os.path.exists('/cache/healthy'))"]
+                },
+                "periodSeconds": 1,
+                "failureThreshold": 1,
+                "initialDelaySeconds": 1,
+            },
+        ),
+    )
+    wait_for(lambda: cstatus(get(sim, ns, "sick")).get("restartCount", 0) >= 1, timeout=10, what="a restart")
+    reasons = {e["reason"]: e for e in events(sim, ns, "sick")}
+    assert reasons["Unhealthy"]["message"].startswith("Liveness probe failed")
+    assert reasons["Killing"]["message"] == "Container main failed liveness probe, will be restarted"
+
+
+def test_no_process_outlives_the_cluster(tmp_path: Path, wait_for: WaitFor) -> None:
+    marker = f"kubesim-{uuid.uuid4().hex}"
+    with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as sim:
+        kubectl(
+            sim,
+            "run",
+            "sleeper",
+            "--image=python:3.11",
+            "--command",
+            "--",
+            PY,
+            "-c",
+            f"import time; time.sleep(600)  # {marker}",
+        )
+        pids = wait_for(lambda: pids_with(marker), what="the container's process")
+    assert not any(pid_alive(p) for p in pids)
+
+
+def test_no_process_outlives_a_killed_kubesim(tmp_path: Path, wait_for: WaitFor) -> None:
+    """Even when the Python process running kubesim is SIGKILLed (no cleanup code runs)."""
+    marker = f"kubesim-{uuid.uuid4().hex}"
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        textwrap.dedent(f"""
+        import subprocess, sys, time
+        import kubesim
+        with kubesim.Cluster(runtime="process") as sim:
+            command = ["python3", "-c", "import time; time.sleep(600)  # {marker}"]
+            kubectl = [{KUBECTL!r}, "--kubeconfig", sim.kubeconfig]
+            subprocess.run([*kubectl, "run", "sleeper", "--image=python:3.11", "--command", "--", *command],
+                           check=True, capture_output=True)
+            while True:
+                p = sim.get("pods", "sleeper", "default")
+                if p and p.get("status", {{}}).get("phase") == "Running":
+                    break
+                time.sleep(0.02)
+            print("running", flush=True)
+            time.sleep(600)
+        """)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(driver)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(kubesim.__file__).parent.parent)},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "running\n"
+        pids = wait_for(lambda: pids_with(marker), what="the container's process")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        wait_for(
+            lambda: not any(pid_alive(p) for p in pids), what="the container's process to die with kubesim"
+        )
+    finally:
+        proc.kill()
