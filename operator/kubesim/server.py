@@ -520,7 +520,10 @@ class Server:
         async def send(kind: str, obj_bytes: bytes) -> None:
             nonlocal sent
             await resp.write(b'{"type":"' + kind.encode() + b'","object":' + obj_bytes + b"}\n")
-            sent += 1
+            if kind != "BOOKMARK":
+                sent += 1
+                if cut is not None and cut.after_events is not None and sent >= cut.after_events:
+                    raise _WatchCut
 
         async def send_event(ev: Event) -> None:
             new_match = matches(ev.obj)
@@ -601,9 +604,7 @@ class Server:
                     continue
                 last_rv = ev.rv
                 await send_event(ev)
-                if cut is not None and cut.after_events is not None and sent >= cut.after_events:
-                    break
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionResetError, asyncio.CancelledError, _WatchCut):
             pass
         finally:
             store.unsubscribe(watcher)
@@ -636,6 +637,10 @@ class Server:
             cursor = cursor.setdefault(k, {})
         cursor[keys[-1]] = replicas
         return self.api.update(rt, ns, name, new, opts)
+
+
+class _WatchCut(Exception):
+    """Fault injection ended a watch stream."""
 
 
 def _manager_from_user_agent(agent: str) -> str:

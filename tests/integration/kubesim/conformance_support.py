@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,36 @@ def http(
             return Response(resp.status, dict(resp.headers), resp.read())
     except urllib.error.HTTPError as exc:
         return Response(exc.code, dict(exc.headers), exc.read())
+
+
+def watch_events(
+    cluster: kubesim.Cluster,
+    path: str,
+    until: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float = 10.0,
+) -> list[dict[str, Any]]:
+    """Read a watch stream (``path`` with its query) up to and including the first event for which
+    ``until`` is true, then hang up; fails if the stream ends or ``timeout`` passes first."""
+    hdrs = {"Accept": "application/json", "Authorization": f"Bearer {cluster.admin_token}"}
+    req = urllib.request.Request(cluster.url + path, headers=hdrs)
+    events: list[dict[str, Any]] = []
+    with urllib.request.urlopen(req, timeout=timeout, context=ssl_context(cluster)) as resp:
+        while True:
+            line = resp.readline()
+            if not line:
+                raise AssertionError(f"watch ended before the expected event; got {events}")
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            events.append(event)
+            if until(event):
+                return events
+
+
+def named(name: str) -> Callable[[dict[str, Any]], bool]:
+    """A watch_events predicate: the event is about the object ``name``."""
+    return lambda e: bool(e["object"].get("metadata", {}).get("name") == name)
 
 
 def api_exception_body(exc: Any) -> dict[str, Any]:
