@@ -1,4 +1,4 @@
-"""The ``jupyternetes`` command: ``jupyternetes operator`` runs the operator (``up`` comes with the demo)."""
+"""The ``jupyternetes`` command: ``jupyternetes operator`` runs the operator, ``jupyternetes up`` the demo."""
 
 from __future__ import annotations
 
@@ -86,13 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     op.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     op.add_argument("--workers", type=int, default=32, help="concurrent reconciles")
     op.add_argument("-v", "--verbose", action="store_true")
+    up = sub.add_parser("up", help="the demo: simulated cluster, operator and JupyterHub on this machine")
+    up.add_argument(
+        "--state-dir", default="state", help="where state and logs go (default: ./state; cleared)"
+    )
+    up.add_argument("--hub-port", type=int, default=8000, help="JupyterHub's public port (default 8000)")
+    up.add_argument("--password", help="the login password (default: generated, printed)")
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "operator":
         return run_operator(args)
+    if args.command == "up":
+        from jupyternetes.demo import run_up
+
+        return run_up(args)
     return 2
 
 

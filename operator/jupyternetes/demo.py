@@ -1,0 +1,603 @@
+"""``jupyternetes up``: the whole system on one machine, and the harness the e2e tests and the benchmark use.
+
+:class:`Stack` starts, in order: kubesim in ``process`` mode (in this process, served from a thread), the
+CRDs, the hub's namespace, ServiceAccount and least-privilege Role (``fixtures/hub-rbac.yaml``), the
+templates (``fixtures/demo-template.yaml``), the operator (``jupyternetes operator``, a subprocess),
+configurable-http-proxy (a subprocess) and JupyterHub (a subprocess, configuration generated into the state
+directory) with the Jupyternetes spawner, authenticating to the cluster with the hub ServiceAccount's token.
+:meth:`Stack.stop` stops them in reverse order; the kubelet ends the servers' processes with the cluster.
+
+Everything it writes lives in the state directory: ``cluster/`` (kubesim: kubeconfigs, volumes, pod logs),
+``hub/`` (jupyterhub_config.py, the hub's database, ``hub.log``), ``operator.log``, ``proxy.log`` and
+``demo.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HUB_NAMESPACE = "jupyterhub"
+TEMPLATE_NAMESPACE = "jupyternetes"
+HUB_SERVICE_ACCOUNT = "jupyterhub"
+ADMIN_SERVICE = "demo-admin"
+
+
+def repo_root() -> Path | None:
+    """The source checkout this package runs from (editable install), if any."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "fixtures").is_dir() and (here / "crds").is_dir() else None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def find_proxy(explicit: str | None = None) -> str:
+    """configurable-http-proxy: explicit, ./node_modules/.bin of the checkout, or $PATH."""
+    candidates = [explicit] if explicit else []
+    root = repo_root()
+    if root is not None:
+        candidates.append(str(root / "node_modules" / ".bin" / "configurable-http-proxy"))
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        candidates.append(found)
+    for c in candidates:
+        if c and os.access(c, os.X_OK):
+            return c
+    raise FileNotFoundError(
+        "configurable-http-proxy not found: run `npm ci` in the checkout (make demo does)"
+    )
+
+
+@dataclass
+class StackOptions:
+    state_dir: Path
+    hub_port: int = 8000
+    password: str = ""
+    templates: Sequence[dict[str, Any]] = ()
+    template_namespaces: Sequence[str] = (TEMPLATE_NAMESPACE,)
+    profiles: Sequence[dict[str, Any]] = ()
+    spawner_config: dict[str, Any] = field(default_factory=dict)
+    extra_hub_config: str = ""
+    kubelet: dict[str, Any] = field(default_factory=dict)
+    proxy_cmd: str | None = None
+    start_timeout: int = 60
+    # Which spawner the hub uses: "jupyternetes" (default), "kubespawner" or "localprocess" (bench).
+    spawner: str = "jupyternetes"
+    hub_name: str = "hub"
+
+
+def _others_can_run(path: str) -> bool:
+    """Whether a user other than the owner can execute ``path`` (every directory on the way searchable)."""
+    real = Path(os.path.realpath(path))
+    for part in [*reversed(real.parents), real]:
+        try:
+            mode = part.stat().st_mode
+        except OSError:
+            return False
+        if not mode & 0o001:
+            return False
+    return True
+
+
+def jupyter_image_commands() -> list[dict[str, Any]]:
+    """kubesim's mapping of Jupyter images to ``jupyterhub-singleuser``, usable on this machine.
+
+    The kubelet runs Jupyter images as the image's user (1000), which cannot start this environment's
+    Python when it lives in a private directory (a pyenv under /root, say): then the servers run as the
+    kubelet's own user instead (with ``--allow-root`` when that is root).
+    """
+    from kubesim.kubelet.config import JUPYTER_IMAGE
+
+    entry = dict(JUPYTER_IMAGE)
+    if not _others_can_run(sys.executable):
+        entry["user"] = None
+        entry["group"] = None
+        if os.geteuid() == 0:
+            entry["command"] = [*entry["command"], "--allow-root"]
+    return [entry]
+
+
+def random_pod_cidr() -> str:
+    """A loopback /16 for this cluster's pods: two simulated clusters on one machine (a demo and a test
+    run, say) must not hand out the same pod addresses."""
+    second = secrets.choice([n for n in range(16, 250) if n != 244])
+    return f"127.{second}.0.0/16"
+
+
+def default_templates() -> list[dict[str, Any]]:
+    root = repo_root()
+    path = (
+        root / "fixtures" / "demo-template.yaml"
+        if root
+        else Path(__file__).parent / "data" / "demo-template.yaml"
+    )
+    return [yaml.safe_load(path.read_text())]
+
+
+class Process:
+    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.popen = subprocess.Popen(
+            list(argv), stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd, stdin=subprocess.DEVNULL
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._log.close()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _wait(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    check: Callable[[], None] | None = None,
+    interval: float = 0.05,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if check is not None:
+            check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_get(url: str, token: str | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+class Stack:
+    """kubesim + operator + proxy + JupyterHub. ``with Stack(opts) as stack: ...``"""
+
+    def __init__(self, opts: StackOptions, say: Callable[[str], None] = print) -> None:
+        self.opts = opts
+        self.say = say
+        self.state_dir = Path(opts.state_dir).resolve()
+        self.cluster: Any = None
+        self.operator: Process | None = None
+        self.proxy: Process | None = None
+        self.hub: Process | None = None
+        self.api_token = secrets.token_hex(24)
+        self.proxy_token = secrets.token_hex(24)
+        self.password = opts.password or secrets.token_urlsafe(9)
+        self.hub_port = opts.hub_port or free_port()
+        self.hub_internal_port = free_port()
+        self.proxy_api_port = free_port()
+        self.hub_kubeconfig = ""
+        self.admin_kubeconfig = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.hub_port}"
+
+    @property
+    def hub_api_url(self) -> str:
+        """The hub's own API address (what single-user servers talk to)."""
+        return f"http://127.0.0.1:{self.hub_internal_port}"
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.start_cluster()
+        self.install()
+        self.start_operator()
+        self.start_proxy()
+        self.start_hub()
+
+    def stop(self) -> None:
+        for proc in (self.hub, self.proxy, self.operator):
+            if proc is not None:
+                with contextlib.suppress(Exception):
+                    proc.stop()
+        self.hub = self.proxy = self.operator = None
+        if self.cluster is not None:
+            self.say("stopping the cluster (and the servers it runs)")
+            with contextlib.suppress(Exception):
+                self.cluster.__exit__(None, None, None)
+            self.cluster = None
+
+    def start_cluster(self) -> None:
+        import kubesim
+
+        # The kubelet runs `jupyterhub-singleuser` from $PATH: make it this environment's.
+        bindir = str(Path(sys.executable).parent)
+        if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        self.say("starting kubesim (process runtime)")
+        kubelet = {
+            "image_commands": jupyter_image_commands(),
+            "pod_cidr": random_pod_cidr(),
+            **self.opts.kubelet,
+        }
+        self.cluster = kubesim.Cluster(
+            runtime="process", state_dir=self.state_dir / "cluster", kubelet=kubelet
+        )
+        self.cluster.__enter__()
+        self.admin_kubeconfig = self.cluster.kubeconfig
+        self.say(f"kubesim serving at {self.cluster.url}")
+
+    def admin_call(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``await fn(kube)`` with an admin client, from any thread that has no running loop."""
+        from jupyternetes.adapters.kube import Kube
+
+        async def run() -> Any:
+            kube = await Kube.connect(self.admin_kubeconfig)
+            try:
+                return await fn(kube)
+            finally:
+                await kube.close()
+
+        return asyncio.run(run())
+
+    def apply(self, *objects: dict[str, Any]) -> None:
+        """Create objects as the cluster's admin (ignore ones that exist)."""
+        from jupyternetes.adapters.kube import KubeError
+
+        async def create_all(kube: Any) -> None:
+            for obj in objects:
+                try:
+                    await kube.create(obj)
+                except KubeError as exc:
+                    if exc.reason != "AlreadyExists":
+                        raise
+
+        self.admin_call(create_all)
+
+    def install(self) -> None:
+        root = repo_root()
+        crd_dir = root / "crds" if root else Path(__file__).parent / "data"
+        self.say("installing the CRDs, the hub's ServiceAccount and Role, the templates")
+        namespaces = {HUB_NAMESPACE, *self.opts.template_namespaces}
+        objs: list[dict[str, Any]] = [
+            yaml.safe_load(p.read_text()) for p in sorted(crd_dir.glob("kadense.io_*.yaml"))
+        ]
+        objs += [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in sorted(namespaces)
+        ]
+        rbac = (
+            root / "fixtures" / "hub-rbac.yaml" if root else Path(__file__).parent / "data" / "hub-rbac.yaml"
+        )
+        objs += [d for d in yaml.safe_load_all(rbac.read_text()) if d]
+        objs += list(self.opts.templates or default_templates())
+        self.apply(*objs)
+        self.hub_kubeconfig = self.cluster.kubeconfig_for(HUB_SERVICE_ACCOUNT, HUB_NAMESPACE)
+
+    def start_operator(self) -> None:
+        self.say("starting the operator")
+        argv = [
+            sys.executable,
+            "-m",
+            "jupyternetes.cli",
+            "operator",
+            "--standalone",
+            "--kubeconfig",
+            self.admin_kubeconfig,
+            "--namespace",
+            HUB_NAMESPACE,
+            "--operator-namespace",
+            TEMPLATE_NAMESPACE,
+        ]
+        for ns in self.opts.template_namespaces:
+            argv += ["--template-namespace", ns]
+        self.operator = Process("operator", argv, self.state_dir / "operator.log", env=self._env())
+
+    def start_proxy(self) -> None:
+        self.say("starting configurable-http-proxy")
+        argv = [
+            find_proxy(self.opts.proxy_cmd),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.hub_port),
+            "--api-ip",
+            "127.0.0.1",
+            "--api-port",
+            str(self.proxy_api_port),
+            "--default-target",
+            self.hub_api_url,
+            "--error-target",
+            f"{self.hub_api_url}/hub/error",
+            "--log-level",
+            "warn",
+        ]
+        env = {**self._env(), "CONFIGPROXY_AUTH_TOKEN": self.proxy_token}
+        self.proxy = Process("proxy", argv, self.state_dir / f"proxy-{self.opts.hub_name}.log", env=env)
+        _wait(lambda: _port_open(self.proxy_api_port), 20, "the proxy", self._check_alive)
+
+    def start_hub(self) -> None:
+        hub_dir = self.state_dir / self.opts.hub_name
+        hub_dir.mkdir(parents=True, exist_ok=True)
+        config = hub_dir / "jupyterhub_config.py"
+        config.write_text(self.hub_config(hub_dir))
+        self.say(f"starting JupyterHub ({self.opts.spawner} spawner)")
+        env = self._env()
+        if self.opts.spawner == "kubespawner":
+            env["KUBECONFIG"] = self.admin_kubeconfig
+        self.hub = Process(
+            "hub",
+            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            hub_dir / "hub.log",
+            env=env,
+            cwd=hub_dir,
+        )
+        _wait(self._hub_up, 60, "JupyterHub", self._check_alive, interval=0.1)
+
+    def stop_hub(self) -> None:
+        if self.hub is not None:
+            self.hub.stop()
+            self.hub = None
+
+    def restart_hub(self) -> None:
+        self.stop_hub()
+        self.start_hub()
+
+    def _hub_up(self) -> bool:
+        try:
+            status, _ = http_get(f"{self.hub_url}/hub/api/", timeout=2)
+        except OSError:
+            return False
+        return status == 200
+
+    def _check_alive(self) -> None:
+        for proc in (self.operator, self.proxy, self.hub):
+            if proc is not None and not proc.alive():
+                raise RuntimeError(
+                    f"{proc.name} exited with status {proc.popen.returncode}; its log "
+                    f"({proc.log_path}) ends with:\n{proc.tail()}"
+                )
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("KUBECONFIG", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def hub_config(self, hub_dir: Path) -> str:
+        o = self.opts
+        lines = [
+            "# Generated by `jupyternetes up` (jupyternetes.demo); rewritten at every start.",
+            "c = get_config()  # noqa: F821",
+            "c.JupyterHub.ip = '127.0.0.1'",
+            f"c.JupyterHub.port = {self.hub_port}",
+            "c.JupyterHub.hub_ip = '127.0.0.1'",
+            f"c.JupyterHub.hub_port = {self.hub_internal_port}",
+            "c.ConfigurableHTTPProxy.should_start = False",
+            f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.proxy_api_port}'",
+            f"c.ConfigurableHTTPProxy.auth_token = {self.proxy_token!r}",
+            f"c.JupyterHub.db_url = {'sqlite:///' + str(hub_dir / 'jupyterhub.sqlite')!r}",
+            f"c.JupyterHub.cookie_secret_file = {str(hub_dir / 'jupyterhub_cookie_secret')!r}",
+            f"c.JupyterHub.pid_file = {str(hub_dir / 'jupyterhub.pid')!r}",
+            "# Servers outlive a hub restart; `jupyternetes up` stops them with the cluster.",
+            "c.JupyterHub.cleanup_servers = False",
+            "c.JupyterHub.allow_named_servers = True",
+            "c.JupyterHub.authenticator_class = 'dummy'",
+            f"c.DummyAuthenticator.password = {self.password!r}",
+            "c.Authenticator.allow_all = True",
+            "c.Authenticator.admin_users = {'admin'}",
+            f"c.JupyterHub.services = [{{'name': {ADMIN_SERVICE!r}, 'api_token': {self.api_token!r}}}]",
+            f"c.JupyterHub.load_roles = [{{'name': 'admin', 'services': [{ADMIN_SERVICE!r}]}}]",
+            f"c.Spawner.start_timeout = {o.start_timeout}",
+            "c.Spawner.http_timeout = 30",
+        ]
+        if o.spawner == "jupyternetes":
+            lines += [
+                "c.JupyterHub.spawner_class = 'jupyternetes.spawner.JupyternetesSpawner'",
+                "# The hub's least-privilege ServiceAccount (fixtures/hub-rbac.yaml), not the cluster admin.",
+                f"c.JupyternetesSpawner.kubeconfig = {self.hub_kubeconfig!r}",
+                f"c.JupyternetesSpawner.namespace = {HUB_NAMESPACE!r}",
+                f"c.JupyternetesSpawner.hub_namespace = {HUB_NAMESPACE!r}",
+                "c.JupyternetesSpawner.template_name = 'default-template'",
+                f"c.JupyternetesSpawner.template_namespace = {TEMPLATE_NAMESPACE!r}",
+            ]
+            if o.profiles:
+                lines.append(f"c.JupyternetesSpawner.profile_list = {list(o.profiles)!r}")
+            for key, value in o.spawner_config.items():
+                lines.append(f"c.JupyternetesSpawner.{key} = {value!r}")
+        elif o.spawner == "kubespawner":
+            lines += [
+                "c.JupyterHub.spawner_class = 'kubespawner.KubeSpawner'",
+                "c.KubeSpawner.namespace = 'kubespawner'",
+                "c.KubeSpawner.image = 'quay.io/jupyter/datascience-notebook:hub-5.2.1'",
+                "c.KubeSpawner.cmd = ['jupyterhub-singleuser']",
+                "c.KubeSpawner.storage_pvc_ensure = True",
+                "c.KubeSpawner.storage_capacity = '1Gi'",
+                "c.KubeSpawner.pvc_name_template = 'claim-{user_server}'",
+                "c.KubeSpawner.volumes = [{'name': 'workspace', "
+                "'persistentVolumeClaim': {'claimName': '{pvc_name}'}}]",
+                "c.KubeSpawner.volume_mounts = [{'name': 'workspace', 'mountPath': '/home/jovyan/work'}]",
+                "c.KubeSpawner.cpu_guarantee = 0.1",
+                "c.KubeSpawner.mem_guarantee = '256M'",
+                f"c.KubeSpawner.start_timeout = {o.start_timeout}",
+            ]
+        elif o.spawner == "localprocess":
+            lines += [
+                "c.JupyterHub.spawner_class = 'jupyterhub.spawner.SimpleLocalProcessSpawner'",
+                f"c.SimpleLocalProcessSpawner.home_dir_template = {str(hub_dir / 'homes' / '{username}')!r}",
+                "c.Spawner.args = ['--allow-root']" if os.geteuid() == 0 else "",
+            ]
+        else:
+            raise ValueError(f"unknown spawner {o.spawner!r}")
+        if o.extra_hub_config:
+            lines.append(o.extra_hub_config)
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ hub REST API helpers
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"{self.hub_url}/hub/api{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {token or self.api_token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                raw = resp.read()
+                return int(resp.status), json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                return int(exc.code), json.loads(raw) if raw else None
+            except ValueError:
+                return int(exc.code), raw.decode(errors="replace")
+
+    def write_demo_json(self) -> Path:
+        path = self.state_dir / "demo.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "hub_url": self.hub_url + "/",
+                    "api_token": self.api_token,
+                    "kubeconfig": self.admin_kubeconfig,
+                    "hub_kubeconfig": self.hub_kubeconfig,
+                    "login": {"username": "admin (or any name)", "password": self.password},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        path.chmod(0o600)
+        return path
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so one code path stops everything."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _prepare_state_dir(path: Path) -> None:
+    """A fresh state directory each run (the simulated cluster is in memory: nothing in an old one would
+    match it). Only a directory that is empty or was made by an earlier `jupyternetes up` is cleared."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / "demo.json").exists() and not (path / "cluster").exists():
+            raise SystemExit(
+                f"error: {path} is not empty and was not made by `jupyternetes up`; choose another "
+                "--state-dir"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    _prepare_state_dir(state_dir)
+
+    def say(msg: str) -> None:
+        print(f"[jupyternetes up] {msg}", flush=True)
+
+    opts = StackOptions(state_dir=state_dir, hub_port=args.hub_port, password=args.password or "")
+    stack = Stack(opts, say=say)
+    with _signals_raise():
+        try:
+            stack.start()
+            path = stack.write_demo_json()
+            print(flush=True)
+            print(f"  JupyterHub:  {stack.hub_url}/", flush=True)
+            print(f"  login:       any user name (admin is an admin), password: {stack.password}", flush=True)
+            print(f"  kubectl:     export KUBECONFIG={stack.admin_kubeconfig}", flush=True)
+            print("               kubectl get jupyternotebookinstances,pods,pvc -n jupyterhub", flush=True)
+            print(f"  scripts:     {path} (hub_url, api_token, kubeconfig)", flush=True)
+            print(f"  logs:        {state_dir}", flush=True)
+            print("\nPress Ctrl-C to stop everything.", flush=True)
+            while True:
+                stack._check_alive()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            say("stopping")
+        except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+            say(f"error: {exc}")
+            return 1
+        finally:
+            stack.stop()
+            say("stopped")
+    return 0
+
+
+__all__ = ["Stack", "StackOptions", "run_up"]
