@@ -1,0 +1,321 @@
+"""``helm install`` of the chart onto kubesim, then the RBAC exactly as installed: the operator, running
+in-process under KopfRunner with its ServiceAccount's token, provisions an instance the hub's
+ServiceAccount asked for; the hub's ServiceAccount is refused everything else."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kopf.testing import KopfRunner
+from kubernetes import client, config
+
+import kubesim
+from jupyternetes.handlers import CONFIG_ENV
+from tests.conftest import wait_until
+from tests.integration.chart.conftest import CHART, RELEASE, Obj, helm, one, operator_args, values_file
+
+GROUP, VERSION = "kadense.io", "v1"
+HUB_NAMESPACE = "jhub"
+OPERATOR_SA = f"{RELEASE}-jupyternetes-operator"
+
+# What the chart's default template reads: JupyterHub's get_env(), passed by the spawner as jupyterhub.env.*
+HUB_ENV = {
+    "JUPYTERHUB_API_TOKEN": "secret-token",
+    "JPY_API_TOKEN": "secret-token",
+    "JUPYTERHUB_CLIENT_ID": "jupyterhub-user-jovyan",
+    "JUPYTERHUB_HOST": "",
+    "JUPYTERHUB_OAUTH_CALLBACK_URL": "/user/jovyan/oauth_callback",
+    "JUPYTERHUB_OAUTH_SCOPES": '["access:servers!server=jovyan/"]',
+    "JUPYTERHUB_OAUTH_ACCESS_SCOPES": '["access:servers!server=jovyan/"]',
+    "JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES": "[]",
+    "JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED": "0",
+    "JUPYTERHUB_USER": "jovyan",
+    "JUPYTERHUB_SERVER_NAME": "",
+    "JUPYTERHUB_API_URL": "http://hub:8081/hub/api",
+    "JUPYTERHUB_ACTIVITY_URL": "http://hub:8081/hub/api/users/jovyan/activity",
+    "JUPYTERHUB_BASE_URL": "/",
+    "JUPYTERHUB_SERVICE_PREFIX": "/user/jovyan/",
+    "JUPYTERHUB_PUBLIC_URL": "",
+    "JUPYTERHUB_PUBLIC_HUB_URL": "",
+    "JUPYTERHUB_ADMIN_ACCESS": "",
+}
+SECRET_ENV = {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"}
+
+
+@dataclass
+class Layout:
+    """A way to install the chart, and where the hub puts instances and finds templates."""
+
+    values: dict[str, Any]
+    namespaces: list[str]
+    instance_namespace: str
+    template_namespace: str
+    template_name: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+LAYOUTS = {
+    # Everything in the hub's namespace: the chart's defaults.
+    "default": Layout({}, [HUB_NAMESPACE], HUB_NAMESPACE, HUB_NAMESPACE, "default"),
+    # Users' servers in their own namespace, templates in a third one; the hub elsewhere.
+    "multi-namespace": Layout(
+        {
+            "operator": {"watchNamespaces": ["users"], "templateNamespaces": ["templates"]},
+            "hub": {"namespaces": ["users"], "serviceAccount": {"name": "hub", "namespace": HUB_NAMESPACE}},
+        },
+        [HUB_NAMESPACE, "users", "templates"],
+        "users",
+        "templates",
+        "default",
+    ),
+}
+
+
+class Api:
+    """Typed-enough wrappers around the official client for one identity (a kubeconfig)."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        self.client = config.new_client_from_config(kubeconfig)
+        self.core = client.CoreV1Api(self.client)
+        self.custom = client.CustomObjectsApi(self.client)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def status_of(call: Callable[[], object]) -> int:
+    """The HTTP status of an API call: 200 when it succeeded."""
+    try:
+        call()
+    except client.ApiException as exc:
+        return int(exc.status)
+    return 200
+
+
+def kopf_args(deployment_args: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The operator as the chart's Deployment starts it (`jupyternetes operator ARGS`), turned into the
+    equivalent `kopf run` arguments and $JUPYTERNETES_OPERATOR_CONFIG (the same mapping as jupyternetes.cli)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--namespace", action="append", default=[])
+    parser.add_argument("--all-namespaces", action="store_true")
+    parser.add_argument("--template-namespace", action="append", default=[])
+    parser.add_argument("--operator-namespace")
+    parser.add_argument("--liveness-port", type=int)
+    parser.add_argument("--metrics-port", type=int)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--standalone", action="store_true")
+    args = parser.parse_args(deployment_args)
+    assert args.standalone, "the default chart runs one standalone replica"
+    settings: dict[str, Any] = {
+        "operatorNamespace": args.operator_namespace,
+        "templateNamespaces": args.template_namespace,
+        "workers": args.workers,
+    }
+    run = ["run", "--standalone", "-m", "jupyternetes.handlers"]
+    if args.all_namespaces:
+        run.append("--all-namespaces")
+    else:
+        settings["watchedNamespaces"] = args.namespace
+        for ns in sorted(set(args.namespace) | set(args.template_namespace)):
+            run += ["--namespace", ns]
+    return run, settings
+
+
+@dataclass
+class Installed:
+    cluster: kubesim.Cluster
+    layout: Layout
+    admin: Api
+    hub: Api
+    operator: Api
+    operator_kubeconfig: str
+    manifests: list[Obj]
+
+
+@pytest.fixture(params=list(LAYOUTS))
+def installed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installed]:
+    layout = LAYOUTS[request.param]
+    with kubesim.Cluster(state_dir=tmp_path / "sim") as cluster:
+        admin = Api(cluster.kubeconfig)
+        for ns in layout.namespaces:
+            admin.core.create_namespace({"metadata": {"name": ns}})
+        # Zero to JupyterHub's hub ServiceAccount.
+        admin.core.create_namespaced_service_account(HUB_NAMESPACE, {"metadata": {"name": "hub"}})
+        args = ["install", RELEASE, str(CHART), "--namespace", HUB_NAMESPACE, "--wait=false"]
+        if layout.values:
+            args += ["--values", str(values_file(tmp_path, layout.values))]
+        out = helm(args, tmp_path / "helm", kubeconfig=cluster.kubeconfig)
+        assert "STATUS: deployed" in out.stdout, out.stdout
+        manifest = helm(
+            ["get", "manifest", RELEASE, "--namespace", HUB_NAMESPACE], tmp_path / "helm", kubeconfig=cluster.kubeconfig
+        ).stdout
+        operator_kubeconfig = cluster.kubeconfig_for(OPERATOR_SA, HUB_NAMESPACE)
+        hub = Api(cluster.kubeconfig_for("hub", HUB_NAMESPACE))
+        operator = Api(operator_kubeconfig)
+        try:
+            yield Installed(
+                cluster,
+                layout,
+                admin,
+                hub,
+                operator,
+                operator_kubeconfig,
+                [d for d in yaml.safe_load_all(manifest) if d],
+            )
+        finally:
+            for api in (admin, hub, operator):
+                api.close()
+
+
+def test_helm_install_creates_everything(installed: Installed, tmp_path: Path) -> None:
+    admin = installed.admin
+    crds = client.ApiextensionsV1Api(admin.client).list_custom_resource_definition().items
+    assert {c.metadata.name for c in crds} >= {
+        "jupyternotebookinstances.kadense.io",
+        "jupyternotebooktemplates.kadense.io",
+    }
+    apps = client.AppsV1Api(admin.client)
+    deployment = apps.read_namespaced_deployment(f"{RELEASE}-jupyternetes-operator", HUB_NAMESPACE)
+    assert deployment.spec.template.spec.service_account_name == OPERATOR_SA
+    layout = installed.layout
+    template = admin.custom.get_namespaced_custom_object(
+        GROUP, VERSION, layout.template_namespace, "jupyternotebooktemplates", layout.template_name
+    )
+    assert template["spec"]["pods"][0]["name"] == "notebook"
+    status = helm(["status", RELEASE, "--namespace", HUB_NAMESPACE, "-o", "json"], tmp_path / "helm",
+                  kubeconfig=installed.cluster.kubeconfig).stdout
+    assert json.loads(status)["info"]["status"] == "deployed"
+
+
+def _instance(layout: Layout, name: str) -> Obj:
+    plain = {f"jupyterhub.env.{k}": v for k, v in HUB_ENV.items() if k not in SECRET_ENV}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "JupyterNotebookInstance",
+        "metadata": {"name": name, "namespace": layout.instance_namespace},
+        "spec": {
+            "template": {"name": layout.template_name, "namespace": layout.template_namespace},
+            "variables": {"jupyterhub.user.id": "1", "jupyterhub.user.name": "jovyan", **plain},
+            "variablesFrom": [{"secretRef": {"name": f"{name}-hub-vars"}}],
+        },
+    }
+
+
+def _secret(layout: Layout, name: str) -> Obj:
+    data = {f"jupyterhub.env.{k}": base64.b64encode(HUB_ENV[k].encode()).decode() for k in sorted(SECRET_ENV)}
+    return {"metadata": {"name": f"{name}-hub-vars", "namespace": layout.instance_namespace}, "data": data}
+
+
+def _ready(inst: Obj | None) -> bool:
+    conditions = ((inst or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
+    installed: Installed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout, hub, admin = installed.layout, installed.hub, installed.admin
+    run, settings = kopf_args(operator_args(installed.manifests))
+    monkeypatch.setenv("KUBECONFIG", installed.operator_kubeconfig)
+    monkeypatch.setenv(CONFIG_ENV, json.dumps({**settings, "kubeconfig": installed.operator_kubeconfig}))
+    name = "jupyter-jovyan"
+    ns = layout.instance_namespace
+    with KopfRunner(run, timeout=60) as runner:
+        # The hub, with its own token, writes the Secret and the instance (its whole job).
+        hub.core.create_namespaced_secret(ns, _secret(layout, name))
+        hub.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "jupyternotebookinstances", _instance(layout, name))
+
+        def get() -> Obj | None:
+            out: Obj = hub.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "jupyternotebookinstances", name)
+            return out
+
+        def describe() -> str:
+            return f"instance Ready; status: {json.dumps((get() or {}).get('status'))}\n{runner.output[-3000:]}"
+
+        inst = wait_until(lambda: get() if _ready(get()) else None, 30, message=describe)
+        assert inst["status"]["podsProvisioned"] == "Completed"
+        assert inst["status"]["pvcsProvisioned"] == "Completed"
+        pod_name = inst["status"]["pods"]["notebook"]["resourceName"]
+        pod = admin.core.read_namespaced_pod(pod_name, ns)
+        env = {e.name: e.value for e in pod.spec.containers[0].env}
+        assert env["JUPYTERHUB_API_TOKEN"] == "secret-token", "read from the Secret by the operator"
+        assert env["JUPYTERHUB_SERVICE_URL"] == "http://0.0.0.0:8888/user/jovyan/"
+        assert inst["status"]["address"] == f"{pod.status.pod_ip}:8888"
+        pvc_name = inst["status"]["pvcs"]["workspace"]["resourceName"]
+        assert admin.core.read_namespaced_persistent_volume_claim(pvc_name, ns).status.phase == "Bound"
+        reasons = {e.reason for e in admin.core.list_namespaced_event(ns).items if e.involved_object.name == name}
+        assert "Created" in reasons, "the operator may post Events"
+
+        # Stop: the hub deletes the instance; the pod goes with it, the claim stays.
+        hub.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, "jupyternotebookinstances", name)
+        hub.core.delete_namespaced_secret(f"{name}-hub-vars", ns)
+        wait_until(lambda: status_of(lambda: admin.core.read_namespaced_pod(pod_name, ns)) == 404, 30,
+                   message="the pod deleted with its instance")
+        assert status_of(lambda: admin.core.read_namespaced_persistent_volume_claim(pvc_name, ns)) == 200
+    assert runner.exception is None, runner.output
+    assert "Forbidden" not in runner.output and " 403" not in runner.output, runner.output
+
+
+def test_hub_serviceaccount_is_refused_everything_else(installed: Installed) -> None:
+    layout, hub = installed.layout, installed.hub
+    ns = layout.instance_namespace
+    hub.core.create_namespaced_secret(ns, _secret(layout, "x"))
+    pod = {"metadata": {"name": "evil"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pvc = {"metadata": {"name": "evil"},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    tns, tname = layout.template_namespace, layout.template_name
+    template_patch = {"spec": {"pods": []}}
+    refused: dict[str, Callable[[], object]] = {
+        "create a pod": lambda: hub.core.create_namespaced_pod(ns, pod),
+        "list pods": lambda: hub.core.list_namespaced_pod(ns),
+        "create a PVC": lambda: hub.core.create_namespaced_persistent_volume_claim(ns, pvc),
+        "read a secret": lambda: hub.core.read_namespaced_secret("x-hub-vars", ns),
+        "list secrets": lambda: hub.core.list_namespaced_secret(ns),
+        "read a template": lambda: hub.custom.get_namespaced_custom_object(
+            GROUP, VERSION, tns, "jupyternotebooktemplates", tname
+        ),
+        "change a template": lambda: hub.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, tns, "jupyternotebooktemplates", tname, template_patch
+        ),
+        "create a template": lambda: hub.custom.create_namespaced_custom_object(
+            GROUP, VERSION, tns, "jupyternotebooktemplates",
+            {"apiVersion": f"{GROUP}/{VERSION}", "kind": "JupyterNotebookTemplate",
+             "metadata": {"name": "evil"}, "spec": {"pods": []}},
+        ),
+        "write an instance's status": lambda: hub.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, ns, "jupyternotebookinstances", "x", {"status": {}}
+        ),
+        "create an instance in another namespace": lambda: hub.custom.create_namespaced_custom_object(
+            GROUP, VERSION, "default", "jupyternotebookinstances", {**_instance(layout, "y"), "metadata": {"name": "y"}}
+        ),
+    }
+    statuses = {what: status_of(call) for what, call in refused.items()}
+    assert statuses == dict.fromkeys(refused, 403)
+    # ... while what the spawner needs is allowed.
+    assert status_of(lambda: hub.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "jupyternotebookinstances")) == 200
+    assert status_of(lambda: hub.core.patch_namespaced_secret("x-hub-vars", ns, {"metadata": {"labels": {"a": "b"}}})) == 200
+    assert status_of(lambda: hub.core.delete_namespaced_secret("x-hub-vars", ns)) == 200
+
+
+def test_operator_serviceaccount_is_confined(installed: Installed) -> None:
+    layout, operator = installed.layout, installed.operator
+    tns, tname = layout.template_namespace, layout.template_name
+    pod = {"metadata": {"name": "stray"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert status_of(lambda: operator.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, tns, "jupyternotebooktemplates", tname, {"metadata": {"labels": {"a": "b"}}}
+    )) == 403, "templates are read-only for the operator"
+    assert status_of(lambda: operator.core.create_namespaced_pod("default", pod)) == 403
+    assert status_of(lambda: operator.core.list_secret_for_all_namespaces()) == 403
+    assert status_of(lambda: operator.core.create_namespaced_config_map(
+        layout.instance_namespace, {"metadata": {"name": "c"}}
+    )) == 403, "otherResources kinds are only those listed in values"
+    if layout.template_namespace != layout.instance_namespace:
+        assert status_of(lambda: operator.core.create_namespaced_pod(layout.template_namespace, pod)) == 403

@@ -1,0 +1,412 @@
+"""The chart rendered by the real ``helm template``: every manifest valid for the four newest Kubernetes
+minors kubernetes-validate bundles (strict), custom resources valid against our CRDs, the RBAC exactly as
+designed, ``helm lint`` clean, and the chart's CRDs identical to the repository's."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from kubernetes_validate import utils as kv
+
+from jupyternetes.core.crdgen import all_crds, crd_yaml
+from tests.integration.chart.conftest import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    Obj,
+    by_kind,
+    flag_values,
+    helm,
+    one,
+    operator_args,
+    render,
+    render_error,
+    values_file,
+)
+
+KOPF_API = "kopf.dev/v1"
+FULLNAME = f"{RELEASE}-jupyternetes"
+
+
+def newest_minors(count: int = 4) -> list[str]:
+    """The ``count`` newest Kubernetes minors whose schemas kubernetes-validate ships."""
+    minors = sorted({kv.major_minor(v) for v in kv.all_versions()}, key=lambda m: tuple(map(int, m.split("."))))
+    return minors[-count:]
+
+
+MINORS = newest_minors()
+
+# Non-default configurations an administrator would plausibly use.
+CLUSTER_WIDE: dict[str, Any] = {
+    "image": {"digest": "sha256:" + "ab" * 32, "pullPolicy": "Always"},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "operator": {
+        "replicas": 2,
+        "allNamespaces": True,
+        "templateNamespaces": ["jupyternetes-templates", NAMESPACE],
+        "workers": 8,
+        "verbose": True,
+        "extraArgs": ["--kubeconfig=/etc/kube/config"],
+        "extraEnv": [{"name": "TZ", "value": "UTC"}],
+        "otherResources": [
+            {"apiGroups": [""], "resources": ["services", "configmaps"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"]},
+        ],
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "hub", "effect": "NoSchedule"}],
+        "priorityClassName": "system-cluster-critical",
+        "podAnnotations": {"example.com/owner": "platform"},
+    },
+    "metrics": {"enabled": False},
+    "hub": {"clusterWide": True, "serviceAccount": {"name": "hub", "namespace": "jhub"}},
+    "defaultTemplate": {
+        "namespace": "jupyternetes-templates",
+        "storageClassName": "fast",
+        "storage": "10Gi",
+        "image": "quay.io/jupyter/scipy-notebook:hub-5.2.1",
+    },
+}
+
+MULTI_NAMESPACE: dict[str, Any] = {
+    "fullnameOverride": FULLNAME,
+    "operator": {"watchNamespaces": ["users-a", "users-b"], "templateNamespaces": ["templates"]},
+    "serviceAccount": {"create": False, "name": "preexisting-operator"},
+    "metrics": {"port": 9100, "service": {"type": "ClusterIP", "annotations": {"prometheus.io/scrape": "true"}}},
+    "hub": {"namespaces": ["users-a", "users-b"], "serviceAccount": {"name": "hub", "namespace": "jhub"}},
+    "defaultTemplate": {
+        "name": "python",
+        "spec": {
+            "pods": [
+                {
+                    "name": "notebook",
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "notebook",
+                                "image": "quay.io/jupyter/minimal-notebook:hub-5.2.1",
+                                "ports": [{"name": "http", "containerPort": 8888}],
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    },
+}
+
+CASES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "default": ({}, ()),
+    "cluster-wide": (CLUSTER_WIDE, (KOPF_API,)),
+    "multi-namespace": (MULTI_NAMESPACE, ()),
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Obj]]:
+    out = {}
+    for case, (values, apis) in CASES.items():
+        out[case] = render(tmp_path_factory.mktemp(case), values, api_versions=apis)
+    return out
+
+
+@cache
+def crd_schemas() -> dict[str, dict[str, Any]]:
+    """Each custom kind's openAPIV3Schema from the repository's CRDs."""
+    schemas = {}
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        (version,) = crd["spec"]["versions"]
+        schemas[crd["spec"]["names"]["kind"]] = version["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+def _describe(obj: Obj) -> str:
+    return f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def test_four_newest_minors_are_recent() -> None:
+    assert len(MINORS) == 4
+    assert tuple(map(int, MINORS[0].split("."))) >= (1, 34), MINORS
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("minor", MINORS)
+def test_every_manifest_is_valid_kubernetes(rendered: dict[str, list[Obj]], case: str, minor: str) -> None:
+    objs = rendered[case]
+    assert objs
+    checked = 0
+    for obj in objs:
+        if obj["apiVersion"] == "kadense.io/v1":
+            continue  # ours: checked against our CRDs below
+        if obj["apiVersion"] == KOPF_API:
+            # kopf's peering objects: no schema to check beyond their identity.
+            assert obj["kind"] in {"KopfPeering", "ClusterKopfPeering"}
+            assert obj["metadata"]["name"] == "jupyternetes"
+            continue
+        try:
+            kv.validate(obj, minor, strict=True)
+        except kv.ValidationError as exc:
+            pytest.fail(f"{_describe(obj)} is invalid for Kubernetes {minor}: {exc.message} at {exc.path}")
+        checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_chart_crds_are_valid_kubernetes(minor: str) -> None:
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        kv.validate(yaml.safe_load(path.read_text()), minor, strict=True)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_custom_resources_match_the_crds(rendered: dict[str, list[Obj]], case: str) -> None:
+    custom = [o for o in rendered[case] if o["apiVersion"] == "kadense.io/v1"]
+    assert custom or case == "disabled"
+    for obj in custom:
+        jsonschema.validate(obj, crd_schemas()[obj["kind"]])
+
+
+def test_chart_crds_are_the_repository_crds() -> None:
+    """The chart carries copies (Helm reads crds/ inside the chart only): they must not drift. Fix with
+    `python tools/generate_crds.py --dest charts/jupyternetes/crds`."""
+    repo = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
+    chart = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*")}
+    assert sorted(chart) == sorted(repo)
+    for name, content in repo.items():
+        assert chart[name] == content, f"charts/jupyternetes/crds/{name} differs from crds/{name}"
+    generated = {name: crd_yaml(crd) for name, crd in all_crds().items()}
+    assert {name: data.decode() for name, data in chart.items()} == generated
+
+
+def test_helm_template_with_crds_renders_the_crds(tmp_path: Path) -> None:
+    objs = render(tmp_path, include_crds=True)
+    names = {o["metadata"]["name"] for o in by_kind(objs, "CustomResourceDefinition")}
+    assert names == {"jupyternotebookinstances.kadense.io", "jupyternotebooktemplates.kadense.io"}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_helm_lint_is_clean(tmp_path: Path, case: str) -> None:
+    values, apis = CASES[case]
+    if apis:
+        # `helm lint` cannot be told about kopf's peering API (no --api-versions): lint with one replica.
+        values = {**values, "operator": {**values["operator"], "replicas": 1}}
+    args = ["lint", str(CHART), "--strict", "--namespace", NAMESPACE]
+    if values:
+        args += ["--values", str(values_file(tmp_path, values))]
+    out = helm(args, tmp_path / "helm").stdout
+    assert "0 chart(s) failed" in out
+    assert "[WARNING]" not in out and "[ERROR]" not in out, out
+
+
+# ----------------------------------------------------------------------------------------------- defaults
+
+
+def _rules(role: Obj) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    return sorted(
+        (tuple(r["apiGroups"]), tuple(sorted(r["resources"])), tuple(sorted(r["verbs"]))) for r in role["rules"]
+    )
+
+
+HUB_RULES = [
+    (("",), ("secrets",), ("create", "delete", "patch")),
+    (("kadense.io",), ("jupyternotebookinstances",), ("create", "delete", "get", "list", "patch", "watch")),
+]
+
+
+def test_default_hub_role_is_exactly_the_spawners_rights(rendered: dict[str, list[Obj]]) -> None:
+    objs = rendered["default"]
+    role = one(objs, "Role", f"{FULLNAME}-hub", NAMESPACE)
+    assert _rules(role) == HUB_RULES
+    binding = one(objs, "RoleBinding", f"{FULLNAME}-hub", NAMESPACE)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{FULLNAME}-hub"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": NAMESPACE}]
+    # Nothing else is bound to the hub.
+    for b in by_kind(objs, "RoleBinding") + by_kind(objs, "ClusterRoleBinding"):
+        if b is not binding:
+            assert all(s["name"] != "hub" for s in b["subjects"]), b
+
+
+def test_default_operator_rbac_is_namespaced_and_least_privilege(rendered: dict[str, list[Obj]]) -> None:
+    objs = rendered["default"]
+    # Cluster-wide, only what kopf itself observes: CRDs and namespaces (list/watch, no contents).
+    (crb,) = by_kind(objs, "ClusterRoleBinding")
+    assert crb["roleRef"]["name"] == f"{FULLNAME}-operator-discovery"
+    assert _rules(one(objs, "ClusterRole", f"{FULLNAME}-operator-discovery")) == [
+        (("",), ("namespaces",), ("list", "watch")),
+        (("apiextensions.k8s.io",), ("customresourcedefinitions",), ("list", "watch")),
+    ]
+    read = one(objs, "ClusterRole", f"{FULLNAME}-operator-read")
+    assert _rules(read) == [
+        (("",), ("persistentvolumeclaims", "pods"), ("get", "list", "watch")),
+        (("kadense.io",), ("jupyternotebookinstances", "jupyternotebooktemplates"), ("get", "list", "watch")),
+    ]
+    provision = one(objs, "ClusterRole", f"{FULLNAME}-operator-provision")
+    assert _rules(provision) == [
+        (("",), ("persistentvolumeclaims", "pods"), ("create", "delete")),
+        (("",), ("secrets",), ("get",)),
+        (("", "events.k8s.io"), ("events",), ("create",)),
+        (("kadense.io",), ("jupyternotebookinstances", "jupyternotebookinstances/status"), ("patch",)),
+        (("kadense.io",), ("jupyternotebookinstances/finalizers",), ("update",)),
+    ]
+    bindings = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in by_kind(objs, "RoleBinding")}
+    assert bindings == {
+        (NAMESPACE, f"{FULLNAME}-hub"),
+        (NAMESPACE, f"{FULLNAME}-operator-read"),
+        (NAMESPACE, f"{FULLNAME}-operator-provision"),
+    }
+    for role in by_kind(objs, "ClusterRole") + by_kind(objs, "Role"):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+
+
+def test_default_deployment(rendered: dict[str, list[Obj]]) -> None:
+    objs = rendered["default"]
+    deployment = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}, "one standalone operator: never two at once"
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == f"{FULLNAME}-operator"
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/jupyternetes/jupyternetes-operator:0.1.0"
+    assert container["args"] == [
+        f"--namespace={NAMESPACE}",
+        f"--template-namespace={NAMESPACE}",
+        f"--operator-namespace={NAMESPACE}",
+        "--liveness-port=8080",
+        "--metrics-port=9090",
+        "--workers=32",
+        "--standalone",
+    ]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    # The "restricted" Pod Security Standard.
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["readOnlyRootFilesystem"] is True
+    service = one(objs, "Service", f"{FULLNAME}-operator-metrics", NAMESPACE)
+    assert service["spec"]["ports"][0]["port"] == 9090
+
+
+def test_default_template_renders_for_the_spawner(rendered: dict[str, list[Obj]]) -> None:
+    template = one(rendered["default"], "JupyterNotebookTemplate", "default", NAMESPACE)
+    (pod,) = template["spec"]["pods"]
+    (container,) = pod["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["JUPYTERHUB_API_TOKEN"] == "{jupyterhub.env.JUPYTERHUB_API_TOKEN}"
+    assert env["JUPYTERHUB_SERVICE_URL"] == "http://0.0.0.0:8888{jupyterhub.env.JUPYTERHUB_SERVICE_PREFIX}"
+    assert container["ports"] == [{"name": "http", "containerPort": 8888, "protocol": "TCP"}]
+    (pvc,) = template["spec"]["pvcs"]
+    assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "{jupyternetes.pvcs.workspace}"
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
+
+
+# ------------------------------------------------------------------------------------------- non-default
+
+
+def test_cluster_wide(rendered: dict[str, list[Obj]]) -> None:
+    objs = rendered["cluster-wide"]
+    args = operator_args(objs)
+    assert "--all-namespaces" in args and not flag_values(args, "--namespace")
+    assert flag_values(args, "--template-namespace") == ["jupyternetes-templates", NAMESPACE]
+    assert "--standalone" not in args, "two replicas use peering"
+    assert "--verbose" in args and "--workers=8" in args and "--kubeconfig=/etc/kube/config" in args
+    assert not flag_values(args, "--metrics-port")
+    assert not by_kind(objs, "Service"), "metrics disabled"
+    deployment = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "ghcr.io/jupyternetes/jupyternetes-operator@sha256:" + "ab" * 32
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["TZ"]["value"] == "UTC" and env["POD_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    crbs = {b["metadata"]["name"]: b for b in by_kind(objs, "ClusterRoleBinding")}
+    assert set(crbs) == {
+        f"{FULLNAME}-operator-read",
+        f"{FULLNAME}-operator-provision",
+        f"{FULLNAME}-operator-peering",
+        f"{FULLNAME}-operator-discovery",
+        f"{FULLNAME}-hub",
+    }
+    provision = one(objs, "ClusterRole", f"{FULLNAME}-operator-provision")
+    assert (("",), ("configmaps", "services"), ("create", "get")) in _rules(provision)
+    assert (("networking.k8s.io",), ("networkpolicies",), ("create", "get")) in _rules(provision)
+    hub = one(objs, "ClusterRole", f"{FULLNAME}-hub")
+    assert _rules(hub) == HUB_RULES
+    assert crbs[f"{FULLNAME}-hub"]["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "jhub"}]
+    assert not by_kind(objs, "Role") and not by_kind(objs, "RoleBinding")
+    peering = one(objs, "ClusterKopfPeering", "jupyternetes")
+    assert "namespace" not in peering["metadata"]
+    template = one(objs, "JupyterNotebookTemplate", "default", "jupyternetes-templates")
+    pvc_spec = template["spec"]["pvcs"][0]["spec"]
+    assert pvc_spec["storageClassName"] == "fast"
+    assert pvc_spec["resources"]["requests"]["storage"] == "10Gi"
+
+
+def test_multi_namespace(rendered: dict[str, list[Obj]]) -> None:
+    objs = rendered["multi-namespace"]
+    args = operator_args(objs)
+    assert flag_values(args, "--namespace") == ["users-a", "users-b"]
+    assert flag_values(args, "--template-namespace") == ["templates"]
+    assert "--metrics-port=9100" in args
+    assert not by_kind(objs, "ServiceAccount"), "serviceAccount.create is false"
+    deployment = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "preexisting-operator"
+    bindings = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in by_kind(objs, "RoleBinding")}
+    assert bindings == {
+        # Templates are only read in their namespace; instances are served (written) in the user namespaces.
+        ("templates", f"{FULLNAME}-operator-read"),
+        ("users-a", f"{FULLNAME}-operator-read"),
+        ("users-a", f"{FULLNAME}-operator-provision"),
+        ("users-b", f"{FULLNAME}-operator-read"),
+        ("users-b", f"{FULLNAME}-operator-provision"),
+        ("users-a", f"{FULLNAME}-hub"),
+        ("users-b", f"{FULLNAME}-hub"),
+    }
+    for b in by_kind(objs, "RoleBinding"):
+        if "operator" in b["metadata"]["name"]:
+            assert b["subjects"] == [{"kind": "ServiceAccount", "name": "preexisting-operator", "namespace": NAMESPACE}]
+    template = one(objs, "JupyterNotebookTemplate", "python", "templates")
+    assert template["spec"] == MULTI_NAMESPACE["defaultTemplate"]["spec"]
+
+
+@pytest.mark.parametrize(
+    ("values", "apis", "message"),
+    [
+        ({"hub": {"clusterWide": True}}, (), "needs operator.allNamespaces"),
+        ({"hub": {"namespaces": ["elsewhere"]}}, (), 'hub.namespaces contains "elsewhere"'),
+        ({"operator": {"replicas": 2}}, (), "needs kopf's peering CRDs"),
+        ({"operator": {"replicas": 0}}, (), "operator.replicas must be at least 1"),
+        ({"defaultTemplate": {"namespace": "nowhere"}}, (), 'defaultTemplate.namespace "nowhere"'),
+    ],
+)
+def test_inconsistent_values_fail_clearly(
+    tmp_path: Path, values: dict[str, Any], apis: tuple[str, ...], message: str
+) -> None:
+    assert message in render_error(tmp_path, values, api_versions=apis)
+
+
+def test_peering_objects_per_namespace(tmp_path: Path) -> None:
+    values = {"operator": {"replicas": 3, "watchNamespaces": ["a", "b"], "templateNamespaces": ["t"]}}
+    objs = render(tmp_path, {**values, "hub": {"rbac": {"enabled": False}}, "defaultTemplate": {"enabled": False}},
+                  api_versions=[KOPF_API])
+    peerings = {o["metadata"]["namespace"] for o in by_kind(objs, "KopfPeering")}
+    assert peerings == {"a", "b", "t"}
+    read = one(objs, "ClusterRole", f"{FULLNAME}-operator-read")
+    assert (("kopf.dev",), ("kopfpeerings",), ("get", "list", "patch", "watch")) in _rules(read)
+    for minor in MINORS:
+        for obj in objs:
+            if obj["apiVersion"] != KOPF_API:
+                kv.validate(obj, minor, strict=True)
