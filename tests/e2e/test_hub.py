@@ -1,0 +1,244 @@
+"""The issue's end-to-end list, against a real JupyterHub and real single-user servers on kubesim."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+import requests
+from kubernetes import client
+
+from tests.conftest import wait_until
+from tests.e2e.conftest import Hub, progress_events, run_concurrently
+
+
+def _listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, int(port))) == 0
+
+
+# 1 ---------------------------------------------------------------------------------------------------
+
+
+def test_spawn_answers_through_the_proxy_with_the_users_token_only(hub: Hub) -> None:
+    hub.spawn_and_wait("ada")
+    token = hub.user_token("ada")
+    r = hub.get("/user/ada/api/status", token=token)
+    assert r.status_code == 200, r.text
+    assert "started" in r.json()
+    assert hub.get("/user/ada/api/status").status_code == 403
+    # Another user's token does not open ada's server.
+    hub.create_user("eve")
+    assert hub.get("/user/ada/api/status", token=hub.user_token("eve")).status_code == 403
+    inst = hub.instance("jupyter-ada")
+    assert inst is not None
+    assert inst["status"]["conditions"]
+    # The token never appears in the instance (it travels in the Secret).
+    assert token not in str(inst)
+
+
+def test_browser_login_spawn_and_oauth(hub: Hub) -> None:
+    session = hub.login("grace")
+    spawn = session.get(f"{hub.url}/hub/spawn", timeout=10)  # the options form (there are profiles)
+    assert spawn.status_code == 200
+    assert 'name="profile"' in spawn.text
+    r = session.post(
+        f"{hub.url}/hub/spawn/grace",
+        timeout=30,
+        data={"profile": "default", "_xsrf": session.cookies.get("_xsrf")},
+    )
+    assert r.status_code == 200, r.text[:500]
+    wait_until(lambda: (hub.server("grace") or {}).get("ready"), 60, message="grace's server ready")
+    # Not yet authorized at the server: its API refuses, a page sends the browser through OAuth.
+    assert session.get(f"{hub.url}/user/grace/api/status", timeout=10).status_code == 403
+    page = session.get(f"{hub.url}/user/grace/files/nothing.txt", timeout=10)
+    hops = [h.headers.get("location", "") for h in page.history]
+    assert any("/hub/api/oauth2/authorize" in h for h in hops), hops
+    assert any("/user/grace/oauth_callback" in h for h in hops), hops
+    r = session.get(f"{hub.url}/user/grace/api/status", timeout=10)
+    assert r.status_code == 200, r.text
+    assert "last_activity" in r.json()
+
+
+# 2 ---------------------------------------------------------------------------------------------------
+
+
+def test_the_announcements_template(hub: Hub) -> None:
+    hub.spawn_and_wait("jovyan", options={"profile": "announcement"})
+    token = hub.user_token("jovyan")
+    assert hub.get("/user/jovyan/api/status", token=token).status_code == 200
+    inst = hub.instance("jupyter-jovyan")
+    assert inst is not None
+    assert inst["spec"]["template"] == {"name": "default-template", "namespace": "kadense"}
+    pod = hub.pod("jupyter-jovyan-notebook")
+    env = {e.name: e.value for e in pod.spec.containers[0].env}
+    assert env["JUPYTERHUB_API_URL"] == hub.stack.hub_api_url + "/hub/api"
+    assert env["JUPYTERHUB_USER"] == "jovyan"
+    assert env["JUPYTERHUB_CLIENT_ID"] == "jupyterhub-user-jovyan"
+    assert pod.spec.containers[0].volume_mounts[0].mount_path == "/home/jovyan/work"
+    assert hub.pvc("jupyter-jovyan-workspace").status.phase == "Bound"
+
+
+# 3 ---------------------------------------------------------------------------------------------------
+
+
+def test_stop_keeps_the_workspace(hub: Hub) -> None:
+    hub.spawn_and_wait("linus")
+    token = hub.user_token("linus")
+    body = {"type": "file", "format": "text", "content": "kept across restarts\n"}
+    put = requests.put(
+        f"{hub.url}/user/linus/api/contents/work/notes.txt",
+        json=body,
+        timeout=10,
+        headers={"Authorization": f"token {token}"},
+    )
+    assert put.status_code in (200, 201), put.text
+    address = hub.instance("jupyter-linus")["status"]["address"]
+    assert _listening(address)
+
+    hub.stop("linus")
+    assert hub.instance("jupyter-linus") is None
+    assert hub.pod("jupyter-linus-notebook") is None, "stop returns once the pod is gone"
+    assert hub.secret("jupyter-linus-hub-vars") is None
+    wait_until(lambda: not _listening(address), 10, message="the server's process gone")
+    assert hub.pvc("jupyter-linus-workspace") is not None, "the PVC outlives the server"
+
+    hub.spawn_and_wait("linus")
+    token = hub.user_token("linus")
+    r2 = hub.get("/user/linus/api/contents/work/notes.txt", token=token)
+    assert r2.status_code == 200, r2.text
+    assert r2.json()["content"] == "kept across restarts\n"
+
+
+# 4 ---------------------------------------------------------------------------------------------------
+
+
+def test_two_named_servers_at_once(hub: Hub) -> None:
+    hub.create_user("barbara")
+    run_concurrently(lambda s: hub.spawn_and_wait("barbara", s), ["left", "right"])
+    token = hub.user_token("barbara")
+    for s in ("left", "right"):
+        r = hub.get(f"/user/barbara/{s}/api/status", token=token)
+        assert r.status_code == 200, (s, r.text)
+    a, b = hub.instance("jupyter-barbara--left"), hub.instance("jupyter-barbara--right")
+    assert a
+    assert b
+    assert a["status"]["address"] != b["status"]["address"]
+    hub.stop("barbara", "left")
+    assert hub.get("/user/barbara/right/api/status", token=token).status_code == 200
+
+
+def test_five_users_spawn_concurrently(hub: Hub) -> None:
+    users = [f"crowd{i}" for i in range(5)]
+    times = run_concurrently(hub.spawn_and_wait, users)
+    for user in users:
+        assert hub.get(f"/user/{user}/api/status", token=hub.user_token(user)).status_code == 200
+    addresses = {hub.instance(f"jupyter-{u}")["status"]["address"] for u in users}
+    assert len(addresses) == 5
+    assert max(times) < 60
+
+
+# 5 ---------------------------------------------------------------------------------------------------
+
+
+def test_hub_restart_keeps_servers(hub: Hub) -> None:
+    hub.spawn_and_wait("kept")
+    hub.spawn_and_wait("lost")
+    token_kept, token_lost = hub.user_token("kept"), hub.user_token("lost")
+    hub.stack.stop_hub()
+    # The proxy still routes to the servers while the hub is down.
+    assert hub.get("/user/kept/api").status_code == 200
+    hub.stack.start_hub()
+    assert hub.get("/user/kept/api/status", token=token_kept).status_code == 200
+    assert hub.get("/user/lost/api/status", token=token_lost).status_code == 200
+    assert (hub.server("kept") or {}).get("ready")
+    # poll() still tracks them: a server that disappears behind the hub's back is noticed.
+    hub.custom.delete_namespaced_custom_object(
+        "kadense.io", "v1", "jupyterhub", "jupyternotebookinstances", "jupyter-lost"
+    )
+    wait_until(lambda: hub.server("lost") is None, 30, message="the hub noticing the lost server")
+    # And stop still works on a server started by the previous hub process.
+    hub.stop("kept")
+    assert hub.instance("jupyter-kept") is None
+    assert hub.pod("jupyter-kept-notebook") is None
+
+
+# 6 ---------------------------------------------------------------------------------------------------
+
+
+def test_unpullable_image_fails_fast_and_leaves_nothing(hub: Hub) -> None:
+    hub.create_user("oops")
+    session = hub.login("oops")
+    started = time.monotonic()
+    status, _body = hub.spawn("oops", options={"profile": "broken"})
+    if status in (201, 202):
+        wait_until(lambda: not (hub.server("oops") or {}).get("pending"), 30, message="the spawn to end")
+    elapsed = time.monotonic() - started
+    assert elapsed < 15, f"the spawn failed only after {elapsed:.1f} s"
+    assert hub.server("oops") is None
+    events = progress_events(hub, "oops")
+    assert events[-1].get("failed") is True, events
+    assert "ImagePullFailed" in events[-1]["message"] or "ErrImagePull" in events[-1]["message"], events
+    assert "doesnotexist" in events[-1]["message"]
+    page = session.get(f"{hub.url}/hub/spawn-pending/oops", timeout=10)
+    assert "Spawn failed" in page.text, page.text[-2000:]
+    assert "ErrImagePull" in page.text, page.text[-2000:]
+    wait_until(lambda: hub.instance("jupyter-oops") is None, 15, message="the instance deleted")
+    assert hub.secret("jupyter-oops-hub-vars") is None
+    wait_until(lambda: hub.pod("jupyter-oops-notebook") is None, 15, message="the pod deleted")
+
+
+# 7 ---------------------------------------------------------------------------------------------------
+
+
+def test_the_hubs_token_is_refused_everything_else(hub: Hub) -> None:
+    core = client.CoreV1Api(hub.hub_api_client)
+    custom = client.CustomObjectsApi(hub.hub_api_client)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "evil"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    forbidden = [
+        lambda: core.create_namespaced_pod("jupyterhub", pod),
+        lambda: core.read_namespaced_secret("jupyter-ada-hub-vars", "jupyterhub"),
+        lambda: core.list_namespaced_secret("jupyterhub"),
+        lambda: custom.patch_namespaced_custom_object(
+            "kadense.io",
+            "v1",
+            "jupyternetes",
+            "jupyternotebooktemplates",
+            "default-template",
+            {"metadata": {"labels": {"evil": "yes"}}},
+        ),
+        lambda: custom.create_namespaced_custom_object(
+            "kadense.io",
+            "v1",
+            "jupyterhub",
+            "jupyternotebooktemplates",
+            {
+                "apiVersion": "kadense.io/v1",
+                "kind": "JupyterNotebookTemplate",
+                "metadata": {"name": "evil"},
+                "spec": {"pods": []},
+            },
+        ),
+        lambda: core.create_namespaced_persistent_volume_claim(
+            "jupyterhub",
+            {
+                "metadata": {"name": "evil"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            },
+        ),
+        lambda: core.list_namespaced_event("jupyterhub"),
+    ]
+    for i, call in enumerate(forbidden):
+        with pytest.raises(client.ApiException) as info:
+            call()
+        assert info.value.status == 403, (i, info.value.body)
+    # What it may do, it can.
+    custom.list_namespaced_custom_object("kadense.io", "v1", "jupyterhub", "jupyternotebookinstances")
