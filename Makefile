@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# configurable-http-proxy (JupyterHub's proxy) for the e2e tests and the demo, pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
 .PHONY: all test lint type imports pytest demo clean unit integration e2e bench
@@ -18,6 +20,10 @@ $(STAMP): pyproject.toml tools/fetch_k8s_binaries.py
 	$(BIN)/python tools/fetch_k8s_binaries.py --dest $(BIN)
 	@touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
 venv: $(STAMP)
 
 lint: $(STAMP)
@@ -30,7 +36,7 @@ type: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint type imports pytest
@@ -41,10 +47,10 @@ unit: $(STAMP)
 integration: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyternetes up
 
 format: $(STAMP)
