@@ -357,6 +357,8 @@ class Kubelet(Controller):
             except ApiError as exc:
                 log.warning("binding %s/%s failed: %s", namespace, name, exc)
                 return False
+            if node == self.node_name:
+                return True  # the pod worker's first status write adds PodScheduled
             status = copy.deepcopy(bound.get("status") or {})
             conds = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
             status["conditions"] = merge_conditions(

@@ -128,7 +128,6 @@ class PodWorker:
     async def _run(self) -> None:
         k = self.kubelet
         self.start_time = now()
-        self.sync()
         host_network = bool(self.spec.get("hostNetwork"))
         self.pod_ip = k.host_ip if host_network else k.ips.allocate(self.uid)
         self.sandbox = Sandbox(
@@ -146,6 +145,8 @@ class PodWorker:
                 )
                 break
             except (VolumeError, OSError) as exc:
+                if delay is None:
+                    self.sync()  # Pending, ContainerCreating
                 self.event(WARNING, "FailedMount", str(exc))
                 delay = self._backoff(delay)
                 await self._wait_poke(min(delay, 10.0))
