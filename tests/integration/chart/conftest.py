@@ -25,18 +25,22 @@ def helm_binary() -> str:
     """The real helm (installed into the venv by tools/fetch_k8s_binaries.py, which `make test` runs)."""
     found = shutil.which("helm") or shutil.which("helm", path=str(Path(sys.executable).parent))
     if found is None:
-        pytest.fail("helm not found: run `make test` (tools/fetch_k8s_binaries.py installs it into .venv/bin)")
+        pytest.fail(
+            "helm not found: run `make test` (tools/fetch_k8s_binaries.py installs it into .venv/bin)"
+        )
     return found
 
 
 def helm_env(home: Path, kubeconfig: str | None = None) -> dict[str, str]:
     """An environment that keeps helm's cache and config out of the user's home."""
     env = dict(os.environ)
-    env.update({
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    })
+    env.update(
+        {
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_DATA_HOME": str(home / "data"),
+        }
+    )
     if kubeconfig is not None:
         env["KUBECONFIG"] = kubeconfig
     else:
@@ -45,7 +49,12 @@ def helm_env(home: Path, kubeconfig: str | None = None) -> dict[str, str]:
 
 
 def helm(
-    args: Iterable[str], home: Path, *, kubeconfig: str | None = None, check: bool = True, timeout: float = 120
+    args: Iterable[str],
+    home: Path,
+    *,
+    kubeconfig: str | None = None,
+    check: bool = True,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [helm_binary(), *args],
@@ -88,7 +97,15 @@ def render(
 
 def render_error(tmp: Path, values: Mapping[str, Any], *, api_versions: Iterable[str] = ()) -> str:
     """The error of a ``helm template`` that must fail."""
-    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--values", str(values_file(tmp, values))]
+    args = [
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--values",
+        str(values_file(tmp, values)),
+    ]
     for api in api_versions:
         args += ["--api-versions", api]
     proc = helm(args, tmp / "helm", check=False)

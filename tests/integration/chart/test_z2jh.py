@@ -1,0 +1,80 @@
+"""The Zero to JupyterHub example (examples/z2jh/config.yaml) turned into a hub configuration the way z2jh's
+own jupyterhub_config.py does it (``hub.config`` sections merged into ``c``, then every ``hub.extraConfig``
+snippet executed in key order), without the z2jh chart: it selects JupyternetesSpawner with the intended
+traits, and the spawner accepts them."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from traitlets.config import Config
+
+from tests.integration.chart.conftest import ROOT
+
+EXAMPLE = ROOT / "examples" / "z2jh" / "config.yaml"
+SPAWNER = "jupyternetes.spawner.JupyternetesSpawner"
+
+
+def z2jh_hub_config(values: dict[str, Any], environ: dict[str, str]) -> Config:
+    """What z2jh's jupyterhub_config.py makes of ``hub.config`` and ``hub.extraConfig``."""
+    c = Config()
+    hub = values.get("hub") or {}
+    for section, settings in (hub.get("config") or {}).items():
+        c[section].update(settings)
+    for key, snippet in sorted((hub.get("extraConfig") or {}).items()):
+        code = compile(snippet, f"<hub.extraConfig.{key}>", "exec")
+        exec(code, {"c": c, "get_config": lambda: c, "__name__": "jupyterhub_config"})
+    return c
+
+
+@pytest.fixture
+def config(monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setenv("POD_NAMESPACE", "jhub-prod")  # z2jh gives the hub pod its namespace
+    values = yaml.safe_load(EXAMPLE.read_text())
+    return z2jh_hub_config(values, {})
+
+
+def test_example_selects_the_jupyternetes_spawner(config: Config) -> None:
+    assert config.JupyterHub.spawner_class == SPAWNER
+    spawner = config.JupyternetesSpawner
+    assert spawner.template_name == "default"
+    assert spawner.template_namespace == "jhub-prod", "set by hub.extraConfig from $POD_NAMESPACE"
+    assert spawner.start_timeout == 300
+    assert spawner.extra_variables == {"cpu.limit": "1"}
+    assert [p["slug"] for p in spawner.profile_list] == ["minimal", "datascience"]
+    assert spawner.profile_list[1]["template"] == "datascience"
+
+
+def test_the_spawner_accepts_the_example(config: Config) -> None:
+    module, _, name = SPAWNER.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    from jupyterhub.spawner import Spawner
+
+    assert issubclass(cls, Spawner)
+    spawner = cls(config=config)
+    assert spawner.template_name == "default"
+    assert spawner.template_namespace == "jhub-prod"
+    assert spawner.namespace == "jhub-prod", "instances default to the hub's namespace"
+    assert spawner.start_timeout == 300
+    assert dict(spawner.extra_variables) == {"cpu.limit": "1"}
+    assert [p["display_name"] for p in spawner.profile_list] == ["Minimal environment", "Data science"]
+    configured = set(config.JupyternetesSpawner)
+    assert configured <= set(cls.class_trait_names(config=True)), configured - set(cls.class_trait_names())
+
+
+def test_example_leaves_the_hub_without_kubespawner_rights() -> None:
+    values = yaml.safe_load(EXAMPLE.read_text())
+    assert values["rbac"]["create"] is False, "z2jh's Role would give the hub pods, PVCs and secrets"
+    assert values["scheduling"]["userScheduler"]["enabled"] is False
+    assert values["prePuller"]["hook"]["enabled"] is False
+
+
+def test_chart_default_template_admits_pods_through_z2jh_network_policy(tmp_path: Path) -> None:
+    from tests.integration.chart.conftest import one, render
+
+    template = one(render(tmp_path), "JupyterNotebookTemplate", "default")
+    assert template["spec"]["pods"][0]["labels"]["hub.jupyter.org/network-access-hub"] == "true"
