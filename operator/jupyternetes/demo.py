@@ -110,7 +110,7 @@ def jupyter_image_commands() -> list[dict[str, Any]]:
     """
     from kubesim.kubelet.config import JUPYTER_IMAGE
 
-    entry = dict(JUPYTER_IMAGE)
+    entry: dict[str, Any] = dict(JUPYTER_IMAGE)
     if not _others_can_run(sys.executable):
         entry["user"] = None
         entry["group"] = None

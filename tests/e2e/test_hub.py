@@ -242,3 +242,14 @@ def test_the_hubs_token_is_refused_everything_else(hub: Hub) -> None:
         assert info.value.status == 403, (i, info.value.body)
     # What it may do, it can.
     custom.list_namespaced_custom_object("kadense.io", "v1", "jupyterhub", "jupyternotebookinstances")
+
+
+def test_deleting_the_user_purges_the_workspace(hub: Hub) -> None:
+    hub.spawn_and_wait("gone")
+    assert hub.pvc("jupyter-gone-workspace") is not None
+    hub.stop("gone")
+    assert hub.pvc("jupyter-gone-workspace") is not None, "a stop keeps the PVC"
+    status, body = hub.api("DELETE", "/users/gone")  # JupyterHub calls spawner.delete_forever()
+    assert status == 204, body
+    wait_until(lambda: hub.pvc("jupyter-gone-workspace") is None, 30, message="the PVC purged")
+    assert hub.instance("jupyter-gone") is None
