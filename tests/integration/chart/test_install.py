@@ -150,7 +150,7 @@ def installed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instal
             admin.core.create_namespace({"metadata": {"name": ns}})
         # Zero to JupyterHub's hub ServiceAccount.
         admin.core.create_namespaced_service_account(HUB_NAMESPACE, {"metadata": {"name": "hub"}})
-        args = ["install", RELEASE, str(CHART), "--namespace", HUB_NAMESPACE, "--wait=false"]
+        args = ["install", RELEASE, str(CHART), "--namespace", HUB_NAMESPACE]
         if layout.values:
             args += ["--values", str(values_file(tmp_path, layout.values))]
         out = helm(args, tmp_path / "helm", kubeconfig=cluster.kubeconfig)

@@ -6,6 +6,7 @@ traits, and the spawner accepts them."""
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,16 @@ def test_chart_default_template_admits_pods_through_z2jh_network_policy(tmp_path
 
     template = one(render(tmp_path), "JupyterNotebookTemplate", "default")
     assert template["spec"]["pods"][0]["labels"]["hub.jupyter.org/network-access-hub"] == "true"
+
+
+def test_hub_image_and_z2jh_chart_versions_agree() -> None:
+    """The hub image is z2jh's k8s-hub of one release; CI and the docs deploy that same z2jh chart."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    hub_tag = re.search(r"ARG HUB_IMAGE=quay\.io/jupyterhub/k8s-hub:(\S+)", dockerfile)
+    assert hub_tag is not None
+    workflow = (ROOT / ".github" / "workflows" / "e2e-kind.yml").read_text()
+    z2jh = re.search(r"Z2JH_VERSION: (\S+)", workflow)
+    assert z2jh is not None
+    assert z2jh.group(1) == hub_tag.group(1)
+    for doc in (EXAMPLE, ROOT / "docs" / "z2jh.md"):
+        assert f"--version {hub_tag.group(1)}" in doc.read_text(), doc
