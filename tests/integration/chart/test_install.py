@@ -7,6 +7,12 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +26,7 @@ from kubernetes import client, config
 import kubesim
 from jupyternetes.handlers import CONFIG_ENV
 from tests.conftest import wait_until
-from tests.integration.chart.conftest import CHART, RELEASE, Obj, helm, operator_args, values_file
+from tests.integration.chart.conftest import CHART, RELEASE, Obj, helm, one, operator_args, values_file
 
 GROUP, VERSION = "kadense.io", "v1"
 HUB_NAMESPACE = "jhub"
@@ -373,3 +379,68 @@ def test_operator_serviceaccount_is_confined(installed: Installed) -> None:
     ), "otherResources kinds are only those listed in values"
     if layout.template_namespace != layout.instance_namespace:
         assert status_of(lambda: operator.core.create_namespaced_pod(layout.template_namespace, pod)) == 403
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+def test_operator_command_as_the_deployment_runs_it(installed: Installed, tmp_path: Path) -> None:
+    """`jupyternetes operator` with exactly the Deployment's arguments (ports moved to free ones, and the
+    ServiceAccount's kubeconfig instead of the in-cluster one): probes and metrics answer where the chart
+    points them, and it provisions an instance."""
+    args = operator_args(installed.manifests)
+    health, metrics = _free_port(), _free_port()
+    args = [
+        f"--liveness-port={health}" if a.startswith("--liveness-port=") else a
+        for a in args
+        if not a.startswith("--metrics-port=")
+    ] + [f"--metrics-port={metrics}", f"--kubeconfig={installed.operator_kubeconfig}"]
+    deployment = one(installed.manifests, "Deployment", f"{RELEASE}-jupyternetes-operator")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    log = (tmp_path / "operator.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyternetes.cli", "operator", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if k not in {"KUBECONFIG", CONFIG_ENV}},
+    )
+    try:
+        wait_until(lambda: _http_status(f"http://127.0.0.1:{health}/healthz") == 200, 30, message="/healthz")
+        wait_until(lambda: _http_status(f"http://127.0.0.1:{metrics}/metrics") == 200, 10, message="/metrics")
+        layout, hub, ns = installed.layout, installed.hub, installed.layout.instance_namespace
+        hub.core.create_namespaced_secret(ns, _secret(layout, "jupyter-cli"))
+        hub.custom.create_namespaced_custom_object(
+            GROUP, VERSION, ns, "jupyternotebookinstances", _instance(layout, "jupyter-cli")
+        )
+        wait_until(
+            lambda: _ready(
+                hub.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, ns, "jupyternotebookinstances", "jupyter-cli"
+                )
+            ),
+            30,
+            message=lambda: "instance Ready\n" + (tmp_path / "operator.log").read_text()[-3000:],
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+    output = (tmp_path / "operator.log").read_text()
+    assert "Forbidden" not in output, output
