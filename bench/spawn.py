@@ -161,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
                 if i >= 0:
                     results[name].append(took)
     finally:
+        for name, stack in stacks.items():
+            say(f"stopping {name}'s servers")
+            status, body = stack.api("GET", "/users")
+            for user in body if status == 200 else ():
+                if user.get("servers"):
+                    stack.api("DELETE", f"/users/{user['name']}/server")
         for stack in stacks.values():
             if stack is not main_stack:
                 stack.stop()

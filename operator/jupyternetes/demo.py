@@ -331,7 +331,14 @@ class Stack:
         objs += [d for d in yaml.safe_load_all(rbac.read_text()) if d]
         objs += list(self.opts.templates or default_templates())
         self.apply(*objs)
-        self.hub_kubeconfig = self.cluster.kubeconfig_for(HUB_SERVICE_ACCOUNT, HUB_NAMESPACE)
+        # The hub's ServiceAccount token (a demo may run for days: 30 days instead of the default hour).
+        token = self.cluster.token_for(HUB_SERVICE_ACCOUNT, HUB_NAMESPACE, expiration_seconds=30 * 86400)
+        self.hub_kubeconfig = self.cluster.write_kubeconfig(
+            self.state_dir / "cluster" / "kubeconfig-hub",
+            token,
+            user=f"system:serviceaccount:{HUB_NAMESPACE}:{HUB_SERVICE_ACCOUNT}",
+            namespace=HUB_NAMESPACE,
+        )
 
     def start_operator(self) -> None:
         self.say("starting the operator")
@@ -483,6 +490,8 @@ class Stack:
         elif o.spawner == "localprocess":
             lines += [
                 "c.JupyterHub.spawner_class = 'jupyterhub.spawner.SimpleLocalProcessSpawner'",
+                "# Local processes do not outlive their hub usefully: stop them with it.",
+                "c.JupyterHub.cleanup_servers = True",
                 f"c.SimpleLocalProcessSpawner.home_dir_template = {str(hub_dir / 'homes' / '{username}')!r}",
                 "c.Spawner.args = ['--allow-root']" if os.geteuid() == 0 else "",
             ]

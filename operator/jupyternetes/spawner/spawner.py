@@ -379,25 +379,35 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
             )
 
     async def _wait_ready(self, kube: Kube, inst: Obj, progress: _Progress) -> str:
+        """Follow the instance's watch until it is Ready (its URL) or has failed (raises). A broken stream
+        (API server restart, network) is resumed: from a fresh read of the instance after a short pause."""
         meta = inst["metadata"]
         ns, name, uid = meta["namespace"], meta["name"], meta.get("uid")
         current: Obj = inst
-        async with contextlib.aclosing(
-            kubeapi.watch_instance(kube, ns, name, meta.get("resourceVersion"))
-        ) as events:
-            while True:
-                url = self._check(current, progress)
-                if url:
-                    return url
-                try:
-                    etype, obj = await anext(events)
-                except StopAsyncIteration:
-                    raise SpawnFailed(f"the watch of {ns}/{name} ended", "WatchEnded") from None
-                if etype == "DELETED" or (obj.get("metadata") or {}).get("uid") not in (None, uid):
-                    raise SpawnFailed(
-                        f"JupyterNotebookInstance {ns}/{name} was deleted while starting", "InstanceDeleted"
-                    )
-                current = obj
+        resume_from: str | None = meta.get("resourceVersion")
+        while True:
+            try:
+                async with contextlib.aclosing(kubeapi.watch_instance(kube, ns, name, resume_from)) as events:
+                    while True:
+                        url = self._check(current, progress)
+                        if url:
+                            return url
+                        try:
+                            etype, obj = await anext(events)
+                        except StopAsyncIteration:
+                            raise SpawnFailed(f"the watch of {ns}/{name} ended", "WatchEnded") from None
+                        if etype == "DELETED" or (obj.get("metadata") or {}).get("uid") not in (None, uid):
+                            raise SpawnFailed(
+                                f"JupyterNotebookInstance {ns}/{name} was deleted while starting",
+                                "InstanceDeleted",
+                            )
+                        current = obj
+            except KubeError as exc:
+                if not exc.retriable:
+                    raise self._api_failure(f"watch JupyterNotebookInstance {ns}/{name}", exc) from None
+                self.log.info("watch of %s/%s broke (%s); resuming", ns, name, exc)
+                await asyncio.sleep(0.2)
+                resume_from = None  # re-read the object first: events may have been missed
 
     def _check(self, inst: Obj, progress: _Progress) -> str | None:
         for step in progress_steps(inst):

@@ -362,3 +362,27 @@ async def test_delete_forever_requests_a_purge(env: Env) -> None:
 async def _deleting_instance(env: Env) -> dict[str, Any] | None:
     inst = await env.instance(NAME)
     return inst if inst and inst["metadata"].get("deletionTimestamp") else None
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"watchCuts": [{"afterEvents": 1, "resource": "jupyternotebookinstances"}]},
+        {
+            "expire": [{"resource": "jupyternotebookinstances", "count": 1}],
+            "watchCuts": [{"afterEvents": 1, "resource": "jupyternotebookinstances"}],
+        },
+        {"errors": [{"code": 500, "verb": "watch", "resource": "jupyternotebookinstances", "count": 2}]},
+    ],
+    ids=["cut-streams", "410-expired", "500-on-watch"],
+)
+async def test_start_survives_a_broken_watch(env: Env, faults: dict[str, Any]) -> None:
+    env.cluster.faults.configure(faults)
+    spawner = env.spawner()
+    task = asyncio.ensure_future(spawner.start())
+    await until(lambda: env.instance(NAME), what="the instance")
+    pending = failed_status("SecretNotFound", "not yet")
+    await env.set_status(NAME, pending)
+    await env.set_status(NAME, {**pending, "podsProvisioned": "Completed"})
+    await env.set_status(NAME, ready_status(NAME))
+    assert await asyncio.wait_for(task, 10) == "http://10.244.0.5:8888"
