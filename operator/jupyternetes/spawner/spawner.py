@@ -479,14 +479,14 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
     # --------------------------------------------------------------------- stop
 
     async def stop(self, now: bool = False) -> None:
-        """Delete the instance (foreground: the instance goes only after its pods) and its Secret, and
-        return when the instance is gone (with now=True: once the deletion is accepted)."""
+        """Delete the instance with foreground propagation (the API server keeps it until its pods are
+        gone) and its Secret; return once the instance, and so its pods, are gone. Safe to call twice.
+
+        ``now`` changes nothing: the hub may not delete pods itself, so how fast a pod ends is the
+        template's ``terminationGracePeriodSeconds`` (the single-user server exits at once on SIGTERM)."""
         ns, name = self._instance_key()
         kube = await self._kube()
         await self._delete(kube, "v1", "Secret", ns, objects.secret_name(name))
-        if now:
-            await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name, propagation="Foreground")
-            return
         await self._delete_and_wait(kube, ns, name, self.stop_timeout)
 
     async def _delete(

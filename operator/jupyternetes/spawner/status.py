@@ -134,7 +134,8 @@ def progress_steps(instance: Obj) -> list[Step]:
                 Step(
                     f"pod-scheduled/{entry}",
                     60,
-                    f"Pod {rname} scheduled, address {pod['podAddress']}; starting containers",
+                    f"Pod {rname} scheduled, address {pod['podAddress']}; "
+                    "pulling the image and starting the container",
                 )
             )
         if pod.get("state") == "Running" or pod.get("ready"):
