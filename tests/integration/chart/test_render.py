@@ -412,6 +412,11 @@ def test_multi_namespace(rendered: dict[str, list[Obj]]) -> None:
         ({"operator": {"replicas": 2}}, (), "needs kopf's peering CRDs"),
         ({"operator": {"replicas": 0}}, (), "operator.replicas must be at least 1"),
         ({"defaultTemplate": {"namespace": "nowhere"}}, (), 'defaultTemplate.namespace "nowhere"'),
+        # values.schema.json: typos and wrong types are refused, not silently ignored.
+        ({"operator": {"watchNamspaces": ["a"]}}, (), "additional properties 'watchNamspaces' not allowed"),
+        ({"hub": {"clusterwide": True}}, (), "additional properties 'clusterwide' not allowed"),
+        ({"operator": {"allNamespaces": "yes"}}, (), "allNamespaces"),
+        ({"image": {"digest": "latest"}}, (), "digest"),
     ],
 )
 def test_inconsistent_values_fail_clearly(
