@@ -36,7 +36,7 @@ from kubesim.kubelet.envvars import resolve_env
 from kubesim.kubelet.events import EventRecorder
 from kubesim.kubelet.fake import FakeRuntime
 from kubesim.kubelet.logs import parse_options, serve
-from kubesim.kubelet.network import IPAllocator
+from kubesim.kubelet.network import IPAllocator, LoopbackRange
 from kubesim.kubelet.node import node_object, node_status
 from kubesim.kubelet.runtime import Runtime
 from kubesim.kubelet.status import merge_conditions, pod_status, scheduled_condition
@@ -87,7 +87,14 @@ class Kubelet(Controller):
             self.runtime = ProcessRuntime(self.config)
         else:
             raise ValueError(f"unknown runtime {runtime!r} (fake or process)")
-        cidr = self.config.pod_cidr or ("127.244.0.0/16" if runtime == "process" else "10.244.0.0/16")
+        self._loopback: LoopbackRange | None = None
+        cidr = self.config.pod_cidr
+        if not cidr:
+            if runtime == "process":
+                self._loopback = LoopbackRange()
+                cidr = self._loopback.cidr
+            else:
+                cidr = "10.244.0.0/16"
         self.ips = IPAllocator(cidr)
         self.events = EventRecorder(api, "kubelet", self.node_name, self.user)
         self.scheduler_events = EventRecorder(api, "default-scheduler", "", self.scheduler_opts.user)
@@ -126,6 +133,8 @@ class Kubelet(Controller):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.workers.clear()
+        if self._loopback is not None:
+            self._loopback.release()
 
     def initial_items(self) -> Iterable[tuple[Key, str, str]]:
         return [

@@ -11,7 +11,14 @@ DEFAULT_PULL_FAIL_PATTERN = r".*(doesnotexist|invalid-image|:404).*"
 
 # Images that carry no command of their own in kubesim (there are no images): what the image would run.
 # Each entry may be ``(regex, argv)`` or a dict ``{"image": regex, "command": [...], "env": {...},
-# "workingDir": "...", "user": uid, "group": gid}`` (the image's CMD, ENV, WORKDIR and USER).
+# "workingDir": "...", "user": uid, "group": gid, "rootArgs": [...]}`` (the image's CMD, ENV, WORKDIR and
+# USER; ``user``/``group`` apply only when kubesim runs as root with mount namespaces, and the Python running
+# the command must then be readable by that user). ``rootArgs`` are appended when the process runs as root
+# and the program is the image's own command: the Jupyter images run as ``jovyan`` (uid 1000), and a Jupyter
+# server started as root refuses to run without ``--allow-root``. ``$(VAR)`` in ``command``, ``env`` and
+# ``workingDir`` is expanded with the container's environment, e.g.
+# ``"workingDir": "/home/$(JUPYTERHUB_USER)"`` makes a Jupyter server's root the directory holding a
+# ``/home/<user>/work`` volume.
 JUPYTER_IMAGE = {
     "image": r"(^|/)(jupyter|jupyterhub)/|(^|[/-])(base|minimal|scipy|datascience|r|julia|tensorflow|pytorch|"
     r"pyspark|all-spark|docker-stacks-foundation)-notebook(:|@|$)|(^|/)singleuser(-sample)?(:|@|$)",
@@ -25,8 +32,7 @@ JUPYTER_IMAGE = {
         "JUPYTER_PORT": "8888",
     },
     "workingDir": "/home/jovyan",
-    "user": 1000,
-    "group": 100,
+    "rootArgs": ["--allow-root"],
 }
 DEFAULT_IMAGE_COMMANDS: tuple[Any, ...] = (JUPYTER_IMAGE,)
 
@@ -50,6 +56,7 @@ class ImageConfig:
     working_dir: str = ""
     user: int | None = None
     group: int | None = None
+    root_args: tuple[str, ...] = ()
 
 
 def parse_image_commands(entries: Sequence[Any]) -> tuple[ImageConfig, ...]:
@@ -66,6 +73,7 @@ def parse_image_commands(entries: Sequence[Any]) -> tuple[ImageConfig, ...]:
                     working_dir=str(entry.get("workingDir") or ""),
                     user=int(entry["user"]) if entry.get("user") is not None else None,
                     group=int(entry["group"]) if entry.get("group") is not None else None,
+                    root_args=tuple(str(a) for a in entry.get("rootArgs") or ()),
                 )
             )
         else:
@@ -89,7 +97,8 @@ class KubeletConfig:
     # crash-loop and image-pull back-off: base, doubling, capped (upstream: 10s and 300s).
     backoff_base: float = 1.0
     backoff_max: float = 60.0
-    # pod addresses; default 127.244.0.0/16 (process: distinct loopback addresses) or 10.244.0.0/16 (fake).
+    # pod addresses; default: a free 127.X.0.0/16 (process: distinct loopback addresses, X claimed host-wide
+    # with a lock file so clusters never overlap) or 10.244.0.0/16 (fake).
     pod_cidr: str | None = None
     node_capacity: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     node_labels: Mapping[str, str] = field(default_factory=dict)

@@ -1,14 +1,15 @@
 """Pod IP allocation.
 
-In ``process`` mode each pod gets its own loopback address (127.244.x.y by default): on Linux the whole
-127.0.0.0/8 block is routed to ``lo``, so a process can bind 127.244.0.5:8888 without root while another
-pod binds 127.244.0.6:8888. In ``fake`` mode nothing listens, and the addresses look like a kind cluster's
-(10.244.0.0/16).
+In ``process`` mode each pod gets its own loopback address (127.X.y.z, X picked per cluster, see
+:class:`LoopbackRange`): on Linux the whole 127.0.0.0/8 block is routed to ``lo``, so a process can bind
+127.X.0.5:8888 without root while another pod binds 127.X.0.6:8888. In ``fake`` mode nothing listens,
+and the addresses look like a kind cluster's (10.244.0.0/16).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 
 
@@ -50,3 +51,48 @@ class IPAllocator:
 
     def in_use(self) -> int:
         return len(self._used)
+
+
+class LoopbackRange:
+    """A /16 of 127.0.0.0/8 that no other kubesim on this host uses (``127.X.0.0/16``).
+
+    Each range is claimed with an ``flock`` on ``<tmp>/kubesim-netlocks/127.X.lock``, held for the life of
+    the cluster and released by the kernel when the process exits, so two clusters (parallel test runs, a
+    demo next to a test suite) never give two pods the same address.
+    """
+
+    FIRST, LAST = 100, 254
+
+    def __init__(self) -> None:
+        import fcntl
+        import random
+        import tempfile
+        from pathlib import Path
+
+        lock_dir = Path(tempfile.gettempdir()) / "kubesim-netlocks"
+        lock_dir.mkdir(mode=0o1777, exist_ok=True)
+        span = self.LAST - self.FIRST + 1
+        start = random.randrange(span)
+        self.fd: int | None = None
+        self.cidr = ""
+        for i in range(span):
+            second = self.FIRST + (start + i) % span
+            path = lock_dir / f"127.{second}.lock"
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.fd = fd
+            self.cidr = f"127.{second}.0.0/16"
+            return
+        raise RuntimeError("every loopback range 127.100-254.0.0/16 is in use by another kubesim")
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

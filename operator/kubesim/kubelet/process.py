@@ -394,7 +394,7 @@ class ProcessRuntime(Runtime):
         if launch.args:
             return list(launch.args)
         if image is not None and image.command:
-            return list(image.command)
+            return [expand(a, launch.env) for a in image.command]
         raise CreateError(
             f'failed to generate container "{launch.container_id.rsplit("/", 1)[-1][:12]}" spec: no command '
             f'specified (kubesim process runtime: image "{launch.container.get("image", "")}" has no '
@@ -434,7 +434,7 @@ class ProcessRuntime(Runtime):
         env = {k: os.environ[k] for k in self.config.inherit_env if k in os.environ}
         env["PATH"] = self.path
         if image is not None:
-            env.update(image.env)
+            env.update({k: expand(v, launch.env) for k, v in image.env.items()})
         env["HOSTNAME"] = self.config.node_name if sandbox.host_network else sandbox.name
         if launch.server_url:
             parts = urlsplit(launch.server_url)
@@ -486,6 +486,15 @@ class ProcessRuntime(Runtime):
         image = self.image_config(str(container.get("image", "")))
         argv = self._argv(launch, image)
         uid, gid, groups = self._identity(launch, image)
+        runs_as_root = (uid if uid is not None else self.euid) == 0
+        if (
+            image is not None
+            and image.root_args
+            and runs_as_root
+            and image.command
+            and os.path.basename(argv[0]) == os.path.basename(image.command[0])
+        ):
+            argv += [a for a in image.root_args if a not in argv]
         pod_sc = launch.pod.get("spec", {}).get("securityContext") or {}
         fs_group = int(pod_sc["fsGroup"]) if pod_sc.get("fsGroup") is not None else None
         name = str(container.get("name"))
@@ -501,7 +510,9 @@ class ProcessRuntime(Runtime):
             env["KUBESIM_POD_IP"] = sandbox.pod_ip
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SHIM_DIR), env.get("PYTHONPATH", "")) if p)
         env.setdefault("TMPDIR", str(tmp))
-        working_dir = str(container.get("workingDir") or (image.working_dir if image else "") or "")
+        working_dir = str(
+            container.get("workingDir") or (expand(image.working_dir, launch.env) if image else "")
+        )
         spec_dir = sandbox.pod_dir / "run"
         spec_dir.mkdir(parents=True, exist_ok=True)
         error_file: Path | None = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,9 +22,11 @@ from typing import Any
 
 import kubernetes
 import pytest
+import yaml
 from kubernetes.client import ApiClient, CoreV1Api
 
 import kubesim
+from kubesim.kubelet.config import JUPYTER_IMAGE
 from kubesim.kubelet.process import namespace_mounts_available
 
 pytestmark = pytest.mark.skipif(
@@ -600,3 +605,108 @@ def test_no_process_outlives_a_killed_kubesim(tmp_path: Path, wait_for: WaitFor)
         )
     finally:
         proc.kill()
+
+
+class _FakeHub(http.server.BaseHTTPRequestHandler):
+    """Just enough of the Hub API for a single-user server: the version check and token lookups."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/hub/api/user"):
+            scopes = ["access:servers!user=alice", "access:servers!server=alice/"]
+            body = json.dumps(
+                {
+                    "kind": "user",
+                    "name": "alice",
+                    "admin": False,
+                    "groups": [],
+                    "scopes": scopes,
+                    "session_id": None,
+                }
+            ).encode()
+        else:
+            body = b'{"version": "5.2.1"}'
+        self.send_response(200)
+        self.send_header("X-JupyterHub-Version", "5.2.1")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_jupyter_single_user_server_from_the_announcement_template(wait_for: WaitFor) -> None:
+    """The announcement's template (image without a command, JUPYTERHUB_SERVICE_URL on 0.0.0.0, a PVC at
+    /home/<user>/work) runs a real jupyterhub-singleuser; a file saved through it survives the pod.
+    (Default mount mode only: both modes' volume handling is covered by test_pvc_data_outlives_the_pod.)"""
+    pytest.importorskip("jupyterhub")
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if shutil.which("jupyterhub-singleuser", path=search) is None:
+        pytest.skip("jupyterhub-singleuser is not installed")
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeHub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    template = yaml.safe_load((Path(__file__).parents[3] / "fixtures" / "default-template.yaml").read_text())
+    values = {
+        "{jupyterhub.user.name}": "alice",
+        "{jupyterhub.user.id}": "1",
+        "{jupyterhub.api_token}": "secret-token",
+        "{jupyterhub.oauth_client_id}": "jupyterhub-user-alice",
+        "{jupyternetes.pvcs.workspace}": "workspace-alice",
+        "http://hub.{jupyterhub.namespace}.svc.cluster.local:8081": f"http://127.0.0.1:{hub.server_address[1]}",
+    }
+    text = json.dumps(template["spec"]["pods"][0]["spec"])
+    for key, value in values.items():
+        text = text.replace(key, value)
+    pod_body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "notebook"}, "spec": json.loads(text)}
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "workspace-alice"},
+        "spec": template["spec"]["pvcs"][0]["spec"],
+    }
+    jupyter = {**JUPYTER_IMAGE, "workingDir": "/home/$(JUPYTERHUB_USER)"}  # the server's root holds work/
+    try:
+        with kubesim.Cluster(runtime="process", kubelet={**OPTIONS, "image_commands": [jupyter]}) as sim:
+            client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+            core: Any = CoreV1Api(client)
+            headers = {"Authorization": "token secret-token", "Content-Type": "application/json"}
+
+            def serving() -> str:
+                ip = str((get(sim, "default", "notebook") or {}).get("status", {}).get("podIP", ""))
+                if ip:
+                    try:
+                        with urllib.request.urlopen(f"http://{ip}:8888/user/alice/api", timeout=1):
+                            return ip
+                    except OSError:
+                        pass
+                return ""
+
+            try:
+                core.create_namespaced_persistent_volume_claim("default", pvc)
+                core.create_namespaced_pod("default", pod_body)
+                ip = wait_for(serving, timeout=30, what="the single-user server to answer on its pod IP")
+                url = f"http://{ip}:8888/user/alice/api/contents/work/hello.txt"
+                content = json.dumps({"type": "file", "format": "text", "content": "kept"}).encode()
+                put = urllib.request.Request(url, data=content, headers=headers, method="PUT")
+                with urllib.request.urlopen(put, timeout=10) as resp:
+                    assert resp.status == 201
+                kubectl(sim, "delete", "pod", "notebook")
+                core.create_namespaced_pod("default", pod_body)
+                ip = wait_for(serving, timeout=30, what="the second single-user server")
+                url = f"http://{ip}:8888/user/alice/api/contents/work/hello.txt"
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
+                    assert json.loads(resp.read())["content"] == "kept"
+            finally:
+                client.close()
+    finally:
+        hub.shutdown()
+
+
+def test_clusters_on_one_host_get_distinct_pod_addresses(sim: kubesim.Cluster) -> None:
+    with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as other:
+        mine, theirs = sim.kubelet.ips.network, other.kubelet.ips.network
+        assert mine.subnet_of(ipaddress.ip_network("127.0.0.0/8"))
+        assert not mine.overlaps(theirs)
