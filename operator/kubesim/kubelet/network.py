@@ -15,9 +15,10 @@ import threading
 
 class IPAllocator:
     def __init__(self, cidr: str) -> None:
-        self.network = ipaddress.ip_network(cidr, strict=False)
-        if self.network.version != 4:
+        network = ipaddress.ip_network(cidr, strict=False)
+        if not isinstance(network, ipaddress.IPv4Network):
             raise ValueError(f"pod_cidr must be an IPv4 network, got {cidr}")
+        self.network: ipaddress.IPv4Network = network
         self._size = self.network.num_addresses
         if self._size < 8:
             raise ValueError(f"pod_cidr {cidr} is too small")

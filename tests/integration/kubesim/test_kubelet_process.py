@@ -708,5 +708,5 @@ def test_jupyter_single_user_server_from_the_announcement_template(wait_for: Wai
 def test_clusters_on_one_host_get_distinct_pod_addresses(sim: kubesim.Cluster) -> None:
     with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as other:
         mine, theirs = sim.kubelet.ips.network, other.kubelet.ips.network
-        assert mine.subnet_of(ipaddress.ip_network("127.0.0.0/8"))
+        assert mine.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
         assert not mine.overlaps(theirs)
