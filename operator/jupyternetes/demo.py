@@ -575,6 +575,13 @@ def _prepare_state_dir(path: Path) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    if repo_root() is None:
+        print(
+            "error: `jupyternetes up` runs from a source checkout (it uses crds/, fixtures/ and node_modules/): "
+            "clone the repository and run `make demo`",
+            file=sys.stderr,
+        )
+        return 2
     state_dir = Path(args.state_dir).resolve()
     _prepare_state_dir(state_dir)
 
