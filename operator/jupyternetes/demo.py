@@ -577,7 +577,7 @@ def _prepare_state_dir(path: Path) -> None:
 def run_up(args: argparse.Namespace) -> int:
     if repo_root() is None:
         print(
-            "error: `jupyternetes up` runs from a source checkout (it uses crds/, fixtures/ and node_modules/): "
+            "error: `jupyternetes up` runs from a source checkout (it uses crds/, fixtures/, node_modules/): "
             "clone the repository and run `make demo`",
             file=sys.stderr,
         )
