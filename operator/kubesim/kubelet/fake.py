@@ -1,4 +1,5 @@
-"""The ``fake`` runtime: nothing executes; a container "runs" after ``start_delay`` until it is stopped.
+"""The ``fake`` runtime: nothing executes; a container "runs" after ``start_delay`` until it is stopped
+(an init container completes at once, with exit code 0).
 
 For tests of clients' handling of container exits, a pod may ask a fake container to exit by itself with
 annotations: ``kubesim.io/fake-exit-code`` (an int) and ``kubesim.io/fake-run-seconds`` (how long it runs
@@ -68,5 +69,7 @@ class FakeRuntime(Runtime):
             seconds = float(seconds_text) if seconds_text is not None else 0.0
         except ValueError:
             code, seconds = None, 0.0
+        if code is None and launch.init and launch.container.get("restartPolicy") != "Always":
+            code = 0  # an init container (not a sidecar) completes
         launch.log.open()
         return FakeHandle(launch.container_id, code, seconds)

@@ -382,3 +382,23 @@ def test_namespace_deletion_stops_pods(sim: kubesim.Cluster, core: Any, wait_for
     core.delete_namespace("gone")
     wait_for(lambda: sim.get("namespaces", "gone") is None, timeout=10, what="namespace removed")
     assert sim.call(lambda: ("gone", "p1") not in sim.kubelet.workers)
+
+
+def test_init_containers_complete_before_containers_start(
+    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
+) -> None:
+    body = pod("with-init")
+    body["spec"]["initContainers"] = [{"name": "setup", "image": "busybox:1.36"}]
+    core.create_namespaced_pod(ns, body)
+    p = wait_for(lambda: (x := get(sim, ns, "with-init")) and is_ready(x) and x)
+    init = p["status"]["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["reason"] == "Completed"
+    assert init["ready"] is True
+    initialized = condition(p, "Initialized")
+    assert initialized is not None
+    assert initialized["status"] == "True"
+    started = [e for e in events(sim, ns, "with-init") if e["reason"] == "Started"]
+    assert {e["involvedObject"]["fieldPath"] for e in started} == {
+        "spec.initContainers{setup}",
+        "spec.containers{main}",
+    }

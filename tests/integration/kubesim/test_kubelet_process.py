@@ -455,10 +455,11 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
     body = pod(
         "env",
         script("""
-        import json, os
+        import json, os, sys
         print(json.dumps(dict(os.environ)))
         print(open("/etc/app/config.json").read())
         print(os.getcwd())
+        print(json.dumps(sys.argv[1:]))
         """),
         env=[
             {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
@@ -477,7 +478,7 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
             {"name": "JUPYTERHUB_SERVICE_URL", "value": "http://0.0.0.0:8888/user/alice/"},
             {"name": "ALLOWED_NETS", "value": "0.0.0.0/0"},
         ],
-        envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+        envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}, {"secretRef": {"name": "creds"}}],
         args=["ignored-by-python", "$(POD_NAME)"],
         volumes=[
             {
@@ -506,6 +507,7 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
     assert env["SA"] == "default"
     assert env["GREETING"] == f"hello env in {ns}, $(POD_NAME) $(UNDEFINED)"
     assert env["CFG_MODE"] == "fast"
+    assert env["token"] == "s3cret"  # envFrom a Secret, no prefix
     assert env["CFG_LEVEL"] == "3"
     assert env["CFG_dashed-name"] == "x"  # relaxed environment variable names (default since 1.32)
     assert env["HOSTNAME"] == "env"
@@ -513,6 +515,7 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
     assert env["ALLOWED_NETS"] == "0.0.0.0/0"
     assert out[1] == '{"a": 1}'
     assert out[2].endswith("/opt/kubesim-workdir-test")
+    assert json.loads(out[3]) == ["ignored-by-python", "env"]  # $(POD_NAME) expanded in args
     assert not os.path.exists("/opt/kubesim-workdir-test")
 
 
@@ -710,3 +713,57 @@ def test_clusters_on_one_host_get_distinct_pod_addresses(sim: kubesim.Cluster) -
         mine, theirs = sim.kubelet.ips.network, other.kubelet.ips.network
         assert mine.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
         assert not mine.overlaps(theirs)
+
+
+def test_init_container_runs_first(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+    shared = [{"name": "shared", "mountPath": "/shared"}]
+    body = pod(
+        "ordered",
+        script("print(open('/shared/from-init').read())"),
+        volumeMounts=shared,
+        restartPolicy="Never",
+        volumes=[{"name": "shared", "emptyDir": {}}],
+    )
+    body["spec"]["initContainers"] = [
+        {
+            "name": "setup",
+            "image": "python:3.11-slim",
+            "volumeMounts": shared,
+            "command": script("open('/shared/from-init', 'w').write('prepared')"),
+        }
+    ]
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: phase(get(sim, ns, "ordered")) in ("Succeeded", "Failed"))
+    assert phase(get(sim, ns, "ordered")) == "Succeeded"
+    assert kubectl(sim, "logs", "ordered", "-n", ns).stdout == "prepared\n"
+
+
+def test_startup_probe_holds_started_and_ready(
+    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
+) -> None:
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "late",
+            script("""
+            import os, socket, time
+            while not os.path.exists("/trigger/go"):
+                time.sleep(0.02)
+            server = socket.create_server(("0.0.0.0", 7000))
+            while True:
+                server.accept()[0].close()
+            """),
+            volumes=[{"name": "t", "hostPath": {"path": str(tmp_path)}}],
+            volumeMounts=[{"name": "t", "mountPath": "/trigger"}],
+            startupProbe={"tcpSocket": {"port": 7000}, "periodSeconds": 1, "failureThreshold": 30},
+        ),
+    )
+    wait_for(lambda: phase(get(sim, ns, "late")) == "Running")
+    wait_for(lambda: any(e["reason"] == "Unhealthy" for e in events(sim, ns, "late")))
+    cs = cstatus(get(sim, ns, "late"))
+    assert (cs["started"], cs["ready"]) == (False, False)
+    unhealthy = next(e for e in events(sim, ns, "late") if e["reason"] == "Unhealthy")
+    assert unhealthy["message"].startswith("Startup probe failed: dial tcp ")
+    (tmp_path / "go").touch()
+    wait_for(lambda: is_ready(get(sim, ns, "late")), timeout=5, what="Ready once the startup probe passes")
+    assert cstatus(get(sim, ns, "late"))["started"] is True
