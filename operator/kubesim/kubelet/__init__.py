@@ -199,7 +199,10 @@ class Kubelet(Controller):
                 node = self.api.store.get(NODES, "", self.node_name)
                 if node is None:
                     node = self.api.create(
-                        rt, "", node_object(self.node_name, self.config.node_labels), self.opts
+                        rt,
+                        "",
+                        node_object(self.node_name, self.config.node_labels, str(self.ips.network)),
+                        self.opts,
                     )
                 if node.get("status", {}).get("nodeInfo") is None:
                     new = copy.deepcopy(node)

@@ -32,7 +32,7 @@ def _os_image() -> str:
     return platform.platform()
 
 
-def node_object(name: str, labels: Mapping[str, str]) -> Obj:
+def node_object(name: str, labels: Mapping[str, str], pod_cidr: str) -> Obj:
     os_name = "linux" if platform.system() == "Linux" else platform.system().lower()
     return {
         "apiVersion": "v1",
@@ -52,7 +52,7 @@ def node_object(name: str, labels: Mapping[str, str]) -> Obj:
                 "volumes.kubernetes.io/controller-managed-attach-detach": "true",
             },
         },
-        "spec": {"podCIDR": "", "providerID": f"kubesim://{name}"},
+        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr], "providerID": f"kubesim://{name}"},
     }
 
 

@@ -91,6 +91,7 @@ class PodWorker:
         self._poke = asyncio.Event()
         self._changed = asyncio.Event()
         self._side_tasks: list[asyncio.Task[Any]] = []
+        self._grace_requested = 0.0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -98,6 +99,11 @@ class PodWorker:
         self.task = asyncio.get_running_loop().create_task(
             self._run(), name=f"pod {self.namespace}/{self.name}"
         )
+        self.task.add_done_callback(self._report)
+
+    def _report(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the worker of pod %s/%s failed", self.namespace, self.name, exc_info=task.exception())
 
     def poke(self) -> None:
         """Something this pod may wait for changed (a ConfigMap, Secret or PVC in its namespace)."""
@@ -461,9 +467,17 @@ class PodWorker:
     # ------------------------------------------------------------------ termination
 
     def terminate(self, grace: float, remove: bool) -> asyncio.Task[None]:
-        """Stop everything (idempotent); with remove, then delete the pod object (grace 0)."""
+        """Stop everything (idempotent); with remove, then delete the pod object (grace 0). A second call
+        with a shorter grace period (a forced deletion) shortens the wait for running containers."""
+        loop = asyncio.get_running_loop()
         if self._terminate_task is None:
-            self._terminate_task = asyncio.get_running_loop().create_task(self._terminate(grace, remove))
+            self._grace_requested = grace
+            self._terminate_task = loop.create_task(self._terminate(grace, remove))
+        elif grace < self._grace_requested:
+            self._grace_requested = grace
+            for handle in list(self.handles.values()):
+                if not handle.exited():
+                    self._side_tasks.append(loop.create_task(handle.stop(grace)))
         return self._terminate_task
 
     async def _terminate(self, grace: float, remove: bool) -> None:

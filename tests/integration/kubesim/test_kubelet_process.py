@@ -767,3 +767,33 @@ def test_startup_probe_holds_started_and_ready(
     (tmp_path / "go").touch()
     wait_for(lambda: is_ready(get(sim, ns, "late")), timeout=5, what="Ready once the startup probe passes")
     assert cstatus(get(sim, ns, "late"))["started"] is True
+
+
+def test_forced_deletion_cuts_the_grace_period_short(
+    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
+) -> None:
+    marker = f"kubesim-{uuid.uuid4().hex}"
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "slowpoke",
+            script(f"""
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("ready", flush=True)
+        time.sleep(600)  # {marker}
+        """),
+            terminationGracePeriodSeconds=300,
+        ),
+    )
+    wait_for(lambda: kubectl(sim, "logs", "slowpoke", "-n", ns, check=False).stdout == "ready\n")
+    pids = pids_with(marker)
+    kubectl(sim, "delete", "pod", "slowpoke", "-n", ns, "--wait=false")
+    p = get(sim, ns, "slowpoke")
+    assert p is not None
+    assert p["metadata"]["deletionGracePeriodSeconds"] == 300
+    started = time.monotonic()
+    kubectl(sim, "delete", "pod", "slowpoke", "-n", ns, "--grace-period=0", "--force")
+    wait_for(lambda: not any(pid_alive(x) for x in pids), timeout=10, what="the process killed")
+    assert time.monotonic() - started < 5
+    assert get(sim, ns, "slowpoke") is None
