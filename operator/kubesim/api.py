@@ -398,9 +398,10 @@ class API:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
-        if subresource != "status":
-            new = self._default_and_prune(rt, new, opts)
-            meta = new["metadata"]
+        # Custom resources are pruned and defaulted on every write, /status included (the rest of the
+        # object comes from the stored one there, so only status can change).
+        new = self._default_and_prune(rt, new, opts)
+        meta = new["metadata"]
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:

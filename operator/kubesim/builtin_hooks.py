@@ -245,6 +245,96 @@ def crd_delete(api: API, rt: ResourceType, obj: Obj) -> None:
         api.store.remove(key, cr)
 
 
+def secret_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
+
+
+def _template_spec(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("template"), dict):
+        default_pod_spec(spec["template"].get("spec"))
+
+
+def _rolling(strategy: Obj, kind: str) -> None:
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy["type"] = "RollingUpdate"
+        rolling = strategy.setdefault("rollingUpdate", {})
+        if isinstance(rolling, dict):
+            if kind == "Deployment":
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
+            elif kind == "DaemonSet":
+                rolling.setdefault("maxUnavailable", 1)
+                rolling.setdefault("maxSurge", 0)
+            else:
+                rolling.setdefault("partition", 0)
+
+
+def workload_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """apps/v1 defaulting (SetDefaults_Deployment / _StatefulSet / _DaemonSet / _ReplicaSet)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _template_spec(obj)
+    if rt.kind in ("Deployment", "StatefulSet", "ReplicaSet") and spec.get("replicas") is None:
+        spec["replicas"] = 1
+    if rt.kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        spec.setdefault("revisionHistoryLimit", 10)
+    if rt.kind == "Deployment":
+        spec.setdefault("progressDeadlineSeconds", 600)
+        strategy = spec.setdefault("strategy", {})
+        if isinstance(strategy, dict):
+            _rolling(strategy, rt.kind)
+    elif rt.kind == "DaemonSet":
+        strategy = spec.setdefault("updateStrategy", {})
+        if isinstance(strategy, dict):
+            _rolling(strategy, rt.kind)
+    elif rt.kind == "StatefulSet":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        strategy = spec.setdefault("updateStrategy", {})
+        if isinstance(strategy, dict):
+            _rolling(strategy, rt.kind)
+        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+        for claim in spec.get("volumeClaimTemplates") or ():
+            if isinstance(claim, dict):
+                claim.setdefault("apiVersion", "v1")
+                claim.setdefault("kind", "PersistentVolumeClaim")
+                claim_spec = claim.setdefault("spec", {})
+                if isinstance(claim_spec, dict):
+                    claim_spec.setdefault("volumeMode", "Filesystem")
+                claim.setdefault("status", {"phase": "Pending"})
+
+
+def job_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """batch/v1 Job defaulting (SetDefaults_Job) and, on create, the generated selector and labels."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _template_spec(obj)
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    elif spec.get("parallelism") is None:
+        spec["parallelism"] = 1
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    if "podFailurePolicy" not in spec:
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    if old is None and not spec.get("manualSelector"):
+        meta = obj["metadata"]
+        uid, name = meta.get("uid", ""), meta.get("name", "")
+        generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                     "controller-uid": uid, "job-name": name}
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        template = spec.setdefault("template", {})
+        if isinstance(template, dict):
+            tmeta = template.setdefault("metadata", {})
+            if isinstance(tmeta, dict):
+                tmeta["labels"] = {**(tmeta.get("labels") or {}), **generated}
+
+
 def install(api: API) -> None:
     pods, nss, svcs, pvcs = ("", "pods"), ("", "namespaces"), ("", "services"), ("", "persistentvolumeclaims")
     crds = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -257,3 +347,8 @@ def install(api: API) -> None:
     api.create_hooks.setdefault(crds, []).append(crd_write)
     api.update_hooks.setdefault(crds, []).append(crd_write)
     api.delete_hooks.setdefault(crds, []).append(crd_delete)
+    for hooks in (api.create_hooks, api.update_hooks):
+        hooks.setdefault(("", "secrets"), []).append(secret_write)
+        for plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
+            hooks.setdefault(("apps", plural), []).append(workload_write)
+        hooks.setdefault(("batch", "jobs"), []).append(job_write)

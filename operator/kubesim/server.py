@@ -284,7 +284,7 @@ class Server:
         target = self._resolve(group, version, rest)
         q = request.query
         method = request.method
-        watch = watch_prefix or q.get("watch") in ("true", "1")
+        watch = watch_prefix or _flag(q.get("watch"))
         verb = self._verb(method, target, watch)
         resource_label = target.rt.qualified + (f"/{target.subresource}" if target.subresource else "")
         self.counter.add(verb, resource_label, user.name)
@@ -359,7 +359,7 @@ class Server:
                     patching.apply_json_patch(scale, patch)
                 return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", new_scale, opts)))
             obj, created = self.api.patch(rt, ns, target.name or "", patch_type, patch, opts,
-                                          target.subresource, force=q.get("force") == "true")
+                                          target.subresource, force=_flag(q.get("force")))
             return self._write_response(rt, obj, 201 if created else 200, opts)
         if verb == "delete":
             options = await self._delete_options(request)
@@ -436,7 +436,7 @@ class Server:
         if "gracePeriodSeconds" in q:
             options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
         if "orphanDependents" in q:
-            options["orphanDependents"] = q["orphanDependents"] == "true"
+            options["orphanDependents"] = _flag(q["orphanDependents"])
         return options
 
     def _wants_table(self, request: web.Request) -> bool:
@@ -491,9 +491,9 @@ class Server:
         ns = target.namespace if rt.namespaced else None
         name = target.name  # watch on a single object (legacy path /watch/.../name)
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        bookmarks = _flag(q.get("allowWatchBookmarks"))
         rv_param = q.get("resourceVersion", "")
-        send_initial = q.get("sendInitialEvents") == "true"
+        send_initial = _flag(q.get("sendInitialEvents"))
         store = self.api.store
         loop = asyncio.get_running_loop()
 
@@ -637,6 +637,11 @@ class Server:
             cursor = cursor.setdefault(k, {})
         cursor[keys[-1]] = replicas
         return self.api.update(rt, ns, name, new, opts)
+
+
+def _flag(value: str | None) -> bool:
+    """A boolean query parameter as Go's strconv.ParseBool reads it (``true``, ``True``, ``1``, ``t``...)."""
+    return value in ("1", "t", "T", "true", "TRUE", "True")
 
 
 class _WatchCut(Exception):

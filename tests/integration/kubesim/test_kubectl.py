@@ -1,0 +1,297 @@
+"""The real kubectl (fetched into the venv by tools/fetch_k8s_binaries.py) against kubesim, with an
+isolated HOME and KUBECONFIG: discovery, apply (client- and server-side), printer columns, explain, wait,
+delete, auth can-i, imperative creates (protobuf request bodies), patch/label/scale and errors."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+import yaml
+
+import kubesim
+
+from .conformance_support import ROOT, GROUP, WIDGETS, Tool, make_tool, to_yaml, widget, widget_crd
+
+NS = "default"
+
+
+@pytest.fixture
+def kubectl(cluster: kubesim.Cluster, tmp_path: Path) -> Tool:
+    return make_tool("kubectl", cluster, tmp_path)
+
+
+def _rows(output: str) -> list[list[str]]:
+    return [line.split() for line in output.strip().splitlines()]
+
+
+def test_version_get_and_api_resources(kubectl: Tool) -> None:
+    version = yaml.safe_load(kubectl("version", "-o", "yaml"))
+    assert version["serverVersion"]["minor"] == "34"
+    names = [row[0] for row in _rows(kubectl("get", "namespaces"))[1:]]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+    resources = kubectl("api-resources")
+    pods = next(row for row in _rows(resources) if row[0] == "pods")
+    assert pods == ["pods", "po", "v1", "true", "Pod"]
+    assert "apps/v1" in kubectl("api-versions").split()
+
+
+def test_apply_project_crds_and_get_printer_columns(kubectl: Tool) -> None:
+    out = kubectl("apply", "-f", str(ROOT / "crds"))
+    assert "customresourcedefinition.apiextensions.k8s.io/jupyternotebookinstances.kadense.io created" in out
+    kubectl("wait", "--for=condition=Established", "crd/jupyternotebookinstances.kadense.io", "--timeout=10s")
+    assert "created" in kubectl("apply", "-f", str(ROOT / "fixtures" / "instance.yaml"))
+    header, row = _rows(kubectl("get", "jupyternotebookinstances"))
+    assert header == ["NAME", "TEMPLATE", "USER", "PODS", "ADDRESS", "AGE"]
+    assert row[:3] == ["8dc366d8a0f05869bfdb6e7eb3d83f65", "default-template", "jovyan"]
+    short = _rows(kubectl("get", "jni", "-A"))
+    assert short[0][:2] == ["NAMESPACE", "NAME"]
+    # Category "jupyternetes" from the CRD names.
+    assert "jupyternotebookinstance.kadense.io/8dc366d8a0f05869bfdb6e7eb3d83f65" in kubectl(
+        "get", "jupyternetes", "-o", "name"
+    )
+    # Re-applying unchanged is a no-op.
+    assert "unchanged" in kubectl("apply", "-f", str(ROOT / "crds"))
+
+
+def test_printer_columns_of_a_custom_resource(kubectl: Tool) -> None:
+    kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("apply", "-f", "-", input=to_yaml(widget("w", size=4, color="green")))
+    header, row = _rows(kubectl("get", "widgets"))
+    assert header == ["NAME", "SIZE", "COLOR", "PHASE", "AGE"]
+    assert row[:3] == ["w", "4", "green"]
+    assert row[3] == "<none>" or len(row) == 4
+
+
+def test_explain(kubectl: Tool) -> None:
+    kubectl("apply", "-f", str(ROOT / "crds"))
+    out = kubectl("explain", "jupyternotebookinstance.spec.template")
+    assert "KIND:       JupyterNotebookInstance" in out
+    assert "name\t<string> -required-" in out
+    assert "Which JupyterNotebookTemplate to render." in out
+    pods = kubectl("explain", "pods.spec.containers.image")
+    assert "FIELD: image <string>" in pods
+
+
+def test_client_side_apply_updates(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1", "b": "2"}}
+    assert "configmap/cfg created" in kubectl("apply", "-f", "-", input=to_yaml(cm))
+    cm["data"] = {"a": "changed"}
+    assert "configmap/cfg configured" in kubectl("apply", "-f", "-", input=to_yaml(cm))
+    live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS)
+    assert live.data == {"a": "changed"}  # b removed: it was in the last-applied configuration
+    assert "kubectl.kubernetes.io/last-applied-configuration" in live.metadata.annotations
+
+
+def test_server_side_apply(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}}
+    assert "configmap/cfg serverside-applied" in kubectl("apply", "--server-side", "-f", "-", input=to_yaml(cm))
+    live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS)
+    (entry,) = live.metadata.managed_fields
+    assert (entry.manager, entry.operation) == ("kubectl", "Apply")
+    other = {**cm, "data": {"a": "2"}}
+    proc = kubectl.run(
+        "apply", "--server-side", "--field-manager=other", "-f", "-", input=to_yaml(other), check=False
+    )
+    assert proc.returncode != 0
+    assert 'conflict with "kubectl"' in proc.stderr
+    assert ".data.a" in proc.stderr
+    kubectl("apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-", input=to_yaml(other))
+    assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS).data == {"a": "2"}
+    # Server-side dry run changes nothing.
+    kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-", input=to_yaml(cm))
+    assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS).data == {"a": "2"}
+
+
+def test_server_side_apply_of_crds_and_custom_resources(kubectl: Tool) -> None:
+    kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    kubectl("apply", "--server-side", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("apply", "--server-side", "-f", "-", input=to_yaml(widget("w", size=2)))
+    assert kubectl("get", "widget", "w", "-o", "jsonpath={.spec.size}/{.spec.color}") == "2/blue"
+
+
+def test_wait_for_condition_and_delete(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+    kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
+    waiter = subprocess.Popen(
+        [kubectl.path, "wait", "--for=condition=Ready", f"{WIDGETS}/w", "--timeout=20s"],
+        env=kubectl.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    custom = kubernetes.client.CustomObjectsApi(client)
+    custom.patch_namespaced_custom_object_status(
+        GROUP,
+        "v1",
+        NS,
+        WIDGETS,
+        "w",
+        {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        _content_type="application/merge-patch+json",
+    )
+    out, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 0, err
+    assert "widget.example.com/w condition met" in out
+    assert 'widget.example.com "w" deleted' in kubectl("delete", "widget", "w")
+    kubectl("wait", "--for=delete", f"{WIDGETS}/w", "--timeout=10s")
+
+
+def test_delete_crds_removes_their_objects(kubectl: Tool) -> None:
+    kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
+    kubectl("delete", "-f", "-", input=to_yaml(widget_crd()))
+    proc = kubectl.run("get", "widgets", check=False)
+    assert proc.returncode != 0
+    # kubectl's discovery cache may still list the type (as against a real server): either error is right.
+    assert (
+        'the server doesn\'t have a resource type "widgets"' in proc.stderr
+        or "the server could not find the requested resource" in proc.stderr
+    )
+
+
+def test_auth_can_i(cluster: kubesim.Cluster, kubectl: Tool, tmp_path: Path) -> None:
+    assert kubectl("auth", "can-i", "create", "pods").strip() == "yes"
+    kubectl("create", "serviceaccount", "robot")
+    sa = "--as=system:serviceaccount:default:robot"
+    proc = kubectl.run("auth", "can-i", "list", "pods", sa, check=False)
+    assert (proc.returncode, proc.stdout.strip()) == (1, "no")
+    kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+    kubectl("create", "rolebinding", "robot-reads", "--role=pod-reader", "--serviceaccount=default:robot")
+    assert kubectl("auth", "can-i", "list", "pods", sa).strip() == "yes"
+    assert kubectl.run("auth", "can-i", "delete", "pods", sa, check=False).stdout.strip() == "no"
+    # The ServiceAccount's own kubeconfig (a bearer token over TLS).
+    (tmp_path / "robot").mkdir()
+    robot = make_tool("kubectl", cluster, tmp_path / "robot", cluster.kubeconfig_for("robot"))
+    assert robot("auth", "can-i", "list", "pods").strip() == "yes"
+    assert robot("get", "pods").strip() == "" or "No resources found" in robot.run("get", "pods").stderr
+    denied = robot.run("get", "secrets", check=False)
+    assert denied.returncode == 1
+    assert (
+        'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:default:robot" cannot '
+        'list resource "secrets" in API group "" in the namespace "default"'
+    ) in denied.stderr
+
+
+def test_imperative_creates_send_protobuf(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+    core = kubernetes.client.CoreV1Api(client)
+    kubectl("create", "namespace", "team")
+    kubectl("create", "configmap", "cfg", "-n", "team", "--from-literal=a=b", "--from-literal=c=")
+    assert core.read_namespaced_config_map("cfg", "team").data == {"a": "b", "c": ""}
+    kubectl("create", "secret", "generic", "pw", "-n", "team", "--from-literal=password=s3cret")
+    secret = core.read_namespaced_secret("pw", "team")
+    assert secret.type == "Opaque"
+    assert secret.data == {"password": "czNjcmV0"}
+    kubectl("create", "deployment", "web", "-n", "team", "--image=nginx:1.27", "--replicas=0")
+    deploy = kubernetes.client.AppsV1Api(client).read_namespaced_deployment("web", "team")
+    assert deploy.spec.replicas == 0
+    assert deploy.spec.template.spec.containers[0].image == "nginx:1.27"
+    assert deploy.spec.selector.match_labels == {"app": "web"}
+    kubectl("create", "serviceaccount", "robot", "-n", "team")
+    token = kubectl("create", "token", "robot", "-n", "team").strip()
+    assert token.count(".") == 2  # a JWT
+    kubectl("create", "job", "once", "-n", "team", "--image=busybox:1.36", "--", "true")
+    job = kubernetes.client.BatchV1Api(client).read_namespaced_job("once", "team")
+    assert job.spec.template.spec.containers[0].command == ["true"]
+
+
+def test_label_annotate_patch_and_scale(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+    core = kubernetes.client.CoreV1Api(client)
+    kubectl("create", "configmap", "cfg", "--from-literal=a=b")
+    kubectl("label", "configmap", "cfg", "tier=web")
+    kubectl("annotate", "configmap", "cfg", "note=hello")
+    kubectl("patch", "configmap", "cfg", "--type=merge", "-p", '{"data":{"c":"d"}}')
+    kubectl("patch", "configmap", "cfg", "--type=json", "-p", '[{"op":"remove","path":"/data/a"}]')
+    cm = core.read_namespaced_config_map("cfg", NS)
+    assert cm.metadata.labels == {"tier": "web"}
+    assert cm.metadata.annotations == {"note": "hello"}
+    assert cm.data == {"c": "d"}
+    proc = kubectl.run(
+        "patch", "configmap", "cfg", "--type=json", "-p", '[{"op":"test","path":"/data/c","value":"x"}]', check=False
+    )
+    assert proc.returncode != 0
+    kubectl("label", "configmap", "cfg", "tier-")
+    assert not core.read_namespaced_config_map("cfg", NS).metadata.labels
+    kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
+    kubectl("scale", f"{WIDGETS}/w", "--replicas=3")
+    assert kubectl("get", "widget", "w", "-o", "jsonpath={.spec.replicas}") == "3"
+
+
+def test_output_formats_and_selectors(kubectl: Tool) -> None:
+    for name, tier in (("a", "web"), ("b", "db")):
+        kubectl("create", "configmap", name)
+        kubectl("label", "configmap", name, f"tier={tier}")
+    assert kubectl("get", "cm", "-l", "tier=web", "-o", "name").split() == ["configmap/a"]
+    assert kubectl("get", "cm", "--field-selector", "metadata.name=b", "-o", "jsonpath={.items[*].metadata.name}") == "b"
+    doc = yaml.safe_load(kubectl("get", "cm", "a", "-o", "yaml"))
+    assert doc["metadata"]["labels"] == {"tier": "web"}
+    listed = yaml.safe_load(kubectl("get", "cm", "-l", "tier", "-o", "json"))
+    assert listed["kind"] == "List"
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["a", "b"]
+    wide = _rows(kubectl("get", "cm", "-l", "tier", "--show-labels"))
+    assert wide[0][-1] == "LABELS"
+
+
+def test_errors_as_kubectl_prints_them(kubectl: Tool) -> None:
+    proc = kubectl.run("get", "pod", "nope", check=False)
+    assert proc.returncode == 1
+    assert 'Error from server (NotFound): pods "nope" not found' in proc.stderr
+    kubectl("create", "configmap", "x")
+    proc = kubectl.run("create", "configmap", "x", check=False)
+    assert 'configmaps "x" already exists' in proc.stderr
+    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": {"containers": [{"name": "c"}]}}
+    proc = kubectl.run("apply", "-f", "-", input=to_yaml(bad), check=False)
+    assert 'The Pod "bad" is invalid: spec.containers[0].image: Required value' in proc.stderr
+
+
+def test_strict_validation_by_default(kubectl: Tool) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "bogus": True}
+    proc = kubectl.run("apply", "-f", "-", input=to_yaml(cm), check=False)
+    assert proc.returncode != 0
+    assert 'unknown field "bogus"' in proc.stderr
+    out = kubectl.run("apply", "--validate=false", "-f", "-", input=to_yaml(cm))
+    assert "configmap/x created" in out.stdout
+
+
+def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient, wait_for: Callable[..., Any]) -> None:
+    proc = subprocess.Popen(
+        [kubectl.path, "get", "configmaps", "--watch-only", "-o", "name"],
+        env=kubectl.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        core = kubernetes.client.CoreV1Api(client)
+        lines: list[str] = []
+        # kubectl starts its watch after its own list: keep creating until one shows up.
+        for i in range(50):
+            core.create_namespaced_config_map(NS, {"metadata": {"name": f"w{i}"}})
+            import select
+
+            ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+            if ready:
+                assert proc.stdout is not None
+                lines.append(proc.stdout.readline().strip())
+                break
+        assert lines and lines[0].startswith("configmap/w")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    del wait_for
+
+
+def test_describe_and_events(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+    core = kubernetes.client.CoreV1Api(client)
+    core.create_namespaced_pod(
+        NS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    )
+    out = kubectl("describe", "pod", "p")
+    assert "Name:" in out
+    assert "busybox:1.36" in out
+    kubectl("get", "events")
