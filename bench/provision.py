@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -38,15 +39,31 @@ TEMPLATE = {
     "kind": "JupyterNotebookTemplate",
     "metadata": {"name": "bench", "namespace": NS},
     "spec": {
-        "pvcs": [{"name": "work", "spec": {"accessModes": ["ReadWriteOnce"],
-                                           "resources": {"requests": {"storage": "1Gi"}}}}],
-        "pods": [{"name": "notebook", "spec": {
-            "containers": [{"name": "notebook", "image": "quay.io/jupyter/base-notebook:2025-01-01",
+        "pvcs": [
+            {
+                "name": "work",
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ],
+        "pods": [
+            {
+                "name": "notebook",
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "notebook",
+                            "image": "quay.io/jupyter/base-notebook:2025-01-01",
                             "ports": [{"name": "http", "containerPort": 8888}],
                             "env": [{"name": "JUPYTERHUB_USER", "value": "{user}"}],
-                            "volumeMounts": [{"name": "work", "mountPath": "/home/{user}/work"}]}],
-            "volumes": [{"name": "work", "persistentVolumeClaim": {"claimName": "{jupyternetes.pvcs.work}"}}],
-        }}],
+                            "volumeMounts": [{"name": "work", "mountPath": "/home/{user}/work"}],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "work", "persistentVolumeClaim": {"claimName": "{jupyternetes.pvcs.work}"}}
+                    ],
+                },
+            }
+        ],
     },
 }
 
@@ -77,27 +94,64 @@ class RssSampler(threading.Thread):
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="bench-provision-"))
-    async with kubesim.Cluster(state_dir=state, history_size=max(20000, args.instances * 20)) as cluster:
+    # kubesim has one node; give it room for every pod (a real cluster would spread them over many nodes).
+    capacity = {"pods": str(max(250, args.instances * 2)), "cpu": "10000", "memory": "100000Gi"}
+    async with kubesim.Cluster(state_dir=state, history_size=max(20000, args.instances * 20),
+                               kubelet={"node_capacity": capacity}) as cluster:
         headers = {"Authorization": f"Bearer {cluster.admin_token}"}
-        async with aiohttp.ClientSession(cluster.url, headers=headers,
-                                         connector=aiohttp.TCPConnector(limit=64)) as http:
+        ssl_context = ssl.create_default_context(cafile=cluster.ca_file) if cluster.ca_file else None
+        connector = aiohttp.TCPConnector(limit=64, ssl=ssl_context if ssl_context else False)
+        async with aiohttp.ClientSession(cluster.url, headers=headers, connector=connector) as http:
             for crd in sorted((ROOT / "crds").glob("*.yaml")):
-                await _ok(http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                                    json=yaml.safe_load(crd.read_text())))
+                await _ok(
+                    http.post(
+                        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                        json=yaml.safe_load(crd.read_text()),
+                    )
+                )
             await _ok(http.post("/api/v1/namespaces", json={"metadata": {"name": NS}}))
-            await _ok(http.post("/api/v1/namespaces/bench/serviceaccounts", json={"metadata": {"name": "operator"}}))
-            await _ok(http.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", json={
-                "metadata": {"name": "bench-operator"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-                "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": NS}]}))
-            await _ok(http.post(f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebooktemplates", json=TEMPLATE))
+            await _ok(
+                http.post("/api/v1/namespaces/bench/serviceaccounts", json={"metadata": {"name": "operator"}})
+            )
+            await _ok(
+                http.post(
+                    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                    json={
+                        "metadata": {"name": "bench-operator"},
+                        "roleRef": {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "ClusterRole",
+                            "name": "cluster-admin",
+                        },
+                        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": NS}],
+                    },
+                )
+            )
+            await _ok(
+                http.post(f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebooktemplates", json=TEMPLATE)
+            )
             kubeconfig = cluster.kubeconfig_for("operator", NS)
             operator_user = f"system:serviceaccount:{NS}:operator"
             log = open(state / "operator.log", "w")  # noqa: SIM115 - closed below
             op = subprocess.Popen(
-                [sys.executable, "-m", "jupyternetes.cli", "operator", "--all-namespaces", "--standalone",
-                 "--template-namespace", NS, "--kubeconfig", kubeconfig, "--workers", str(args.workers)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyternetes.cli",
+                    "operator",
+                    "--all-namespaces",
+                    "--standalone",
+                    "--template-namespace",
+                    NS,
+                    "--kubeconfig",
+                    kubeconfig,
+                    "--workers",
+                    str(args.workers),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
             sampler = RssSampler(op.pid)
             sampler.start()
             try:
@@ -123,12 +177,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             await _create(http, name)
 
                     await asyncio.gather(*(create(n) for n in names))
-                    await _until(lambda: len(ready_at) >= len(names), args.timeout)
+                    try:
+                        await _until(lambda: len(ready_at) >= len(names), args.timeout)
+                    except TimeoutError:
+                        await _explain_stragglers(http, [n for n in names if n not in ready_at])
+                        raise
                 total = time.monotonic() - started
                 watcher.cancel()
                 latencies = [(ready_at[n] - created_at[n]) * 1000 for n in names if n in ready_at]
-                breakdown = {k: v for k, v in cluster.requests.by("verb", "resource", user=operator_user).items()
-                             if not k.startswith(("watch ", "list "))}
+                breakdown = {
+                    k: v
+                    for k, v in cluster.requests.by("verb", "resource", user=operator_user).items()
+                    if not k.startswith(("watch ", "list "))
+                }
                 operator_requests = sum(breakdown.values())
             finally:
                 sampler.stop.set()
@@ -161,15 +222,25 @@ async def _ok(req: Any) -> dict[str, Any]:
 
 
 async def _create(http: aiohttp.ClientSession, name: str) -> None:
-    await _ok(http.post(f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebookinstances", json={
-        "apiVersion": "kadense.io/v1", "kind": "JupyterNotebookInstance",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {"template": {"name": "bench"}, "variables": {"user": name}}}))
+    await _ok(
+        http.post(
+            f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebookinstances",
+            json={
+                "apiVersion": "kadense.io/v1",
+                "kind": "JupyterNotebookInstance",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"template": {"name": "bench"}, "variables": {"user": name}},
+            },
+        )
+    )
 
 
 async def _watch_ready(http: aiohttp.ClientSession, ready_at: dict[str, float]) -> None:
-    async with http.get(f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebookinstances",
-                        params={"watch": "true"}, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+    async with http.get(
+        f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebookinstances",
+        params={"watch": "true"},
+        timeout=aiohttp.ClientTimeout(total=None),
+    ) as resp:
         async for line in resp.content:
             event = json.loads(line)
             obj = event["object"]
@@ -179,6 +250,17 @@ async def _watch_ready(http: aiohttp.ClientSession, ready_at: dict[str, float]) 
             for c in (obj.get("status") or {}).get("conditions") or ():
                 if c["type"] == "Ready" and c["status"] == "True":
                     ready_at[name] = time.monotonic()
+
+
+async def _explain_stragglers(http: aiohttp.ClientSession, names: list[str]) -> None:
+    """Say where the instances that never became Ready are stuck, so a timeout is a diagnosis."""
+    print(f"{len(names)} instances not Ready, e.g. {names[:5]}", file=sys.stderr)
+    for name in names[:3]:
+        inst = await _ok(http.get(f"/apis/kadense.io/v1/namespaces/{NS}/jupyternotebookinstances/{name}"))
+        print(json.dumps(inst.get("status"), indent=1)[:2000], file=sys.stderr)
+        async with http.get(f"/api/v1/namespaces/{NS}/pods/{name}-notebook") as resp:
+            pod = await resp.json()
+            print(resp.status, json.dumps(pod.get("status"), indent=1)[:1500], file=sys.stderr)
 
 
 async def _until(predicate: Any, timeout: float) -> None:
@@ -201,7 +283,9 @@ async def _wait_operator_ready(cluster: kubesim.Cluster, user: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--sequential", action="store_true", help="one instance at a time")
     parser.add_argument("--workers", type=int, default=32, help="operator reconcile workers")
@@ -210,10 +294,14 @@ def main() -> None:
     result = asyncio.run(run(args))
     breakdown = result.pop("breakdown")
     print(f"{result['instances']} instances ({result['mode']}): {result['ready']} Ready")
-    print(f"latency creation -> Ready: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
-          f"p99 {result['p99_ms']} ms; all Ready after {result['total_s']} s")
-    print(f"operator peak RSS {result['operator_peak_rss_mb']} MB; "
-          f"{result['api_requests_per_instance']} API requests per instance (watches not counted):")
+    print(
+        f"latency creation -> Ready: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+        f"p99 {result['p99_ms']} ms; all Ready after {result['total_s']} s"
+    )
+    print(
+        f"operator peak RSS {result['operator_peak_rss_mb']} MB; "
+        f"{result['api_requests_per_instance']} API requests per instance (watches not counted):"
+    )
     for key, n in breakdown.items():
         print(f"  {n / max(result['instances'], 1):6.2f}/instance  {key}")
     print(json.dumps(result))

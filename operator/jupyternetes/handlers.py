@@ -1,6 +1,7 @@
 """kopf entry points: watch instances, templates and children, feed the caches, queue reconciles.
 
-Only ``on.event`` handlers are used: they keep no state in the objects (no kopf annotations, no kopf
+Handlers are ``async``: kopf runs sync handlers in a thread pool, which costs a thread hop per event and
+would touch the reconciler's asyncio queue from another thread. Only ``on.event`` handlers are used: they keep no state in the objects (no kopf annotations, no kopf
 finalizers, no progress in status), so the operator's API writes are exactly the reconciler's.
 """
 
@@ -114,7 +115,7 @@ def _apply(cache: Any, event: kopf.RawEvent) -> dict[str, Any]:
 
 
 @kopf.on.event(GROUP, VERSION, "jupyternotebookinstances")
-def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     obj = _apply(rt.caches.instances, event)
     key = key_of(obj)
@@ -124,7 +125,7 @@ def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "jupyternotebooktemplates")
-def template_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def template_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     obj = _apply(rt.caches.templates, event)
     if rt.reconciler is None:
@@ -142,10 +143,10 @@ def _child_event(cache: Any, event: kopf.RawEvent, memo: kopf.Memo) -> None:
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT})
-def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     _child_event(_runtime(memo).caches.pods, event, memo)
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT})
-def pvc_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def pvc_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     _child_event(_runtime(memo).caches.pvcs, event, memo)
