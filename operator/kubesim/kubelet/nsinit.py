@@ -222,7 +222,8 @@ def main(argv: list[str]) -> None:
         _fail(
             spec,
             "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
-            f'runc create failed: unable to start container process: exec: "{args[0]}": {exc}: unknown',
+            f'runc create failed: unable to start container process: exec: "{args[0]}": '
+            f"{(exc.strerror or str(exc)).lower()}: unknown",
         )
 
 

@@ -176,8 +176,18 @@ def _is_executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def _start_error(argv0: str) -> str:
-    if "/" in argv0:
+def _exec_problem(path: str | None) -> OSError | None:
+    if path is None or not os.path.exists(path):
+        return FileNotFoundError(2, "No such file or directory")
+    if not _is_executable(path):
+        return PermissionError(13, "Permission denied")
+    return None
+
+
+def _start_error(argv0: str, exc: OSError | None = None) -> str:
+    if exc is not None and not isinstance(exc, FileNotFoundError):
+        reason = f'exec: "{argv0}": {(exc.strerror or str(exc)).lower()}'
+    elif "/" in argv0:
         reason = f'exec: "{argv0}": stat {argv0}: no such file or directory'
     else:
         reason = f'exec: "{argv0}": executable file not found in $PATH'
@@ -538,8 +548,9 @@ class ProcessRuntime(Runtime):
             exe = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
             if exe is not None and not os.path.isabs(exe):
                 exe = os.path.join(cwd, exe)
-            if exe is None or not _is_executable(exe):
-                raise StartError(_start_error(argv[0]))
+            problem = _exec_problem(exe)
+            if problem is not None:
+                raise StartError(_start_error(argv[0], problem))
             program = [exe, *argv[1:]]
             spawn_cwd = cwd
         else:
@@ -574,17 +585,21 @@ class ProcessRuntime(Runtime):
             spawn_cwd = str(rootfs)
             exec_context.update(env=env, rewrite=lambda s: s, cwd=cwd, helper=True, namespace=True)
         launch.log.open()
-        proc = await asyncio.create_subprocess_exec(
-            *program,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=spawn_cwd,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_preexec(os.getpid()),
-            limit=MAX_LINE,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *program,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=spawn_cwd,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_preexec(os.getpid()),
+                limit=MAX_LINE,
+            )
+        except OSError as exc:
+            launch.log.close()
+            raise StartError(_start_error(argv[0], exc)) from exc
         handle = ProcessHandle(proc, launch.log, launch.container_id, exec_context, error_file)
         if launch.on_spawn is not None:
             launch.on_spawn(handle)

@@ -253,7 +253,7 @@ class PodWorker:
             except ConfigurationError as exc:
                 await self._config_error(st, fp, str(exc))
                 continue
-            except CreateError as exc:
+            except (CreateError, OSError) as exc:
                 st.waiting("CreateContainerError", str(exc))
                 self.event(WARNING, "Failed", f"Error: {exc}", fp)
                 self.sync()
