@@ -549,7 +549,7 @@ class ProcessRuntime(Runtime):
             if exe is not None and not os.path.isabs(exe):
                 exe = os.path.join(cwd, exe)
             problem = _exec_problem(exe)
-            if problem is not None:
+            if exe is None or problem is not None:
                 raise StartError(_start_error(argv[0], problem))
             program = [exe, *argv[1:]]
             spawn_cwd = cwd
