@@ -37,7 +37,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from jupyternetes.demo import Stack, StackOptions, jupyter_image_commands
+from jupyternetes.demo import Stack, StackOptions, singleuser_command
 
 SPAWNERS = ("jupyternetes", "kubespawner", "localprocess")
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "jupyternetes":
                 stack = main_stack
             else:
-                command = jupyter_image_commands()[0]["command"]
+                command = singleuser_command()
                 extra = ""
                 if name == "kubespawner":
                     extra = f"c.KubeSpawner.cmd = {command[:1]!r}\nc.KubeSpawner.args = {command[1:]!r}\n"

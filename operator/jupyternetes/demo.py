@@ -88,42 +88,11 @@ class StackOptions:
     hub_name: str = "hub"
 
 
-def _others_can_run(path: str) -> bool:
-    """Whether a user other than the owner can execute ``path`` (every directory on the way searchable)."""
-    real = Path(os.path.realpath(path))
-    for part in [*reversed(real.parents), real]:
-        try:
-            mode = part.stat().st_mode
-        except OSError:
-            return False
-        if not mode & 0o001:
-            return False
-    return True
-
-
-def jupyter_image_commands() -> list[dict[str, Any]]:
-    """kubesim's mapping of Jupyter images to ``jupyterhub-singleuser``, usable on this machine.
-
-    The kubelet runs Jupyter images as the image's user (1000), which cannot start this environment's
-    Python when it lives in a private directory (a pyenv under /root, say): then the servers run as the
-    kubelet's own user instead (with ``--allow-root`` when that is root).
-    """
-    from kubesim.kubelet.config import JUPYTER_IMAGE
-
-    entry: dict[str, Any] = dict(JUPYTER_IMAGE)
-    if not _others_can_run(sys.executable):
-        entry["user"] = None
-        entry["group"] = None
-        if os.geteuid() == 0:
-            entry["command"] = [*entry["command"], "--allow-root"]
-    return [entry]
-
-
-def random_pod_cidr() -> str:
-    """A loopback /16 for this cluster's pods: two simulated clusters on one machine (a demo and a test
-    run, say) must not hand out the same pod addresses."""
-    second = secrets.choice([n for n in range(16, 250) if n != 244])
-    return f"127.{second}.0.0/16"
+def singleuser_command() -> list[str]:
+    """The single-user server's command line for a container that names its own command (kubespawner's
+    pods): kubesim runs containers as its own user, and a Jupyter server started as root needs
+    ``--allow-root`` (kubesim adds it itself for Jupyter images run by their image command)."""
+    return ["jupyterhub-singleuser", *(["--allow-root"] if os.geteuid() == 0 else [])]
 
 
 def default_templates() -> list[dict[str, Any]]:
@@ -275,13 +244,8 @@ class Stack:
         if bindir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
         self.say("starting kubesim (process runtime)")
-        kubelet = {
-            "image_commands": jupyter_image_commands(),
-            "pod_cidr": random_pod_cidr(),
-            **self.opts.kubelet,
-        }
         self.cluster = kubesim.Cluster(
-            runtime="process", state_dir=self.state_dir / "cluster", kubelet=kubelet
+            runtime="process", state_dir=self.state_dir / "cluster", kubelet=dict(self.opts.kubelet)
         )
         self.cluster.__enter__()
         self.admin_kubeconfig = self.cluster.kubeconfig
