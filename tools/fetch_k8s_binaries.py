@@ -54,8 +54,9 @@ def main() -> None:
     fetch(dest)
     for name in BINARIES.values():
         cmd = [str(dest / name), "version"] + (["--client"] if name == "kubectl" else [])
-        out = subprocess.run(cmd, capture_output=True, text=True,
-                             env={**os.environ, "HOME": tempfile.gettempdir()})
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "HOME": tempfile.gettempdir()}
+        )
         print(f"{name}: {out.stdout.strip().splitlines()[0] if out.stdout else out.stderr.strip()}")
 
 

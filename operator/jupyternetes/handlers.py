@@ -1,8 +1,9 @@
 """kopf entry points: watch instances, templates and children, feed the caches, queue reconciles.
 
 Handlers are ``async``: kopf runs sync handlers in a thread pool, which costs a thread hop per event and
-would touch the reconciler's asyncio queue from another thread. Only ``on.event`` handlers are used: they keep no state in the objects (no kopf annotations, no kopf
-finalizers, no progress in status), so the operator's API writes are exactly the reconciler's.
+would touch the reconciler's asyncio queue from another thread. Only ``on.event`` handlers are used: they
+keep no state in the objects (no kopf annotations, no kopf finalizers, no progress in status), so the
+operator's API writes are exactly the reconciler's.
 """
 
 from __future__ import annotations
