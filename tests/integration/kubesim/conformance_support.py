@@ -5,6 +5,7 @@ The suite asserts what a real API server answers (Kubernetes 1.34); the helpers 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -108,7 +109,12 @@ def widget_crd(*, scope: str = "Namespaced") -> dict[str, Any]:
 
 
 def widget(name: str, size: int = 3, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"size": size, **spec}}
+    return {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"size": size, **spec},
+    }
 
 
 @dataclass
@@ -125,9 +131,12 @@ class Response:
 
 
 def ssl_context(cluster: kubesim.Cluster) -> ssl.SSLContext | None:
-    if not cluster.ca_file:
-        return None
-    return ssl.create_default_context(cafile=cluster.ca_file)
+    return _context(cluster.ca_file) if cluster.ca_file else None
+
+
+@functools.lru_cache(maxsize=64)
+def _context(ca_file: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def http(
@@ -223,11 +232,18 @@ class Tool:
     env: dict[str, str]
     cwd: Path
 
-    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [self.path, *args], input=input, capture_output=True, text=True, env=self.env, cwd=self.cwd,
-            timeout=timeout, check=False,
+            [self.path, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.cwd,
+            timeout=timeout,
+            check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -255,8 +271,9 @@ def tool_env(tmp_path: Path, kubeconfig: str) -> dict[str, str]:
     return env
 
 
-def make_tool(name: str, cluster: kubesim.Cluster, tmp_path: Path, kubeconfig: str | None = None) -> Tool:
-    return Tool(binary(name), tool_env(tmp_path, kubeconfig or cluster.kubeconfig), tmp_path)
+def make_tool(name: str, kubeconfig: str, tmp_path: Path) -> Tool:
+    """kubectl or helm using ``kubeconfig``, with HOME and Helm's directories under ``tmp_path``."""
+    return Tool(binary(name), tool_env(tmp_path, kubeconfig), tmp_path)
 
 
 def to_yaml(*docs: dict[str, Any]) -> str:

@@ -59,7 +59,9 @@ async def test_watch_stream(aapi: tuple[kubesim.Cluster, aclient.ApiClient]) -> 
     seen: list[tuple[str, str]] = []
     w = awatch.Watch()
     async with asyncio.timeout(10):
-        async for event in w.stream(core.list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=10):
+        async for event in w.stream(
+            core.list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=10
+        ):
             seen.append((event["type"], event["object"].metadata.name))
             if len(seen) == 3:
                 w.stop()
@@ -67,20 +69,25 @@ async def test_watch_stream(aapi: tuple[kubesim.Cluster, aclient.ApiClient]) -> 
     assert seen == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 
 
+async def _drain(core: aclient.CoreV1Api, resource_version: str) -> None:
+    async for _ in awatch.Watch().stream(
+        core.list_namespaced_config_map, NS, resource_version=resource_version, timeout_seconds=2
+    ):
+        pass
+
+
 async def test_expired_watch_raises_410() -> None:
     async with kubesim.Cluster(history_size=3) as cluster:
         api = await aconfig.new_client_from_config(config_file=cluster.kubeconfig)
         try:
             core = aclient.CoreV1Api(api)
-            first = (await core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}})).metadata.resource_version
+            first = (
+                await core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}})
+            ).metadata.resource_version
             for i in range(6):
                 await core.patch_namespaced_config_map("x", NS, {"data": {"i": str(i)}})
             with pytest.raises(ApiException) as info:
-                async with asyncio.timeout(10):
-                    async for _ in awatch.Watch().stream(
-                        core.list_namespaced_config_map, NS, resource_version=first, timeout_seconds=2
-                    ):
-                        pass
+                await asyncio.wait_for(_drain(core, first), timeout=10)
             assert info.value.status == 410
         finally:
             await api.close()

@@ -66,7 +66,12 @@ def test_schema_validation_names_fields(custom: kubernetes.client.CustomObjectsA
 
 
 def test_schema_validation_required_enum_and_bounds(custom: kubernetes.client.CustomObjectsApi) -> None:
-    bad = {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "bad"}, "spec": {"color": "pink"}}
+    bad = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Widget",
+        "metadata": {"name": "bad"},
+        "spec": {"color": "pink"},
+    }
     with pytest.raises(ApiException) as info:
         _create(custom, bad)
     causes = {c["field"]: c for c in api_exception_body(info.value)["details"]["causes"]}
@@ -92,14 +97,18 @@ def test_defaulting_and_pruning(custom: kubernetes.client.CustomObjectsApi) -> N
     assert _get(custom, "w")["spec"] == created["spec"]
 
 
-def test_unknown_fields_strict_and_warn(cluster: kubesim.Cluster, custom: kubernetes.client.CustomObjectsApi) -> None:
+def test_unknown_fields_strict_and_warn(
+    cluster: kubesim.Cluster, custom: kubernetes.client.CustomObjectsApi
+) -> None:
     body = widget("w", bogus=1)
     resp = http(cluster, "POST", f"{BASE}?fieldValidation=Strict", body)
     assert resp.status == 400
     assert 'unknown field "spec.bogus"' in resp.json()["message"]
     resp = http(cluster, "POST", f"{BASE}?fieldValidation=Warn", body)
     assert resp.status == 201
-    assert 'unknown field \\"spec.bogus\\"' in resp.headers["Warning"] or "spec.bogus" in resp.headers["Warning"]
+    assert (
+        'unknown field \\"spec.bogus\\"' in resp.headers["Warning"] or "spec.bogus" in resp.headers["Warning"]
+    )
 
 
 def test_status_subresource_rules(custom: kubernetes.client.CustomObjectsApi) -> None:
@@ -162,7 +171,9 @@ def test_scale_subresource(cluster: kubesim.Cluster, custom: kubernetes.client.C
     assert _get(custom, "w")["spec"]["replicas"] == 7
 
 
-def test_printer_columns_in_table_responses(cluster: kubesim.Cluster, custom: kubernetes.client.CustomObjectsApi) -> None:
+def test_printer_columns_in_table_responses(
+    cluster: kubesim.Cluster, custom: kubernetes.client.CustomObjectsApi
+) -> None:
     _create(custom, widget("w", size=5, color="red"))
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
     resp = http(cluster, "GET", BASE, headers={"Accept": accept})
@@ -203,7 +214,9 @@ def test_deleting_a_crd_deletes_its_objects(
 
 
 def test_cluster_scoped_custom_resources(client: kubernetes.client.ApiClient) -> None:
-    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd(scope="Cluster"))
+    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(
+        widget_crd(scope="Cluster")
+    )
     custom = kubernetes.client.CustomObjectsApi(client)
     created = custom.create_cluster_custom_object(GROUP, "v1", WIDGETS, widget("global"))
     assert "namespace" not in created["metadata"]

@@ -29,7 +29,9 @@ def _exists(read: Callable[[], Any]) -> bool:
 
 def test_finalizers_hold_an_object_until_removed(client: kubernetes.client.ApiClient) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    core.create_namespaced_config_map(NS, {"metadata": {"name": "x", "finalizers": ["example.com/a", "example.com/b"]}})
+    core.create_namespaced_config_map(
+        NS, {"metadata": {"name": "x", "finalizers": ["example.com/a", "example.com/b"]}}
+    )
     # Deletion is pending: the answer is the object itself (the client returns it as a dict).
     resp = core.delete_namespaced_config_map("x", NS)
     assert resp["kind"] == "ConfigMap"
@@ -40,7 +42,9 @@ def test_finalizers_hold_an_object_until_removed(client: kubernetes.client.ApiCl
     assert held.metadata.finalizers == ["example.com/a", "example.com/b"]
     # Deleting again changes nothing.
     core.delete_namespaced_config_map("x", NS)
-    assert core.read_namespaced_config_map("x", NS).metadata.resource_version == held.metadata.resource_version
+    assert (
+        core.read_namespaced_config_map("x", NS).metadata.resource_version == held.metadata.resource_version
+    )
     # No new finalizers once deleting.
     with pytest.raises(ApiException) as info:
         core.patch_namespaced_config_map(
@@ -51,11 +55,12 @@ def test_finalizers_hold_an_object_until_removed(client: kubernetes.client.ApiCl
     (cause,) = body["details"]["causes"]
     assert cause["field"] == "metadata.finalizers"
     assert cause["reason"] == "FieldValueForbidden"
-    assert 'no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/c"}' in (
-        cause["message"]
-    )
+    expected = "no new finalizers can be added if the object is being deleted, found new finalizers "
+    assert expected + '[]string{"example.com/c"}' in cause["message"]
     merge = "application/merge-patch+json"
-    core.patch_namespaced_config_map("x", NS, {"metadata": {"finalizers": ["example.com/b"]}}, _content_type=merge)
+    core.patch_namespaced_config_map(
+        "x", NS, {"metadata": {"finalizers": ["example.com/b"]}}, _content_type=merge
+    )
     assert core.read_namespaced_config_map("x", NS).metadata.finalizers == ["example.com/b"]
     core.patch_namespaced_config_map("x", NS, {"metadata": {"finalizers": []}}, _content_type=merge)
     assert not _exists(lambda: core.read_namespaced_config_map("x", NS))
@@ -91,7 +96,9 @@ def test_delete_preconditions(client: kubernetes.client.ApiClient) -> None:
     with pytest.raises(ApiException) as info:
         core.delete_namespaced_config_map("x", NS, body={"preconditions": {"resourceVersion": "1"}})
     assert info.value.status == 409
-    assert "Precondition failed: ResourceVersion in precondition: 1" in api_exception_body(info.value)["message"]
+    assert (
+        "Precondition failed: ResourceVersion in precondition: 1" in api_exception_body(info.value)["message"]
+    )
     core.delete_namespaced_config_map(
         "x",
         NS,
@@ -114,7 +121,9 @@ def test_propagation_background(client: kubernetes.client.ApiClient, wait_for: C
     _owner_and_child(core)
     core.delete_namespaced_config_map("owner", NS, propagation_policy="Background")
     assert not _exists(lambda: core.read_namespaced_config_map("owner", NS))
-    wait_for(lambda: not _exists(lambda: core.read_namespaced_config_map("child", NS)), what="child collected")
+    wait_for(
+        lambda: not _exists(lambda: core.read_namespaced_config_map("child", NS)), what="child collected"
+    )
 
 
 def test_propagation_foreground(client: kubernetes.client.ApiClient, wait_for: Callable[..., Any]) -> None:

@@ -62,7 +62,16 @@ def test_core_resource_list_fields(cluster: kubesim.Cluster) -> None:
     assert pods["namespaced"] is True
     assert pods["shortNames"] == ["po"]
     assert pods["categories"] == ["all"]
-    assert set(pods["verbs"]) == {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+    assert set(pods["verbs"]) == {
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    }
     assert res["pods/status"]["verbs"] == ["get", "patch", "update"]
     assert res["pods/log"]["verbs"] == ["get"]
     assert res["namespaces"]["namespaced"] is False

@@ -76,7 +76,9 @@ def test_unauthorized(cluster: kubesim.Cluster) -> None:
         kubernetes.client.CoreV1Api(api).list_namespaced_pod(NS)
 
 
-def test_forbidden_for_a_service_account(cluster: kubesim.Cluster, client: kubernetes.client.ApiClient) -> None:
+def test_forbidden_for_a_service_account(
+    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
+) -> None:
     core = kubernetes.client.CoreV1Api(client)
     core.create_namespaced_service_account(NS, {"metadata": {"name": "robot"}})
     token = cluster.token_for("robot", NS)
@@ -84,8 +86,8 @@ def test_forbidden_for_a_service_account(cluster: kubesim.Cluster, client: kuber
     assert resp.status == 403
     body = _status(resp.json(), 403, "Forbidden")
     assert body["message"] == (
-        'pods is forbidden: User "system:serviceaccount:default:robot" cannot list resource "pods" in API group '
-        '"" in the namespace "default"'
+        'pods is forbidden: User "system:serviceaccount:default:robot" cannot list resource "pods" '
+        'in API group "" in the namespace "default"'
     )
     assert body["details"] == {"group": "", "kind": "pods"}
     resp = http(cluster, "GET", f"/api/v1/namespaces/{NS}/pods/p", token=token)

@@ -27,7 +27,9 @@ def test_latency(cluster: kubesim.Cluster) -> None:
     assert http(cluster, "GET", CM).status == 200
     assert time.monotonic() - started >= 0.3
     started = time.monotonic()
-    assert http(cluster, "GET", "/api/v1/namespaces/default/secrets").status == 200  # other resources: no delay
+    assert (
+        http(cluster, "GET", "/api/v1/namespaces/default/secrets").status == 200
+    )  # other resources: no delay
     assert time.monotonic() - started < 0.3
 
 
@@ -40,7 +42,9 @@ def test_errors_by_verb_resource_and_count(cluster: kubesim.Cluster) -> None:
     assert body.status == 201
 
 
-def test_error_status_objects_and_client_exceptions(cluster: kubesim.Cluster, client: kubernetes.client.ApiClient) -> None:
+def test_error_status_objects_and_client_exceptions(
+    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
+) -> None:
     cluster.faults.add_error(429, verb="get", resource="configmaps", count=1)
     resp = http(cluster, "GET", f"{CM}/x")
     assert resp.status == 429
@@ -150,7 +154,9 @@ def test_request_accounting(cluster: kubesim.Cluster, client: kubernetes.client.
     assert doc["byVerb"]["create"] == 3
     assert doc["byResource"]["configmaps"] == 8
     assert doc["byUser"]["system:serviceaccount:default:robot"] == 1
-    assert {"verb": "create", "resource": "configmaps", "user": "kubernetes-admin", "count": 3} in doc["items"]
+    assert {"verb": "create", "resource": "configmaps", "user": "kubernetes-admin", "count": 3} in doc[
+        "items"
+    ]
     assert http(cluster, "DELETE", "/kubesim/requests").json()["total"] == 0
     assert cluster.requests.total() == 0
 

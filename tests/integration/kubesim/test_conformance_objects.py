@@ -15,7 +15,7 @@ from kubernetes.client import ApiException
 
 import kubesim
 
-from .conformance_support import api_exception_body, http
+from .conformance_support import api_exception_body, http, named, watch_events
 
 NS = "default"
 
@@ -36,7 +36,9 @@ def _deployment(name: str, image: str = "busybox:1.36") -> dict[str, Any]:
 
 def test_server_sets_uid_timestamp_and_resource_version(client: kubernetes.client.ApiClient) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    cm = core.create_namespaced_config_map(NS, {"metadata": {"name": "x", "uid": "mine", "resourceVersion": "7"}})
+    cm = core.create_namespaced_config_map(
+        NS, {"metadata": {"name": "x", "uid": "mine", "resourceVersion": "7"}}
+    )
     uuid.UUID(cm.metadata.uid)
     assert cm.metadata.uid != "mine"
     assert isinstance(cm.metadata.creation_timestamp, dt.datetime)
@@ -58,9 +60,11 @@ def test_resource_version_changes_only_when_something_changes(
     changed = core.patch_namespaced_config_map("x", NS, {"data": {"a": "2"}})
     assert int(changed.metadata.resource_version) > int(rv0)
     # The no-op writes emitted no watch event: a watch from rv0 sees exactly one MODIFIED.
-    resp = http(cluster, "GET", f"/api/v1/namespaces/{NS}/configmaps?watch=1&resourceVersion={rv0}&timeoutSeconds=1")
-    events = resp.lines()
-    assert [(e["type"], e["object"]["metadata"]["resourceVersion"]) for e in events] == [
+    core.create_namespaced_config_map(NS, {"metadata": {"name": "marker"}})
+    events = watch_events(
+        cluster, f"/api/v1/namespaces/{NS}/configmaps?watch=1&resourceVersion={rv0}", named("marker")
+    )
+    assert [(e["type"], e["object"]["metadata"]["resourceVersion"]) for e in events[:-1]] == [
         ("MODIFIED", changed.metadata.resource_version)
     ]
 
@@ -91,7 +95,8 @@ def test_generation_follows_spec_changes_only(client: kubernetes.client.ApiClien
 def test_generate_name(client: kubernetes.client.ApiClient) -> None:
     core = kubernetes.client.CoreV1Api(client)
     names = {
-        core.create_namespaced_config_map(NS, {"metadata": {"generateName": "job-"}}).metadata.name for _ in range(5)
+        core.create_namespaced_config_map(NS, {"metadata": {"generateName": "job-"}}).metadata.name
+        for _ in range(5)
     }
     assert len(names) == 5
     for name in names:
@@ -155,15 +160,21 @@ def test_creation_in_a_terminating_namespace_is_refused(
 ) -> None:
     core = kubernetes.client.CoreV1Api(client)
     core.create_namespace({"metadata": {"name": "doomed"}})
-    core.create_namespaced_config_map("doomed", {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
+    core.create_namespaced_config_map(
+        "doomed", {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    )
     core.delete_namespace("doomed")
-    wait_for(lambda: core.read_namespace("doomed").status.phase == "Terminating", what="namespace Terminating")
+    wait_for(
+        lambda: core.read_namespace("doomed").status.phase == "Terminating", what="namespace Terminating"
+    )
     with pytest.raises(ApiException) as info:
         core.create_namespaced_config_map("doomed", {"metadata": {"name": "new"}})
     assert info.value.status == 403
     body = api_exception_body(info.value)
     assert body["reason"] == "Forbidden"
-    assert "unable to create new content in namespace doomed because it is being terminated" in body["message"]
+    assert (
+        "unable to create new content in namespace doomed because it is being terminated" in body["message"]
+    )
     core.patch_namespaced_config_map("held", "doomed", {"metadata": {"finalizers": None}})
 
     def namespace_gone() -> bool:

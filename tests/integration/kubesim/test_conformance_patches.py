@@ -23,15 +23,15 @@ APPLY = "application/apply-patch+yaml"
 def _deployment(name: str = "d") -> dict[str, Any]:
     pod_spec = {
         "containers": [
-                {
-                    "name": "main",
-                    "image": "busybox:1.36",
-                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                    "ports": [{"containerPort": 80, "name": "http"}],
-                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                },
-                {"name": "sidecar", "image": "busybox:1.36"},
-            ],
+            {
+                "name": "main",
+                "image": "busybox:1.36",
+                "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                "ports": [{"containerPort": 80, "name": "http"}],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            },
+            {"name": "sidecar", "image": "busybox:1.36"},
+        ],
         "volumes": [{"name": "data", "emptyDir": {}}],
         "tolerations": [{"key": "a", "operator": "Exists"}],
         "imagePullSecrets": [{"name": "one"}],
@@ -52,7 +52,9 @@ def _patch(cluster: kubesim.Cluster, path: str, body: Any, content_type: str, qu
 
 def test_json_merge_patch(client: kubernetes.client.ApiClient) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    core.create_namespaced_config_map(NS, {"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}, "data": {"k": "v"}})
+    core.create_namespaced_config_map(
+        NS, {"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}, "data": {"k": "v"}}
+    )
     cm = core.patch_namespaced_config_map(
         "x", NS, {"metadata": {"labels": {"a": None, "c": "3"}}, "data": {"k2": "v2"}}, _content_type=MERGE
     )
@@ -60,7 +62,9 @@ def test_json_merge_patch(client: kubernetes.client.ApiClient) -> None:
     assert cm.data == {"k": "v", "k2": "v2"}
 
 
-def test_json_patch_and_failing_test_op(cluster: kubesim.Cluster, client: kubernetes.client.ApiClient) -> None:
+def test_json_patch_and_failing_test_op(
+    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
+) -> None:
     core = kubernetes.client.CoreV1Api(client)
     core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}, "data": {"k": "v"}})
     cm = core.patch_namespaced_config_map(
@@ -89,10 +93,10 @@ def test_strategic_merge_patch_uses_merge_keys(client: kubernetes.client.ApiClie
     apps.create_namespaced_deployment(NS, _deployment())
     pod_patch = {
         "containers": [
-                {
-                    "name": "main",
-                    "image": "busybox:1.37",
-                    "env": [{"name": "B", "value": "two"}, {"name": "C", "value": "3"}],
+            {
+                "name": "main",
+                "image": "busybox:1.37",
+                "env": [{"name": "B", "value": "two"}, {"name": "C", "value": "3"}],
                 "volumeMounts": [{"name": "cache", "mountPath": "/cache"}],
             }
         ],
@@ -131,7 +135,9 @@ def test_pod_spec_is_immutable_but_images(client: kubernetes.client.ApiClient) -
     core.create_namespaced_pod(
         NS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
     )
-    pod = core.patch_namespaced_pod("p", NS, {"spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}})
+    pod = core.patch_namespaced_pod(
+        "p", NS, {"spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}
+    )
     assert pod.spec.containers[0].image == "busybox:1.37"
     with pytest.raises(ApiException) as info:
         core.patch_namespaced_pod("p", NS, {"spec": {"containers": [{"name": "c", "env": [{"name": "A"}]}]}})
@@ -144,7 +150,8 @@ def test_pod_spec_is_immutable_but_images(client: kubernetes.client.ApiClient) -
 def test_strategic_merge_patch_owner_references_and_ports(client: kubernetes.client.ApiClient) -> None:
     core = kubernetes.client.CoreV1Api(client)
     core.create_namespaced_service(
-        NS, {"metadata": {"name": "s"}, "spec": {"ports": [{"name": "a", "port": 80}], "selector": {"app": "x"}}}
+        NS,
+        {"metadata": {"name": "s"}, "spec": {"ports": [{"name": "a", "port": 80}], "selector": {"app": "x"}}},
     )
     svc = core.patch_namespaced_service("s", NS, {"spec": {"ports": [{"name": "b", "port": 81}]}})
     assert sorted(p.port for p in svc.spec.ports) == [80, 81]  # service ports merge by port
@@ -161,7 +168,9 @@ def test_strategic_merge_patch_on_custom_resources_is_415(
     cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
 ) -> None:
     kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
-    kubernetes.client.CustomObjectsApi(client).create_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, widget("w"))
+    kubernetes.client.CustomObjectsApi(client).create_namespaced_custom_object(
+        GROUP, "v1", NS, WIDGETS, widget("w")
+    )
     path = f"/apis/{GROUP}/v1/namespaces/{NS}/{WIDGETS}/w"
     resp = _patch(cluster, path, {"spec": {"size": 4}}, SMP)
     assert resp.status == 415
@@ -181,7 +190,12 @@ def test_unknown_patch_type_is_415(cluster: kubesim.Cluster, client: kubernetes.
 
 def test_server_side_apply_create_update_and_conflicts(cluster: kubesim.Cluster) -> None:
     path = f"/api/v1/namespaces/{NS}/configmaps/applied"
-    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "1", "b": "2"}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "applied"},
+        "data": {"a": "1", "b": "2"},
+    }
     resp = _patch(cluster, path, yaml.safe_dump(doc), APPLY, "?fieldManager=alice")
     assert resp.status == 201, resp.body  # apply creates
     created = resp.json()
@@ -222,13 +236,20 @@ def test_server_side_apply_requires_a_field_manager(cluster: kubesim.Cluster) ->
     assert "fieldManager" in resp.json()["message"]
 
 
-def test_server_side_apply_on_custom_resources_and_status(cluster: kubesim.Cluster, client: kubernetes.client.ApiClient) -> None:
+def test_server_side_apply_on_custom_resources_and_status(
+    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
+) -> None:
     kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
     path = f"/apis/{GROUP}/v1/namespaces/{NS}/{WIDGETS}/w"
     resp = _patch(cluster, path, yaml.safe_dump(widget("w", size=2)), APPLY, "?fieldManager=ctl")
     assert resp.status == 201, resp.body
     assert resp.json()["spec"] == {"size": 2, "color": "blue", "replicas": 1}
-    status = {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "w"}, "status": {"phase": "Ok"}}
+    status = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "status": {"phase": "Ok"},
+    }
     resp = _patch(cluster, path + "/status", yaml.safe_dump(status), APPLY, "?fieldManager=operator")
     assert resp.status == 200, resp.body
     obj = resp.json()

@@ -206,7 +206,11 @@ def test_container_without_image_names_the_field(client: kubernetes.client.ApiCl
         core.create_namespaced_pod(NS, {"metadata": {"name": "bad"}, "spec": {"containers": [{"name": "c"}]}})
     body = _invalid(info.value)
     causes = body["details"]["causes"]
-    assert {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers[0].image"} in causes
+    assert {
+        "reason": "FieldValueRequired",
+        "message": "Required value",
+        "field": "spec.containers[0].image",
+    } in causes
 
 
 def test_invalid_name_is_rejected(client: kubernetes.client.ApiClient) -> None:
@@ -223,7 +227,9 @@ def test_invalid_name_is_rejected(client: kubernetes.client.ApiClient) -> None:
 def test_service_port_out_of_range(client: kubernetes.client.ApiClient) -> None:
     core = kubernetes.client.CoreV1Api(client)
     with pytest.raises(ApiException) as info:
-        core.create_namespaced_service(NS, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 70000}]}})
+        core.create_namespaced_service(
+            NS, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 70000}]}}
+        )
     body = _invalid(info.value)
     assert any(c["field"] == "spec.ports[0].port" for c in body["details"]["causes"])
 

@@ -49,10 +49,14 @@ def test_limit_and_continue(core: kubernetes.client.CoreV1Api) -> None:
     assert first.metadata.remaining_item_count == 4
     # Writes after the first page do not shift the pages that follow.
     core.create_namespaced_config_map(NS, _cm("cm00", page="yes"))
-    second = core.list_namespaced_config_map(NS, label_selector="page", limit=3, _continue=first.metadata._continue)
+    second = core.list_namespaced_config_map(
+        NS, label_selector="page", limit=3, _continue=first.metadata._continue
+    )
     assert _names(second.items) == ["cm3", "cm4", "cm5"]
     assert second.metadata.resource_version == first.metadata.resource_version
-    last = core.list_namespaced_config_map(NS, label_selector="page", limit=3, _continue=second.metadata._continue)
+    last = core.list_namespaced_config_map(
+        NS, label_selector="page", limit=3, _continue=second.metadata._continue
+    )
     assert _names(last.items) == ["cm6"]
     assert not last.metadata._continue
     assert last.metadata.remaining_item_count is None
@@ -82,7 +86,11 @@ def test_label_selectors(core: kubernetes.client.CoreV1Api, selector: str, expec
     core.create_namespaced_config_map(NS, _cm("b", tier="web"))
     core.create_namespaced_config_map(NS, _cm("c", tier="db"))
     core.create_namespaced_config_map(NS, _cm("d"))
-    got = [n for n in _names(core.list_namespaced_config_map(NS, label_selector=selector).items) if n != "kube-root-ca.crt"]
+    got = [
+        n
+        for n in _names(core.list_namespaced_config_map(NS, label_selector=selector).items)
+        if n != "kube-root-ca.crt"
+    ]
     assert got == expected
 
 
@@ -96,7 +104,10 @@ def test_field_selectors(core: kubernetes.client.CoreV1Api, cluster: kubesim.Clu
     core.create_namespace({"metadata": {"name": "other"}})
     core.create_namespaced_config_map(NS, _cm("x"))
     core.create_namespaced_config_map("other", _cm("x"))
-    assert [c.metadata.namespace for c in core.list_config_map_for_all_namespaces(field_selector="metadata.name=x").items] == [
+    assert [
+        c.metadata.namespace
+        for c in core.list_config_map_for_all_namespaces(field_selector="metadata.name=x").items
+    ] == [
         NS,
         "other",
     ]
@@ -126,8 +137,10 @@ def test_field_selectors(core: kubernetes.client.CoreV1Api, cluster: kubesim.Clu
     assert core.list_namespaced_event(NS, field_selector="involvedObject.name=q").items == []
     resp = http(cluster, "GET", f"{CM}?fieldSelector=spec.nope%3Dx")
     assert resp.status == 400
-    assert resp.json()["message"] == '"spec.nope" is not a known field selector: only "metadata.name", "metadata.namespace"'
-
+    assert (
+        resp.json()["message"]
+        == '"spec.nope" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    )
 
 
 def test_resource_version_zero_list(core: kubernetes.client.CoreV1Api) -> None:
@@ -139,10 +152,8 @@ def test_resource_version_zero_list(core: kubernetes.client.CoreV1Api) -> None:
 
 def _stream(core: kubernetes.client.CoreV1Api, count: int, **kwargs: Any) -> Iterator[dict[str, Any]]:
     w = kubernetes.watch.Watch()
-    seen = 0
-    for event in w.stream(core.list_namespaced_config_map, NS, **kwargs):
+    for seen, event in enumerate(w.stream(core.list_namespaced_config_map, NS, **kwargs), start=1):
         yield event
-        seen += 1
         if seen >= count:
             w.stop()
 
@@ -162,7 +173,9 @@ def test_watch_from_a_resource_version(core: kubernetes.client.CoreV1Api) -> Non
     assert events[0]["object"].data == {"a": "1"}
 
 
-def test_watch_without_resource_version_starts_with_the_current_state(core: kubernetes.client.CoreV1Api) -> None:
+def test_watch_without_resource_version_starts_with_the_current_state(
+    core: kubernetes.client.CoreV1Api,
+) -> None:
     core.create_namespaced_config_map(NS, _cm("x", watch="me"))
     core.create_namespaced_config_map(NS, _cm("y", watch="me"))
     events = list(_stream(core, 2, label_selector="watch", timeout_seconds=5))
@@ -203,11 +216,15 @@ def test_selector_transitions(cluster: kubesim.Cluster, core: kubernetes.client.
     assert events[-1]["object"]["metadata"]["labels"] == {"sel": "off"}  # the object as it left
 
 
-def test_field_selector_watch_of_one_object(cluster: kubesim.Cluster, core: kubernetes.client.CoreV1Api) -> None:
+def test_field_selector_watch_of_one_object(
+    cluster: kubesim.Cluster, core: kubernetes.client.CoreV1Api
+) -> None:
     start = core.list_namespaced_config_map(NS).metadata.resource_version
     core.create_namespaced_config_map(NS, _cm("x"))
     core.create_namespaced_config_map(NS, _cm("y"))
-    events = watch_events(cluster, f"{CM}?watch=1&resourceVersion={start}&fieldSelector=metadata.name%3Dy", named("y"))
+    events = watch_events(
+        cluster, f"{CM}?watch=1&resourceVersion={start}&fieldSelector=metadata.name%3Dy", named("y")
+    )
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "y")]
 
 
@@ -277,7 +294,9 @@ def test_too_old_resource_version_is_410_in_stream(small_history: kubesim.Cluste
     cluster = small_history
     first = http(cluster, "POST", CM, {"metadata": {"name": "x"}}).json()["metadata"]["resourceVersion"]
     for i in range(10):
-        http(cluster, "PATCH", f"{CM}/x", {"data": {"i": str(i)}}, content_type="application/merge-patch+json")
+        http(
+            cluster, "PATCH", f"{CM}/x", {"data": {"i": str(i)}}, content_type="application/merge-patch+json"
+        )
     resp = http(cluster, "GET", f"{CM}?watch=1&resourceVersion={first}")
     assert resp.status == 200  # the error comes in the stream, as upstream
     (event,) = resp.lines()

@@ -22,7 +22,7 @@ NS = "default"
 
 @pytest.fixture
 def helm(cluster: kubesim.Cluster, tmp_path: Path) -> Tool:
-    return make_tool("helm", cluster, tmp_path)
+    return make_tool("helm", cluster.kubeconfig, tmp_path)
 
 
 def _missing(read: Callable[[], Any]) -> bool:
@@ -57,7 +57,17 @@ def test_install_upgrade_rollback_uninstall(helm: Tool, client: kubernetes.clien
     assert [(r["name"], r["status"], r["revision"]) for r in listed] == [("demo", "deployed", "1")]
     assert "STATUS: deployed" in helm("status", "demo", "--namespace", NS)
 
-    helm("upgrade", "demo", str(CHARTS / "demo"), "--namespace", NS, "--set", "greeting=hi", "--set", "replicas=2")
+    helm(
+        "upgrade",
+        "demo",
+        str(CHARTS / "demo"),
+        "--namespace",
+        NS,
+        "--set",
+        "greeting=hi",
+        "--set",
+        "replicas=2",
+    )
     assert core.read_namespaced_config_map("demo-config", NS).data == {"greeting": "hi"}
     assert apps.read_namespaced_deployment("demo", NS).spec.replicas == 2
     history = json.loads(helm("history", "demo", "--namespace", NS, "-o", "json"))
@@ -75,7 +85,9 @@ def test_install_upgrade_rollback_uninstall(helm: Tool, client: kubernetes.clien
     assert json.loads(helm("list", "--namespace", NS, "-o", "json")) == []
 
 
-def test_install_into_a_new_namespace_and_template_errors(helm: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_install_into_a_new_namespace_and_template_errors(
+    helm: Tool, client: kubernetes.client.ApiClient
+) -> None:
     helm("install", "other", str(CHARTS / "demo"), "--namespace", "team", "--create-namespace")
     core = kubernetes.client.CoreV1Api(client)
     assert core.read_namespaced_config_map("other-config", "team").data == {"greeting": "hello"}

@@ -21,7 +21,7 @@ from .conformance_support import GROUP, WIDGETS, widget, widget_crd
 NS = "default"
 
 OPERATOR = textwrap.dedent(
-    '''
+    """
     import kopf
 
     @kopf.on.startup()
@@ -43,7 +43,7 @@ OPERATOR = textwrap.dedent(
     @kopf.on.delete("example.com", "v1", "widgets")
     def deleted(name, logger, **_):
         logger.info(f"widget {name} deleted")
-    '''
+    """
 )
 
 
@@ -55,7 +55,10 @@ def custom(client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjec
 
 @pytest.fixture
 def operator(
-    cluster: kubesim.Cluster, custom: kubernetes.client.CustomObjectsApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: kubesim.Cluster,
+    custom: kubernetes.client.CustomObjectsApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[KopfRunner]:
     path = tmp_path / "widget_operator.py"
     path.write_text(OPERATOR)
@@ -106,7 +109,9 @@ def test_operator_sets_status_and_finalizes(
     core = kubernetes.client.CoreV1Api(client)
 
     def messages() -> list[str]:
-        events = core.list_namespaced_event(NS, field_selector="involvedObject.name=w,involvedObject.kind=Widget")
+        events = core.list_namespaced_event(
+            NS, field_selector="involvedObject.name=w,involvedObject.kind=Widget"
+        )
         return [e.message for e in events.items if e.reason == "Provisioned"]
 
     wait_for(lambda: "widget of size 3 is ready" in messages(), timeout=10, what="the operator's Event")

@@ -4,10 +4,9 @@ delete, auth can-i, imperative creates (protobuf request bodies), patch/label/sc
 
 from __future__ import annotations
 
+import select
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import kubernetes
 import pytest
@@ -15,14 +14,14 @@ import yaml
 
 import kubesim
 
-from .conformance_support import ROOT, GROUP, WIDGETS, Tool, make_tool, to_yaml, widget, widget_crd
+from .conformance_support import GROUP, ROOT, WIDGETS, Tool, make_tool, to_yaml, widget, widget_crd
 
 NS = "default"
 
 
 @pytest.fixture
 def kubectl(cluster: kubesim.Cluster, tmp_path: Path) -> Tool:
-    return make_tool("kubectl", cluster, tmp_path)
+    return make_tool("kubectl", cluster.kubeconfig, tmp_path)
 
 
 def _rows(output: str) -> list[list[str]]:
@@ -89,7 +88,9 @@ def test_client_side_apply_updates(kubectl: Tool, client: kubernetes.client.ApiC
 
 def test_server_side_apply(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}}
-    assert "configmap/cfg serverside-applied" in kubectl("apply", "--server-side", "-f", "-", input=to_yaml(cm))
+    assert "configmap/cfg serverside-applied" in kubectl(
+        "apply", "--server-side", "-f", "-", input=to_yaml(cm)
+    )
     live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS)
     (entry,) = live.metadata.managed_fields
     assert (entry.manager, entry.operation) == ("kubectl", "Apply")
@@ -100,7 +101,15 @@ def test_server_side_apply(kubectl: Tool, client: kubernetes.client.ApiClient) -
     assert proc.returncode != 0
     assert 'conflict with "kubectl"' in proc.stderr
     assert ".data.a" in proc.stderr
-    kubectl("apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-", input=to_yaml(other))
+    kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input=to_yaml(other),
+    )
     assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS).data == {"a": "2"}
     # Server-side dry run changes nothing.
     kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-", input=to_yaml(cm))
@@ -166,14 +175,14 @@ def test_auth_can_i(cluster: kubesim.Cluster, kubectl: Tool, tmp_path: Path) -> 
     assert kubectl.run("auth", "can-i", "delete", "pods", sa, check=False).stdout.strip() == "no"
     # The ServiceAccount's own kubeconfig (a bearer token over TLS).
     (tmp_path / "robot").mkdir()
-    robot = make_tool("kubectl", cluster, tmp_path / "robot", cluster.kubeconfig_for("robot"))
+    robot = make_tool("kubectl", cluster.kubeconfig_for("robot"), tmp_path / "robot")
     assert robot("auth", "can-i", "list", "pods").strip() == "yes"
     assert robot("get", "pods").strip() == "" or "No resources found" in robot.run("get", "pods").stderr
     denied = robot.run("get", "secrets", check=False)
     assert denied.returncode == 1
     assert (
-        'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:default:robot" cannot '
-        'list resource "secrets" in API group "" in the namespace "default"'
+        'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:default:robot" '
+        'cannot list resource "secrets" in API group "" in the namespace "default"'
     ) in denied.stderr
 
 
@@ -211,7 +220,13 @@ def test_label_annotate_patch_and_scale(kubectl: Tool, client: kubernetes.client
     assert cm.metadata.annotations == {"note": "hello"}
     assert cm.data == {"c": "d"}
     proc = kubectl.run(
-        "patch", "configmap", "cfg", "--type=json", "-p", '[{"op":"test","path":"/data/c","value":"x"}]', check=False
+        "patch",
+        "configmap",
+        "cfg",
+        "--type=json",
+        "-p",
+        '[{"op":"test","path":"/data/c","value":"x"}]',
+        check=False,
     )
     assert proc.returncode != 0
     kubectl("label", "configmap", "cfg", "tier-")
@@ -227,7 +242,12 @@ def test_output_formats_and_selectors(kubectl: Tool) -> None:
         kubectl("create", "configmap", name)
         kubectl("label", "configmap", name, f"tier={tier}")
     assert kubectl("get", "cm", "-l", "tier=web", "-o", "name").split() == ["configmap/a"]
-    assert kubectl("get", "cm", "--field-selector", "metadata.name=b", "-o", "jsonpath={.items[*].metadata.name}") == "b"
+    assert (
+        kubectl(
+            "get", "cm", "--field-selector", "metadata.name=b", "-o", "jsonpath={.items[*].metadata.name}"
+        )
+        == "b"
+    )
     doc = yaml.safe_load(kubectl("get", "cm", "a", "-o", "yaml"))
     assert doc["metadata"]["labels"] == {"tier": "web"}
     listed = yaml.safe_load(kubectl("get", "cm", "-l", "tier", "-o", "json"))
@@ -244,7 +264,12 @@ def test_errors_as_kubectl_prints_them(kubectl: Tool) -> None:
     kubectl("create", "configmap", "x")
     proc = kubectl.run("create", "configmap", "x", check=False)
     assert 'configmaps "x" already exists' in proc.stderr
-    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": {"containers": [{"name": "c"}]}}
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bad"},
+        "spec": {"containers": [{"name": "c"}]},
+    }
     proc = kubectl.run("apply", "-f", "-", input=to_yaml(bad), check=False)
     assert 'The Pod "bad" is invalid: spec.containers[0].image: Required value' in proc.stderr
 
@@ -258,7 +283,7 @@ def test_strict_validation_by_default(kubectl: Tool) -> None:
     assert "configmap/x created" in out.stdout
 
 
-def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient, wait_for: Callable[..., Any]) -> None:
+def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
     proc = subprocess.Popen(
         [kubectl.path, "get", "configmaps", "--watch-only", "-o", "name"],
         env=kubectl.env,
@@ -272,18 +297,16 @@ def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient
         # kubectl starts its watch after its own list: keep creating until one shows up.
         for i in range(50):
             core.create_namespaced_config_map(NS, {"metadata": {"name": f"w{i}"}})
-            import select
-
             ready, _, _ = select.select([proc.stdout], [], [], 0.1)
             if ready:
                 assert proc.stdout is not None
                 lines.append(proc.stdout.readline().strip())
                 break
-        assert lines and lines[0].startswith("configmap/w")
+        assert lines
+        assert lines[0].startswith("configmap/w")
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
-    del wait_for
 
 
 def test_describe_and_events(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
