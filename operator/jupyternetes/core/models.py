@@ -290,6 +290,11 @@ class PodStatus(_EntryStatus):
     """The container port named "http", else the first declared container port."""
     ready: bool | None = None
     """The pod's Ready condition."""
+    phase: str | None = None
+    """The pod's phase: Pending, Running, Succeeded, Failed."""
+    message: str | None = None
+    """What the pod is doing or waiting for, from its conditions and container states (e.g. "scheduled to
+    node n1", "ContainerCreating", "unschedulable: 0/1 nodes are available ...")."""
 
 
 class PvcStatus(_EntryStatus):

@@ -127,6 +127,26 @@ def _pod_ready(pod: Obj) -> bool:
     )
 
 
+def pod_activity(pod: Obj) -> str | None:
+    """A short account of what a pod is doing or waiting for, for progress messages."""
+    status = pod.get("status", {})
+    for c in status.get("conditions") or ():
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            return f"unschedulable: {c.get('message') or c.get('reason') or 'waiting for a node'}"
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in status.get(key) or ():
+            waiting = (cs.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason"):
+                detail = waiting.get("message")
+                return f"container {cs.get('name')}: {waiting['reason']}" + (f": {detail}" if detail else "")
+    if status.get("phase") == "Running":
+        return "running and ready" if _pod_ready(pod) else "running, waiting for readiness"
+    node = pod.get("spec", {}).get("nodeName")
+    if node:
+        return f"scheduled to node {node}, starting containers"
+    return "waiting to be scheduled"
+
+
 def pod_status(
     planned: PlannedObject, pod: Obj | None, created_before: bool
 ) -> tuple[PodStatus, Failure | None]:
@@ -144,7 +164,14 @@ def pod_status(
     ip = status.get("podIP")
     phase = status.get("phase", "Pending")
     ready = _pod_ready(pod)
-    base = {"resource_name": planned.name, "pod_address": ip, "port_number": port, "ready": ready}
+    base = {
+        "resource_name": planned.name,
+        "pod_address": ip,
+        "port_number": port,
+        "ready": ready,
+        "phase": phase,
+        "message": pod_activity(pod),
+    }
     if pod["metadata"].get("deletionTimestamp"):
         msg = f"pod {planned.name} is being deleted"
         return PodStatus(**base, state="Terminating", error_message=msg), Failure("PodDeleted", msg)

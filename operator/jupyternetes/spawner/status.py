@@ -138,6 +138,10 @@ def progress_steps(instance: Obj) -> list[Step]:
                     "pulling the image and starting the container",
                 )
             )
+        activity = pod.get("message")
+        if activity and not pod.get("ready"):
+            # What the operator saw the pod doing (scheduling, image pull, readiness): one event per change.
+            steps.append(Step(f"pod-activity/{entry}/{activity}", 65, f"Pod {rname}: {activity}"))
         if pod.get("state") == "Running" or pod.get("ready"):
             steps.append(Step(f"pod-running/{entry}", 75, f"Pod {rname} running: container started"))
         if pod.get("ready"):
