@@ -232,13 +232,6 @@ def test_insufficient_cpu(sim: kubesim.Cluster, core: Any, ns: str, wait_for: Wa
 
 def test_image_pull_failure(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
     core.create_namespaced_pod(ns, pod("bad", image="registry.example/doesnotexist:1.0"))
-    wait_for(
-        lambda: (
-            container_status(get(sim, ns, "bad")).get("state", {}).get("waiting", {}).get("reason")
-            == "ErrImagePull"
-        ),
-        what="ErrImagePull",
-    )
     waiting = wait_for(
         lambda: (
             (container_status(get(sim, ns, "bad")).get("state", {}).get("waiting") or {}).get("reason")
@@ -247,6 +240,15 @@ def test_image_pull_failure(sim: kubesim.Cluster, core: Any, ns: str, wait_for: 
         )
     )
     assert waiting["message"].startswith('Back-off pulling image "registry.example/doesnotexist:1.0"')
+    # The status went through ErrImagePull first (read from the store's event history: no race).
+    history: list[Any] = sim.call(lambda: sim.store.events_since(("", "pods"), 0)) or []
+    reasons_seen = [
+        (container_status(ev.obj).get("state", {}).get("waiting") or {}).get("reason")
+        for ev in history
+        if ev.obj["metadata"].get("namespace") == ns and ev.obj["metadata"]["name"] == "bad"
+    ]
+    assert "ErrImagePull" in reasons_seen
+    assert reasons_seen.index("ErrImagePull") < reasons_seen.index("ImagePullBackOff")
     p = get(sim, ns, "bad")
     assert p is not None
     assert p["status"]["phase"] == "Pending"
