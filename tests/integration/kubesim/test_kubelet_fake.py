@@ -241,7 +241,7 @@ def test_image_pull_failure(sim: kubesim.Cluster, core: Any, ns: str, wait_for: 
     )
     assert waiting["message"].startswith('Back-off pulling image "registry.example/doesnotexist:1.0"')
     # The status went through ErrImagePull first (read from the store's event history: no race).
-    history: list[Any] = sim.call(lambda: sim.store.events_since(("", "pods"), 0)) or []
+    history = sim.call(lambda: sim.store.events_since(("", "pods"), 0) or [])
     reasons_seen = [
         (container_status(ev.obj).get("state", {}).get("waiting") or {}).get("reason")
         for ev in history
