@@ -37,23 +37,37 @@ class Server:
     def __init__(self, workdir: Path) -> None:
         self.kubeconfig = workdir / "kubeconfig"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kubesim.cli", "up", "--kubeconfig", str(self.kubeconfig),
-             "--state-dir", str(workdir / "state")],
+            [
+                sys.executable,
+                "-m",
+                "kubesim.cli",
+                "up",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--state-dir",
+                str(workdir / "state"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while not self.kubeconfig.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"kubesim up did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+                raise SystemExit(
+                    f"kubesim up did not start: {self.proc.stderr.read() if self.proc.stderr else ''}"
+                )
             time.sleep(0.05)
         config = yaml.safe_load(self.kubeconfig.read_text())
         cluster = config["clusters"][0]["cluster"]
         self.url: str = cluster["server"]
         self.token: str = config["users"][0]["user"]["token"]
-        self.ssl = ssl.create_default_context(
-            cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
-        ) if "certificate-authority-data" in cluster else None
+        self.ssl = (
+            ssl.create_default_context(
+                cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+            )
+            if "certificate-authority-data" in cluster
+            else None
+        )
 
     def rss_mb(self) -> float:
         return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
@@ -118,8 +132,9 @@ async def bench(args: argparse.Namespace, server: Server) -> dict[str, float]:
         for ns in ("bench", "watch"):
             async with http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}) as r:
                 await ok(r, 201)
-        async with http.post("/api/v1/namespaces/bench/configmaps",
-                             json={"metadata": {"name": "target"}, "data": {"k": "v"}}) as r:
+        async with http.post(
+            "/api/v1/namespaces/bench/configmaps", json={"metadata": {"name": "target"}, "data": {"k": "v"}}
+        ) as r:
             await ok(r, 201)
 
         # 1. GET of one object.
@@ -173,7 +188,9 @@ async def bench(args: argparse.Namespace, server: Server) -> dict[str, float]:
         watchers = [asyncio.create_task(watcher(k)) for k in range(args.watchers)]
 
         async def write(i: int) -> None:
-            async with http.post("/api/v1/namespaces/watch/configmaps", json={"metadata": {"name": f"cm-{i:05d}"}}) as r:
+            async with http.post(
+                "/api/v1/namespaces/watch/configmaps", json={"metadata": {"name": f"cm-{i:05d}"}}
+            ) as r:
                 await r.read()
                 await ok(r, 201)
 
@@ -183,8 +200,11 @@ async def bench(args: argparse.Namespace, server: Server) -> dict[str, float]:
         await asyncio.wait_for(finished.wait(), timeout=120)
         elapsed = last_at[0] - started
         watch_per_s = sum(received) / elapsed
-        print(f"watch fan-out: {n_events} writes x {args.watchers} watchers = {sum(received)} events in "
-              f"{elapsed:.2f}s -> {watch_per_s:.0f} events/s delivered", flush=True)
+        print(
+            f"watch fan-out: {n_events} writes x {args.watchers} watchers = {sum(received)} events in "
+            f"{elapsed:.2f}s -> {watch_per_s:.0f} events/s delivered",
+            flush=True,
+        )
         for t in watchers:
             t.cancel()
 
@@ -196,8 +216,11 @@ async def bench(args: argparse.Namespace, server: Server) -> dict[str, float]:
             page = await r.json()
         stored = len(page["items"]) + int(page["metadata"].get("remainingItemCount", 0))
         rss = server.rss_mb()
-        print(f"stored pods: {stored} (created {remaining} more in {time.monotonic() - started:.1f}s); "
-              f"server RSS {rss:.0f} MB", flush=True)
+        print(
+            f"stored pods: {stored} (created {remaining} more in {time.monotonic() - started:.1f}s); "
+            f"server RSS {rss:.0f} MB",
+            flush=True,
+        )
         return {
             "get_per_s": round(get_per_s, 1),
             "create_per_s": round(create_per_s, 1),
@@ -214,19 +237,30 @@ def main() -> None:
     parser.add_argument("--watch-writes", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=10000)
     args = parser.parse_args()
-    print(f"kubesim throughput on {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"server: `kubesim up` subprocess (HTTPS); client: one aiohttp session, {args.concurrency} requests "
-          "in flight (a lean async client, so the client is not the bottleneck)", flush=True)
+    print(
+        f"kubesim throughput on {platform.node()}: {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; "
+        f"server: `kubesim up` subprocess (HTTPS); client: one aiohttp session, {args.concurrency} requests "
+        "in flight (a lean async client, so the client is not the bottleneck)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="kubesim-bench-") as tmp:
         server = Server(Path(tmp))
         try:
             result = asyncio.run(bench(args, server))
         finally:
             server.stop()
-    missed = [k for k, target in TARGETS.items()
-              if (result[k] < target if k != "rss_mb_10k_pods" else result[k] > target)]
-    print("targets: " + ", ".join(f"{k} {'<=' if k == 'rss_mb_10k_pods' else '>='} {v}" for k, v in TARGETS.items())
-          + (f"; MISSED: {', '.join(missed)}" if missed else "; all met"), flush=True)
+    missed = [
+        k
+        for k, target in TARGETS.items()
+        if (result[k] < target if k != "rss_mb_10k_pods" else result[k] > target)
+    ]
+    print(
+        "targets: "
+        + ", ".join(f"{k} {'<=' if k == 'rss_mb_10k_pods' else '>='} {v}" for k, v in TARGETS.items())
+        + (f"; MISSED: {', '.join(missed)}" if missed else "; all met"),
+        flush=True,
+    )
     print(json.dumps(result))
 
 

@@ -111,7 +111,9 @@ def extract(binary: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", type=Path, default=REPO / ".venv" / "bin" / "kubectl")
-    parser.add_argument("--out", type=Path, default=REPO / "operator" / "kubesim" / "data" / "proto_schema.json")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "operator" / "kubesim" / "data" / "proto_schema.json"
+    )
     args = parser.parse_args()
     schema = extract(args.binary)
     args.out.parent.mkdir(parents=True, exist_ok=True)

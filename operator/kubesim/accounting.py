@@ -22,8 +22,11 @@ class RequestCounter:
 
     def total(self, *, user: str | None = None, exclude_verbs: tuple[str, ...] = ()) -> int:
         with self._lock:
-            return sum(n for (v, _, u), n in self._counts.items()
-                       if (user is None or u == user) and v not in exclude_verbs)
+            return sum(
+                n
+                for (v, _, u), n in self._counts.items()
+                if (user is None or u == user) and v not in exclude_verbs
+            )
 
     def by(self, *fields: str, user: str | None = None) -> dict[str, int]:
         """Counts grouped by some of ("verb", "resource", "user"), keys joined with a space."""
@@ -38,5 +41,7 @@ class RequestCounter:
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"verb": v, "resource": r, "user": u, "count": n}
-                    for (v, r, u), n in sorted(self._counts.items())]
+            return [
+                {"verb": v, "resource": r, "user": u, "count": n}
+                for (v, r, u), n in sorted(self._counts.items())
+            ]

@@ -8,6 +8,7 @@ finalizers, validation, watch events).
 from __future__ import annotations
 
 import base64
+import builtins
 import copy
 import ipaddress
 import json
@@ -77,19 +78,32 @@ def _spec_part(rt: ResourceType, obj: Obj) -> dict[str, Any]:
     """What a change of bumps ``metadata.generation``: for custom resources everything but metadata (and
     status when it is a subresource), for built-in kinds the spec (upstream's PrepareForUpdate)."""
     if rt.is_custom:
-        skip = ("metadata", "apiVersion", "kind", "status") if "status" in rt.subresources else (
-            "metadata", "apiVersion", "kind")
+        skip = (
+            ("metadata", "apiVersion", "kind", "status")
+            if "status" in rt.subresources
+            else ("metadata", "apiVersion", "kind")
+        )
         return {k: v for k, v in obj.items() if k not in skip}
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
 # Built-in kinds whose registry strategy maintains metadata.generation (custom resources always do).
-_GENERATION_KINDS = frozenset({
-    ("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "statefulsets"),
-    ("apps", "replicasets"), ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
-    ("policy", "poddisruptionbudgets"), ("networking.k8s.io", "networkpolicies"),
-    ("networking.k8s.io", "ingresses"), ("apiextensions.k8s.io", "customresourcedefinitions"),
-})
+_GENERATION_KINDS = frozenset(
+    {
+        ("", "pods"),
+        ("", "replicationcontrollers"),
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "replicasets"),
+        ("apps", "daemonsets"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+        ("policy", "poddisruptionbudgets"),
+        ("networking.k8s.io", "networkpolicies"),
+        ("networking.k8s.io", "ingresses"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+    }
+)
 
 
 def _has_generation(rt: ResourceType) -> bool:
@@ -102,7 +116,8 @@ class API:
         self.registry = registry
         self._lock = threading.RLock()
         # Validation and defaulting, set by the server wiring (kept pluggable so the pure modules stay pure).
-        # Built-in kinds: (object, type) -> kubesim.validation.BuiltinCheck (decode error, causes, unknown fields).
+        # Built-in kinds: (object, type) -> kubesim.validation.BuiltinCheck (decode error, causes,
+        # unknown fields).
         self.check_builtin: Callable[[Obj, ResourceType], Any] | None = None
         self.create_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.update_hooks: dict[tuple[str, str], list[Hook]] = {}
@@ -179,9 +194,11 @@ class API:
             raise errors.not_found("namespaces", namespace)
         if ns["metadata"].get("deletionTimestamp"):
             raise errors.forbidden_message(
-                f"{rt.kind.lower()}s \"{name}\" is forbidden: unable to create new content in namespace "
+                f'{rt.kind.lower()}s "{name}" is forbidden: unable to create new content in namespace '
                 f"{namespace} because it is being terminated",
-                rt.plural, name, rt.group,
+                rt.plural,
+                name,
+                rt.group,
             )
 
     def _check_type_meta(self, rt: ResourceType, body: Obj) -> None:
@@ -266,15 +283,28 @@ class API:
         obj = schema.default(obj)
         return obj
 
-    def _run_hooks(self, hooks: dict[tuple[str, str], list[Hook]], rt: ResourceType, new: Obj, old: Obj | None,
-                   opts: WriteOptions) -> None:
+    def _run_hooks(
+        self,
+        hooks: dict[tuple[str, str], builtins.list[Hook]],
+        rt: ResourceType,
+        new: Obj,
+        old: Obj | None,
+        opts: WriteOptions,
+    ) -> None:
         for hook in hooks.get(rt.key, ()):
             hook(self, rt, new, old, opts)
 
     # ------------------------------------------------------------------ create
 
-    def create(self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions | None = None,
-               *, operation: str = "Update") -> Obj:
+    def create(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        opts: WriteOptions | None = None,
+        *,
+        operation: str = "Update",
+    ) -> Obj:
         opts = opts or WriteOptions()
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -300,10 +330,26 @@ class API:
             if meta.get("generateName"):
                 meta["name"] = generate_name(meta["generateName"])
             else:
-                raise errors.invalid(rt.kind, "", [{"reason": "FieldValueRequired", "message": "Required value: name or generateName is required", "field": "metadata.name"}], rt.group)
+                raise errors.invalid(
+                    rt.kind,
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueRequired",
+                            "message": "Required value: name or generateName is required",
+                            "field": "metadata.name",
+                        }
+                    ],
+                    rt.group,
+                )
         name = meta["name"]
-        for server_field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
-                             "selfLink"):
+        for server_field in (
+            "uid",
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ):
             meta.pop(server_field, None)
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = now()
@@ -363,8 +409,9 @@ class API:
                 raise errors.not_found(rt.plural, name, rt.group)
             return self._update_locked(rt, old, new, opts, subresource, operation)
 
-    def _update_locked(self, rt: ResourceType, old: Obj, new: Obj, opts: WriteOptions, subresource: str,
-                       operation: str) -> Obj:
+    def _update_locked(
+        self, rt: ResourceType, old: Obj, new: Obj, opts: WriteOptions, subresource: str, operation: str
+    ) -> Obj:
         meta = new["metadata"]
         old_meta = old["metadata"]
         name = old_meta["name"]
@@ -372,8 +419,13 @@ class API:
         if rv and rv != old_meta["resourceVersion"]:
             raise errors.conflict(rt.plural, name, rt.group)
         # Fields the server owns.
-        for keep in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                     "generation"):
+        for keep in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if keep in old_meta:
                 meta[keep] = old_meta[keep]
             else:
@@ -405,12 +457,19 @@ class API:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
-                raise errors.invalid(rt.kind, name, [{
-                    "reason": "FieldValueForbidden",
-                    "message": "Forbidden: no new finalizers can be added if the object is being deleted, "
-                               f"found new finalizers []string{{{', '.join(json.dumps(f) for f in sorted(added))}}}",
-                    "field": "metadata.finalizers",
-                }], rt.group)
+                raise errors.invalid(
+                    rt.kind,
+                    name,
+                    [
+                        {
+                            "reason": "FieldValueForbidden",
+                            "message": _NO_NEW_FINALIZERS
+                            + f"[]string{{{', '.join(json.dumps(f) for f in sorted(added))}}}",
+                            "field": "metadata.finalizers",
+                        }
+                    ],
+                    rt.group,
+                )
         if _has_generation(rt) and _spec_part(rt, new) != _spec_part(rt, old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._run_hooks(self.update_hooks, rt, new, old, opts)
@@ -446,27 +505,44 @@ class API:
             if patch_type == "apply":
                 if not opts.field_manager:
                     raise errors.bad_request(
-                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required "
+                        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
                         "for apply patch"
                     )
                 if not isinstance(patch, dict):
                     raise errors.bad_request("the body of the request was not a YAML/JSON object")
                 if old is None and subresource == "":
                     applied = patching.apply_server_side(
-                        None, patch, opts.field_manager, force, rt.group, rt.version, rt.kind, now(),
-                        schema=rt.schema, reset_status="status" in rt.subresources,
+                        None,
+                        patch,
+                        opts.field_manager,
+                        force,
+                        rt.group,
+                        rt.version,
+                        rt.kind,
+                        now(),
+                        schema=rt.schema,
+                        reset_status="status" in rt.subresources,
                     )
                     applied.setdefault("metadata", {})["name"] = name
                     return self.create(rt, namespace, applied, opts, operation="Apply"), True
                 if old is None:
                     raise errors.not_found(rt.plural, name, rt.group)
                 new = patching.apply_server_side(
-                    copy.deepcopy(old), patch, opts.field_manager, force, rt.group, rt.version, rt.kind, now(),
-                    schema=rt.schema, subresource=subresource,
+                    copy.deepcopy(old),
+                    patch,
+                    opts.field_manager,
+                    force,
+                    rt.group,
+                    rt.version,
+                    rt.kind,
+                    now(),
+                    schema=rt.schema,
+                    subresource=subresource,
                     reset_status=not subresource and "status" in rt.subresources,
                 )
-                return self._update_locked(rt, old, self._prepare_patched(rt, new, name), opts, subresource,
-                                           "Apply"), False
+                return self._update_locked(
+                    rt, old, self._prepare_patched(rt, new, name), opts, subresource, "Apply"
+                ), False
             if old is None:
                 raise errors.not_found(rt.plural, name, rt.group)
             base = copy.deepcopy(old)
@@ -515,24 +591,37 @@ class API:
             pre = options.get("preconditions") or {}
             if pre.get("uid") and pre["uid"] != meta.get("uid"):
                 raise errors.conflict(
-                    rt.plural, name, rt.group,
-                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
+                    rt.plural,
+                    name,
+                    rt.group,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, "
+                    f"UID in object meta: {meta.get('uid')}",
                 )
             if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
                 raise errors.conflict(
-                    rt.plural, name, rt.group,
+                    rt.plural,
+                    name,
+                    rt.group,
                     "Precondition failed: ResourceVersion in precondition: "
-                    f"{pre['resourceVersion']}, ResourceVersion in object meta: {meta.get('resourceVersion')}",
+                    f"{pre['resourceVersion']}, "
+                    f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
                 )
             policy = options.get("propagationPolicy")
             if policy is None and options.get("orphanDependents") is not None:
                 policy = "Orphan" if options["orphanDependents"] else "Background"
             if policy not in (None, "Background", "Foreground", "Orphan"):
-                raise errors.invalid("DeleteOptions", "", [{
-                    "reason": "FieldValueNotSupported",
-                    "message": f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"',
-                    "field": "propagationPolicy",
-                }])
+                raise errors.invalid(
+                    "DeleteOptions",
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueNotSupported",
+                            "message": f'Unsupported value: "{policy}": supported values: '
+                            '"Foreground", "Background", "Orphan"',
+                            "field": "propagationPolicy",
+                        }
+                    ],
+                )
             finalizers = list(meta.get("finalizers") or ())
             if policy == "Orphan" and "orphan" not in finalizers:
                 finalizers.append("orphan")
@@ -597,7 +686,7 @@ class API:
         field_selector: str = "",
         options: dict[str, Any] | None = None,
         opts: WriteOptions | None = None,
-    ) -> list[Obj]:
+    ) -> builtins.list[Obj]:
         result = self.list(rt, namespace, label_selector, field_selector)
         deleted = []
         for obj in result.items:
@@ -625,11 +714,17 @@ def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
     return rt.key == NAMESPACES and bool(obj.get("spec", {}).get("finalizers"))
 
 
-def _record_manager(rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions, operation: str,
-                    subresource: str) -> None:
+def _record_manager(
+    rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions, operation: str, subresource: str
+) -> None:
     patching.record_update_manager(
-        old, new, opts.field_manager or _default_manager(opts), operation, now(),
-        subresource=subresource, schema=rt.schema,
+        old,
+        new,
+        opts.field_manager or _default_manager(opts),
+        operation,
+        now(),
+        subresource=subresource,
+        schema=rt.schema,
         reset_status=not subresource and "status" in rt.subresources,
     )
 
@@ -657,6 +752,10 @@ def _unknown_after_prune(obj: Obj, schema: Any) -> list[str]:
     walk(obj, pruned, "")
     return out
 
+
+_NO_NEW_FINALIZERS = (
+    "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers "
+)
 
 _PATH_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[([^\]]*)\]")
 

@@ -75,9 +75,9 @@ def _qos_class(spec: Obj) -> str:
         req, lim = res.get("requests") or {}, res.get("limits") or {}
         if req or lim:
             requests_any = True
-        if not (lim.get("cpu") and lim.get("memory")):
-            guaranteed = False
-        elif req and any(req.get(k, lim.get(k)) != lim.get(k) for k in ("cpu", "memory")):
+        if not (lim.get("cpu") and lim.get("memory")) or (
+            req and any(req.get(k, lim.get(k)) != lim.get(k) for k in ("cpu", "memory"))
+        ):
             guaranteed = False
         limits_all = limits_all or bool(lim)
     if guaranteed:
@@ -94,8 +94,8 @@ def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
 _POD_UPDATE_FORBIDDEN = (
     "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
     "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
-    "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
-    "negative)"
+    "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+    "previously negative)"
 )
 
 
@@ -130,13 +130,17 @@ def _mutable_pod_fields_applied(old_spec: Obj, new_spec: Obj) -> Obj:
 def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     default_pod_spec(obj.get("spec"))
     old_spec, new_spec = (old or {}).get("spec"), obj.get("spec")
-    if isinstance(old_spec, dict) and isinstance(new_spec, dict) and new_spec != old_spec:
-        if _mutable_pod_fields_applied(old_spec, new_spec) != new_spec:
-            raise errors.invalid(
-                "Pod",
-                obj["metadata"].get("name", ""),
-                [{"reason": "FieldValueForbidden", "message": _POD_UPDATE_FORBIDDEN, "field": "spec"}],
-            )
+    if (
+        isinstance(old_spec, dict)
+        and isinstance(new_spec, dict)
+        and new_spec != old_spec
+        and _mutable_pod_fields_applied(old_spec, new_spec) != new_spec
+    ):
+        raise errors.invalid(
+            "Pod",
+            obj["metadata"].get("name", ""),
+            [{"reason": "FieldValueForbidden", "message": _POD_UPDATE_FORBIDDEN, "field": "spec"}],
+        )
 
 
 def namespace_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -192,7 +196,9 @@ def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
 
 def _default_storage_class(api: API) -> str | None:
     for sc in api.store.list(("storage.k8s.io", "storageclasses")):
-        if (sc["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true":
+        if (sc["metadata"].get("annotations") or {}).get(
+            "storageclass.kubernetes.io/is-default-class"
+        ) == "true":
             return str(sc["metadata"]["name"])
     return None
 
@@ -220,10 +226,20 @@ def crd_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Write
             stored_versions.append(v)
     obj["status"] = {
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": stamp},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": stamp,
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": stamp,
+            },
         ],
         "acceptedNames": {k: v for k, v in names.items()},
         "storedVersions": stored_versions,
@@ -295,7 +311,9 @@ def workload_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: 
         strategy = spec.setdefault("updateStrategy", {})
         if isinstance(strategy, dict):
             _rolling(strategy, rt.kind)
-        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+        spec.setdefault(
+            "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        )
         for claim in spec.get("volumeClaimTemplates") or ():
             if isinstance(claim, dict):
                 claim.setdefault("apiVersion", "v1")
@@ -325,8 +343,12 @@ def job_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Write
     if old is None and not spec.get("manualSelector"):
         meta = obj["metadata"]
         uid, name = meta.get("uid", ""), meta.get("name", "")
-        generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
-                     "controller-uid": uid, "job-name": name}
+        generated = {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+        }
         spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
         template = spec.setdefault("template", {})
         if isinstance(template, dict):

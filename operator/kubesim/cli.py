@@ -91,12 +91,19 @@ def _token(args: argparse.Namespace) -> int:
     config = yaml.safe_load(Path(args.kubeconfig).read_text())
     server = config["clusters"][0]["cluster"]["server"]
     token = config["users"][0]["user"]["token"]
-    body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                       "spec": {"expirationSeconds": args.duration}}).encode()
+    body = json.dumps(
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": args.duration},
+        }
+    ).encode()
     req = urllib.request.Request(
         f"{server}/api/v1/namespaces/{args.namespace}/serviceaccounts/{args.serviceaccount}/token",
-        data=body, method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req) as resp:
             print(json.load(resp)["status"]["token"])
@@ -113,19 +120,41 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=0, help="port (0 or omitted: a free port)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--kubeconfig", help="where to write the admin kubeconfig (written once serving)")
-    up.add_argument("--no-tls", action="store_true",
-                    help="serve plain HTTP (kubectl and helm then send no credentials: they talk as anonymous)")
-    up.add_argument("--history-size", type=int, default=0,
-                    help="watch events kept per resource for resuming watches (default 20000)")
+    up.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="serve plain HTTP (kubectl and helm then send no credentials: they talk as anonymous)",
+    )
+    up.add_argument(
+        "--history-size",
+        type=int,
+        default=0,
+        help="watch events kept per resource for resuming watches (default 20000)",
+    )
     up.add_argument("--state-dir", help="directory for state (volumes, logs); default: a temporary one")
-    up.add_argument("--fault-error", action="append", default=[], metavar="CODE[:VERB[:RESOURCE[:P[:N]]]]",
-                    help="inject error responses, e.g. 500:create:pods:0.1 (repeatable)")
-    up.add_argument("--fault-latency", action="append", default=[], metavar="SECONDS[:VERB[:RESOURCE]]",
-                    help="add latency to matching requests, e.g. 0.2 or 0.5:list:pods (repeatable)")
+    up.add_argument(
+        "--fault-error",
+        action="append",
+        default=[],
+        metavar="CODE[:VERB[:RESOURCE[:P[:N]]]]",
+        help="inject error responses, e.g. 500:create:pods:0.1 (repeatable)",
+    )
+    up.add_argument(
+        "--fault-latency",
+        action="append",
+        default=[],
+        metavar="SECONDS[:VERB[:RESOURCE]]",
+        help="add latency to matching requests, e.g. 0.2 or 0.5:list:pods (repeatable)",
+    )
     up.add_argument("--watch-cut-events", type=int, help="cut every watch stream after N events")
     up.add_argument("--watch-cut-seconds", type=float, help="cut every watch stream after N seconds")
-    up.add_argument("--expire-watches", action="append", default=[], metavar="RESOURCE",
-                    help="answer the next watch of RESOURCE that resumes from a resourceVersion with 410")
+    up.add_argument(
+        "--expire-watches",
+        action="append",
+        default=[],
+        metavar="RESOURCE",
+        help="answer the next watch of RESOURCE that resumes from a resourceVersion with 410",
+    )
     up.add_argument("-v", "--verbose", action="store_true")
     tok = sub.add_parser("token", help="print a token for a ServiceAccount (TokenRequest)")
     tok.add_argument("serviceaccount")

@@ -1,10 +1,10 @@
 """``kubesim.Cluster``: a whole simulated cluster in one object, as a sync or an async context manager.
 
-    with kubesim.Cluster() as cluster:          # served from a background thread
-        subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "ns"])
+with kubesim.Cluster() as cluster:          # served from a background thread
+    subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "ns"])
 
-    async with kubesim.Cluster() as cluster:    # served on the running event loop
-        ...
+async with kubesim.Cluster() as cluster:    # served on the running event loop
+    ...
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ from kubesim import builtin_hooks, errors
 from kubesim.accounting import RequestCounter
 from kubesim.api import ADMIN, API, CRDS, NAMESPACES, SYSTEM, User, WriteOptions
 from kubesim.authn import TokenAuthenticator, self_subject_review_status
+from kubesim.controllers.base import Controller
+from kubesim.controllers.namespaces import DEFAULT_NAMESPACES, NamespaceController
 from kubesim.errors import ApiError
+from kubesim.faults import Faults
+from kubesim.openapi_serving import OpenAPIService
 from kubesim.rbac import (
     RBACIndex,
     RequestAttributes,
@@ -38,17 +42,17 @@ from kubesim.rbac import (
     forbidden_error,
     impersonation_checks,
 )
-from kubesim.controllers.base import Controller
-from kubesim.controllers.namespaces import DEFAULT_NAMESPACES, NamespaceController
-from kubesim.faults import Faults
-from kubesim.openapi_serving import OpenAPIService
 from kubesim.resources import Registry, ResourceType
 from kubesim.server import Server
 from kubesim.store import Event, Key, Store, dumps
 from kubesim.tls import serving_certs
 
-_RBAC_KINDS = {"roles": "Role", "rolebindings": "RoleBinding", "clusterroles": "ClusterRole",
-               "clusterrolebindings": "ClusterRoleBinding"}
+_RBAC_KINDS = {
+    "roles": "Role",
+    "rolebindings": "RoleBinding",
+    "clusterroles": "ClusterRole",
+    "clusterrolebindings": "ClusterRoleBinding",
+}
 
 T = TypeVar("T")
 
@@ -80,7 +84,8 @@ class Cluster:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.kubeconfig = str(kubeconfig) if kubeconfig else str(self.state_dir / "kubeconfig")
-        # The CA that signed the serving certificate (PEM), for clients and in-cluster configs; "" with tls=False.
+        # The CA that signed the serving certificate (PEM), for clients and in-cluster configs;
+        # "" with tls=False.
         self.ca_file = ""
         self.admin_token = secrets.token_urlsafe(32)
         self.store = Store(history_size=history_size)
@@ -90,8 +95,15 @@ class Cluster:
         self.requests = RequestCounter()
         self.authn = TokenAuthenticator(self.admin_token, service_account_uid=self._sa_uid)
         self.rbac = RBACIndex()
-        self.server = Server(self.api, self.registry, authenticate=self._authenticate, authorize=self._authorize,
-                             faults=self.faults, counter=self.requests, bookmark_interval=bookmark_interval)
+        self.server = Server(
+            self.api,
+            self.registry,
+            authenticate=self._authenticate,
+            authorize=self._authorize,
+            faults=self.faults,
+            counter=self.requests,
+            bookmark_interval=bookmark_interval,
+        )
         self.rbac_enabled = rbac
         self.runtime = runtime
         # Kubelet options (see kubesim.kubelet.Kubelet): start_delay, image_commands, pull_fail_pattern, ...
@@ -131,7 +143,9 @@ class Cluster:
 
         self.controllers.append(GarbageCollector(self.api))
         self.controllers.append(ServiceAccountController(self.api))
-        self.controllers.append(StorageController(self.api, self.state_dir / "volumes", **self.storage_options))
+        self.controllers.append(
+            StorageController(self.api, self.state_dir / "volumes", **self.storage_options)
+        )
         self.kubelet = Kubelet(self.api, self.state_dir, runtime=self.runtime, **self.kubelet_options)
         self.kubelet.install(self.server)
         self.controllers.append(self.kubelet)
@@ -151,19 +165,35 @@ class Cluster:
 
     @staticmethod
     def _info(user: User) -> UserInfo:
-        return UserInfo(user.name, tuple(user.groups), user.uid,
-                        tuple((k, tuple(v)) for k, v in user.extra.items()))
+        return UserInfo(
+            user.name, tuple(user.groups), user.uid, tuple((k, tuple(v)) for k, v in user.extra.items())
+        )
 
-    def _authorize(self, user: User, verb: str, rt: ResourceType | None, subresource: str,
-                   namespace: str | None, name: str | None, path: str) -> ApiError | None:
+    def _authorize(
+        self,
+        user: User,
+        verb: str,
+        rt: ResourceType | None,
+        subresource: str,
+        namespace: str | None,
+        name: str | None,
+        path: str,
+    ) -> ApiError | None:
         if not self.rbac_enabled or "system:masters" in user.groups:
             return None
         info = self._info(user)
         if rt is None:
             attrs = RequestAttributes.non_resource(verb, path)
         else:
-            attrs = RequestAttributes(verb=verb, api_group=rt.group, resource=rt.plural, subresource=subresource,
-                                      name=name or "", namespace=namespace or "", path=path)
+            attrs = RequestAttributes(
+                verb=verb,
+                api_group=rt.group,
+                resource=rt.plural,
+                subresource=subresource,
+                name=name or "",
+                namespace=namespace or "",
+                path=path,
+            )
         decision = self.rbac.authorize(info, attrs)
         if decision.allowed:
             return None
@@ -178,11 +208,14 @@ class Cluster:
         extra: dict[str, list[str]] = {}
         for key in headers:
             if key.lower().startswith("impersonate-extra-"):
-                extra[urllib.parse.unquote(key[len("impersonate-extra-") :]).lower()] = list(headers.getall(key))
+                extra[urllib.parse.unquote(key[len("impersonate-extra-") :]).lower()] = list(
+                    headers.getall(key)
+                )
         if not name:
             if groups or uid or extra:
                 raise errors.internal_error(
-                    f"requested {[*groups, uid, *extra]} without impersonating a user")
+                    f"requested {[*groups, uid, *extra]} without impersonating a user"
+                )
             return user
         checks, info = impersonation_checks(name, groups, uid, extra)
         if self.rbac_enabled and "system:masters" not in user.groups:
@@ -193,7 +226,9 @@ class Cluster:
                     raise forbidden_error(requester, attrs, decision.reason)
         return User(info.name, tuple(info.groups), info.uid, {k: list(v) for k, v in info.extra})
 
-    def _review(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions, namespace: str) -> dict[str, Any]:
+    def _review(
+        self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions, namespace: str
+    ) -> dict[str, Any]:
         info = self._info(opts.user)
         spec = obj.get("spec") or {}
         if rt.kind == "SelfSubjectAccessReview":
@@ -216,8 +251,13 @@ class Cluster:
         target = request["kubesim.target"]
         body = request["kubesim.body"] or {}
         sa = self.api.get(target.rt, target.namespace or "", target.name or "")
-        token = self.authn.create_token(target.namespace or "", target.name or "", sa["metadata"]["uid"],
-                                        body.get("spec") or {}, body.get("metadata") or {})
+        token = self.authn.create_token(
+            target.namespace or "",
+            target.name or "",
+            sa["metadata"]["uid"],
+            body.get("spec") or {},
+            body.get("metadata") or {},
+        )
         return web.Response(body=dumps(token), status=201, content_type="application/json")
 
     async def _requests_endpoint(self, request: web.Request, user: User) -> web.StreamResponse:
@@ -261,8 +301,12 @@ class Cluster:
     def kubeconfig_for(self, name: str, namespace: str = "default", path: str | None = None) -> str:
         """Write a kubeconfig that authenticates as the ServiceAccount; returns its path."""
         target = path or str(self.state_dir / f"kubeconfig-{namespace}-{name}")
-        return self.write_kubeconfig(target, self.token_for(name, namespace),
-                                     user=f"system:serviceaccount:{namespace}:{name}", namespace=namespace)
+        return self.write_kubeconfig(
+            target,
+            self.token_for(name, namespace),
+            user=f"system:serviceaccount:{namespace}:{name}",
+            namespace=namespace,
+        )
 
     def _on_store_event(self, key: Key, event: Event) -> None:
         if key[0] == "rbac.authorization.k8s.io":
@@ -300,8 +344,9 @@ class Cluster:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._bootstrap()
-        self._runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            self.server.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         ssl_context = None
         if self.tls:
@@ -400,16 +445,23 @@ class Cluster:
 
     # ------------------------------------------------------------------ helpers
 
-    def write_kubeconfig(self, path: str | os.PathLike[str], token: str, *, user: str = "kubernetes-admin",
-                         namespace: str = "default") -> str:
+    def write_kubeconfig(
+        self,
+        path: str | os.PathLike[str],
+        token: str,
+        *,
+        user: str = "kubernetes-admin",
+        namespace: str = "default",
+    ) -> str:
         """Write a kubeconfig for this cluster atomically, so a waiting script never reads half a file."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "kubesim", "cluster": self._cluster_entry()}],
             "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [{"name": "kubesim", "context": {"cluster": "kubesim", "user": user,
-                                                        "namespace": namespace}}],
+            "contexts": [
+                {"name": "kubesim", "context": {"cluster": "kubesim", "user": user, "namespace": namespace}}
+            ],
             "current-context": "kubesim",
             "preferences": {},
         }

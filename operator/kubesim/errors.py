@@ -94,16 +94,14 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> ApiErr
 
 
 def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
-    """422 Invalid, worded like the real server: ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
+    """422 Invalid, worded like the real server:
+    ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
     parts = []
     for cause in causes:
         field = cause.get("field", "")
         msg = cause.get("message", "")
         parts.append(f"{field}: {msg}" if field else msg)
-    if len(parts) == 1:
-        summary = parts[0]
-    else:
-        summary = "[" + ", ".join(parts) + "]"
+    summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     qualified = _qualified(kind, group)
     return ApiError(
         422,
@@ -113,15 +111,21 @@ def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiEr
     )
 
 
-def forbidden(user: str, verb: str, resource: str, group: str, namespace: str | None,
-              name: str | None = None, subresource: str = "") -> ApiError:
+def forbidden(
+    user: str,
+    verb: str,
+    resource: str,
+    group: str,
+    namespace: str | None,
+    name: str | None = None,
+    subresource: str = "",
+) -> ApiError:
     """403 worded like the RBAC authorizer: ``pods is forbidden: User "u" cannot create resource ...``."""
     res = f"{resource}/{subresource}" if subresource else resource
     target = f'{_qualified(resource, group)} "{name}"' if name else _qualified(resource, group)
     scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
     message = (
-        f'{target} is forbidden: User "{user}" cannot {verb} resource "{res}" '
-        f'in API group "{group}"{scope}'
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{res}" in API group "{group}"{scope}'
     )
     return ApiError(403, "Forbidden", message, details=_details(name, resource, group))
 
@@ -134,12 +138,20 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> ApiError:
+def method_not_allowed(
+    message: str = "the server does not allow this method on the requested resource",
+) -> ApiError:
     return ApiError(405, "MethodNotAllowed", message)
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {content_type}')
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; "
+        f"got {content_type}",
+    )
 
 
 def expired(message: str) -> ApiError:
@@ -156,7 +168,9 @@ def too_many_requests(retry_after: int = 1) -> ApiError:
     )
 
 
-def internal_error(message: str = "an error on the server has prevented the request from succeeding") -> ApiError:
+def internal_error(
+    message: str = "an error on the server has prevented the request from succeeding",
+) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
 
 

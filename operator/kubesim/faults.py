@@ -68,22 +68,33 @@ class Faults:
 
     # ------------------------------------------------------------ configuration
 
-    def add_error(self, code: int, verb: str | list[str] | None = None, resource: str | list[str] | None = None,
-                  probability: float = 1.0, count: int | None = None) -> ErrorRule:
+    def add_error(
+        self,
+        code: int,
+        verb: str | list[str] | None = None,
+        resource: str | list[str] | None = None,
+        probability: float = 1.0,
+        count: int | None = None,
+    ) -> ErrorRule:
         rule = ErrorRule(code, _set(verb), _set(resource), probability, count)
         with self._lock:
             self.errors_.append(rule)
         return rule
 
-    def add_latency(self, seconds: float, verb: str | list[str] | None = None,
-                    resource: str | list[str] | None = None) -> LatencyRule:
+    def add_latency(
+        self, seconds: float, verb: str | list[str] | None = None, resource: str | list[str] | None = None
+    ) -> LatencyRule:
         rule = LatencyRule(seconds, _set(verb), _set(resource))
         with self._lock:
             self.latencies.append(rule)
         return rule
 
-    def cut_watches(self, after_events: int | None = None, after_seconds: float | None = None,
-                    resource: str | list[str] | None = None) -> WatchCutRule:
+    def cut_watches(
+        self,
+        after_events: int | None = None,
+        after_seconds: float | None = None,
+        resource: str | list[str] | None = None,
+    ) -> WatchCutRule:
         rule = WatchCutRule(after_events, after_seconds, _set(resource))
         with self._lock:
             self.watch_cuts.append(rule)
@@ -106,8 +117,13 @@ class Faults:
         if spec.get("clear"):
             self.clear()
         for e in spec.get("errors", ()):
-            self.add_error(int(e["code"]), e.get("verb"), e.get("resource"), float(e.get("probability", 1.0)),
-                           e.get("count"))
+            self.add_error(
+                int(e["code"]),
+                e.get("verb"),
+                e.get("resource"),
+                float(e.get("probability", 1.0)),
+                e.get("count"),
+            )
         for lat in spec.get("latency", ()):
             self.add_latency(float(lat["seconds"]), lat.get("verb"), lat.get("resource"))
         for cut in spec.get("watchCuts", ()):
@@ -118,13 +134,29 @@ class Faults:
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "errors": [{"code": r.code, "verb": _describe(r.verbs), "resource": _describe(r.resources),
-                            "probability": r.probability, "remaining": r.remaining, "hits": r.hits}
-                           for r in self.errors_],
-                "latency": [{"seconds": r.seconds, "verb": _describe(r.verbs), "resource": _describe(r.resources)}
-                            for r in self.latencies],
-                "watchCuts": [{"afterEvents": r.after_events, "afterSeconds": r.after_seconds,
-                               "resource": _describe(r.resources)} for r in self.watch_cuts],
+                "errors": [
+                    {
+                        "code": r.code,
+                        "verb": _describe(r.verbs),
+                        "resource": _describe(r.resources),
+                        "probability": r.probability,
+                        "remaining": r.remaining,
+                        "hits": r.hits,
+                    }
+                    for r in self.errors_
+                ],
+                "latency": [
+                    {"seconds": r.seconds, "verb": _describe(r.verbs), "resource": _describe(r.resources)}
+                    for r in self.latencies
+                ],
+                "watchCuts": [
+                    {
+                        "afterEvents": r.after_events,
+                        "afterSeconds": r.after_seconds,
+                        "resource": _describe(r.resources),
+                    }
+                    for r in self.watch_cuts
+                ],
                 "expire": dict(self.expirations),
             }
 

@@ -35,8 +35,10 @@ def is_dns1123_subdomain(value: str) -> bool:
 def _qualified_name_errors(key: str) -> list[str]:
     parts = key.split("/")
     if len(parts) > 2:
-        return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-                "end with an alphanumeric character"]
+        return [
+            "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+            "end with an alphanumeric character"
+        ]
     errs: list[str] = []
     if len(parts) == 2:
         prefix, name = parts
@@ -52,9 +54,9 @@ def _qualified_name_errors(key: str) -> list[str]:
         errs.append("name part must be no more than 63 characters")
     elif not _QUALIFIED_NAME.match(name):
         errs.append(
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-            "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+            "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+            "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
         )
     return errs
 
@@ -76,61 +78,124 @@ def validate_object_meta(
     causes: list[Cause] = []
     name = meta.get("name", "")
     if not isinstance(name, str) or not name:
-        causes.append({"reason": "FieldValueRequired", "message": "Required value: name or generateName is required",
-                       "field": "metadata.name"})
+        causes.append(
+            {
+                "reason": "FieldValueRequired",
+                "message": "Required value: name or generateName is required",
+                "field": "metadata.name",
+            }
+        )
     elif path_segment:
         problem = _path_segment_errors(name)
         if problem:
-            causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{name}": {problem}',
-                           "field": "metadata.name"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": f'Invalid value: "{name}": {problem}',
+                    "field": "metadata.name",
+                }
+            )
     elif dns_label and not is_dns1123_label(name):
         msg = "must be no more than 63 characters" if len(name) > 63 else _LABEL_MSG
-        causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{name}": {msg}',
-                       "field": "metadata.name"})
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": f'Invalid value: "{name}": {msg}',
+                "field": "metadata.name",
+            }
+        )
     elif not dns_label and not is_dns1123_subdomain(name):
         msg = "must be no more than 253 characters" if len(name) > 253 else _SUBDOMAIN_MSG
-        causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{name}": {msg}',
-                       "field": "metadata.name"})
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": f'Invalid value: "{name}": {msg}',
+                "field": "metadata.name",
+            }
+        )
     labels = meta.get("labels") or {}
     if not isinstance(labels, dict):
-        causes.append({"reason": "FieldValueTypeInvalid", "message": "Invalid value: must be a map",
-                       "field": "metadata.labels"})
+        causes.append(
+            {
+                "reason": "FieldValueTypeInvalid",
+                "message": "Invalid value: must be a map",
+                "field": "metadata.labels",
+            }
+        )
     else:
         for key, value in labels.items():
             for err in _qualified_name_errors(str(key)):
-                causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{key}": {err}',
-                               "field": "metadata.labels"})
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f'Invalid value: "{key}": {err}',
+                        "field": "metadata.labels",
+                    }
+                )
             if not isinstance(value, str):
-                causes.append({"reason": "FieldValueTypeInvalid", "message": "Invalid value: must be a string",
-                               "field": f"metadata.labels.{key}"})
+                causes.append(
+                    {
+                        "reason": "FieldValueTypeInvalid",
+                        "message": "Invalid value: must be a string",
+                        "field": f"metadata.labels.{key}",
+                    }
+                )
             elif len(value) > 63 or not _LABEL_VALUE.match(value):
-                detail = ("must be no more than 63 characters" if len(value) > 63 else
-                          "a valid label must be an empty string or consist of alphanumeric characters, '-', "
-                          "'_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  "
-                          "or 'my_value',  or '12345', regex used for validation is "
-                          "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
-                causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{value}": {detail}',
-                               "field": f"metadata.labels.{key}"})
+                detail = (
+                    "must be no more than 63 characters"
+                    if len(value) > 63
+                    else "a valid label must be an empty string or consist of alphanumeric characters, '-', "
+                    "'_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  "
+                    "or 'my_value',  or '12345', regex used for validation is "
+                    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+                )
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f'Invalid value: "{value}": {detail}',
+                        "field": f"metadata.labels.{key}",
+                    }
+                )
     annotations = meta.get("annotations") or {}
     if isinstance(annotations, dict):
         total = 0
         for key, value in annotations.items():
             for err in _qualified_name_errors(str(key)):
-                causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{key}": {err}',
-                               "field": "metadata.annotations"})
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f'Invalid value: "{key}": {err}',
+                        "field": "metadata.annotations",
+                    }
+                )
             total += len(str(key)) + len(str(value))
         if total > 256 * 1024:
-            causes.append({"reason": "FieldValueTooLong",
-                           "message": "Too long: may not be more than 262144 bytes",
-                           "field": "metadata.annotations"})
+            causes.append(
+                {
+                    "reason": "FieldValueTooLong",
+                    "message": "Too long: may not be more than 262144 bytes",
+                    "field": "metadata.annotations",
+                }
+            )
     for i, ref in enumerate(meta.get("ownerReferences") or ()):
         for req in ("apiVersion", "kind", "name", "uid"):
             if not (isinstance(ref, dict) and ref.get(req)):
-                causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                               "field": f"metadata.ownerReferences[{i}].{req}"})
-    controllers = [r for r in meta.get("ownerReferences") or () if isinstance(r, dict) and r.get("controller")]
+                causes.append(
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value",
+                        "field": f"metadata.ownerReferences[{i}].{req}",
+                    }
+                )
+    controllers = [
+        r for r in meta.get("ownerReferences") or () if isinstance(r, dict) and r.get("controller")
+    ]
     if len(controllers) > 1:
-        causes.append({"reason": "FieldValueInvalid",
-                       "message": "Invalid value: only one reference can have Controller set to true",
-                       "field": "metadata.ownerReferences"})
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": "Invalid value: only one reference can have Controller set to true",
+                "field": "metadata.ownerReferences",
+            }
+        )
     return causes

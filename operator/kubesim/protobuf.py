@@ -37,18 +37,58 @@ _RAW_EXTENSION = "k8s.io.apimachinery.pkg.runtime.RawExtension"
 _UNKNOWN = "k8s.io.apimachinery.pkg.runtime.Unknown"
 
 # Pointer fields (Go *int32/*int64/*bool) whose zero value is meaningful and must survive decoding.
-_KEEP_ZERO = frozenset({
-    "replicas", "revisionHistoryLimit", "progressDeadlineSeconds", "minReadySeconds", "backoffLimit",
-    "backoffLimitPerIndex", "maxFailedIndexes", "parallelism", "completions", "activeDeadlineSeconds",
-    "ttlSecondsAfterFinished", "startingDeadlineSeconds", "successfulJobsHistoryLimit",
-    "failedJobsHistoryLimit", "defaultMode", "mode", "priority", "terminationGracePeriodSeconds",
-    "runAsUser", "runAsGroup", "fsGroup", "expirationSeconds", "gracePeriodSeconds", "tolerationSeconds",
-    "partition", "leaseDurationSeconds", "leaseTransitions", "automountServiceAccountToken", "immutable",
-    "optional", "privileged", "allowPrivilegeEscalation", "runAsNonRoot", "readOnlyRootFilesystem",
-    "enableServiceLinks", "shareProcessNamespace", "setHostnameAsFQDN", "hostUsers", "orphanDependents",
-    "suspend", "manualSelector", "allocateLoadBalancerNodePorts", "controller", "blockOwnerDeletion",
-    "ignoreDryRun", "ready", "serving", "terminating",
-})
+_KEEP_ZERO = frozenset(
+    {
+        "replicas",
+        "revisionHistoryLimit",
+        "progressDeadlineSeconds",
+        "minReadySeconds",
+        "backoffLimit",
+        "backoffLimitPerIndex",
+        "maxFailedIndexes",
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+        "defaultMode",
+        "mode",
+        "priority",
+        "terminationGracePeriodSeconds",
+        "runAsUser",
+        "runAsGroup",
+        "fsGroup",
+        "expirationSeconds",
+        "gracePeriodSeconds",
+        "tolerationSeconds",
+        "partition",
+        "leaseDurationSeconds",
+        "leaseTransitions",
+        "automountServiceAccountToken",
+        "immutable",
+        "optional",
+        "privileged",
+        "allowPrivilegeEscalation",
+        "runAsNonRoot",
+        "readOnlyRootFilesystem",
+        "enableServiceLinks",
+        "shareProcessNamespace",
+        "setHostnameAsFQDN",
+        "hostUsers",
+        "orphanDependents",
+        "suspend",
+        "manualSelector",
+        "allocateLoadBalancerNodePorts",
+        "controller",
+        "blockOwnerDeletion",
+        "ignoreDryRun",
+        "ready",
+        "serving",
+        "terminating",
+    }
+)
 
 _INT_TYPES = frozenset({3, 4, 5, 13, 17, 18})  # int64 uint64 int32 uint32 sint32 sint64
 _SINT = frozenset({17, 18})
@@ -238,7 +278,7 @@ def decode_map_entry(type_name: str, buf: bytes) -> tuple[str, Any]:
     key: Any = ""
     value: Any = None
     for num, wt, raw in _fields(buf):
-        name, ftype, ref, _ = field_defs[num]
+        _, ftype, ref, _ = field_defs[num]
         decoded = decode_message(ref, raw) if ftype == 11 else _scalar(ftype, wt, raw)
         if num == 1:
             key = decoded
@@ -255,7 +295,9 @@ def _message_name(api_version: str, kind: str) -> str:
     candidates = []
     if group in ("", "meta.k8s.io") or kind in ("DeleteOptions", "Status", "List"):
         candidates.append(f"{_META}.{kind}")
-    package = "core" if not group else ("rbac" if group == "rbac.authorization.k8s.io" else group.split(".")[0])
+    package = (
+        "core" if not group else ("rbac" if group == "rbac.authorization.k8s.io" else group.split(".")[0])
+    )
     candidates.insert(0, f"k8s.io.api.{package}.{version}.{kind}")
     schema = _schema()
     for name in candidates:

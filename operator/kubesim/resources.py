@@ -70,15 +70,52 @@ def _rt(group: str, version: str, kind: str, plural: str, namespaced: bool = Tru
 
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
-    _rt("", "v1", "Namespace", "namespaces", False, short_names=("ns",),
-        verbs=("create", "delete", "get", "list", "patch", "update", "watch"), subresources=("status", "finalize")),
-    _rt("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-        subresources=("status", "log", "binding", "eviction", "ephemeralcontainers")),
-    _rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
-        subresources=("status",)),
-    _rt("", "v1", "PersistentVolume", "persistentvolumes", False, short_names=("pv",), subresources=("status",)),
-    _rt("", "v1", "Service", "services", short_names=("svc",), categories=("all",), subresources=("status",),
-        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
+    _rt(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        False,
+        short_names=("ns",),
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+        subresources=("status", "finalize"),
+    ),
+    _rt(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        short_names=("po",),
+        categories=("all",),
+        subresources=("status", "log", "binding", "eviction", "ephemeralcontainers"),
+    ),
+    _rt(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        short_names=("pvc",),
+        subresources=("status",),
+    ),
+    _rt(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        False,
+        short_names=("pv",),
+        subresources=("status",),
+    ),
+    _rt(
+        "",
+        "v1",
+        "Service",
+        "services",
+        short_names=("svc",),
+        categories=("all",),
+        subresources=("status",),
+        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+    ),
     _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",)),
     _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
     _rt("", "v1", "Secret", "secrets"),
@@ -88,43 +125,111 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
     _rt("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), subresources=("status",)),
     _rt("events.k8s.io", "v1", "Event", "events", short_names=("ev",)),
-    _rt("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=("all",),
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=("all",),
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=("all",),
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), categories=("all",),
-        subresources=("status",)),
+    _rt(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        short_names=("deploy",),
+        categories=("all",),
+        subresources=("status", "scale"),
+    ),
+    _rt(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        short_names=("sts",),
+        categories=("all",),
+        subresources=("status", "scale"),
+    ),
+    _rt(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        short_names=("rs",),
+        categories=("all",),
+        subresources=("status", "scale"),
+    ),
+    _rt(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        short_names=("ds",),
+        categories=("all",),
+        subresources=("status",),
+    ),
     _rt("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     _rt("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     _rt("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
-    _rt("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
-        verbs=("create",)),
-    _rt("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=("create",)),
-    _rt("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False,
-        verbs=("create",)),
-    _rt("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True,
-        verbs=("create",)),
+    _rt(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+        verbs=("create",),
+    ),
+    _rt(
+        "authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=("create",)
+    ),
+    _rt(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        False,
+        verbs=("create",),
+    ),
+    _rt(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        True,
+        verbs=("create",),
+    ),
     _rt("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=("create",)),
     _rt("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=("create",)),
     _rt("coordination.k8s.io", "v1", "Lease", "leases"),
     _rt("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short_names=("sc",)),
     _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
     _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), subresources=("status",)),
-    _rt("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
-        subresources=("status",)),
+    _rt(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        short_names=("pdb",),
+        subresources=("status",),
+    ),
     _rt("batch", "v1", "Job", "jobs", categories=("all",), subresources=("status",)),
-    _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
-        short_names=("crd", "crds"), categories=("api-extensions",), subresources=("status",)),
+    _rt(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        short_names=("crd", "crds"),
+        categories=("api-extensions",),
+        subresources=("status",),
+    ),
 )
 
 # Kinds whose "create" is a review: nothing is stored, the response is computed.
-REVIEW_KINDS = frozenset({
-    "SelfSubjectAccessReview", "SubjectAccessReview", "SelfSubjectRulesReview", "LocalSubjectAccessReview",
-    "SelfSubjectReview", "TokenReview",
-})
+REVIEW_KINDS = frozenset(
+    {
+        "SelfSubjectAccessReview",
+        "SubjectAccessReview",
+        "SelfSubjectRulesReview",
+        "LocalSubjectAccessReview",
+        "SelfSubjectReview",
+        "TokenReview",
+    }
+)
 
 
 def _group_sort_key(group: str) -> tuple[int, str]:
@@ -173,7 +278,10 @@ class Registry:
 
     def groups(self) -> list[tuple[str, list[str]]]:
         with self._lock:
-            return sorted(((g, list(v)) for g, v in self._group_versions.items() if g), key=lambda x: _group_sort_key(x[0]))
+            return sorted(
+                ((g, list(v)) for g, v in self._group_versions.items() if g),
+                key=lambda x: _group_sort_key(x[0]),
+            )
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
         return [rt for rt in self._by_path.values() if rt.group == group and rt.version == version]
@@ -235,7 +343,8 @@ class Registry:
             self.generation += 1
 
     def resolve_name(self, name: str) -> list[ResourceType]:
-        """Types a user-typed name (plural, singular, short name, kind) refers to, as kubectl resolves them."""
+        """Types a user-typed name (plural, singular, short name, kind) refers to, as kubectl resolves
+        them."""
         name = name.lower()
         out = []
         for rt in self._by_path.values():

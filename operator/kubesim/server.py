@@ -79,9 +79,17 @@ def _present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class Server:
-    def __init__(self, api: API, registry: Registry, *, authenticate: Authenticator,
-                 authorize: Authorizer | None = None, faults: Faults | None = None,
-                 counter: RequestCounter | None = None, bookmark_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        api: API,
+        registry: Registry,
+        *,
+        authenticate: Authenticator,
+        authorize: Authorizer | None = None,
+        faults: Faults | None = None,
+        counter: RequestCounter | None = None,
+        bookmark_interval: float = 5.0,
+    ) -> None:
         self.api = api
         self.registry = registry
         self.authenticate = authenticate
@@ -149,8 +157,15 @@ class Server:
         if head == "version":
             return _json(KUBERNETES_VERSION)
         if head == "api" and len(parts) == 1:
-            return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}]})
+            return _json(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}
+                    ],
+                }
+            )
         if head == "apis" and len(parts) == 1:
             return self._cached_discovery("apis", self._group_list)
         if head == "apis" and len(parts) == 2:
@@ -168,15 +183,30 @@ class Server:
     def _authorize_nonresource(self, user: User, method: str, path: str) -> None:
         if self.authorize is None:
             return
-        verb = {"GET": "get", "HEAD": "get", "POST": "post", "PUT": "put", "PATCH": "patch",
-                "DELETE": "delete"}.get(method, method.lower())
+        verb = {
+            "GET": "get",
+            "HEAD": "get",
+            "POST": "post",
+            "PUT": "put",
+            "PATCH": "patch",
+            "DELETE": "delete",
+        }.get(method, method.lower())
         exc = self.authorize(user, verb, None, "", None, None, path)
         if exc is not None:
             raise exc
 
     def _root_paths(self) -> list[str]:
-        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2",
-                 "/openapi/v3"]
+        paths = [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/healthz",
+            "/livez",
+            "/readyz",
+            "/version",
+            "/openapi/v2",
+            "/openapi/v3",
+        ]
         for group, versions in self.registry.groups():
             paths.append(f"/apis/{group}")
             paths.extend(f"/apis/{group}/{v}" for v in versions)
@@ -196,8 +226,13 @@ class Server:
         for name, versions in self.registry.groups():
             if name == group:
                 gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
-                return {"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": gvs,
-                        "preferredVersion": gvs[0]}
+                return {
+                    "kind": "APIGroup",
+                    "apiVersion": "v1",
+                    "name": name,
+                    "versions": gvs,
+                    "preferredVersion": gvs[0],
+                }
         return None
 
     def _group_list(self) -> dict[str, Any]:
@@ -219,7 +254,8 @@ class Server:
                 "kind": rt.kind,
                 "verbs": list(rt.verbs),
                 "storageVersionHash": hashlib.sha256(
-                    f"{rt.group}/{rt.storage_version or rt.version}/{rt.kind}".encode()).hexdigest()[:11],
+                    f"{rt.group}/{rt.storage_version or rt.version}/{rt.kind}".encode()
+                ).hexdigest()[:11],
             }
             if rt.short_names:
                 entry["shortNames"] = list(rt.short_names)
@@ -227,14 +263,19 @@ class Server:
                 entry["categories"] = list(rt.categories)
             resources.append(entry)
             for sub in rt.subresources:
-                sub_entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "",
-                                             "namespaced": rt.namespaced, "kind": rt.kind,
-                                             "verbs": ["get", "patch", "update"]}
+                sub_entry: dict[str, Any] = {
+                    "name": f"{rt.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "kind": rt.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
                 if sub == "log":
                     sub_entry.update(kind="Pod", verbs=["get"])
                 elif sub == "token":
-                    sub_entry.update(kind="TokenRequest", group="authentication.k8s.io", version="v1",
-                                     verbs=["create"])
+                    sub_entry.update(
+                        kind="TokenRequest", group="authentication.k8s.io", version="v1", verbs=["create"]
+                    )
                 elif sub == "binding":
                     sub_entry.update(kind="Binding", verbs=["create"])
                 elif sub == "eviction":
@@ -257,8 +298,9 @@ class Server:
             doc = self.openapi.v3_bytes("/".join(parts[2:]))
             if doc is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return web.Response(body=doc, content_type="application/json",
-                                headers={"Cache-Control": "public, immutable"})
+            return web.Response(
+                body=doc, content_type="application/json", headers={"Cache-Control": "public, immutable"}
+            )
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
     # ------------------------------------------------------------------ resources
@@ -274,7 +316,9 @@ class Server:
             rest = rest[1:]
         return group, version, rest, watch_prefix
 
-    async def _resource_request(self, request: web.Request, parts: list[str], user: User) -> web.StreamResponse:
+    async def _resource_request(
+        self, request: web.Request, parts: list[str], user: User
+    ) -> web.StreamResponse:
         group, version, rest, watch_prefix = self._parse_target(parts)
         if not self.registry.has_group_version(group, version):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -296,13 +340,18 @@ class Server:
             if injected is not None:
                 raise injected
         if self.authorize is not None:
-            exc = self.authorize(user, verb, target.rt, target.subresource, target.namespace, target.name,
-                                 request.path)
+            exc = self.authorize(
+                user, verb, target.rt, target.subresource, target.namespace, target.name, request.path
+            )
             if exc is not None:
                 raise exc
-        opts = WriteOptions(user=user, field_manager=q.get("fieldManager", ""),
-                            dry_run=q.get("dryRun") == "All", field_validation=q.get("fieldValidation", ""),
-                            default_manager=_manager_from_user_agent(request.headers.get("User-Agent", "")))
+        opts = WriteOptions(
+            user=user,
+            field_manager=q.get("fieldManager", ""),
+            dry_run=q.get("dryRun") == "All",
+            field_validation=q.get("fieldValidation", ""),
+            default_manager=_manager_from_user_agent(request.headers.get("User-Agent", "")),
+        )
         rt = target.rt
         ns = target.namespace or ""
         if verb == "watch":
@@ -326,8 +375,14 @@ class Server:
                 request["kubesim.body"] = body
                 return await handler(request, user)
             obj = self.api.create(rt, ns, body, opts)
-            if obj.get("kind") in ("SelfSubjectAccessReview", "SubjectAccessReview", "SelfSubjectRulesReview",
-                                   "LocalSubjectAccessReview", "SelfSubjectReview", "TokenReview"):
+            if obj.get("kind") in (
+                "SelfSubjectAccessReview",
+                "SubjectAccessReview",
+                "SelfSubjectRulesReview",
+                "LocalSubjectAccessReview",
+                "SelfSubjectReview",
+                "TokenReview",
+            ):
                 return _json(obj, 201)
             return self._write_response(rt, obj, 201, opts)
         if verb == "update":
@@ -336,8 +391,13 @@ class Server:
                 return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", body, opts)))
             sub = "status" if target.subresource in ("status", "finalize") else target.subresource
             if target.subresource == "finalize":
-                obj = self.api.update(rt, ns, target.name or "", _only_spec_finalizers(
-                    self.api.get(rt, ns, target.name or ""), body), opts)
+                obj = self.api.update(
+                    rt,
+                    ns,
+                    target.name or "",
+                    _only_spec_finalizers(self.api.get(rt, ns, target.name or ""), body),
+                    opts,
+                )
             else:
                 obj = self.api.update(rt, ns, target.name or "", body, opts, sub)
             return self._write_response(rt, obj, 200, opts)
@@ -355,11 +415,22 @@ class Server:
                 scale = _scale_of(rt, self.api.get(rt, ns, target.name or ""))
                 from kubesim import patching
 
-                new_scale = patching.apply_merge_patch(scale, patch) if patch_type != "json" else \
-                    patching.apply_json_patch(scale, patch)
+                new_scale = (
+                    patching.apply_merge_patch(scale, patch)
+                    if patch_type != "json"
+                    else patching.apply_json_patch(scale, patch)
+                )
                 return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", new_scale, opts)))
-            obj, created = self.api.patch(rt, ns, target.name or "", patch_type, patch, opts,
-                                          target.subresource, force=_flag(q.get("force")))
+            obj, created = self.api.patch(
+                rt,
+                ns,
+                target.name or "",
+                patch_type,
+                patch,
+                opts,
+                target.subresource,
+                force=_flag(q.get("force")),
+            )
             return self._write_response(rt, obj, 201 if created else 200, opts)
         if verb == "delete":
             options = await self._delete_options(request)
@@ -367,16 +438,26 @@ class Server:
             return self._write_response(rt, obj, 200, opts)
         if verb == "deletecollection":
             options = await self._delete_options(request)
-            deleted = self.api.delete_collection(rt, target.namespace, q.get("labelSelector", ""),
-                                                 q.get("fieldSelector", ""), options, opts)
-            return _json({"kind": rt.list_kind, "apiVersion": rt.api_version,
-                          "metadata": {"resourceVersion": str(self.api.store.resource_version)},
-                          "items": [_present(rt, o) for o in deleted]})
+            deleted = self.api.delete_collection(
+                rt, target.namespace, q.get("labelSelector", ""), q.get("fieldSelector", ""), options, opts
+            )
+            return _json(
+                {
+                    "kind": rt.list_kind,
+                    "apiVersion": rt.api_version,
+                    "metadata": {"resourceVersion": str(self.api.store.resource_version)},
+                    "items": [_present(rt, o) for o in deleted],
+                }
+            )
         raise errors.method_not_allowed()
 
     def _resolve(self, group: str, version: str, rest: list[str]) -> Target:
         namespace: str | None = None
-        if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+        if (
+            rest[0] == "namespaces"
+            and len(rest) >= 3
+            and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+        ):
             namespace = rest[1]
             rest = rest[2:]
         plural = rest[0]
@@ -444,12 +525,19 @@ class Server:
 
     def _object_response(self, request: web.Request, rt: ResourceType, obj: dict[str, Any]) -> web.Response:
         if self._wants_table(request):
-            return _json(tables.table(rt, [obj], obj["metadata"].get("resourceVersion", ""),
-                                      request.query.get("includeObject", "Metadata")))
+            return _json(
+                tables.table(
+                    rt,
+                    [obj],
+                    obj["metadata"].get("resourceVersion", ""),
+                    request.query.get("includeObject", "Metadata"),
+                )
+            )
         return _json(_present(rt, obj))
 
-    def _write_response(self, rt: ResourceType, obj: dict[str, Any], status: int,
-                        opts: WriteOptions) -> web.Response:
+    def _write_response(
+        self, rt: ResourceType, obj: dict[str, Any], status: int, opts: WriteOptions
+    ) -> web.Response:
         headers = {}
         if opts.warnings:
             headers["Warning"] = ", ".join(f'299 - "{w}"' for w in opts.warnings[:10])
@@ -462,12 +550,25 @@ class Server:
             limit = int(q.get("limit", "0") or 0)
         except ValueError as exc:
             raise errors.bad_request(f"invalid limit: {exc}") from exc
-        result: ListResult = self.api.list(rt, target.namespace, q.get("labelSelector", ""),
-                                           q.get("fieldSelector", ""), limit, q.get("continue", ""))
+        result: ListResult = self.api.list(
+            rt,
+            target.namespace,
+            q.get("labelSelector", ""),
+            q.get("fieldSelector", ""),
+            limit,
+            q.get("continue", ""),
+        )
         if self._wants_table(request):
-            return _json(tables.table(rt, result.items, result.resource_version,
-                                      q.get("includeObject", "Metadata"), result.continue_token,
-                                      result.remaining))
+            return _json(
+                tables.table(
+                    rt,
+                    result.items,
+                    result.resource_version,
+                    q.get("includeObject", "Metadata"),
+                    result.continue_token,
+                    result.remaining,
+                )
+            )
         meta: dict[str, Any] = {"resourceVersion": result.resource_version}
         if result.continue_token:
             meta["continue"] = result.continue_token
@@ -486,8 +587,11 @@ class Server:
         q = request.query
         rt = target.rt
         lsel = selectors.parse_label_selector(q["labelSelector"]) if q.get("labelSelector") else None
-        fsel = (selectors.parse_field_selector(q["fieldSelector"], rt.plural, rt.group)
-                if q.get("fieldSelector") else None)
+        fsel = (
+            selectors.parse_field_selector(q["fieldSelector"], rt.plural, rt.group)
+            if q.get("fieldSelector")
+            else None
+        )
         ns = target.namespace if rt.namespaced else None
         name = target.name  # watch on a single object (legacy path /watch/.../name)
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
@@ -509,8 +613,9 @@ class Server:
                 return False
             return fsel is None or fsel.matches(obj)
 
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
-                                                       "Cache-Control": "no-cache, private"})
+        resp = web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+        )
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         cut = self.faults.watch_cut_for(rt.qualified) if self.faults.active else None
@@ -565,7 +670,8 @@ class Server:
                     status = errors.bad_request(f'invalid resource version "{rv_param}"').status()
                 else:
                     status = errors.expired(
-                        f"too old resource version: {rv_param} ({store.oldest_available(rt.key)})").status()
+                        f"too old resource version: {rv_param} ({store.oldest_available(rt.key)})"
+                    ).status()
                 await send("ERROR", dumps(status))
                 return resp
             last_rv = current_rv
@@ -576,9 +682,19 @@ class Server:
                 await send_event(ev)
                 last_rv = max(last_rv, ev.rv)
             if send_initial and bookmarks:
-                await send("BOOKMARK", dumps({"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {
-                    "resourceVersion": str(current_rv),
-                    "annotations": {"k8s.io/initial-events-end": "true"}}}))
+                await send(
+                    "BOOKMARK",
+                    dumps(
+                        {
+                            "kind": rt.kind,
+                            "apiVersion": rt.api_version,
+                            "metadata": {
+                                "resourceVersion": str(current_rv),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        }
+                    ),
+                )
             deadline = started + timeout if timeout else None
             while not self._shutting_down.is_set():
                 wait = self.bookmark_interval if bookmarks else 30.0
@@ -592,18 +708,26 @@ class Server:
                         break
                     wait = min(wait, remaining_cut)
                 try:
-                    ev = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
+                    item = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
                 except TimeoutError:
                     if bookmarks and (deadline is None or time.monotonic() < deadline):
-                        await send("BOOKMARK", dumps({"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {
-                            "resourceVersion": str(store.resource_version)}}))
+                        await send(
+                            "BOOKMARK",
+                            dumps(
+                                {
+                                    "kind": rt.kind,
+                                    "apiVersion": rt.api_version,
+                                    "metadata": {"resourceVersion": str(store.resource_version)},
+                                }
+                            ),
+                        )
                     continue
-                if ev is None:
+                if item is None:
                     break
-                if ev.rv <= last_rv:
+                if item.rv <= last_rv:
                     continue
-                last_rv = ev.rv
-                await send_event(ev)
+                last_rv = item.rv
+                await send_event(item)
         except (ConnectionResetError, asyncio.CancelledError, _WatchCut):
             pass
         finally:
@@ -626,7 +750,9 @@ class Server:
         request["kubesim.target"] = target
         return await handler(request, User("system:kubelet"))
 
-    def _update_scale(self, rt: ResourceType, ns: str, name: str, scale: Any, opts: WriteOptions) -> dict[str, Any]:
+    def _update_scale(
+        self, rt: ResourceType, ns: str, name: str, scale: Any, opts: WriteOptions
+    ) -> dict[str, Any]:
         obj = self.api.get(rt, ns, name)
         replicas = (scale or {}).get("spec", {}).get("replicas")
         path = (rt.scale_paths or {}).get("specReplicasPath", ".spec.replicas")
@@ -669,16 +795,23 @@ def _scale_of(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     spec_vals = tables.jsonpath(obj, paths.get("specReplicasPath", ".spec.replicas"))
     status_vals = tables.jsonpath(obj, paths.get("statusReplicasPath", ".status.replicas"))
     meta = obj["metadata"]
-    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
-                         "resourceVersion": meta.get("resourceVersion"),
-                         "creationTimestamp": meta.get("creationTimestamp")},
-            "spec": {"replicas": spec_vals[0] if spec_vals else 0},
-            "status": {"replicas": status_vals[0] if status_vals else 0}}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+        },
+        "spec": {"replicas": spec_vals[0] if spec_vals else 0},
+        "status": {"replicas": status_vals[0] if status_vals else 0},
+    }
 
 
 def _only_spec_finalizers(current: dict[str, Any], body: Any) -> dict[str, Any]:
     """``namespaces/x/finalize`` changes only ``spec.finalizers``."""
-    new = json.loads(json.dumps(current))
+    new: dict[str, Any] = json.loads(json.dumps(current))
     new.setdefault("spec", {})["finalizers"] = ((body or {}).get("spec") or {}).get("finalizers") or []
     return new

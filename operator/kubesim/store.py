@@ -8,6 +8,7 @@ therefore share the stored dicts without copying, and the JSON encoding of an ob
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import threading
 from collections import deque
@@ -136,7 +137,7 @@ class Store:
         with self._lock:
             self._data.pop(key, None)
 
-    def events_since(self, key: Key, rv: int) -> list[Event] | None:
+    def events_since(self, key: Key, rv: int) -> builtins.list[Event] | None:
         """Events after rv, or None when some were already compacted away (the client must relist)."""
         with self._lock:
             if rv < self._compacted.get(key, 0):

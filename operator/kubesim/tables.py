@@ -81,8 +81,10 @@ def _col(name: str, typ: str = "string", fmt: str = "", priority: int = 0, descr
 
 
 NAME_COL = _col("Name", fmt="name", description="Name must be unique within a namespace.")
-AGE_COL = _col("Age", description="CreationTimestamp is a timestamp representing the server time when this "
-               "object was created.")
+AGE_COL = _col(
+    "Age",
+    description="CreationTimestamp is a timestamp representing the server time when this object was created.",
+)
 
 
 def _pod_row(pod: Obj) -> list[Any]:
@@ -101,86 +103,169 @@ def _pod_row(pod: Obj) -> list[Any]:
             reason = state["terminated"]["reason"]
     if pod["metadata"].get("deletionTimestamp"):
         reason = "Terminating"
-    return [pod["metadata"]["name"], f"{ready}/{total}", reason, restarts,
-            age(pod["metadata"].get("creationTimestamp")), status.get("podIP") or "<none>",
-            spec.get("nodeName") or "<none>"]
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        reason,
+        restarts,
+        age(pod["metadata"].get("creationTimestamp")),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+    ]
 
 
 def _pvc_row(pvc: Obj) -> list[Any]:
     spec, status = pvc.get("spec", {}), pvc.get("status", {})
     cap = (status.get("capacity") or {}).get("storage", "")
-    modes = ",".join({"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
-                      "ReadWriteOncePod": "RWOP"}.get(m, m) for m in status.get("accessModes") or [])
-    return [pvc["metadata"]["name"], status.get("phase", ""), spec.get("volumeName", ""), cap, modes,
-            spec.get("storageClassName") or "<unset>", age(pvc["metadata"].get("creationTimestamp"))]
+    modes = ",".join(
+        {
+            "ReadWriteOnce": "RWO",
+            "ReadOnlyMany": "ROX",
+            "ReadWriteMany": "RWX",
+            "ReadWriteOncePod": "RWOP",
+        }.get(m, m)
+        for m in status.get("accessModes") or []
+    )
+    return [
+        pvc["metadata"]["name"],
+        status.get("phase", ""),
+        spec.get("volumeName", ""),
+        cap,
+        modes,
+        spec.get("storageClassName") or "<unset>",
+        age(pvc["metadata"].get("creationTimestamp")),
+    ]
 
 
 def _svc_row(svc: Obj) -> list[Any]:
     spec = svc.get("spec", {})
-    ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
-    return [svc["metadata"]["name"], spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), "<none>",
-            ports, age(svc["metadata"].get("creationTimestamp"))]
+    ports = (
+        ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
+    )
+    return [
+        svc["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", "<none>"),
+        "<none>",
+        ports,
+        age(svc["metadata"].get("creationTimestamp")),
+    ]
 
 
 def _ns_row(ns: Obj) -> list[Any]:
-    return [ns["metadata"]["name"], ns.get("status", {}).get("phase", ""),
-            age(ns["metadata"].get("creationTimestamp"))]
+    return [
+        ns["metadata"]["name"],
+        ns.get("status", {}).get("phase", ""),
+        age(ns["metadata"].get("creationTimestamp")),
+    ]
 
 
 def _event_row(ev: Obj) -> list[Any]:
     inv = ev.get("involvedObject") or ev.get("regarding") or {}
     last = ev.get("lastTimestamp") or ev.get("eventTime") or ev["metadata"].get("creationTimestamp")
-    return [age(last), ev.get("type", ""), ev.get("reason", ""),
-            f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", ev.get("message") or ev.get("note", "")]
+    return [
+        age(last),
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+        ev.get("message") or ev.get("note", ""),
+    ]
 
 
 def _deploy_row(d: Obj) -> list[Any]:
     spec, status = d.get("spec", {}), d.get("status", {})
-    return [d["metadata"]["name"], f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
-            status.get("updatedReplicas", 0), status.get("availableReplicas", 0),
-            age(d["metadata"].get("creationTimestamp"))]
+    return [
+        d["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        age(d["metadata"].get("creationTimestamp")),
+    ]
 
 
 _BUILTIN: dict[tuple[str, str], tuple[list[Obj], Callable[[Obj], list[Any]]]] = {
-    ("", "pods"): ([NAME_COL, _col("Ready"), _col("Status"), _col("Restarts", "string"), AGE_COL,
-                    _col("IP", priority=1), _col("Node", priority=1)], _pod_row),
-    ("", "persistentvolumeclaims"): ([NAME_COL, _col("Status"), _col("Volume"), _col("Capacity"),
-                                      _col("Access Modes"), _col("StorageClass"), AGE_COL], _pvc_row),
-    ("", "services"): ([NAME_COL, _col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)"),
-                        AGE_COL], _svc_row),
+    ("", "pods"): (
+        [
+            NAME_COL,
+            _col("Ready"),
+            _col("Status"),
+            _col("Restarts", "string"),
+            AGE_COL,
+            _col("IP", priority=1),
+            _col("Node", priority=1),
+        ],
+        _pod_row,
+    ),
+    ("", "persistentvolumeclaims"): (
+        [
+            NAME_COL,
+            _col("Status"),
+            _col("Volume"),
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("StorageClass"),
+            AGE_COL,
+        ],
+        _pvc_row,
+    ),
+    ("", "services"): (
+        [NAME_COL, _col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)"), AGE_COL],
+        _svc_row,
+    ),
     ("", "namespaces"): ([NAME_COL, _col("Status"), AGE_COL], _ns_row),
-    ("", "events"): ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")],
-                     _event_row),
-    ("apps", "deployments"): ([NAME_COL, _col("Ready"), _col("Up-to-date", "integer"),
-                               _col("Available", "integer"), AGE_COL], _deploy_row),
+    ("", "events"): (
+        [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")],
+        _event_row,
+    ),
+    ("apps", "deployments"): (
+        [NAME_COL, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), AGE_COL],
+        _deploy_row,
+    ),
 }
 
 
-def table(rt: ResourceType, objects: list[Obj], resource_version: str, include_object: str = "Metadata",
-          continue_token: str = "", remaining: int | None = None) -> Obj:
+def table(
+    rt: ResourceType,
+    objects: list[Obj],
+    resource_version: str,
+    include_object: str = "Metadata",
+    continue_token: str = "",
+    remaining: int | None = None,
+) -> Obj:
     columns: list[Obj]
+    row_of: Callable[[Obj], list[Any]]
     if rt.is_custom:
         printer = list(rt.printer_columns)
         columns = [NAME_COL] + [
-            _col(c["name"], c.get("type", "string"), c.get("format", ""), int(c.get("priority", 0)),
-                 c.get("description", ""))
+            _col(
+                c["name"],
+                c.get("type", "string"),
+                c.get("format", ""),
+                int(c.get("priority", 0)),
+                c.get("description", ""),
+            )
             for c in printer
         ]
         if not printer:
             columns.append(AGE_COL)
 
-        def row_of(o: Obj) -> list[Any]:
+        def custom_row(o: Obj) -> list[Any]:
             if not printer:
                 return [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp"))]
-            return [o["metadata"]["name"]] + [_cell(jsonpath(o, c["jsonPath"]), c.get("type", "string"))
-                                              for c in printer]
+            return [o["metadata"]["name"]] + [
+                _cell(jsonpath(o, c["jsonPath"]), c.get("type", "string")) for c in printer
+            ]
+
+        row_of = custom_row
     elif rt.key in _BUILTIN:
         columns, row_of = _BUILTIN[rt.key]
     else:
         columns = [NAME_COL, AGE_COL]
 
-        def row_of(o: Obj) -> list[Any]:
+        def generic_row(o: Obj) -> list[Any]:
             return [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp"))]
+
+        row_of = generic_row
 
     rows = []
     for o in objects:
@@ -188,13 +273,21 @@ def table(rt: ResourceType, objects: list[Obj], resource_version: str, include_o
         if include_object == "Object":
             row["object"] = o
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": o["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": o["metadata"],
+            }
         rows.append(row)
     meta: Obj = {"resourceVersion": resource_version}
     if continue_token:
         meta["continue"] = continue_token
     if remaining is not None:
         meta["remainingItemCount"] = remaining
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns,
-            "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": columns,
+        "rows": rows,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
-from kubesim.api import API, NAMESPACES, WriteOptions, SYSTEM
+from kubesim.api import API, NAMESPACES, SYSTEM, WriteOptions
 from kubesim.controllers.base import Controller
 from kubesim.errors import ApiError
 from kubesim.store import Event, Key
@@ -57,10 +57,14 @@ class NamespaceController(Controller):
                 if obj["metadata"].get("deletionTimestamp"):
                     continue
                 try:
-                    self.api.delete(rt, name, obj["metadata"]["name"], {"propagationPolicy": "Background"}, opts)
+                    self.api.delete(
+                        rt, name, obj["metadata"]["name"], {"propagationPolicy": "Background"}, opts
+                    )
                 except ApiError:
                     pass
-        if remaining and any(self.api.store.list(rt.key, name) for rt in self.api.registry.all() if rt.namespaced):
+        if remaining and any(
+            self.api.store.list(rt.key, name) for rt in self.api.registry.all() if rt.namespaced
+        ):
             return  # deletion events of the content re-enqueue us
         ns = self.api.store.get(NAMESPACES, "", name)
         if ns is None:
