@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import ctypes
+import errno
 import json
 import os
 import re
@@ -388,6 +389,7 @@ class ProcessRuntime(Runtime):
         else:
             self.mount_mode = config.mounts
         self._tops: dict[str, set[str]] = {}  # top-level mount point we created -> pods using it
+        self._unused_tops: set[str] = set()  # created by us, no longer used, being removed
         path = [os.path.dirname(sys.executable)]
         path += [p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p and p not in path]
         self.path = os.pathsep.join(path)
@@ -615,10 +617,32 @@ class ProcessRuntime(Runtime):
             top = "/" + parts[0]
             if top in self._tops:
                 self._tops[top].add(pod_uid)
+            elif top in self._unused_tops:  # waiting to be removed: keep it
+                self._unused_tops.discard(top)
+                self._tops[top] = {pod_uid}
             elif not os.path.lexists(top):
                 os.mkdir(top, 0o755)
                 self._tops[top] = {pod_uid}
                 _CREATED_TOPS.add(top)
+
+    def _remove_top(self, top: str, attempt: int = 0) -> None:
+        """rmdir a top-level mount point; right after the last container using it exited, the kernel may
+        still hold the mount (EBUSY) for a moment, so retry for a few seconds."""
+        if top not in self._unused_tops:
+            return
+        try:
+            os.rmdir(top)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno == errno.EBUSY and attempt < 50:
+                try:
+                    asyncio.get_running_loop().call_later(0.1, self._remove_top, top, attempt + 1)
+                    return
+                except RuntimeError:
+                    pass
+        self._unused_tops.discard(top)
+        _CREATED_TOPS.discard(top)
 
     def teardown(self, sandbox: Sandbox) -> None:
         shutil.rmtree(sandbox.pod_dir, ignore_errors=True)
@@ -626,8 +650,5 @@ class ProcessRuntime(Runtime):
             users.discard(sandbox.uid)
             if not users:
                 del self._tops[top]
-                _CREATED_TOPS.discard(top)
-                try:
-                    os.rmdir(top)
-                except OSError:
-                    pass
+                self._unused_tops.add(top)
+                self._remove_top(top)

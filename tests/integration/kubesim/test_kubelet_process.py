@@ -259,13 +259,13 @@ def test_logs_follow_and_tail(
         import os, time
         for i in range(1, 4):
             print(f"line {i}")
-        while not os.path.exists("/trigger/go"):
+        while not os.path.exists("/var/lib/kubesim-test/trigger/go"):
             time.sleep(0.02)
         print("line 4")
         print("to stderr", file=__import__("sys").stderr)
         """),
             volumes=[{"name": "t", "hostPath": {"path": str(tmp_path)}}],
-            volumeMounts=[{"name": "t", "mountPath": "/trigger"}],
+            volumeMounts=[{"name": "t", "mountPath": "/var/lib/kubesim-test/trigger"}],
             restartPolicy="Never",
         ),
     )
@@ -308,13 +308,13 @@ def test_readiness_probe_gates_ready(
             "slow",
             script("""
             import os, runpy, sys, time
-            while not os.path.exists("/trigger/go"):
+            while not os.path.exists("/var/lib/kubesim-test/trigger/go"):
                 time.sleep(0.02)
             sys.argv = ["http.server", "8080"]
             runpy.run_module("http.server", run_name="__main__")
             """),
             volumes=[{"name": "t", "hostPath": {"path": str(tmp_path)}}],
-            volumeMounts=[{"name": "t", "mountPath": "/trigger"}],
+            volumeMounts=[{"name": "t", "mountPath": "/var/lib/kubesim-test/trigger"}],
             ports=[{"name": "http", "containerPort": 8080}],
             readinessProbe={"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
         ),
@@ -403,14 +403,14 @@ def test_graceful_deletion_sends_sigterm_then_sigkill(
             script(f"""
         import signal, sys, time
         def bye(*_):
-            open("/out/terminated", "w").write("SIGTERM")
+            open("/var/lib/kubesim-test/out/terminated", "w").write("SIGTERM")
             sys.exit(0)
         signal.signal(signal.SIGTERM, bye)
         print("ready", flush=True)
         time.sleep(600)  # {marker}-polite
         """),
             volumes=[{"name": "o", "hostPath": {"path": str(tmp_path)}}],
-            volumeMounts=[{"name": "o", "mountPath": "/out"}],
+            volumeMounts=[{"name": "o", "mountPath": "/var/lib/kubesim-test/out"}],
             terminationGracePeriodSeconds=30,
         ),
     )
@@ -529,16 +529,20 @@ def test_liveness_probe_restarts_the_container(
             "sick",
             script("""
             import os, time
-            open("/cache/healthy", "w").close()
+            open("/var/lib/kubesim-test/cache/healthy", "w").close()
             time.sleep(0.5)
-            os.remove("/cache/healthy")
+            os.remove("/var/lib/kubesim-test/cache/healthy")
             time.sleep(600)
             """),
             volumes=[{"name": "cache", "emptyDir": {}}],
-            volumeMounts=[{"name": "cache", "mountPath": "/cache"}],
+            volumeMounts=[{"name": "cache", "mountPath": "/var/lib/kubesim-test/cache"}],
             livenessProbe={
                 "exec": {
-                    "command": [PY, "-c", "import os,sys; sys.exit(not os.path.exists('/cache/healthy'))"]
+                    "command": [
+                        PY,
+                        "-c",
+                        "import os,sys; sys.exit(not os.path.exists('/var/lib/kubesim-test/cache/healthy'))",
+                    ]
                 },
                 "periodSeconds": 1,
                 "failureThreshold": 1,
@@ -717,10 +721,10 @@ def test_clusters_on_one_host_get_distinct_pod_addresses(sim: kubesim.Cluster) -
 
 
 def test_init_container_runs_first(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
-    shared = [{"name": "shared", "mountPath": "/shared"}]
+    shared = [{"name": "shared", "mountPath": "/var/lib/kubesim-test/shared"}]
     body = pod(
         "ordered",
-        script("print(open('/shared/from-init').read())"),
+        script("print(open('/var/lib/kubesim-test/shared/from-init').read())"),
         volumeMounts=shared,
         restartPolicy="Never",
         volumes=[{"name": "shared", "emptyDir": {}}],
@@ -730,7 +734,7 @@ def test_init_container_runs_first(sim: kubesim.Cluster, core: Any, ns: str, wai
             "name": "setup",
             "image": "python:3.11-slim",
             "volumeMounts": shared,
-            "command": script("open('/shared/from-init', 'w').write('prepared')"),
+            "command": script("open('/var/lib/kubesim-test/shared/from-init', 'w').write('prepared')"),
         }
     ]
     core.create_namespaced_pod(ns, body)
@@ -748,14 +752,14 @@ def test_startup_probe_holds_started_and_ready(
             "late",
             script("""
             import os, socket, time
-            while not os.path.exists("/trigger/go"):
+            while not os.path.exists("/var/lib/kubesim-test/trigger/go"):
                 time.sleep(0.02)
             server = socket.create_server(("0.0.0.0", 7000))
             while True:
                 server.accept()[0].close()
             """),
             volumes=[{"name": "t", "hostPath": {"path": str(tmp_path)}}],
-            volumeMounts=[{"name": "t", "mountPath": "/trigger"}],
+            volumeMounts=[{"name": "t", "mountPath": "/var/lib/kubesim-test/trigger"}],
             startupProbe={"tcpSocket": {"port": 7000}, "periodSeconds": 1, "failureThreshold": 30},
         ),
     )
