@@ -375,6 +375,9 @@ class StorageController(Controller):
             return existing
         path = self.volumes_dir / pv_name
         path.mkdir(parents=True, exist_ok=True)
+        # World-writable like the hostpath/local-path provisioners' volumes, so a pod running as another
+        # uid (runAsUser, fsGroup) can write to its claim.
+        path.chmod(0o777)
         storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
         pv_spec: dict[str, Any] = {
             "capacity": {"storage": storage},
