@@ -183,7 +183,160 @@ def _deploy_row(d: Obj) -> list[Any]:
     ]
 
 
+def _name(o: Obj) -> str:
+    return str(o["metadata"]["name"])
+
+
+def _age(o: Obj) -> str:
+    return age(o["metadata"].get("creationTimestamp"))
+
+
+_ACCESS_MODES = {
+    "ReadWriteOnce": "RWO",
+    "ReadOnlyMany": "ROX",
+    "ReadWriteMany": "RWX",
+    "ReadWriteOncePod": "RWOP",
+}
+
+
+def _pv_row(pv: Obj) -> list[Any]:
+    spec, status = pv.get("spec", {}), pv.get("status", {})
+    ref = spec.get("claimRef") or {}
+    claim = f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else ""
+    modes = ",".join(_ACCESS_MODES.get(m, m) for m in spec.get("accessModes") or [])
+    return [
+        _name(pv),
+        (spec.get("capacity") or {}).get("storage", ""),
+        modes,
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        status.get("phase", ""),
+        claim,
+        spec.get("storageClassName", ""),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        status.get("reason", ""),
+        _age(pv),
+    ]
+
+
+def _node_row(node: Obj) -> list[Any]:
+    conds = {c.get("type"): c.get("status") for c in node.get("status", {}).get("conditions") or ()}
+    status = "Ready" if conds.get("Ready") == "True" else "NotReady"
+    if node.get("spec", {}).get("unschedulable"):
+        status += ",SchedulingDisabled"
+    labels = node["metadata"].get("labels") or {}
+    roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
+    version = node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
+    return [_name(node), status, ",".join(roles) or "<none>", _age(node), version]
+
+
+def _binding_row(b: Obj) -> list[Any]:
+    ref = b.get("roleRef") or {}
+    return [_name(b), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(b)]
+
+
+def _job_row(job: Obj) -> list[Any]:
+    spec, status = job.get("spec", {}), job.get("status", {})
+    conds = {c.get("type"): c.get("status") for c in status.get("conditions") or ()}
+    state = next((t for t in ("Complete", "Failed", "Suspended") if conds.get(t) == "True"), "Running")
+    completions = spec.get("completions")
+    done = (
+        f"{status.get('succeeded', 0)}/{completions}"
+        if completions is not None
+        else str(status.get("succeeded", 0))
+    )
+    return [_name(job), state, done, "", _age(job)]
+
+
 _BUILTIN: dict[tuple[str, str], tuple[list[Obj], Callable[[Obj], list[Any]]]] = {
+    ("", "configmaps"): (
+        [NAME_COL, _col("Data", "integer"), AGE_COL],
+        lambda o: [_name(o), len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)],
+    ),
+    ("", "secrets"): (
+        [NAME_COL, _col("Type"), _col("Data", "integer"), AGE_COL],
+        lambda o: [_name(o), o.get("type", ""), len(o.get("data") or {}), _age(o)],
+    ),
+    ("", "serviceaccounts"): (
+        [NAME_COL, _col("Secrets", "integer"), AGE_COL],
+        lambda o: [_name(o), len(o.get("secrets") or []), _age(o)],
+    ),
+    ("", "nodes"): (
+        [NAME_COL, _col("Status"), _col("Roles"), AGE_COL, _col("Version")],
+        _node_row,
+    ),
+    ("", "persistentvolumes"): (
+        [
+            NAME_COL,
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("Reclaim Policy"),
+            _col("Status"),
+            _col("Claim"),
+            _col("StorageClass"),
+            _col("VolumeAttributesClass"),
+            _col("Reason"),
+            AGE_COL,
+        ],
+        _pv_row,
+    ),
+    ("apps", "statefulsets"): (
+        [NAME_COL, _col("Ready"), AGE_COL],
+        lambda o: [
+            _name(o),
+            f"{o.get('status', {}).get('readyReplicas', 0)}/{o.get('spec', {}).get('replicas', 1)}",
+            _age(o),
+        ],
+    ),
+    ("apps", "replicasets"): (
+        [NAME_COL, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"), AGE_COL],
+        lambda o: [
+            _name(o),
+            o.get("spec", {}).get("replicas", 1),
+            o.get("status", {}).get("replicas", 0),
+            o.get("status", {}).get("readyReplicas", 0),
+            _age(o),
+        ],
+    ),
+    ("batch", "jobs"): (
+        [NAME_COL, _col("Status"), _col("Completions"), _col("Duration"), AGE_COL],
+        _job_row,
+    ),
+    ("rbac.authorization.k8s.io", "roles"): (
+        [NAME_COL, _col("Created At", "date")],
+        lambda o: [_name(o), o["metadata"].get("creationTimestamp")],
+    ),
+    ("rbac.authorization.k8s.io", "clusterroles"): (
+        [NAME_COL, _col("Created At", "date")],
+        lambda o: [_name(o), o["metadata"].get("creationTimestamp")],
+    ),
+    ("rbac.authorization.k8s.io", "rolebindings"): ([NAME_COL, _col("Role"), AGE_COL], _binding_row),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): ([NAME_COL, _col("Role"), AGE_COL], _binding_row),
+    ("apiextensions.k8s.io", "customresourcedefinitions"): (
+        [NAME_COL, _col("Created At", "date")],
+        lambda o: [_name(o), o["metadata"].get("creationTimestamp")],
+    ),
+    ("coordination.k8s.io", "leases"): (
+        [NAME_COL, _col("Holder"), AGE_COL],
+        lambda o: [_name(o), (o.get("spec") or {}).get("holderIdentity", ""), _age(o)],
+    ),
+    ("storage.k8s.io", "storageclasses"): (
+        [
+            NAME_COL,
+            _col("Provisioner"),
+            _col("ReclaimPolicy"),
+            _col("VolumeBindingMode"),
+            _col("AllowVolumeExpansion"),
+            AGE_COL,
+        ],
+        lambda o: [
+            _name(o),
+            o.get("provisioner", ""),
+            o.get("reclaimPolicy", "Delete"),
+            o.get("volumeBindingMode", "Immediate"),
+            str(bool(o.get("allowVolumeExpansion"))).lower(),
+            _age(o),
+        ],
+    ),
     ("", "pods"): (
         [
             NAME_COL,

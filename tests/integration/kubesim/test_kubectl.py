@@ -318,3 +318,18 @@ def test_describe_and_events(kubectl: Tool, client: kubernetes.client.ApiClient)
     assert "Name:" in out
     assert "busybox:1.36" in out
     kubectl("get", "events")
+
+
+def test_builtin_table_columns(kubectl: Tool) -> None:
+    kubectl("create", "configmap", "cfg", "--from-literal=a=b")
+    kubectl("create", "secret", "generic", "pw", "--from-literal=a=b")
+    kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    assert _rows(kubectl("get", "configmap", "cfg"))[0] == ["NAME", "DATA", "AGE"]
+    assert _rows(kubectl("get", "configmap", "cfg"))[1][:2] == ["cfg", "1"]
+    assert _rows(kubectl("get", "secret", "pw"))[1][:3] == ["pw", "Opaque", "1"]
+    assert _rows(kubectl("get", "crd"))[0] == ["NAME", "CREATED", "AT"]
+    assert _rows(kubectl("get", "clusterrolebinding", "cluster-admin"))[1][:2] == [
+        "cluster-admin",
+        "ClusterRole/cluster-admin",
+    ]
+    assert _rows(kubectl("get", "namespace", "default"))[1][:2] == ["default", "Active"]
