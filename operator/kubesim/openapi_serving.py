@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from kubesim import openapi_proto
 from kubesim.openapi import OpenAPIBuilder, ServedResource
 from kubesim.resources import Registry
 
@@ -13,6 +15,7 @@ class OpenAPIService:
         self.registry = registry
         self.builder = OpenAPIBuilder()
         self._resources: tuple[int, list[ServedResource]] | None = None
+        self._v2_proto: tuple[int, bytes] | None = None
 
     def _served(self) -> tuple[list[ServedResource], int]:
         gen = self.registry.generation
@@ -37,6 +40,14 @@ class OpenAPIService:
     def v2_bytes(self) -> bytes:
         served, gen = self._served()
         return self.builder.v2(served, gen)
+
+    def v2_protobuf(self) -> bytes:
+        """``/openapi/v2`` as gnostic protobuf (what client-go asks for), cached per registry generation."""
+        served, gen = self._served()
+        if self._v2_proto is None or self._v2_proto[0] != gen:
+            doc = json.loads(self.builder.v2(served, gen))
+            self._v2_proto = (gen, openapi_proto.encode_v2(doc))
+        return self._v2_proto[1]
 
     def v3_index(self) -> dict[str, Any]:
         served, gen = self._served()

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim import errors, protobuf, tables
+from kubesim import errors, openapi_proto, protobuf, tables
 from kubesim.accounting import RequestCounter
 from kubesim.api import API, ListResult, User, WriteOptions
 from kubesim.errors import ApiError
@@ -291,6 +291,12 @@ class Server:
     def _openapi(self, request: web.Request, parts: list[str]) -> web.Response:
         assert self.openapi is not None
         if parts[1:] == ["v2"]:
+            accept = request.headers.get("Accept", "")
+            if "proto-openapi.spec.v2" in accept and "json" not in accept.split("proto-openapi")[0]:
+                return web.Response(
+                    body=self.openapi.v2_protobuf(),
+                    headers={"Content-Type": openapi_proto.CONTENT_TYPE},
+                )
             return web.Response(body=self.openapi.v2_bytes(), content_type="application/json")
         if parts[1:] == ["v3"]:
             return _json(self.openapi.v3_index())

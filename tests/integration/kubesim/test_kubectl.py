@@ -333,3 +333,16 @@ def test_builtin_table_columns(kubectl: Tool) -> None:
         "ClusterRole/cluster-admin",
     ]
     assert _rows(kubectl("get", "namespace", "default"))[1][:2] == ["default", "Active"]
+
+
+def test_openapi_v2_protobuf(kubectl: Tool) -> None:
+    """kubectl reads /openapi/v2 only as protobuf (explain's v2 output, validation fallbacks)."""
+    out = kubectl("explain", "--output=plaintext-openapiv2", "pods.spec.containers.ports")
+    assert "containerPort\t<integer> -required-" in out
+    # A CRD and objects of its kind in one apply: the objects fail as on a real cluster (their kind was not
+    # discoverable when kubectl mapped them), not with a decoding error.
+    proc = kubectl.run("apply", "-f", "-", input=to_yaml(widget_crd(), widget("w")), check=False)
+    assert "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created" in proc.stdout
+    assert 'no matches for kind "Widget" in version "example.com/v1"' in proc.stderr
+    assert "created" in kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
+    assert "FIELD:    size <integer>" in kubectl("explain", "--output=plaintext-openapiv2", "widgets.spec.size")
