@@ -136,6 +136,10 @@ class Store:
         """Forget a collection entirely (a CRD removed) after its objects were deleted."""
         with self._lock:
             self._data.pop(key, None)
+            # Its history goes too: a watch resuming from before the drop gets 410, as after a compaction.
+            self._history.pop(key, None)
+            self._compacted[key] = self._rv
+            self.close_watchers(key)
 
     def events_since(self, key: Key, rv: int) -> builtins.list[Event] | None:
         """Events after rv, or None when some were already compacted away (the client must relist)."""

@@ -3,6 +3,9 @@ status/scale subresources, printer columns and cascading deletion."""
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +15,7 @@ from kubernetes.client import ApiException
 
 import kubesim
 
-from .conformance_support import GROUP, WIDGETS, api_exception_body, http, widget, widget_crd
+from .conformance_support import GROUP, WIDGETS, api_exception_body, http, ssl_context, widget, widget_crd
 
 NS = "default"
 BASE = f"/apis/{GROUP}/v1/namespaces/{NS}/{WIDGETS}"
@@ -231,3 +234,21 @@ def test_invalid_crd_is_rejected(client: kubernetes.client.ApiClient) -> None:
     assert info.value.status == 422
     body = api_exception_body(info.value)
     assert any(c["field"] == "metadata.name" for c in body["details"]["causes"])
+
+
+def test_deleting_a_crd_ends_its_watches(
+    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient, custom: kubernetes.client.CustomObjectsApi
+) -> None:
+    rv = custom.list_namespaced_custom_object(GROUP, "v1", NS, WIDGETS)["metadata"]["resourceVersion"]
+    _create(custom, widget("w"))
+    req = urllib.request.Request(
+        f"{cluster.url}{BASE}?watch=1&resourceVersion={rv}&timeoutSeconds=20",
+        headers={"Authorization": f"Bearer {cluster.admin_token}"},
+    )
+    with urllib.request.urlopen(req, timeout=20, context=ssl_context(cluster)) as resp:
+        assert json.loads(resp.readline())["type"] == "ADDED"  # the watch is established
+        started = time.monotonic()
+        kubernetes.client.ApiextensionsV1Api(client).delete_custom_resource_definition(f"{WIDGETS}.{GROUP}")
+        rest = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+    assert time.monotonic() - started < 5  # ended by the deletion, not by its timeout
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in rest] == [("DELETED", "w")]
