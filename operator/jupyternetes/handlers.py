@@ -8,15 +8,17 @@ operator's API writes are exactly the reconciler's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
-from jupyternetes.adapters.caches import Caches, key_of, owning_instance
+from jupyternetes.adapters.caches import Caches, Key, key_of, owning_instance
 from jupyternetes.adapters.events import EventRecorder
 from jupyternetes.adapters.kube import Kube
 from jupyternetes.adapters.metrics import Metrics
@@ -65,6 +67,91 @@ def _runtime(memo: Any) -> Runtime:
     return runtime
 
 
+# ---------------------------------------------------------------------------------- watch streams
+#
+# Two gaps in kopf's watch streams, closed here because the operator's caches depend on the streams:
+#
+# 1. A watch stream that fails with an error kopf does not retry (a 4xx other than 403/429 on the LIST or
+#    the WATCH request, or an ERROR event other than 410 inside the stream, such as an etcd timeout) ends
+#    kopf's watcher task for that resource for good: the process lives on, but sees no more events of that
+#    kind (a silent stall: every later instance waits forever). The stream is made to end normally
+#    instead, so kopf lists and watches again after a pause.
+# 2. After a 410 Expired (or the failure above) kopf lists again; a listing shows what exists but says
+#    nothing of what was deleted while the watch was down, so the caches would keep those objects (a pod
+#    deleted during the gap would be reported Running forever). The objects a listing misses are dropped
+#    from the cache and their instances reconciled.
+#
+# Both wrap kopf's ``continuous_watch`` (one list-then-watch pass of one resource, which kopf's
+# ``infinite_watch`` repeats); kopf has no public hook for either. If a kopf release renames it, the
+# operator logs a warning and runs without the wrapper (tests/integration/hardening fail then).
+
+WATCH_FAILURE_PAUSE = 1.0
+_active: Runtime | None = None  # the runtime whose caches listings refresh (set between startup/cleanup)
+
+
+def _install_resilient_watches() -> None:
+    try:
+        from kopf._cogs.clients import errors as kopf_errors
+        from kopf._cogs.clients import watching
+    except ImportError:  # pragma: no cover - a kopf without these modules
+        log.warning("kopf internals changed: watch streams are not made resilient")
+        return
+    original = getattr(watching, "continuous_watch", None)
+    if original is None or getattr(original, "jupyternetes_resilient", False):
+        if original is None:
+            log.warning("kopf internals changed: watch streams are not made resilient")
+        return
+
+    async def continuous_watch(**kwargs: Any) -> AsyncIterator[Any]:
+        resource = kwargs["resource"]
+        namespace = kwargs.get("namespace")
+        rt = _active
+        cache = rt.caches.by_plural(resource.plural) if rt is not None else None
+        since = cache.clock if cache is not None else 0
+        listed: set[Key] | None = set() if cache is not None else None
+        try:
+            async for item in original(**kwargs):
+                if listed is not None:
+                    if item is watching.Bookmark.LISTED:
+                        _listed(resource.plural, namespace, listed, since)
+                        listed = None
+                    elif isinstance(item, dict) and item.get("type") is None:
+                        listed.add(key_of(item["object"]))
+                yield item
+        except (kopf_errors.APIError, watching.WatchingError) as exc:
+            log.warning(
+                "watch of %s failed, listing again in %.0fs: %s", resource.plural, WATCH_FAILURE_PAUSE, exc
+            )
+            await asyncio.sleep(WATCH_FAILURE_PAUSE)
+
+    continuous_watch.jupyternetes_resilient = True  # type: ignore[attr-defined]
+    watching.continuous_watch = continuous_watch
+
+
+def _listed(plural: str, namespace: str | None, listed: set[Key], since: int) -> None:
+    rt = _active
+    if rt is None or rt.reconciler is None:
+        return
+    cache = rt.caches.by_plural(plural)
+    if cache is None:
+        return
+    dropped = cache.prune(listed, since, namespace)
+    if dropped:
+        log.info("%d %s deleted while the watch was down", len(dropped), plural)
+    for obj in dropped:
+        key = key_of(obj)
+        if plural == "jupyternotebookinstances":
+            rt.reconciler.enqueue(key)
+        elif plural == "jupyternotebooktemplates":
+            for user in list(rt.caches.template_users.get(key, ())):
+                rt.reconciler.enqueue(user)
+        elif (owner := owning_instance(obj)) is not None:
+            rt.reconciler.enqueue((key[0], owner))
+
+
+_install_resilient_watches()
+
+
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     info = kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
@@ -92,6 +179,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     events = EventRecorder(rt.kube)
     rt.reconciler = Reconciler(rt.kube, rt.caches, rt.config, metrics=rt.metrics, events=events)
     rt.reconciler.start()
+    global _active
+    _active = rt
     if rt.metrics_port is not None:
         start_http_server(rt.metrics_port, registry=rt.metrics.registry)
     log.info("jupyternetes operator started: %s", rt.config)
@@ -100,6 +189,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
+    global _active
+    if _active is rt:
+        _active = None
     if rt.reconciler is not None:
         await rt.reconciler.stop()
     if rt.kube is not None:
@@ -113,6 +205,31 @@ def _apply(cache: Any, event: kopf.RawEvent) -> dict[str, Any]:
     else:
         cache.upsert(obj)
     return obj
+
+
+# Readiness gates, not indexes (they store nothing: a handler returning None adds no entry). kopf holds
+# every other handler until the initial listing of each indexed resource is complete, so no instance is
+# reconciled before the caches know its children. Without them, a restarted operator could see an instance
+# (whose status says its pod was created) before the pod watch had listed the pod, and report the pod
+# Deleted (Failed=True, reason PodDeleted) until the listing arrived: a spawn failed by a restart.
+@kopf.index(GROUP, VERSION, "jupyternotebookinstances")
+async def instances_listed(**_: Any) -> None:
+    return None
+
+
+@kopf.index(GROUP, VERSION, "jupyternotebooktemplates")
+async def templates_listed(**_: Any) -> None:
+    return None
+
+
+@kopf.index("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT})
+async def pods_listed(**_: Any) -> None:
+    return None
+
+
+@kopf.index("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT})
+async def pvcs_listed(**_: Any) -> None:
+    return None
 
 
 @kopf.on.event(GROUP, VERSION, "jupyternotebookinstances")

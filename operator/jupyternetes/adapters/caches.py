@@ -25,6 +25,14 @@ def key_of(obj: Obj) -> Key:
 class ObjectCache:
     def __init__(self) -> None:
         self._objects: dict[Key, Obj] = {}
+        # A write counter and, per object, the count of its last write: tells a listing which objects
+        # were written while it ran (see prune).
+        self._clock = 0
+        self._written: dict[Key, int] = {}
+
+    @property
+    def clock(self) -> int:
+        return self._clock
 
     def upsert(self, obj: Obj) -> Obj | None:
         """Store obj unless the cache holds a newer version; returns the previous one."""
@@ -33,6 +41,8 @@ class ObjectCache:
         if old is not None and _newer(old, obj):
             return old
         self._objects[key] = obj
+        self._clock += 1
+        self._written[key] = self._clock
         return old
 
     def remove(self, obj: Obj) -> None:
@@ -43,6 +53,25 @@ class ObjectCache:
             "uid"
         ):
             del self._objects[key]
+            self._written.pop(key, None)
+
+    def prune(self, listed: set[Key], since: int, namespace: str | None = None) -> list[Obj]:
+        """Drop what a complete listing did not contain: objects deleted while the watch was down (after a
+        410 Expired or a failed watch, kopf lists again, and a listing says nothing of what is gone).
+
+        ``listed``: the keys the listing returned; ``since``: :attr:`clock` when the listing began (objects
+        written since, such as a child this operator just created, are newer than the listing and kept);
+        ``namespace``: the listing's namespace (None: all). Returns the dropped objects."""
+        dropped = []
+        for key, obj in list(self._objects.items()):
+            if key in listed or self._written.get(key, 0) > since:
+                continue
+            if namespace is not None and key[0] != namespace:
+                continue
+            del self._objects[key]
+            self._written.pop(key, None)
+            dropped.append(obj)
+        return dropped
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self._objects.get((namespace, name))
@@ -84,3 +113,11 @@ class Caches:
         self.pvcs = ObjectCache()
         # template (namespace, name) -> instances that wait for it or use it
         self.template_users: dict[Key, set[Key]] = defaultdict(set)
+
+    def by_plural(self, plural: str) -> ObjectCache | None:
+        return {
+            "jupyternotebookinstances": self.instances,
+            "jupyternotebooktemplates": self.templates,
+            "pods": self.pods,
+            "persistentvolumeclaims": self.pvcs,
+        }.get(plural)

@@ -1,0 +1,90 @@
+"""API faults: 10% of every request answered 500/429/409, watch streams cut every few seconds, one 410
+Expired per watched resource; every instance converges to Ready with a true status and the operator never
+exits (issue 7, item 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.hardening.harness import (
+    PODS,
+    USERS_NS,
+    OperatorProcess,
+    SimEnv,
+    condition,
+    hardening_template,
+    instance_body,
+    is_ready,
+    size,
+    wait_until,
+)
+from tests.integration.hardening.scenarios import api_faults
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_converges_under_errors_cut_and_expired_watches(henv: SimEnv, tmp_path: Path, seed: int) -> None:
+    n = size(40, 300)
+    r = api_faults(henv, tmp_path, instances=n, seed=seed)
+    print(r.figures())
+    context = f"seed {seed}; injected {r.injected}; watches {r.watch_requests}"
+    assert r.operator_alive, context
+    assert r.operator_exits == [], context
+    assert all(v > 0 for v in r.injected.values()), context
+    assert all(v == 0 for v in r.expirations_left.values()), f"every resource saw a 410: {r.expirations_left}"
+    assert r.child_problems == [], context
+    assert r.status_problems == [], context
+
+
+@pytest.fixture
+def running(henv: SimEnv, tmp_path: Path) -> Iterator[OperatorProcess]:
+    henv.admin.create("/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates", hardening_template())
+    op = OperatorProcess(henv, tmp_path)
+    yield op
+    henv.cluster.faults.clear()
+    assert op.alive, op.log_tail()
+    assert op.stop() == 0, op.log_tail()
+
+
+@pytest.mark.parametrize("code", [409, 400, 404])
+def test_watch_refused_with_an_error_kopf_does_not_retry(
+    henv: SimEnv, running: OperatorProcess, code: int
+) -> None:
+    """kopf retries 5xx, 429 and 403 but lets any other refused LIST/WATCH end its watcher for good: the
+    process lived on and never saw another pod event (a silent stall). The operator lists again instead."""
+    henv.cluster.faults.add_error(code, verb="watch", resource="pods", count=2)
+    henv.cluster.faults.cut_watches(after_seconds=0.5, resource="pods")
+    running.start()
+    wait_until(lambda: henv.cluster.faults.errors_[0].hits == 2, 30, what="both refusals")
+    henv.admin.create_instance(instance_body("after"))
+    wait_until(lambda: is_ready(henv.instance("after")), 30, what=lambda: running.log_tail())
+    assert "watch of pods failed" in running.log_text()
+
+
+def test_pod_deleted_while_the_watch_was_expired_is_reported(henv: SimEnv, running: OperatorProcess) -> None:
+    """A pod deleted while the pod watch is down and whose resume answers 410 Expired: kopf lists again,
+    and the listing says nothing of the pod. Its status must not stay Running."""
+    running.start()
+    henv.admin.create_instance(instance_body("gap"))
+    wait_until(lambda: is_ready(henv.instance("gap")), 30, what=lambda: running.log_tail())
+    faults = henv.cluster.faults
+    # The next pod watch waits 2 s before it resumes and is then answered 410: the deletion falls in between.
+    faults.add_latency(2.0, verb="watch", resource="pods")
+    faults.expire_watches("pods", 1)
+    henv.cluster.store.close_watchers(PODS)  # end the current pod stream now
+    henv.admin.request("DELETE", "/api/v1/namespaces/users/pods/gap-notebook", {"gracePeriodSeconds": 0})
+    wait_until(lambda: henv.cluster.store.get(PODS, USERS_NS, "gap-notebook") is None, 10, what="pod gone")
+    wait_until(lambda: faults.expirations.get("pods") == 0, 10, what="the 410")
+    faults.clear()
+
+    def failed() -> Any:
+        c = condition(henv.instance("gap"), "Failed")
+        return c and c["status"] == "True" and c
+
+    cond = wait_until(failed, 20, what=lambda: str((henv.instance("gap") or {}).get("status")))
+    assert cond["reason"] == "PodDeleted", cond
+    assert "deleted while the watch was down" in running.log_text()
