@@ -113,6 +113,11 @@ class _InstanceMemory:
     uid: str = ""
     plan: _PlanEntry | None = None
     others: dict[str, dict[str, Any]] = field(default_factory=dict)  # created other resources by name
+    # Other resources of our names that belong to an earlier instance of this name (not watched: looked
+    # at again after a delay until they are gone).
+    stale_others: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Whether the other resources an earlier process created (per the status) were looked up again.
+    others_recalled: bool = False
     failures: int = 0
     ready_recorded: bool = False
 
@@ -256,6 +261,7 @@ class Reconciler:
         plan, template_meta, failure = await self._plan(inst, model, mem)
         entry_errors: dict[str, str] = {}
         if plan is not None and failure is None:
+            await self._recall_others(inst, plan, prev_status, mem)
             entry_errors = await self._create_missing(inst, plan, prev_status, mem)
         observed = self._observed(ns, plan, mem)
         status_input = StatusInput(
@@ -407,18 +413,48 @@ class Reconciler:
         return template
 
     def _observed(self, ns: str, plan: RenderPlan | None, mem: _InstanceMemory) -> Observed:
+        """The children of this instance (by name, owned by its uid or retained) and, apart, objects of
+        the same names that belong to an earlier instance of this name and are on their way out."""
         if plan is None:
             return Observed()
-        pvcs = {p.name: o for p in plan.pvcs if (o := self.caches.pvcs.get(ns, p.name)) is not None}
-        pods = {p.name: o for p in plan.pods if (o := self.caches.pods.get(ns, p.name)) is not None}
-        return Observed(pvcs=pvcs, pods=pods, others=dict(mem.others))
+        found: dict[str, dict[str, dict[str, Any]]] = {"pvc": {}, "pod": {}}
+        stale: dict[str, dict[str, Any]] = dict(mem.stale_others)
+        for planned in (*plan.pvcs, *plan.pods):
+            cache = self.caches.pvcs if planned.kind == "pvc" else self.caches.pods
+            obj = cache.get(ns, planned.name)
+            if obj is None:
+                continue
+            if blocking_stale_child(planned, obj, mem.uid):
+                stale[planned.name] = obj
+            else:
+                found[planned.kind][planned.name] = obj
+        return Observed(pvcs=found["pvc"], pods=found["pod"], others=dict(mem.others), stale=stale)
+
+    async def _recall_others(
+        self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None, mem: _InstanceMemory
+    ) -> None:
+        """Other resources are not watched: this process knows those it created. Those an earlier process
+        created (a restart; the status says so) are read once, so that the status does not call them
+        deleted, and one that is really gone is reported as such. Those of an earlier instance of this
+        name that were in the way are looked at again."""
+        for other in plan.others:
+            if other.name in mem.stale_others:
+                mem.stale_others.pop(other.name)
+                await self._existing(other)  # still there: noted as stale again, and looked at later
+        if mem.others_recalled:
+            return
+        created = created_entries(prev)
+        for other in plan.others:
+            if created.get(other.entry) != other.name or other.name in mem.others:
+                continue
+            await self._existing(other)
+        mem.others_recalled = True
 
     async def _create_missing(
         self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None, mem: _InstanceMemory
     ) -> dict[str, str]:
         errors: dict[str, str] = {}
         created_before = created_entries(prev)
-        uid = inst["metadata"].get("uid", "")
         ns = inst["metadata"]["namespace"]
         # A provisioned instance whose template changed since is not touched (only its status is kept true).
         if _is_true(condition(inst.get("status"), ConditionType.PROVISIONED)) and mem.plan is None:
@@ -432,9 +468,6 @@ class Reconciler:
                 break
             progressed = False
             for planned in todo:
-                existing = self._observed(ns, plan, mem).of(planned)
-                if blocking_stale_child(planned, existing, uid):
-                    continue  # an earlier instance's child still terminates; its DELETED event re-queues us
                 result = await self._create(planned, errors)
                 if result is not None:
                     progressed = True
@@ -465,8 +498,8 @@ class Reconciler:
                 return None
         self._remember(planned, obj)
         mem = self._memory.get((ns, _owner_name(manifest)))
-        if planned.kind == "other" and mem is not None:
-            mem.others[planned.name] = obj
+        if mem is not None and blocking_stale_child(planned, obj, mem.uid):
+            return None  # an earlier instance's object of this name: _remember noted it as such
         return obj
 
     async def _existing(self, planned: PlannedObject) -> dict[str, Any] | None:
@@ -487,6 +520,19 @@ class Reconciler:
             self.caches.pvcs.upsert(obj)
         elif planned.kind == "pod":
             self.caches.pods.upsert(obj)
+        else:
+            ns = planned.manifest["metadata"]["namespace"]
+            key = (ns, _owner_name(planned.manifest))
+            mem = self._memory.get(key)
+            if mem is None:
+                return
+            if blocking_stale_child(planned, obj, mem.uid):
+                # Not watched, so nothing will say when it is gone: look again in a moment.
+                mem.stale_others[planned.name] = obj
+                self.enqueue(key, 1.0)
+            else:
+                mem.stale_others.pop(planned.name, None)
+                mem.others[planned.name] = obj
 
     async def _write_status(self, inst: dict[str, Any], plan: RenderPlan | None, inp: StatusInput) -> None:
         status = compute_status(inp)

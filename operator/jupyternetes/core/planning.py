@@ -51,11 +51,16 @@ class Failure:
 
 @dataclass(frozen=True)
 class Observed:
-    """The children that exist now, by generated name (absent: not found)."""
+    """The children that exist now, by generated name (absent: not found).
+
+    ``stale``: objects that carry one of this instance's generated names but belong to an earlier instance
+    of the same name and are on their way out (see :func:`blocking_stale_child`); they are not this
+    instance's children, and its own are created once they are gone."""
 
     pvcs: Mapping[str, Obj] = field(default_factory=dict)
     pods: Mapping[str, Obj] = field(default_factory=dict)
     others: Mapping[str, Obj] = field(default_factory=dict)
+    stale: Mapping[str, Obj] = field(default_factory=dict)
 
     def of(self, planned: PlannedObject) -> Obj | None:
         source = {"pvc": self.pvcs, "pod": self.pods, "other": self.others}[planned.kind]
@@ -67,12 +72,16 @@ def _owned_by(obj: Obj, uid: str) -> bool:
 
 
 def blocking_stale_child(planned: PlannedObject, existing: Obj | None, instance_uid: str) -> bool:
-    """An object of the same name that belongs to an earlier instance of the same name (a pod still
-    terminating, say): it must be gone before ours is created. Retained PVCs are adopted instead."""
-    if existing is None or planned.kind == "pvc":
+    """An object of the same name that belongs to an earlier instance of the same name: owned by another
+    uid (a pod still terminating, an owned PVC or other resource the garbage collector is about to
+    delete), or a retained PVC being deleted (a purge). It must be gone before ours is created, and is
+    not reported as ours meanwhile. A retained PVC (no owner) that is not being deleted is adopted."""
+    if existing is None:
         return False
-    refs = existing.get("metadata", {}).get("ownerReferences") or ()
-    return bool(refs) and not _owned_by(existing, instance_uid)
+    meta = existing.get("metadata", {})
+    if meta.get("ownerReferences"):
+        return not _owned_by(existing, instance_uid)
+    return planned.kind == "pvc" and bool(meta.get("deletionTimestamp"))
 
 
 def creations(plan: RenderPlan, observed: Observed, created_before: Mapping[str, str]) -> list[PlannedObject]:
@@ -81,22 +90,33 @@ def creations(plan: RenderPlan, observed: Observed, created_before: Mapping[str,
     which are not created again if they disappear (a deleted pod is reported, not resurrected)."""
     todo: list[PlannedObject] = []
     for pvc in plan.pvcs:
-        if observed.of(pvc) is None:
+        if observed.of(pvc) is None and pvc.name not in observed.stale:
             todo.append(pvc)
     all_pods_exist = True
     for pod in plan.pods:
         if observed.of(pod) is not None or created_before.get(pod.entry) == pod.name:
             continue
         all_pods_exist = False
+        if pod.name in observed.stale:
+            continue
         claims = set(rendered_pvc_refs(pod.manifest))
         planned_claims = {p.name for p in plan.pvcs}
         if all(observed.pvcs.get(c) is not None for c in claims & planned_claims):
             todo.append(pod)
     if all_pods_exist:
         for other in plan.others:
-            if observed.of(other) is None and created_before.get(other.entry) != other.name:
+            if (
+                observed.of(other) is None
+                and created_before.get(other.entry) != other.name
+                and other.name not in observed.stale
+            ):
                 todo.append(other)
     return todo
+
+
+def _waiting_for_stale(planned: PlannedObject, stale: Obj) -> str:
+    what = {"pvc": "PVC", "pod": "pod", "other": str(stale.get("kind") or "object")}[planned.kind]
+    return f"waiting for the {what} {planned.name} of a previous instance of this name to be deleted"
 
 
 def _container_problem(pod: Obj) -> tuple[str, str] | None:
@@ -269,6 +289,15 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
         for pod in inp.plan.pods:
             obj = inp.observed.of(pod)
             st, pod_failure = pod_status(pod, obj, created.get(pod.entry) == pod.name)
+            if obj is None and pod.name in inp.observed.stale:
+                st = PodStatus(
+                    resource_name=pod.name,
+                    state=EntryState.PENDING,
+                    ready=False,
+                    port_number=st.port_number,
+                    message=_waiting_for_stale(pod, inp.observed.stale[pod.name]),
+                )
+                pod_failure = None
             err = inp.entry_errors.get(pod.entry)
             if err:
                 st = PodStatus(

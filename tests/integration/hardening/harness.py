@@ -618,6 +618,13 @@ def status_problems(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS
             phase = ((pvc or {}).get("status") or {}).get("phase")
             if vst.get("phase") != phase:
                 problems.append(f"{n}: status pvcs.{entry}.phase {vst.get('phase')} but the PVC is {phase}")
+        cm = env.cluster.store.get(CONFIGMAPS, namespace, f"{n}-settings")
+        ost = (status.get("otherResources") or {}).get("settings") or {}
+        cm_ours = cm is not None and _owner_uids(cm) == {inst["metadata"]["uid"]}
+        if (ost.get("state") == "Processed") != cm_ours:
+            problems.append(
+                f"{n}: status otherResources.settings.state {ost.get('state')}, ConfigMap ours: {cm_ours}"
+            )
         failed = condition(inst, "Failed")
         if failed and failed.get("status") == "True":
             problems.append(f"{n}: Failed {failed.get('reason')}: {failed.get('message')}")

@@ -115,7 +115,13 @@ def test_stale_child_of_an_earlier_instance_blocks_creation(
     old_pod = _pod(plan.pods[0].name, owner_uid="old")
     assert blocking_stale_child(plan.pods[0], old_pod, "u1")
     assert not blocking_stale_child(plan.pods[0], _pod(plan.pods[0].name), "u1")
-    assert not blocking_stale_child(plan.pvcs[0], {"metadata": {"ownerReferences": [{"uid": "old"}]}}, "u1")
+    # A PVC owned by an earlier instance is about to be garbage-collected: not adopted, waited for.
+    assert blocking_stale_child(plan.pvcs[0], {"metadata": {"ownerReferences": [{"uid": "old"}]}}, "u1")
+    # A retained PVC (no owner) is adopted, unless it is being deleted (a purge).
+    assert not blocking_stale_child(plan.pvcs[0], {"metadata": {}}, "u1")
+    assert blocking_stale_child(
+        plan.pvcs[0], {"metadata": {"deletionTimestamp": "2025-01-01T00:00:00Z"}}, "u1"
+    )
 
 
 def test_transition_time_only_changes_with_status(
