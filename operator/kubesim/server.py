@@ -405,6 +405,8 @@ class Server:
                     opts,
                 )
             else:
+                if rt.is_custom or rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                    _require_resource_version(rt, target.name or "", body)
                 obj = self.api.update(rt, ns, target.name or "", body, opts, sub)
             return self._write_response(rt, obj, 200, opts)
         if verb == "patch":
@@ -761,6 +763,7 @@ class Server:
     ) -> dict[str, Any]:
         obj = self.api.get(rt, ns, name)
         replicas = (scale or {}).get("spec", {}).get("replicas")
+        scale_rv = ((scale or {}).get("metadata") or {}).get("resourceVersion")
         path = (rt.scale_paths or {}).get("specReplicasPath", ".spec.replicas")
         new = json.loads(json.dumps(obj))
         cursor = new
@@ -768,7 +771,23 @@ class Server:
         for k in keys[:-1]:
             cursor = cursor.setdefault(k, {})
         cursor[keys[-1]] = replicas
+        if scale_rv:  # a Scale carrying a resourceVersion is a precondition, as for the object itself
+            new["metadata"]["resourceVersion"] = scale_rv
         return self.api.update(rt, ns, name, new, opts)
+
+
+def _require_resource_version(rt: ResourceType, name: str, body: Any) -> None:
+    """Custom resources and CRDs refuse unconditional updates (their strategies'
+    AllowUnconditionalUpdate is false): a PUT must carry metadata.resourceVersion."""
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if isinstance(meta, dict) and meta.get("resourceVersion"):
+        return
+    cause: errors.Cause = {
+        "reason": "FieldValueInvalid",
+        "message": "Invalid value: 0x0: must be specified for an update",
+        "field": "metadata.resourceVersion",
+    }
+    raise errors.invalid(rt.kind, name, [cause], rt.group)
 
 
 def _flag(value: str | None) -> bool:

@@ -252,3 +252,22 @@ def test_deleting_a_crd_ends_its_watches(
         rest = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
     assert time.monotonic() - started < 5  # ended by the deletion, not by its timeout
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in rest] == [("DELETED", "w")]
+
+
+def test_custom_resources_refuse_unconditional_updates(
+    cluster: kubesim.Cluster, custom: kubernetes.client.CustomObjectsApi
+) -> None:
+    _create(custom, widget("w"))
+    resp = http(cluster, "PUT", f"{BASE}/w", widget("w", size=4))
+    assert resp.status == 422
+    assert resp.json()["message"] == (
+        f'Widget.{GROUP} "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
+        "must be specified for an update"
+    )
+    scale = custom.get_namespaced_custom_object_scale(GROUP, "v1", NS, WIDGETS, "w")
+    custom.patch_namespaced_custom_object(
+        GROUP, "v1", NS, WIDGETS, "w", {"spec": {"size": 5}}, _content_type="application/merge-patch+json"
+    )
+    scale["spec"]["replicas"] = 9
+    resp = http(cluster, "PUT", f"{BASE}/w/scale", scale)
+    assert resp.status == 409  # the Scale's resourceVersion is stale
