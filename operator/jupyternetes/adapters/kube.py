@@ -74,13 +74,24 @@ class ResourceInfo:
     def path(self, namespace: str | None, name: str | None = None, subresource: str = "") -> str:
         base = f"/apis/{self.api_version}" if "/" in self.api_version else f"/api/{self.api_version}"
         if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
+            base += f"/namespaces/{path_segment(namespace, 'namespace')}"
         base += f"/{self.plural}"
         if name:
-            base += f"/{name}"
+            base += f"/{path_segment(name, 'name')}"
         if subresource:
             base += f"/{subresource}"
         return base
+
+
+def path_segment(value: str, what: str = "name") -> str:
+    """``value`` as one segment of a request path, or KubeError 400 when it cannot be one.
+
+    Names come from users (a template or Secret named in an instance): ``../../kube-system/secrets/x`` as
+    a Secret name would make the HTTP client normalise the URL to another namespace's Secret. client-go
+    refuses the same names (``IsValidPathSegmentName``): ".", "..", and anything with "/" or "%"."""
+    if value in ("", ".", "..") or "/" in value or "%" in value:
+        raise KubeError(400, "BadRequest", f"invalid {what} {value[:100]!r}: not a valid path segment")
+    return value
 
 
 def _default_kubeconfig_exists() -> bool:

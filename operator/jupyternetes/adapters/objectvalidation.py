@@ -124,4 +124,23 @@ def validate(
                         f"spec.{key}[{i}].name: {name!r} is not a valid DNS-1123 label "
                         "(lower case alphanumerics and '-', at most 63 characters)"
                     )
+                mounts = c.get("volumeMounts") if isinstance(c, dict) else None
+                for j, m in enumerate(mounts if isinstance(mounts, list) else ()):
+                    sub = m.get("subPath") if isinstance(m, dict) else None
+                    if isinstance(sub, str) and sub:
+                        problem = _local_descending_path(sub)
+                        if problem:
+                            problems.append(
+                                f"spec.{key}[{i}].volumeMounts[{j}].subPath: {sub[:100]!r}: {problem}"
+                            )
     return problems
+
+
+def _local_descending_path(path: str) -> str | None:
+    """The API server's check of a volume's subPath (validateLocalDescendingPath): it must stay inside the
+    volume, so a variable in a subPath cannot mount a directory outside it."""
+    if path.startswith("/"):
+        return "must be a relative path"
+    if ".." in path.split("/"):
+        return "must not contain '..'"
+    return None

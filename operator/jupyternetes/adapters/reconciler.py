@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -300,6 +301,20 @@ class Reconciler:
                     f"{', '.join(sorted(allowed))} (operator option --template-namespace)",
                 ),
             )
+        bad_names = [
+            f'{where}: "{name[:100]}" is not a valid object name (a DNS-1123 subdomain)'
+            for where, name in (
+                ("spec.template.name", tref.name),
+                *(
+                    (f"spec.variablesFrom[{i}].secretRef.name", source.secret_ref.name)
+                    for i, source in enumerate(model.spec.variables_from)
+                ),
+            )
+            if not _is_object_name(name)
+        ]
+        if bad_names:
+            # Checked before any request: names are path segments of API URLs ("../" would lead elsewhere).
+            return None, None, Failure("InvalidInstance", "; ".join(bad_names))
         template = self.caches.templates.get(tns, tref.name)
         cached = mem.plan
         provisioned = _is_true(condition(inst.get("status"), ConditionType.PROVISIONED))
@@ -668,6 +683,13 @@ class Reconciler:
                 and not pmeta.get("ownerReferences")
             ):
                 yield str(pmeta["name"])
+
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _is_object_name(name: str) -> bool:
+    return len(name) <= 253 and _DNS_SUBDOMAIN.fullmatch(name) is not None
 
 
 def _is_true(cond: Any) -> bool:
