@@ -6,6 +6,7 @@ Established is served everywhere at once, as on a real API server.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -232,6 +233,19 @@ REVIEW_KINDS = frozenset(
 )
 
 
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key of upstream's version priority: GA before beta before alpha, higher numbers first, then
+    versions that do not look like Kubernetes versions, alphabetically (``v2 > v1 > v1beta2 > v1alpha1``)."""
+    m = _KUBE_VERSION.match(version)
+    if m is None:
+        return (3, 0, 0, version)
+    stability = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stability, -int(m.group(1)), -int(m.group(3) or 0), version)
+
+
 def _group_sort_key(group: str) -> tuple[int, str]:
     # The real server lists the legacy-like built-in groups first, then extensions in registration order;
     # clients only need a stable order, and preferring built-ins first keeps short names unambiguous.
@@ -279,7 +293,7 @@ class Registry:
     def groups(self) -> list[tuple[str, list[str]]]:
         with self._lock:
             return sorted(
-                ((g, list(v)) for g, v in self._group_versions.items() if g),
+                ((g, sorted(v, key=version_priority)) for g, v in self._group_versions.items() if g),
                 key=lambda x: _group_sort_key(x[0]),
             )
 

@@ -271,3 +271,22 @@ def test_custom_resources_refuse_unconditional_updates(
     scale["spec"]["replicas"] = 9
     resp = http(cluster, "PUT", f"{BASE}/w/scale", scale)
     assert resp.status == 409  # the Scale's resourceVersion is stale
+
+
+def test_versions_share_storage(cluster: kubesim.Cluster, client: kubernetes.client.ApiClient) -> None:
+    crd = widget_crd()
+    v1 = crd["spec"]["versions"][0]
+    beta = {**v1, "name": "v1beta1", "storage": False}
+    crd["spec"]["versions"] = [beta, v1]  # discovery orders by version priority, not as listed
+    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(crd)
+    custom = kubernetes.client.CustomObjectsApi(client)
+    created = custom.create_namespaced_custom_object(
+        GROUP, "v1beta1", NS, WIDGETS, {**widget("w"), "apiVersion": f"{GROUP}/v1beta1"}
+    )
+    assert created["apiVersion"] == f"{GROUP}/v1beta1"
+    assert custom.get_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, "w")["apiVersion"] == f"{GROUP}/v1"
+    listed = custom.list_namespaced_custom_object(GROUP, "v1beta1", NS, WIDGETS)
+    assert [i["apiVersion"] for i in listed["items"]] == [f"{GROUP}/v1beta1"]
+    groups = {g["name"]: g for g in http(cluster, "GET", "/apis").json()["groups"]}
+    assert groups[GROUP]["preferredVersion"]["version"] == "v1"
+    assert [v["version"] for v in groups[GROUP]["versions"]] == ["v1", "v1beta1"]
