@@ -115,3 +115,36 @@ def test_operator_sets_status_and_finalizes(
         return [e.message for e in events.items if e.reason == "Provisioned"]
 
     wait_for(lambda: "widget of size 3 is ready" in messages(), timeout=10, what="the operator's Event")
+
+
+def _all_ready(custom: kubernetes.client.CustomObjectsApi, names: list[str]) -> bool:
+    return all(((_get(custom, n) or {}).get("status") or {}).get("phase") == "Ready" for n in names)
+
+
+def test_operator_survives_cut_watches_and_errors(
+    operator: KopfRunner,
+    cluster: kubesim.Cluster,
+    custom: kubernetes.client.CustomObjectsApi,
+    wait_for: Callable[..., Any],
+) -> None:
+    cluster.faults.cut_watches(after_events=2, resource="widgets.example.com")
+    cluster.faults.add_error(503, verb="patch", resource="widgets", count=2)
+    names = [f"w{i}" for i in range(5)]
+    for name in names:
+        custom.create_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, widget(name))
+    wait_for(lambda: _all_ready(custom, names), timeout=30, what="every widget Ready despite the faults")
+    assert cluster.requests.by("verb", "resource")["watch widgets.example.com"] >= 3  # streams re-established
+
+
+def test_operator_relists_after_410(
+    operator: KopfRunner,
+    cluster: kubesim.Cluster,
+    custom: kubernetes.client.CustomObjectsApi,
+    wait_for: Callable[..., Any],
+) -> None:
+    cluster.faults.expire_watches("widgets", count=1)
+    names = [f"w{i}" for i in range(3)]
+    for name in names:
+        custom.create_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, widget(name))
+    wait_for(lambda: _all_ready(custom, names), timeout=30, what="every widget Ready after the 410")
+    assert cluster.requests.by("verb", "resource")["list widgets.example.com"] >= 2  # relisted on 410
