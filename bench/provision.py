@@ -6,8 +6,11 @@ request accounting; watches are not counted), broken down by verb and resource.
 
     python bench/provision.py --instances 1000
     python bench/provision.py --instances 20 --sequential      # one at a time
+    python bench/provision.py --instances 500 --json-out r.json  # also every latency, for plots
 
-The last line of output is a JSON object with the figures.
+The last line of output is a JSON object with the figures; ``--json-out`` writes the same object plus
+``latencies_ms`` (one per instance, in creation order), ``ready_after_s`` (each instance's Ready time
+from the first create) and ``load_average`` (before, after) to a file.
 """
 
 from __future__ import annotations
@@ -186,6 +189,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 total = time.monotonic() - started
                 watcher.cancel()
                 latencies = [(ready_at[n] - created_at[n]) * 1000 for n in names if n in ready_at]
+                ready_after = sorted(ready_at[n] - started for n in names if n in ready_at)
                 breakdown = {
                     k: v
                     for k, v in cluster.requests.by("verb", "resource", user=operator_user).items()
@@ -211,6 +215,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "operator_peak_rss_mb": round(sampler.peak / 2**20, 1),
         "api_requests_per_instance": round(operator_requests / max(args.instances, 1), 2),
         "breakdown": dict(sorted(breakdown.items(), key=lambda kv: -kv[1])),
+        "latencies_ms": [round(x, 1) for x in latencies],
+        "ready_after_s": [round(x, 3) for x in ready_after],
     }
 
 
@@ -291,8 +297,14 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true", help="one instance at a time")
     parser.add_argument("--workers", type=int, default=32, help="operator reconcile workers")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--json-out", help="also write the figures with every latency to this file")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     result = asyncio.run(run(args))
+    details = {"latencies_ms": result.pop("latencies_ms"), "ready_after_s": result.pop("ready_after_s")}
+    if args.json_out:
+        extra = {"load_average": {"before": load_before, "after": os.getloadavg()}}
+        Path(args.json_out).write_text(json.dumps({**result, **details, **extra}))
     breakdown = result.pop("breakdown")
     print(f"{result['instances']} instances ({result['mode']}): {result['ready']} Ready")
     print(

@@ -121,14 +121,23 @@ def crash_restart(
         target=create_all, args=(hub, [instance_body(n) for n in names]), name="creator", daemon=True
     )
     creator.start()
-    # The kills land at random moments spread over the expected provisioning time (measured on this
-    # machine at ~30 ms per instance with several in flight), the first one often while creates still
-    # arrive; every restart waits until the new process watches again, as a restarted pod would.
-    window = max(1.5, instances * 0.02)
+    # The kills land at random moments of the provisioning: the first soon after the creates begin
+    # (creates still arriving, the operator creating children), the others when a random share (10-90%)
+    # of the instances is Ready (at once if that many already are: a kill right after a restart); each
+    # restart waits until the new process watches again, as a restarted pod would.
+    thresholds = sorted(rng.uniform(0.1, 0.9) for _ in range(max(0, kills - 1)))
     try:
-        for _ in range(kills):
-            delay = rng.uniform(0.2, window / kills)
-            time.sleep(delay)  # a random moment: the point of this scenario
+        for k in range(kills):
+            if k == 0:
+                time.sleep(rng.uniform(0.05, min(1.5, 0.02 * instances)))  # a random moment: the point
+            else:
+                target = max(1, int(thresholds[k - 1] * instances))
+
+                def enough(t: int = target) -> bool:
+                    return len(clock.ready) >= t
+
+                wait_until(enough, timeout, interval=0.01, what=op.log_tail)
+                time.sleep(rng.uniform(0.0, 0.3))
             result.kill_after_s.append(round(time.monotonic() - started, 2))
             result.ready_at_kill.append(len(clock.ready))
             op.kill()
