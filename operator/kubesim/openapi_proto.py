@@ -16,7 +16,8 @@ import json
 import struct
 from typing import Any
 
-# Clients ask for ".spec.v2@v1.0+protobuf"; kube-openapi answers with this spelling (Go's mime parser rejects "@").
+# Clients ask for ".spec.v2@v1.0+protobuf"; kube-openapi answers with this spelling (Go's mime parser
+# rejects "@").
 CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 # openapi.v2.Schema fields: JSON key -> (number, kind)

@@ -345,4 +345,5 @@ def test_openapi_v2_protobuf(kubectl: Tool) -> None:
     assert "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created" in proc.stdout
     assert 'no matches for kind "Widget" in version "example.com/v1"' in proc.stderr
     assert "created" in kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
-    assert "FIELD:    size <integer>" in kubectl("explain", "--output=plaintext-openapiv2", "widgets.spec.size")
+    explained = kubectl("explain", "--output=plaintext-openapiv2", "widgets.spec.size")
+    assert "FIELD:    size <integer>" in explained
