@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -377,8 +378,8 @@ class Server:
                 handler = self.non_resource.get(f"subresource:{rt.plural}/{target.subresource}")
                 if handler is None:
                     raise errors.method_not_allowed()
-                request["kubesim.target"] = target
-                request["kubesim.body"] = body
+                _stash(request, "kubesim.target", target)
+                _stash(request, "kubesim.body", body)
                 return await handler(request, user)
             obj = self.api.create(rt, ns, body, opts)
             if obj.get("kind") in (
@@ -755,7 +756,7 @@ class Server:
             pod = self.api.get(target.rt, target.namespace or "", target.name or "")
             del pod
             return web.Response(text="", content_type="text/plain")
-        request["kubesim.target"] = target
+        _stash(request, "kubesim.target", target)
         return await handler(request, User("system:kubelet"))
 
     def _update_scale(
@@ -774,6 +775,14 @@ class Server:
         if scale_rv:  # a Scale carrying a resourceVersion is a precondition, as for the object itself
             new["metadata"]["resourceVersion"] = scale_rv
         return self.api.update(rt, ns, name, new, opts)
+
+
+def _stash(request: web.Request, key: str, value: Any) -> None:
+    """Hand a value to a subresource handler under a string key (the handlers in other modules read
+    ``request["kubesim.target"]``; aiohttp would rather have RequestKey objects and warns)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        request[key] = value
 
 
 def _require_resource_version(rt: ResourceType, name: str, body: Any) -> None:
