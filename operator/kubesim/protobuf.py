@@ -7,10 +7,10 @@ application/json``). The schemas (field numbers, names, types) come from ``data/
 extracted from kubectl's embedded descriptors by ``tools/extract_k8s_proto_schema.py``.
 
 Simplification: Go's protobuf encoding writes every non-pointer field, empty or not, and the schema does
-not say which fields are pointers; so empty strings, zero numbers, ``false``, empty objects and zero
-times are dropped (as ``omitempty`` does in JSON) except for the pointer fields listed in
-``_KEEP_ZERO``, where ``0``/``false`` mean something (``replicas: 0``, ``gracePeriodSeconds: 0``,
-``automountServiceAccountToken: false``...).
+not say which fields are pointers; so empty strings, zero numbers, ``false`` and zero times are dropped
+(as ``omitempty`` does in JSON) except for the pointer fields listed in ``_KEEP_ZERO``, where
+``0``/``false`` mean something (``replicas: 0``, ``gracePeriodSeconds: 0``,
+``automountServiceAccountToken: false``...). Empty objects are kept, as Go's JSON keeps structs.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ _KEEP_ZERO = frozenset(
         "replicas",
         "revisionHistoryLimit",
         "progressDeadlineSeconds",
-        "minReadySeconds",
         "backoffLimit",
         "backoffLimitPerIndex",
         "maxFailedIndexes",
@@ -87,6 +86,17 @@ _KEEP_ZERO = frozenset(
         "ready",
         "serving",
         "terminating",
+    }
+)
+
+# Go structs embedded with ``json:",inline"``: protobuf nests them under a field, JSON flattens them.
+_INLINE = frozenset(
+    {
+        "k8s.io.api.core.v1.VolumeSource",
+        "k8s.io.api.core.v1.PersistentVolumeSource",
+        "k8s.io.api.core.v1.ProbeHandler",
+        "k8s.io.api.core.v1.EphemeralContainerCommon",
+        "k8s.io.api.networking.v1.IngressRuleValue",
     }
 )
 
@@ -220,7 +230,11 @@ def _go_duration(nanos: int) -> str:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == 0 or value is False or value == {} or value == []
+    # Empty objects stay: Go's JSON encoding never omits a struct, and an empty pointer struct means
+    # something (``emptyDir: {}``).
+    if isinstance(value, dict):
+        return False
+    return value is None or value == "" or value == 0 or value is False or value == []
 
 
 def decode_message(type_name: str, buf: bytes) -> Any:
@@ -261,6 +275,9 @@ def decode_message(type_name: str, buf: bytes) -> Any:
                 out.setdefault(name, {})[entry[0]] = entry[1]
                 continue
             item = decode_message(ref, value)
+            if ref in _INLINE and isinstance(item, dict):
+                out.update(item)
+                continue
         elif repeated and wt == 2 and ftype not in (9, 12):
             out.setdefault(name, []).extend(_packed(ftype, value))
             continue

@@ -209,6 +209,18 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     _rt("batch", "v1", "Job", "jobs", categories=("all",), subresources=("status",)),
     _rt(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        short_names=("cj",),
+        categories=("all",),
+        subresources=("status",),
+    ),
+    _rt("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, short_names=("pc",)),
+    _rt("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    _rt("apps", "v1", "ControllerRevision", "controllerrevisions"),
+    _rt(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",

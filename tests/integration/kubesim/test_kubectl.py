@@ -203,6 +203,12 @@ def test_imperative_creates_send_protobuf(kubectl: Tool, client: kubernetes.clie
     kubectl("create", "serviceaccount", "robot", "-n", "team")
     token = kubectl("create", "token", "robot", "-n", "team").strip()
     assert token.count(".") == 2  # a JWT
+    # Inline (embedded) structs: protobuf nests them, JSON flattens them.
+    kubectl("create", "ingress", "ing", "-n", "team", "--rule=example.com/app=web:8080")
+    ingress = kubernetes.client.NetworkingV1Api(client).read_namespaced_ingress("ing", "team")
+    assert ingress.spec.rules[0].http.paths[0].backend.service.port.number == 8080
+    kubectl("create", "priorityclass", "high", "--value=1000")
+    kubectl("create", "cronjob", "tick", "-n", "team", "--image=busybox:1.36", "--schedule=*/5 * * * *")
     kubectl("create", "job", "once", "-n", "team", "--image=busybox:1.36", "--", "true")
     job = kubernetes.client.BatchV1Api(client).read_namespaced_job("once", "team")
     assert job.spec.template.spec.containers[0].command == ["true"]
