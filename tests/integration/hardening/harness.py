@@ -114,6 +114,18 @@ def hardening_template(name: str = "hardened", namespace: str = TEMPLATE_NS) -> 
     }
 
 
+def simple_template(name: str = "simple", namespace: str = TEMPLATE_NS) -> dict[str, Any]:
+    """A notebook server as most hubs run it: one retained PVC and one pod (bench/provision.py's)."""
+    full = hardening_template(name, namespace)
+    spec = full["spec"]
+    spec["pvcs"] = spec["pvcs"][:1]
+    container = spec["pods"][0]["spec"]["containers"][0]
+    container["volumeMounts"] = container["volumeMounts"][:1]
+    spec["pods"][0]["spec"]["volumes"] = spec["pods"][0]["spec"]["volumes"][:1]
+    spec["otherResources"] = []
+    return full
+
+
 # What hardening_template creates per instance: kind -> (entry, owned by the instance?).
 EXPECTED_CHILDREN: dict[tuple[str, str], list[tuple[str, bool]]] = {
     PVCS: [("work", False), ("scratch", True)],
