@@ -49,6 +49,7 @@ def run_operator(args: argparse.Namespace) -> int:
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     asyncio.run(
         kopf.operator(
+            registry=handlers.registry,
             clusterwide=args.all_namespaces,
             namespaces=sorted(namespaces),
             standalone=args.standalone,

@@ -28,6 +28,11 @@ from jupyternetes.core.naming import LABEL_INSTANCE
 
 log = logging.getLogger("jupyternetes.operator")
 
+# Our own registry, not kopf's global default: another operator in the same process (a test's example
+# operator) must not pick up these handlers, nor we theirs. Run with kopf.operator(registry=registry) or
+# KopfRunner(..., registry=registry).
+registry = kopf.OperatorRegistry()
+
 
 class Runtime:
     """Everything the handlers share, kept in kopf's memo."""
@@ -152,13 +157,13 @@ def _listed(plural: str, namespace: str | None, listed: set[Key], since: int) ->
 _install_resilient_watches()
 
 
-@kopf.on.login()
+@kopf.on.login(registry=registry)
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     info = kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
     return info
 
 
-@kopf.on.startup()
+@kopf.on.startup(registry=registry)
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     # Watches: server-side timeouts so streams are renewed regularly, and a short reconnect backoff.
@@ -171,8 +176,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # Only our labelled children are watched, filtered by the server.
     settings.watching.label_selectors["pods"] = LABEL_INSTANCE
     settings.watching.label_selectors["persistentvolumeclaims"] = LABEL_INSTANCE
-    # The reconciler posts its own Events; kopf's handler-log events would double them.
-    settings.posting.enabled = False
+    # The reconciler posts its own Events; kopf must not turn its handler logs into more of them.
+    settings.posting.loggers = False
     settings.peering.name = "jupyternetes"
     settings.peering.mandatory = False
     rt.kube = await Kube.connect(rt.kubeconfig)
@@ -186,7 +191,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     log.info("jupyternetes operator started: %s", rt.config)
 
 
-@kopf.on.cleanup()
+@kopf.on.cleanup(registry=registry)
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     global _active
@@ -212,27 +217,27 @@ def _apply(cache: Any, event: kopf.RawEvent) -> dict[str, Any]:
 # reconciled before the caches know its children. Without them, a restarted operator could see an instance
 # (whose status says its pod was created) before the pod watch had listed the pod, and report the pod
 # Deleted (Failed=True, reason PodDeleted) until the listing arrived: a spawn failed by a restart.
-@kopf.index(GROUP, VERSION, "jupyternotebookinstances")
+@kopf.index(GROUP, VERSION, "jupyternotebookinstances", registry=registry)
 async def instances_listed(**_: Any) -> None:
     return None
 
 
-@kopf.index(GROUP, VERSION, "jupyternotebooktemplates")
+@kopf.index(GROUP, VERSION, "jupyternotebooktemplates", registry=registry)
 async def templates_listed(**_: Any) -> None:
     return None
 
 
-@kopf.index("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT})
+@kopf.index("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT}, registry=registry)
 async def pods_listed(**_: Any) -> None:
     return None
 
 
-@kopf.index("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT})
+@kopf.index("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT}, registry=registry)
 async def pvcs_listed(**_: Any) -> None:
     return None
 
 
-@kopf.on.event(GROUP, VERSION, "jupyternotebookinstances")
+@kopf.on.event(GROUP, VERSION, "jupyternotebookinstances", registry=registry)
 async def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     obj = _apply(rt.caches.instances, event)
@@ -242,7 +247,7 @@ async def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
     rt.reconciler.enqueue(key)
 
 
-@kopf.on.event(GROUP, VERSION, "jupyternotebooktemplates")
+@kopf.on.event(GROUP, VERSION, "jupyternotebooktemplates", registry=registry)
 async def template_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
     obj = _apply(rt.caches.templates, event)
@@ -260,11 +265,11 @@ def _child_event(cache: Any, event: kopf.RawEvent, memo: kopf.Memo) -> None:
         rt.reconciler.enqueue((obj["metadata"].get("namespace", ""), owner))
 
 
-@kopf.on.event("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT})
+@kopf.on.event("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT}, registry=registry)
 async def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     _child_event(_runtime(memo).caches.pods, event, memo)
 
 
-@kopf.on.event("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT})
+@kopf.on.event("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT}, registry=registry)
 async def pvc_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     _child_event(_runtime(memo).caches.pvcs, event, memo)

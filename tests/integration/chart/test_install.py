@@ -24,7 +24,7 @@ from kopf.testing import KopfRunner
 from kubernetes import client, config
 
 import kubesim
-from jupyternetes.handlers import CONFIG_ENV
+from jupyternetes.handlers import CONFIG_ENV, registry
 from tests.conftest import wait_until
 from tests.integration.chart.conftest import CHART, RELEASE, Obj, helm, one, operator_args, values_file
 
@@ -240,7 +240,7 @@ def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
     monkeypatch.setenv(CONFIG_ENV, json.dumps({**settings, "kubeconfig": installed.operator_kubeconfig}))
     name = "jupyter-jovyan"
     ns = layout.instance_namespace
-    with KopfRunner(run, timeout=60) as runner:
+    with KopfRunner(run, timeout=60, registry=registry) as runner:
         # The hub, with its own token, writes the Secret and the instance (its whole job).
         hub.core.create_namespaced_secret(ns, _secret(layout, name))
         hub.custom.create_namespaced_custom_object(

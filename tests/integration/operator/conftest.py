@@ -13,7 +13,7 @@ from kopf.testing import KopfRunner
 from kubernetes import client, config
 
 import kubesim
-from jupyternetes.handlers import CONFIG_ENV
+from jupyternetes.handlers import CONFIG_ENV, registry
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -123,7 +123,7 @@ def operator_runner(env: Env, monkeypatch: pytest.MonkeyPatch, **overrides: Any)
     else:
         for ns in sorted(set(watched) | set(settings["templateNamespaces"])):
             args += ["--namespace", ns]
-    return KopfRunner(args, timeout=30)
+    return KopfRunner(args, timeout=30, registry=registry)
 
 
 @pytest.fixture
