@@ -1,0 +1,100 @@
+"""The status stays true: what happens to a pod behind the operator's back shows up within a second."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kopf.testing import KopfRunner
+
+from tests.conftest import wait_until
+from tests.integration.operator.conftest import Env
+
+NS = "users"
+
+
+def _template(image: str = "jupyter/base:1", **annotations: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookTemplate",
+        "metadata": {"name": "t", "namespace": "kadense"},
+        "spec": {
+            "pods": [
+                {
+                    "name": "main",
+                    "annotations": annotations,
+                    "spec": {
+                        "containers": [{"name": "nb", "image": image, "ports": [{"containerPort": 9999}]}],
+                    },
+                }
+            ]
+        },
+    }
+
+
+def _instance(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookInstance",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"template": {"name": "t", "namespace": "kadense"}},
+    }
+
+
+@pytest.fixture
+def users(env: Env, operator: KopfRunner) -> Env:
+    env.create_namespace(NS)
+    return env
+
+
+def _failed_within(env: Env, name: str, seconds: float) -> dict[str, Any]:
+    start = time.monotonic()
+    cond: dict[str, Any] = wait_until(
+        lambda: (c := env.condition(NS, name, "Failed")) and c["status"] == "True" and c,
+        10,
+        message=f"{name} Failed",
+    )
+    elapsed = time.monotonic() - start
+    assert elapsed < seconds, f"the status took {elapsed:.2f}s to show the failure"
+    return cond
+
+
+def test_pod_deleted_behind_the_operators_back(users: Env) -> None:
+    users.create_template(_template())
+    users.create_instance(_instance("gone"))
+    wait_until(lambda: users.is_true(NS, "gone", "Ready"), 10, message="Ready")
+    status = (users.instance(NS, "gone") or {})["status"]
+    assert status["pods"]["main"]["portNumber"] == 9999, "the first declared port when none is named http"
+    users.core.delete_namespaced_pod("gone-main", NS, grace_period_seconds=0)
+    cond = _failed_within(users, "gone", 1.0)
+    assert cond["reason"] == "PodDeleted"
+    assert not users.is_true(NS, "gone", "Ready")
+    wait_until(lambda: users.pod(NS, "gone-main") is None, 10, message="pod gone")
+    assert users.pod(NS, "gone-main") is None, "a deleted notebook pod is reported, not resurrected"
+
+
+def test_image_pull_failure_carries_the_kubelets_message(users: Env) -> None:
+    users.create_template(_template(image="registry.example/doesnotexist:1"))
+    users.create_instance(_instance("pull"))
+    cond = _failed_within(users, "pull", 5.0)
+    assert cond["reason"] == "ImagePullFailed", cond
+    assert "doesnotexist" in cond["message"], cond
+    pod = (users.instance(NS, "pull") or {})["status"]["pods"]["main"]
+    assert pod["state"] == "Error"
+    assert "ErrImagePull" in pod["errorMessage"] or "ImagePullBackOff" in pod["errorMessage"]
+    assert any(e.reason == "ImagePullFailed" for e in users.events(NS, "pull"))
+
+
+def test_failed_container_is_reported(users: Env) -> None:
+    template = _template(**{"kubesim.io/fake-exit-code": "3", "kubesim.io/fake-run-seconds": "0"})
+    template["spec"]["pods"][0]["spec"]["restartPolicy"] = "Never"
+    users.create_template(template)
+    users.create_instance(_instance("crash"))
+    cond = wait_until(
+        lambda: (c := users.condition(NS, "crash", "Failed")) and c["status"] == "True" and c,
+        10,
+        message="Failed",
+    )
+    assert cond["reason"] == "PodFailed", cond
+    assert "exited with code 3" in cond["message"], cond
