@@ -34,6 +34,21 @@ log = logging.getLogger("jupyternetes.operator")
 registry = kopf.OperatorRegistry()
 
 
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """kopf builds a "diff base" of every object on every event (a deep copy of the whole object) for
+    change-detecting handlers; this operator has none (only on.event and index handlers), so the copies
+    were pure cost: about a tenth of the operator's CPU when thousands of pods change at once."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 class Runtime:
     """Everything the handlers share, kept in kopf's memo."""
 
@@ -151,7 +166,7 @@ def _listed(plural: str, namespace: str | None, listed: set[Key], since: int) ->
             for user in list(rt.caches.template_users.get(key, ())):
                 rt.reconciler.enqueue(user)
         elif (owner := owning_instance(obj)) is not None:
-            rt.reconciler.enqueue((key[0], owner))
+            rt.reconciler.enqueue((key[0], owner), urgent=True)
 
 
 _install_resilient_watches()
@@ -178,6 +193,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.label_selectors["persistentvolumeclaims"] = LABEL_INSTANCE
     # The reconciler posts its own Events; kopf must not turn its handler logs into more of them.
     settings.posting.loggers = False
+    settings.persistence.diffbase_storage = _NoDiffBase()
     settings.peering.name = "jupyternetes"
     settings.peering.mandatory = False
     rt.kube = await Kube.connect(rt.kubeconfig)
@@ -262,7 +278,7 @@ def _child_event(cache: Any, event: kopf.RawEvent, memo: kopf.Memo) -> None:
     obj = _apply(cache, event)
     owner = owning_instance(obj)
     if owner and rt.reconciler is not None:
-        rt.reconciler.enqueue((obj["metadata"].get("namespace", ""), owner))
+        rt.reconciler.enqueue((obj["metadata"].get("namespace", ""), owner), urgent=True)
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_INSTANCE: kopf.PRESENT}, registry=registry)

@@ -16,6 +16,7 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,10 +139,16 @@ class Reconciler:
         self.config = config
         self.metrics = metrics or Metrics()
         self.events = events or EventRecorder(kube)
-        self._queue: asyncio.Queue[Key] = asyncio.Queue()
-        self._queued: set[Key] = set()
+        # Two FIFO queues of instance keys: urgent (a child of the instance changed: its status should say
+        # so now) before normal (new instances, retries, our own status writes echoed by the watch).
+        # Without the urgent lane, an instance whose pod became Ready waited behind every instance queued
+        # for its first reconcile: in a burst of N, nearly all became Ready together at the very end.
+        self._urgent: deque[Key] = deque()
+        self._normal: deque[Key] = deque()
+        self._queued: dict[Key, bool] = {}  # key -> queued as urgent (a deque may hold stale entries)
+        self._wakeup = asyncio.Event()
         self._running: set[Key] = set()
-        self._dirty: set[Key] = set()
+        self._dirty: dict[Key, bool] = {}  # changed while being reconciled -> urgent
         self._memory: dict[Key, _InstanceMemory] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._timers: dict[Key, asyncio.TimerHandle] = {}
@@ -149,25 +156,42 @@ class Reconciler:
 
     # ------------------------------------------------------------------ queue
 
-    def enqueue(self, key: Key, delay: float = 0.0) -> None:
+    def enqueue(self, key: Key, delay: float = 0.0, *, urgent: bool = False) -> None:
+        """Queue a reconcile of ``key`` (after ``delay`` seconds); ``urgent``: ahead of the normal queue
+        (for changes of an instance's children, which only its status has to follow)."""
         if delay > 0:
             loop = asyncio.get_running_loop()
             old = self._timers.pop(key, None)
             if old is not None:
                 old.cancel()
-            self._timers[key] = loop.call_later(delay, self._enqueue_now, key)
+            self._timers[key] = loop.call_later(delay, self._enqueue_now, key, urgent)
             return
-        self._enqueue_now(key)
+        self._enqueue_now(key, urgent)
 
-    def _enqueue_now(self, key: Key) -> None:
+    def _enqueue_now(self, key: Key, urgent: bool = False) -> None:
         self._timers.pop(key, None)
         if key in self._running:
-            self._dirty.add(key)
+            self._dirty[key] = self._dirty.get(key, False) or urgent
             return
         if key in self._queued:
+            if urgent and not self._queued[key]:
+                self._queued[key] = True
+                self._urgent.append(key)  # its entry in the normal queue becomes stale
+                self._wakeup.set()
             return
-        self._queued.add(key)
-        self._queue.put_nowait(key)
+        self._queued[key] = urgent
+        (self._urgent if urgent else self._normal).append(key)
+        self._wakeup.set()
+
+    async def _next(self) -> Key:
+        while True:
+            for queue in (self._urgent, self._normal):
+                while queue:
+                    key = queue.popleft()
+                    if self._queued.pop(key, None) is not None:
+                        return key
+            self._wakeup.clear()
+            await self._wakeup.wait()
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -185,8 +209,7 @@ class Reconciler:
 
     async def _worker(self) -> None:
         while True:
-            key = await self._queue.get()
-            self._queued.discard(key)
+            key = await self._next()
             self._running.add(key)
             try:
                 await self.reconcile(key)
@@ -203,8 +226,7 @@ class Reconciler:
             finally:
                 self._running.discard(key)
             if key in self._dirty:
-                self._dirty.discard(key)
-                self._enqueue_now(key)
+                self._enqueue_now(key, self._dirty.pop(key))
 
     def _retry(self, key: Key, why: str) -> None:
         mem = self._memory.setdefault(key, _InstanceMemory())
