@@ -153,6 +153,7 @@ class Reconciler:
         self._workers: list[asyncio.Task[None]] = []
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._states: dict[Key, str] = {}
+        self._state_counts: dict[str, int] = {"Ready": 0, "Pending": 0, "Failed": 0}
 
     # ------------------------------------------------------------------ queue
 
@@ -240,8 +241,9 @@ class Reconciler:
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
-        if self._states.pop(key, None) is not None:
-            self._update_state_gauge()
+        old = self._states.pop(key, None)
+        if old is not None:
+            self._count_state(old, -1)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -629,16 +631,17 @@ class Reconciler:
             state = "Ready"
         else:
             state = "Pending"
-        if self._states.get(key) != state:
+        old = self._states.get(key)
+        if old != state:
             self._states[key] = state
-            self._update_state_gauge()
+            if old is not None:
+                self._count_state(old, -1)
+            self._count_state(state, +1)
 
-    def _update_state_gauge(self) -> None:
-        counts = {"Ready": 0, "Pending": 0, "Failed": 0}
-        for s in self._states.values():
-            counts[s] = counts.get(s, 0) + 1
-        for state, n in counts.items():
-            self.metrics.instances.labels(state).set(n)
+    def _count_state(self, state: str, delta: int) -> None:
+        # Counted as states change: recounting every instance on each change cost O(N) per change.
+        self._state_counts[state] = self._state_counts.get(state, 0) + delta
+        self.metrics.instances.labels(state).set(self._state_counts[state])
 
     # ------------------------------------------------------------------ deletion
 

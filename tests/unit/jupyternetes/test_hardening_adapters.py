@@ -1,16 +1,19 @@
-"""Unit checks of the adapters' defences added by the hardening work (issue 7): cache pruning after a
-relist, events of two objects of one name arriving out of order, names that are not path segments, and
-subPath traversal."""
+"""Unit checks of what the hardening work (issue 7) changed in the adapters: cache pruning after a relist,
+events of two objects of one name arriving out of order, names that are not path segments, subPath
+traversal, the reconcile queue's urgent lane and the state gauge."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from jupyternetes.adapters import objectvalidation
-from jupyternetes.adapters.caches import ObjectCache
-from jupyternetes.adapters.kube import KubeError, ResourceInfo, path_segment
+from jupyternetes.adapters.caches import Caches, ObjectCache
+from jupyternetes.adapters.events import EventRecorder
+from jupyternetes.adapters.kube import Kube, KubeError, ResourceInfo, path_segment
+from jupyternetes.adapters.metrics import Metrics
+from jupyternetes.adapters.reconciler import OperatorConfig, Reconciler
 
 
 def _obj(name: str, uid: str, rv: int, ns: str = "users") -> dict[str, Any]:
@@ -78,3 +81,36 @@ def test_subpath_must_stay_in_the_volume(sub: str, ok: bool) -> None:
     assert (not problems) == ok, problems
     if not ok:
         assert "volumeMounts[0].subPath" in problems[0]
+
+
+def _reconciler() -> Reconciler:
+    kube = cast(Kube, None)  # never called: these tests touch only the queue and the state gauge
+    return Reconciler(kube, Caches(), OperatorConfig(), metrics=Metrics(), events=EventRecorder(kube))
+
+
+async def test_children_changes_go_ahead_of_new_work() -> None:
+    r = _reconciler()
+    for i in range(3):
+        r.enqueue(("users", f"new-{i}"))
+    r.enqueue(("users", "new-2"), urgent=True)  # queued normal, then a child changed: moves up
+    r.enqueue(("users", "pod-changed"), urgent=True)
+    r.enqueue(("users", "new-0"))  # already queued: once
+    order = [await r._next() for _ in range(4)]
+    assert order == [("users", "new-2"), ("users", "pod-changed"), ("users", "new-0"), ("users", "new-1")]
+    assert not r._queued
+
+
+def test_state_gauge_counts_as_states_change() -> None:
+    r = _reconciler()
+
+    def gauge(state: str) -> float:
+        value = r.metrics.registry.get_sample_value("jupyternetes_instances", {"state": state})
+        return float(value or 0)
+
+    ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+    r._track_state(("users", "a"), {})
+    r._track_state(("users", "b"), {})
+    r._track_state(("users", "a"), ready)
+    assert (gauge("Pending"), gauge("Ready")) == (1, 1)
+    r.forget(("users", "a"))
+    assert (gauge("Pending"), gauge("Ready")) == (1, 0)
