@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kopf
 import kubernetes
 import pytest
 from kopf.testing import KopfRunner
@@ -23,6 +24,10 @@ NS = "default"
 OPERATOR = textwrap.dedent(
     """
     import kopf
+
+    @kopf.on.login()
+    def login(**kwargs):
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup()
     def configure(settings, **_):
@@ -65,8 +70,15 @@ def operator(
     monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
     # kopf logs in through the kubernetes client, whose default kubeconfig path was read at import time.
     monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", cluster.kubeconfig)
-    with KopfRunner(["run", "--standalone", "--namespace", NS, str(path)], timeout=60) as runner:
-        yield runner
+    # A registry of its own: handlers other tests registered in kopf's default registry (the project's
+    # operator) must not run here; the default registry is restored for the tests that come after.
+    previous = kopf.get_default_registry()
+    try:
+        args = ["run", "--standalone", "--namespace", NS, str(path)]
+        with KopfRunner(args, timeout=60, registry=kopf.OperatorRegistry()) as runner:
+            yield runner
+    finally:
+        kopf.set_default_registry(previous)
     assert runner.exception is None, runner.output
     assert runner.exit_code == 0, runner.output
 
