@@ -35,7 +35,13 @@ class ObjectCache:
         return self._clock
 
     def upsert(self, obj: Obj) -> Obj | None:
-        """Store obj unless the cache holds a newer version; returns the previous one."""
+        """Store obj unless the cache holds a newer version; returns the previous one.
+
+        managedFields are dropped (nothing here reads them, and they are half of a pod's size: client-go's
+        informers strip them the same way to keep caches small)."""
+        meta = obj.get("metadata") or {}
+        if "managedFields" in meta:
+            obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         key = key_of(obj)
         old = self._objects.get(key)
         if old is not None and _newer(old, obj):
