@@ -104,6 +104,9 @@ class Kubelet(Controller):
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._retired: set[PodWorker] = set()
         self.unschedulable: dict[tuple[str, str], set[str]] = {}  # pod -> claim names it waits for
+        self.usage = scheduling.NodeUsage()
+        for pod in api.store.list(PODS):
+            self.usage.observe(pod)
         self.server_url = ""
         self._server: Server | None = None
         self._stopping: asyncio.Event | None = None
@@ -141,6 +144,11 @@ class Kubelet(Controller):
             (PODS, p["metadata"].get("namespace", ""), p["metadata"]["name"])
             for p in self.api.store.list(PODS)
         ]
+
+    def on_event(self, key: Key, event: Event) -> None:
+        if key == PODS:
+            self.usage.observe(event.obj, deleted=event.type == "DELETED")
+        super().on_event(key, event)
 
     def items_for(self, key: Key, event: Event) -> Iterable[tuple[Key, str, str]]:
         meta = event.obj["metadata"]
@@ -334,7 +342,7 @@ class Kubelet(Controller):
         meta = pod["metadata"]
         ident = (meta.get("namespace", ""), meta["name"])
         node = self.api.store.get(NODES, "", self.node_name)
-        verdict = scheduling.check(self.api, pod, node, self.api.store.list(PODS))
+        verdict = scheduling.check(self.api, pod, node, self.usage)
         if verdict.wait_silently:
             self.unschedulable[ident] = set(verdict.claims)
             return

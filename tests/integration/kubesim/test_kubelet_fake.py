@@ -404,3 +404,32 @@ def test_init_containers_complete_before_containers_start(
         "spec.initContainers{setup}",
         "spec.containers{main}",
     }
+
+
+def test_node_capacity_holds_pods_until_room_is_freed() -> None:
+    from tests.conftest import wait_until
+
+    with kubesim.Cluster(kubelet={"node_capacity": {"pods": "2"}}) as cluster:
+        api = kubernetes.config.new_client_from_config(cluster.kubeconfig)
+        core = CoreV1Api(api)
+        for i in range(3):
+            core.create_namespaced_pod(
+                "default",
+                {"metadata": {"name": f"p{i}"}, "spec": {"containers": [{"name": "c", "image": "img:1"}]}},
+            )
+
+        def unschedulable() -> bool:
+            conds = core.read_namespaced_pod("p2", "default").status.conditions or []
+            return any(
+                c.type == "PodScheduled" and c.status == "False" and "Too many pods" in (c.message or "")
+                for c in conds
+            )
+
+        wait_until(unschedulable, 10, message="third pod unschedulable: Too many pods")
+        assert core.read_namespaced_pod("p2", "default").spec.node_name is None
+        core.delete_namespaced_pod("p0", "default", grace_period_seconds=0)
+        wait_until(
+            lambda: core.read_namespaced_pod("p2", "default").spec.node_name,
+            10,
+            message="third pod scheduled once room is freed",
+        )
