@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shlex
 import signal
 import sys
 import urllib.request
@@ -68,6 +69,24 @@ async def _up(args: argparse.Namespace) -> int:
         kwargs["tls"] = False
     if args.history_size:
         kwargs["history_size"] = args.history_size
+    kwargs["runtime"] = args.runtime
+    kubelet: dict[str, Any] = {}
+    if args.image_command:
+        from kubesim.kubelet.config import DEFAULT_IMAGE_COMMANDS
+
+        extra = []
+        for spec in args.image_command:
+            pattern, sep, command = spec.partition("=")
+            if not sep or not command.strip():
+                raise SystemExit(f"--image-command {spec!r}: expected REGEX=COMMAND [ARGS...]")
+            extra.append((pattern, shlex.split(command)))
+        kubelet["image_commands"] = [*extra, *DEFAULT_IMAGE_COMMANDS]
+    if args.pull_fail_pattern is not None:
+        kubelet["pull_fail_pattern"] = args.pull_fail_pattern
+    if args.start_delay:
+        kubelet["start_delay"] = args.start_delay
+    if kubelet:
+        kwargs["kubelet"] = kubelet
     cluster = Cluster(**kwargs)
     cluster.faults.configure(_faults_from_args(args))
     stop = asyncio.Event()
@@ -132,6 +151,32 @@ def main(argv: list[str] | None = None) -> int:
         help="watch events kept per resource for resuming watches (default 20000)",
     )
     up.add_argument("--state-dir", help="directory for state (volumes, logs); default: a temporary one")
+    up.add_argument(
+        "--runtime",
+        choices=("fake", "process"),
+        default="fake",
+        help="fake: containers 'run' without executing; process: each container's command runs "
+        "as a local process on its pod's own loopback IP (default: fake)",
+    )
+    up.add_argument(
+        "--image-command",
+        action="append",
+        default=[],
+        metavar="REGEX=COMMAND",
+        help="process runtime: run COMMAND for images matching REGEX that have no command "
+        "(repeatable; Jupyter images map to jupyterhub-singleuser by default)",
+    )
+    up.add_argument(
+        "--pull-fail-pattern",
+        metavar="REGEX",
+        help="images matching REGEX fail to pull (ErrImagePull, then ImagePullBackOff)",
+    )
+    up.add_argument(
+        "--start-delay",
+        type=float,
+        default=0.0,
+        help="fake runtime: seconds a container spends in ContainerCreating",
+    )
     up.add_argument(
         "--fault-error",
         action="append",

@@ -129,3 +129,35 @@ def test_watch_fault_flags(served: Served, tmp_path: Path) -> None:
     ]
     expired = kubectl("get", "--raw", f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}")
     assert json.loads(expired)["object"]["code"] == 410
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_process_runtime_leaves_no_process_behind(tmp_path: Path, sig: signal.Signals) -> None:
+    import psutil
+
+    from tests.conftest import wait_until
+
+    served = _start(tmp_path, "--runtime", "process")
+    kubectl = make_tool("kubectl", str(served.kubeconfig), tmp_path)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web"},
+        "spec": {
+            "containers": [
+                {"name": "web", "image": "python:3", "command": [sys.executable, "-m", "http.server", "8888"]}
+            ]
+        },
+    }
+    kubectl.run("apply", "-f", "-", input=json.dumps(pod))
+    wait_until(
+        lambda: "Running" in kubectl("get", "pod", "web", "-o", "jsonpath={.status.phase}"),
+        20,
+        message="pod running",
+    )
+    children = psutil.Process(served.proc.pid).children(recursive=True)
+    assert any("http.server" in " ".join(c.cmdline()) for c in children), "the container runs as a process"
+    served.proc.send_signal(sig)
+    served.proc.wait(timeout=20)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
