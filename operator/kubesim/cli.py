@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import shlex
 import signal
+import ssl
 import sys
 import urllib.request
 from pathlib import Path
@@ -108,8 +110,17 @@ async def _up(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     """Ask a running kubesim (via an admin kubeconfig) for a ServiceAccount token (TokenRequest)."""
     config = yaml.safe_load(Path(args.kubeconfig).read_text())
-    server = config["clusters"][0]["cluster"]["server"]
+    cluster = config["clusters"][0]["cluster"]
+    server = cluster["server"]
     token = config["users"][0]["user"]["token"]
+    context = None
+    if server.startswith("https://"):
+        # Trust exactly the CA the kubeconfig names (kubesim's own), as kubectl does.
+        ca = cluster.get("certificate-authority-data")
+        if ca:
+            context = ssl.create_default_context(cadata=base64.b64decode(ca).decode())
+        elif cluster.get("certificate-authority"):
+            context = ssl.create_default_context(cafile=cluster["certificate-authority"])
     body = json.dumps(
         {
             "apiVersion": "authentication.k8s.io/v1",
@@ -124,10 +135,13 @@ def _token(args: argparse.Namespace) -> int:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(req) as resp:
+        with urllib.request.urlopen(req, context=context) as resp:
             print(json.load(resp)["status"]["token"])
     except urllib.error.HTTPError as exc:
         print(f"error: {json.load(exc).get('message', exc)}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        print(f"error: cannot reach {server}: {exc.reason}", file=sys.stderr)
         return 1
     return 0
 

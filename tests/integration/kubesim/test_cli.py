@@ -161,3 +161,42 @@ def test_process_runtime_leaves_no_process_behind(tmp_path: Path, sig: signal.Si
     served.proc.wait(timeout=20)
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
+
+
+def test_token_command_issues_a_service_account_token(served: Served, tmp_path: Path) -> None:
+    kubectl = make_tool("kubectl", str(served.kubeconfig), tmp_path)
+    kubectl("create", "serviceaccount", "hub", "-n", "default")
+    kubectl("create", "role", "reader", "-n", "default", "--verb=get,list", "--resource=configmaps")
+    kubectl(
+        "create",
+        "rolebinding",
+        "hub-reader",
+        "-n",
+        "default",
+        "--role=reader",
+        "--serviceaccount=default:hub",
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubesim.cli",
+            "token",
+            "hub",
+            "-n",
+            "default",
+            "--kubeconfig",
+            str(served.kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.strip()
+    assert token.count(".") == 2, "a JWT"
+    as_hub = kubectl  # --token takes precedence over the kubeconfig's admin token
+    assert as_hub.run("get", "configmaps", "-n", "default", f"--token={token}").returncode == 0
+    denied = as_hub.run("get", "pods", "-n", "default", f"--token={token}", check=False)
+    assert denied.returncode != 0
+    assert 'User "system:serviceaccount:default:hub" cannot list resource "pods"' in denied.stderr
