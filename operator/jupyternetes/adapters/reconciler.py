@@ -581,19 +581,33 @@ class Reconciler:
         meta = inst["metadata"]
         key = (meta["namespace"], meta["name"])
         if patch is not None:
+            # A JSON patch that first tests the uid: this reconcile may have read an instance that was deleted
+            # and re-created under the same name meanwhile, and a patch naming the object by name only
+            # wrote the old instance's status (children "created") into the new one, which then never
+            # created them. The whole status is written (only this operator writes it).
+            ops = [
+                {"op": "test", "path": "/metadata/uid", "value": meta.get("uid")},
+                {"op": "add", "path": "/status", "value": new},
+            ]
             try:
                 updated = await self.kube.patch(
                     API_VERSION,
                     INSTANCE_KIND,
                     meta["namespace"],
                     meta["name"],
-                    {"status": patch},
+                    ops,
                     subresource="status",
+                    content_type=JSON_PATCH,
                 )
                 self.metrics.api_writes.labels("patch", "JupyterNotebookInstance/status").inc()
             except KubeError as exc:
                 if exc.status == 404:
                     return
+                current = self.caches.instances.get(*key)
+                if exc.status == 422 and (
+                    current is None or current["metadata"].get("uid") != meta.get("uid")
+                ):
+                    return  # replaced: the new instance has its own reconcile queued
                 raise
             self.caches.instances.upsert(updated)
         self._record_transitions(inst, old, new)

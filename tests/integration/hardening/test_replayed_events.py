@@ -117,5 +117,8 @@ def test_rapid_delete_and_recreate_cycles(henv: SimEnv, running: OperatorProcess
         30,
         what=lambda: f"one pod of {uid}: {[_owner(p) for p in _pods_of(env, 'cycle')]}",
     )
-    assert audit_children(env, ["cycle"]) == []
+    assert audit_children(env, ["cycle"]) == [], (
+        (env.instance("cycle") or {}).get("status"),
+        running.log_tail(),
+    )
     assert len(env.objects(INSTANCES, USERS_NS)) == 1
