@@ -155,8 +155,20 @@ def test_process_runtime_leaves_no_process_behind(tmp_path: Path, sig: signal.Si
         20,
         message="pod running",
     )
+
+    def container_processes() -> list[psutil.Process]:
+        # The process may still be kubesim's namespace helper for a moment before it execs the command.
+        found = []
+        for child in psutil.Process(served.proc.pid).children(recursive=True):
+            try:
+                if "http.server" in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    wait_until(container_processes, 20, message="the container running as a process")
     children = psutil.Process(served.proc.pid).children(recursive=True)
-    assert any("http.server" in " ".join(c.cmdline()) for c in children), "the container runs as a process"
     served.proc.send_signal(sig)
     served.proc.wait(timeout=20)
     _, alive = psutil.wait_procs(children, timeout=10)
