@@ -513,16 +513,20 @@ def _port_open(port: int) -> bool:
 
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so one code path stops everything."""
+    """SIGTERM and SIGINT both raise KeyboardInterrupt, so one code path stops everything. SIGINT is set
+    explicitly too: a process started in the background by a non-interactive shell inherits SIGINT
+    ignored, and Python keeps it that way."""
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    old_int = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def _prepare_state_dir(path: Path) -> None:

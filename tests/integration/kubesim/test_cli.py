@@ -133,11 +133,21 @@ def test_watch_fault_flags(served: Served, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_process_runtime_leaves_no_process_behind(tmp_path: Path, sig: signal.Signals) -> None:
+
+
+    served = _start(tmp_path, "--runtime", "process")
+    try:
+        _check_no_process_left(served, tmp_path, sig)
+    finally:
+        if served.proc.poll() is None:
+            served.proc.kill()
+
+
+def _check_no_process_left(served: Served, tmp_path: Path, sig: signal.Signals) -> None:
     import psutil
 
     from tests.conftest import wait_until
 
-    served = _start(tmp_path, "--runtime", "process")
     kubectl = make_tool("kubectl", str(served.kubeconfig), tmp_path)
     pod = {
         "apiVersion": "v1",
