@@ -356,6 +356,9 @@ def test_memory_stays_bounded_and_others_are_served(hostile: Hostile) -> None:
     for n in names:
         assert is_ready(_settled(hostile, n, timeout=60))
     after = op.rss()
+    print(
+        f"operator RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB after {len(names)} hostile instances"
+    )
     # 20 instances of ~200 kB each (held in the watch cache, rendered once): a few MB, never hundreds.
     assert after - before < 100 * 2**20, f"RSS grew by {(after - before) / 2**20:.0f} MB"
     for kind in (PODS, PVCS, CONFIGMAPS):
