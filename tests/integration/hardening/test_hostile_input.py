@@ -368,3 +368,12 @@ def test_memory_stays_bounded_and_others_are_served(hostile: Hostile) -> None:
     assert [i["metadata"]["namespace"] for i in env.objects(INSTANCES)] == [USERS_NS] * len(
         env.objects(INSTANCES)
     )
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "..", "a%2Fb"])
+def test_instance_names_with_traversal_are_refused_by_the_api(hostile: Hostile, name: str) -> None:
+    """Child names derive from the instance's name, which the API server holds to a DNS-1123 subdomain."""
+    with pytest.raises(ApiError) as info:
+        hostile.hub.create_instance(_body(name, user="ana"))
+    assert info.value.status == 422
+    assert all(i["metadata"]["name"] != name for i in hostile.env.objects(INSTANCES))
