@@ -134,7 +134,6 @@ def test_watch_fault_flags(served: Served, tmp_path: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_process_runtime_leaves_no_process_behind(tmp_path: Path, sig: signal.Signals) -> None:
 
-
     served = _start(tmp_path, "--runtime", "process")
     try:
         _check_no_process_left(served, tmp_path, sig)
