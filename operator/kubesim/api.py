@@ -193,8 +193,10 @@ class API:
         if ns is None:
             raise errors.not_found("namespaces", namespace)
         if ns["metadata"].get("deletionTimestamp"):
+            # Upstream names the qualified resource, and the object only when the client named it.
+            target = f'{rt.qualified} "{name}"' if name else rt.qualified
             raise errors.forbidden_message(
-                f'{rt.kind.lower()}s "{name}" is forbidden: unable to create new content in namespace '
+                f"{target} is forbidden: unable to create new content in namespace "
                 f"{namespace} because it is being terminated",
                 rt.plural,
                 name,
@@ -326,6 +328,7 @@ class API:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
+        named_by_client = bool(meta.get("name"))
         if not meta.get("name"):
             if meta.get("generateName"):
                 meta["name"] = generate_name(meta["generateName"])
@@ -364,7 +367,7 @@ class API:
         self._validate(rt, obj, opts)
         _record_manager(rt, None, obj, opts, operation, "")
         with self.store.lock:
-            self._namespace_check(rt, namespace, name)
+            self._namespace_check(rt, namespace, name if named_by_client else "")
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
                 raise errors.already_exists(rt.plural, name, rt.group)
             if opts.dry_run:

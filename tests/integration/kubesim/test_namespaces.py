@@ -84,11 +84,6 @@ def test_namespace_deletion(client: ApiClient, wait_for: Wait) -> None:
     wait_for(lambda: read_ns(core, "doomed") is None, what="namespace removed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.py words the 403 as '<kind>s \"name\"', not the qualified resource "
-    "(expected 'deployments.apps \"web\" is forbidden')",
-)
 def test_terminating_namespace_message_names_the_qualified_resource(
     client: ApiClient, wait_for: Wait
 ) -> None:
