@@ -145,7 +145,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         steps.append(run_step("kubesim-pods", ["bench/kubesim_pods.py"], 600, False))
     return {
         "machine": machine(),
-        "arguments": vars(args),
+        # Paths relative to the repository: the report is committed, the machine's layout is not its business.
+        "arguments": {k: _relative(v) for k, v in vars(args).items()},
         "total_seconds": round(time.monotonic() - started, 1),
         "steps": steps,
     }
@@ -685,6 +686,12 @@ def page(raw: dict[str, Any], plots: list[str], plot_dir: str) -> str:
         w(f"| {s['name']} | `{s['command']}` | {s['seconds']} s | {_load(s)} | {s.get('exit_code')} |")
     w("")
     return "\n".join(out)
+
+
+def _relative(value: object) -> object:
+    if isinstance(value, (str, Path)) and str(value).startswith(str(ROOT)):
+        return str(Path(value).relative_to(ROOT))
+    return value
 
 
 def main() -> int:
