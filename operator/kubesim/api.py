@@ -20,10 +20,10 @@ from typing import Any
 
 from kubesim import errors, patching, selectors
 from kubesim.errors import ApiError, Cause
-from kubesim.metavalidation import validate_object_meta
 from kubesim.objectmeta import generate_name, new_uid, now
 from kubesim.resources import REVIEW_KINDS, Registry, ResourceType
 from kubesim.store import Obj, Store
+from kubesim.validation import name_validator, validate_object_meta
 
 NAMESPACES = ("", "namespaces")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -790,12 +790,5 @@ def _delete_path(obj: Any, path: str) -> None:
             return
 
 
-_DNS_LABEL_KINDS = frozenset({"namespaces", "services"})
-
-
 def _validate_meta(rt: ResourceType, meta: dict[str, Any]) -> list[Cause]:
-    return validate_object_meta(
-        meta,
-        dns_label=rt.plural in _DNS_LABEL_KINDS and not rt.group,
-        path_segment=rt.group == "rbac.authorization.k8s.io",
-    )
+    return validate_object_meta(meta, name_fn=name_validator(rt.group, rt.kind))

