@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesim.errors import ApiError
+from kubesim.validation import is_label_value, is_qualified_name
 
 __all__ = [
     "FieldSelector",
@@ -36,88 +37,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------------------
-# Validation helpers (k8s.io/apimachinery/pkg/util/validation), worded as upstream.
-
-_QNAME_CHAR = "[A-Za-z0-9]"
-_QNAME_EXT_CHAR = "[-A-Za-z0-9_.]"
-_QUALIFIED_NAME_FMT = f"({_QNAME_CHAR}{_QNAME_EXT_CHAR}*)?{_QNAME_CHAR}"
-_QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME_FMT}$")
-_QUALIFIED_NAME_ERR = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character"
-)
-_LABEL_VALUE_FMT = f"({_QUALIFIED_NAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_LABEL_VALUE_ERR = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-    "must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = f"{_DNS1123_LABEL_FMT}(\\.{_DNS1123_LABEL_FMT})*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-_DNS1123_SUBDOMAIN_ERR = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-    "must start and end with an alphanumeric character"
-)
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    parts = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {parts}regex used for validation is '{fmt}')"
-
-
-def _max_len_error(n: int) -> str:
-    return f"must be no more than {n} characters"
-
-
-def _is_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if len(value) > 253:
-        errs.append(_max_len_error(253))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_ERR, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def _is_qualified_name(value: str) -> list[str]:
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in _is_dns1123_subdomain(prefix))
-    else:
-        return [
-            "a qualified name "
-            + _regex_error(_QUALIFIED_NAME_ERR, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part " + _max_len_error(63))
-    if not _QUALIFIED_NAME_RE.match(name):
-        errs.append(
-            "name part "
-            + _regex_error(_QUALIFIED_NAME_ERR, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-        )
-    return errs
-
-
-def _is_valid_label_value(value: str) -> list[str]:
-    errs = []
-    if len(value) > 63:
-        errs.append(_max_len_error(63))
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(_regex_error(_LABEL_VALUE_ERR, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+# Name and label checks (worded as upstream) come from kubesim.validation.
 
 
 def _go_quote(s: str) -> str:
@@ -214,7 +134,7 @@ class Requirement:
 def _new_requirement(key: str, op: str, values: list[str]) -> Requirement:
     """labels.NewRequirement: validates and raises the aggregated error message as ValueError."""
     errs: list[str] = []
-    key_errs = _is_qualified_name(key)
+    key_errs = is_qualified_name(key)
     if key_errs:
         errs.append(_field_invalid("key", key, "; ".join(key_errs)))
     if op in (IN, NOT_IN):
@@ -250,7 +170,7 @@ def _new_requirement(key: str, op: str, values: list[str]) -> Requirement:
             + ", ".join(_go_quote(o) for o in (*_BINARY_OPERATORS, EXISTS, DOES_NOT_EXIST))
         )
     for i, v in enumerate(values):
-        value_errs = _is_valid_label_value(v)
+        value_errs = is_label_value(v)
         if value_errs:
             errs.append(_field_invalid(f"values[{i}][{key}]", v, "; ".join(value_errs)))
     if errs:
@@ -370,7 +290,7 @@ class _Parser:
             tok, lit = self._next()
         if tok != _IDENT:
             raise ValueError(f"found '{lit}', expected: identifier")
-        key_errs = _is_qualified_name(lit)
+        key_errs = is_qualified_name(lit)
         if key_errs:
             raise ValueError(_field_invalid(None, lit, "; ".join(key_errs)))
         key = lit
