@@ -1,15 +1,20 @@
-"""End to end: a real JupyterHub (with the Jupyternetes spawner, on the hub's least-privilege
-ServiceAccount token), configurable-http-proxy, the operator and kubesim in ``process`` mode, where each
-single-user server is a real ``jupyterhub-singleuser`` process.
+"""End to end: a real JupyterHub with the Jupyternetes spawner (on the hub's least-privilege ServiceAccount),
+its proxy, the operator and a cluster where each single-user server really runs.
 
-One stack serves the whole session (each test uses its own users): starting it takes a few seconds, and
-the hub-restart test restarts only the hub.
+``--cluster=sim`` (the default) starts all of it here: kubesim in ``process`` mode (each single-user server
+a real ``jupyterhub-singleuser`` process), the operator, JupyterHub and configurable-http-proxy. One stack
+serves the whole session (each test uses its own users); the hub-restart test restarts only the hub.
+
+``--cluster=kind`` runs the same tests against Zero to JupyterHub and the Jupyternetes chart on kind, as
+.github/workflows/e2e-kind.yml deploys them (tests/e2e/deployments.py names the variables it reads).
+The suite adds its own templates (the announcement's, and one whose image does not exist) in both cases.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,65 +25,132 @@ import pytest
 import requests
 import yaml
 from kubernetes import client, config
+from kubernetes.dynamic import DynamicClient
 
-from jupyternetes.demo import HUB_NAMESPACE, Stack, StackOptions, default_templates
+from jupyternetes.demo import HUB_NAMESPACE, HUB_SERVICE_ACCOUNT, TEMPLATE_NAMESPACE, Stack, StackOptions
 from tests.conftest import wait_until
+from tests.e2e.deployments import ANNOUNCEMENT_HUB, Deployment, kind_deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ANNOUNCEMENT_HUB = "http://hub.{jupyterhub.namespace}.svc.cluster.local:8081"
+KIND_VALUES = Path(__file__).with_name("kind-values.yaml")
 
-PROFILES = [
-    {
-        "display_name": "Default",
-        "slug": "default",
-        "default": True,
-        "description": "fixtures/demo-template.yaml",
-    },
-    {
-        "display_name": "The announcement's template",
-        "slug": "announcement",
-        "template": "default-template",
-        "template_namespace": "kadense",
-    },
-    {"display_name": "An image that does not exist", "slug": "broken", "template": "broken-image"},
-]
+# The spawner's options, the same in both modes: the kind job's Zero to JupyterHub values hold them.
+PROFILES: list[dict[str, Any]] = yaml.safe_load(KIND_VALUES.read_text())["hub"]["config"][
+    "JupyternetesSpawner"
+]["profile_list"]
 
 
-def announcement_template(hub_api_url: str) -> dict[str, Any]:
-    """fixtures/default-template.yaml (the announcement's, verbatim), its hub URLs pointing at this hub."""
+def announcement_template(deployment: Deployment) -> dict[str, Any]:
+    """fixtures/default-template.yaml, the announcement's template. On a cluster it is used verbatim; on
+    kubesim, whose pods cannot resolve cluster DNS, its hub URLs point at the hub's address instead."""
     text = (ROOT / "fixtures" / "default-template.yaml").read_text()
     assert ANNOUNCEMENT_HUB in text
-    data: dict[str, Any] = yaml.safe_load(text.replace(ANNOUNCEMENT_HUB, hub_api_url))
+    if deployment.hub_api_url != deployment.announcement_hub_url:
+        text = text.replace(ANNOUNCEMENT_HUB, deployment.hub_api_url)
+    data: dict[str, Any] = yaml.safe_load(text)
     return data
 
 
-def broken_template() -> dict[str, Any]:
-    template = copy.deepcopy(default_templates()[0])
-    template["metadata"]["name"] = "broken-image"
-    template["spec"]["pvcs"] = []
-    pod = template["spec"]["pods"][0]["spec"]
-    pod["volumes"] = []
-    pod["containers"][0]["volumeMounts"] = []
-    pod["containers"][0]["image"] = "quay.io/jupyter/doesnotexist-notebook:2024-01-01"
-    return template
+def broken_template(namespace: str) -> dict[str, Any]:
+    """One pod whose image cannot be pulled."""
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookTemplate",
+        "metadata": {"name": "broken-image", "namespace": namespace},
+        "spec": {
+            "pods": [
+                {
+                    "name": "notebook",
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "notebook",
+                                "image": "quay.io/jupyter/doesnotexist-notebook:2024-01-01",
+                                "ports": [{"containerPort": 8888}],
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+
+
+def announcement_network_policy(namespace: str) -> dict[str, Any]:
+    """Zero to JupyterHub's hub admits only pods labelled ``hub.jupyter.org/network-access-hub``; the
+    announcement's template does not label its pods so, and an administrator using it adds this policy."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "e2e-announcement-template-to-hub", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": {"component": "hub"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "podSelector": {
+                                "matchExpressions": [
+                                    {"key": "jupyternetes.kadense.io/userId", "operator": "Exists"}
+                                ]
+                            }
+                        }
+                    ],
+                    "ports": [{"port": 8081, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }
+
+
+def hub_client(admin: client.ApiClient, deployment: Deployment) -> client.ApiClient:
+    """A client authenticated as the hub's ServiceAccount (a TokenRequest token), nothing else: the admin
+    kubeconfig's client certificate, if any, is dropped so that it cannot take precedence."""
+    core = client.CoreV1Api(admin)
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    token = core.create_namespaced_service_account_token(
+        deployment.hub_service_account, deployment.namespace, request
+    ).status.token
+    cfg = copy.copy(admin.configuration)
+    cfg.cert_file = None
+    cfg.key_file = None
+    cfg.refresh_api_key_hook = None
+    cfg.api_key = {"authorization": f"Bearer {token}"}
+    cfg.api_key_prefix = {}
+    return client.ApiClient(cfg)
 
 
 class Hub:
-    """The running stack, seen the way the tests use it."""
+    """The deployment, seen the way the tests use it."""
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.url = stack.hub_url
-        admin = config.new_client_from_config(stack.admin_kubeconfig)
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.url = deployment.url
+        self.namespace = deployment.namespace
+        admin = config.new_client_from_config(deployment.kubeconfig)
         self.core = client.CoreV1Api(admin)
         self.custom = client.CustomObjectsApi(admin)
-        self.hub_api_client = config.new_client_from_config(stack.hub_kubeconfig)
+        self.dynamic = DynamicClient(admin)
+        self.hub_api_client = hub_client(admin, deployment)
 
     # --- hub REST API (as the admin service)
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-        return self.stack.api(method, path, body, token)
+        r = requests.request(
+            method,
+            f"{self.url}/hub/api{path}",
+            json=body,
+            headers={"Authorization": f"token {token or self.deployment.api_token}"},
+            timeout=30,
+        )
+        try:
+            return r.status_code, r.json() if r.content else None
+        except ValueError:
+            return r.status_code, r.text
 
     def create_user(self, name: str) -> None:
         status, body = self.api("POST", f"/users/{name}")
@@ -100,7 +172,7 @@ class Hub:
         return self.api("POST", path, options or {})
 
     def spawn_and_wait(
-        self, name: str, server: str = "", options: dict[str, Any] | None = None, timeout: float = 60
+        self, name: str, server: str = "", options: dict[str, Any] | None = None, timeout: float = 90
     ) -> float:
         """Spawn through the REST API and wait until the hub reports the server ready; seconds taken."""
         self.create_user(name)
@@ -119,7 +191,7 @@ class Hub:
         status, body = self.api("DELETE", path)
         assert status in (202, 204), body
         wait_until(
-            lambda: self.server(name, server) is None, 60, message=f"{name}'s server {server!r} stopped"
+            lambda: self.server(name, server) is None, 90, message=f"{name}'s server {server!r} stopped"
         )
 
     # --- through the proxy
@@ -135,7 +207,11 @@ class Hub:
         r = session.post(
             f"{self.url}/hub/login",
             timeout=10,
-            data={"username": name, "password": self.stack.password, "_xsrf": session.cookies.get("_xsrf")},
+            data={
+                "username": name,
+                "password": self.deployment.password,
+                "_xsrf": session.cookies.get("_xsrf"),
+            },
         )
         r.raise_for_status()
         assert session.cookies.get("jupyterhub-session-id"), "logged in"
@@ -146,7 +222,7 @@ class Hub:
     def instance(self, name: str) -> dict[str, Any] | None:
         try:
             out: dict[str, Any] = self.custom.get_namespaced_custom_object(
-                "kadense.io", "v1", HUB_NAMESPACE, "jupyternotebookinstances", name
+                "kadense.io", "v1", self.namespace, "jupyternotebookinstances", name
             )
             return out
         except client.ApiException as exc:
@@ -155,13 +231,26 @@ class Hub:
             raise
 
     def pod(self, name: str) -> Any:
-        return _or_none(lambda: self.core.read_namespaced_pod(name, HUB_NAMESPACE))
+        return _or_none(lambda: self.core.read_namespaced_pod(name, self.namespace))
 
     def pvc(self, name: str) -> Any:
-        return _or_none(lambda: self.core.read_namespaced_persistent_volume_claim(name, HUB_NAMESPACE))
+        return _or_none(lambda: self.core.read_namespaced_persistent_volume_claim(name, self.namespace))
 
     def secret(self, name: str) -> Any:
-        return _or_none(lambda: self.core.read_namespaced_secret(name, HUB_NAMESPACE))
+        return _or_none(lambda: self.core.read_namespaced_secret(name, self.namespace))
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        """Server-side apply ``obj`` as the admin (created, or made so if it is there already)."""
+        meta = obj["metadata"]
+        resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        self.dynamic.server_side_apply(
+            resource,
+            body=obj,
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            field_manager="jupyternetes-e2e",
+            force_conflicts=True,
+        )
 
 
 def _or_none(fn: Any) -> Any:
@@ -182,7 +271,10 @@ def progress_events(hub: Hub, name: str, server: str = "", limit: float = 30) ->
     )
     events = []
     with requests.get(
-        hub.url + path, headers={"Authorization": f"token {hub.stack.api_token}"}, stream=True, timeout=limit
+        hub.url + path,
+        headers={"Authorization": f"token {hub.deployment.api_token}"},
+        stream=True,
+        timeout=limit,
     ) as resp:
         resp.raise_for_status()
         for line in resp.iter_lines(decode_unicode=True):
@@ -196,28 +288,56 @@ def run_concurrently(fn: Any, args: list[Any]) -> list[Any]:
         return list(pool.map(fn, args))
 
 
+def sim_deployment(stack: Stack) -> Deployment:
+    return Deployment(
+        url=stack.hub_url,
+        api_token=stack.api_token,
+        namespace=HUB_NAMESPACE,
+        template_namespace=TEMPLATE_NAMESPACE,
+        default_template="default-template",
+        hub_service_account=HUB_SERVICE_ACCOUNT,
+        hub_api_url=stack.hub_api_url,
+        password=stack.password,
+        kubeconfig=stack.admin_kubeconfig,
+        pods_reachable=True,
+        fail_fast_seconds=15,
+        stop_hub=stack.stop_hub,
+        start_hub=stack.start_hub,
+    )
+
+
 @pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     if request.config.getoption("--cluster") == "kind":
-        pytest.skip(
-            "e2e on kind needs the hub and its proxy inside the cluster (the chart), which this suite "
-            "does not deploy yet; it runs on kubesim (--cluster=sim)"
-        )
-    state = tmp_path_factory.mktemp("e2e")
+        try:
+            found = kind_deployment(os.environ)
+        except ValueError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield found
+        return
     opts = StackOptions(
-        state_dir=state,
+        state_dir=tmp_path_factory.mktemp("e2e"),
         hub_port=0,
-        template_namespaces=("jupyternetes", "kadense"),
+        template_namespaces=(TEMPLATE_NAMESPACE, "kadense"),
         profiles=PROFILES,
         extra_hub_config="c.Spawner.poll_interval = 1\n",
         start_timeout=60,
     )
-    s = Stack(opts, say=lambda msg: None)
-    s.opts.templates = [*default_templates(), announcement_template(s.hub_api_url), broken_template()]
-    with s:
-        yield s
+    with Stack(opts, say=lambda msg: None) as stack:
+        yield sim_deployment(stack)
 
 
 @pytest.fixture(scope="session")
-def hub(stack: Stack) -> Hub:
-    return Hub(stack)
+def hub(deployment: Deployment) -> Hub:
+    """The deployment, with the suite's own templates in place."""
+    hub = Hub(deployment)
+    for obj in (
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kadense"}},
+        announcement_template(deployment),
+        broken_template(deployment.template_namespace),
+        announcement_network_policy(deployment.namespace),
+    ):
+        hub.apply(obj)
+    return hub

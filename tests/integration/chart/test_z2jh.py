@@ -92,3 +92,34 @@ def test_hub_image_and_z2jh_chart_versions_agree() -> None:
     assert z2jh.group(1) == hub_tag.group(1)
     for doc in (EXAMPLE, ROOT / "docs" / "z2jh.md"):
         assert f"--version {hub_tag.group(1)}" in doc.read_text(), doc
+
+
+def helm_merge(base: Any, override: Any) -> Any:
+    """Values files combined as helm does: maps merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {k: helm_merge(base.get(k), v) if k in base else v for k, v in override.items()} | {
+            k: v for k, v in base.items() if k not in override
+        }
+    return override
+
+
+def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kind job installs z2jh with the example's values and tests/e2e/kind-values.yaml over them."""
+    monkeypatch.setenv("POD_NAMESPACE", "jhub")
+    kind_values = yaml.safe_load((ROOT / "tests" / "e2e" / "kind-values.yaml").read_text())
+    values = helm_merge(yaml.safe_load(EXAMPLE.read_text()), kind_values)
+    c = z2jh_hub_config(values, {})
+    assert c.JupyterHub.spawner_class == SPAWNER
+    assert c.JupyternetesSpawner.template_name == "default"
+    assert c.JupyternetesSpawner.template_namespace == "jhub"
+    assert c.Spawner.poll_interval == 2
+    assert [p["slug"] for p in c.JupyternetesSpawner.profile_list] == ["default", "announcement", "broken"]
+    assert values["rbac"]["create"] is False, "still without kubespawner's rights"
+    assert values["hub"]["allowNamedServers"] is True
+    assert values["hub"]["image"] == {"name": "jupyternetes-hub", "tag": "ci", "pullPolicy": "Never"}
+    assert values["hub"]["loadRoles"]["e2e"]["services"] == ["e2e"]
+    module, _, name = SPAWNER.rpartition(".")
+    spawner = getattr(importlib.import_module(module), name)(config=c)
+    assert [p["slug"] for p in spawner.profile_list] == ["default", "announcement", "broken"]
