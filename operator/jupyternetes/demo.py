@@ -95,14 +95,19 @@ def singleuser_command() -> list[str]:
     return ["jupyterhub-singleuser", *(["--allow-root"] if os.geteuid() == 0 else [])]
 
 
-def default_templates() -> list[dict[str, Any]]:
+def checkout() -> Path:
+    """The source checkout; the demo stack needs its crds/ and fixtures/ (the wheel carries neither)."""
     root = repo_root()
-    path = (
-        root / "fixtures" / "demo-template.yaml"
-        if root
-        else Path(__file__).parent / "data" / "demo-template.yaml"
-    )
-    return [yaml.safe_load(path.read_text())]
+    if root is None:
+        raise RuntimeError(
+            "the demo stack runs from a source checkout (it uses crds/, fixtures/, node_modules/): "
+            "clone the repository and run `make demo`"
+        )
+    return root
+
+
+def default_templates() -> list[dict[str, Any]]:
+    return [yaml.safe_load((checkout() / "fixtures" / "demo-template.yaml").read_text())]
 
 
 class Process:
@@ -279,8 +284,8 @@ class Stack:
         self.admin_call(create_all)
 
     def install(self) -> None:
-        root = repo_root()
-        crd_dir = root / "crds" if root else Path(__file__).parent / "data"
+        root = checkout()
+        crd_dir = root / "crds"
         self.say("installing the CRDs, the hub's ServiceAccount and Role, the templates")
         namespaces = {HUB_NAMESPACE, *self.opts.template_namespaces}
         objs: list[dict[str, Any]] = [
@@ -289,9 +294,7 @@ class Stack:
         objs += [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in sorted(namespaces)
         ]
-        rbac = (
-            root / "fixtures" / "hub-rbac.yaml" if root else Path(__file__).parent / "data" / "hub-rbac.yaml"
-        )
+        rbac = root / "fixtures" / "hub-rbac.yaml"
         objs += [d for d in yaml.safe_load_all(rbac.read_text()) if d]
         objs += list(self.opts.templates or default_templates())
         self.apply(*objs)
