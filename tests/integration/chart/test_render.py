@@ -83,7 +83,11 @@ MULTI_NAMESPACE: dict[str, Any] = {
         "port": 9100,
         "service": {"type": "ClusterIP", "annotations": {"prometheus.io/scrape": "true"}},
     },
-    "hub": {"namespaces": ["users-a", "users-b"], "serviceAccount": {"name": "hub", "namespace": "jhub"}},
+    "hub": {
+        "namespaces": ["users-a", "users-b"],
+        "serviceAccount": {"name": "hub", "namespace": "jhub"},
+        "maxInstances": 200,
+    },
     "defaultTemplate": {
         "name": "python",
         "spec": {
@@ -402,6 +406,14 @@ def test_multi_namespace(rendered: dict[str, list[Obj]]) -> None:
             ]
     template = one(objs, "JupyterNotebookTemplate", "python", "templates")
     assert template["spec"] == MULTI_NAMESPACE["defaultTemplate"]["spec"]
+    quotas = {q["metadata"]["namespace"]: q["spec"] for q in by_kind(objs, "ResourceQuota")}
+    assert quotas == {
+        ns: {"hard": {"count/jupyternotebookinstances.kadense.io": "200"}} for ns in ("users-a", "users-b")
+    }
+
+
+def test_no_instance_quota_unless_asked(rendered: dict[str, list[Obj]]) -> None:
+    assert not by_kind(rendered["default"], "ResourceQuota")
 
 
 @pytest.mark.parametrize(
@@ -412,6 +424,12 @@ def test_multi_namespace(rendered: dict[str, list[Obj]]) -> None:
         ({"operator": {"replicas": 2}}, (), "needs kopf's peering CRDs"),
         ({"operator": {"replicas": 0}}, (), "operator.replicas must be at least 1"),
         ({"defaultTemplate": {"namespace": "nowhere"}}, (), 'defaultTemplate.namespace "nowhere"'),
+        (
+            {"hub": {"clusterWide": True, "maxInstances": 5}, "operator": {"allNamespaces": True}},
+            (),
+            "hub.maxInstances needs hub namespaces",
+        ),
+        ({"hub": {"maxInstances": -1}}, (), "maxInstances"),
         # values.schema.json: typos and wrong types are refused, not silently ignored.
         ({"operator": {"watchNamspaces": ["a"]}}, (), "additional properties 'watchNamspaces' not allowed"),
         ({"hub": {"clusterwide": True}}, (), "additional properties 'clusterwide' not allowed"),
