@@ -22,13 +22,16 @@ from kubesim import errors, patching, selectors
 from kubesim.errors import ApiError, Cause
 from kubesim.objectmeta import generate_name, new_uid, now
 from kubesim.resources import REVIEW_KINDS, Registry, ResourceType
-from kubesim.store import Obj, Store
+from kubesim.store import Obj, Store, dumps
 from kubesim.validation import name_validator, validate_object_meta
 
 NAMESPACES = ("", "namespaces")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 
 # Kinds whose DELETE answers the deleted object rather than a Status (upstream's ReturnDeletedObject).
+# etcd's default request limit (--max-request-bytes, 1.5 MiB): a write of a larger object fails there.
+MAX_OBJECT_BYTES = 1536 * 1024
+
 _RETURNS_DELETED_OBJECT = frozenset({"pods", "services", "namespaces", "customresourcedefinitions"})
 
 
@@ -126,6 +129,9 @@ class API:
         self._service_net = ipaddress.ip_network("10.96.0.0/16")
         self._next_service_ip = 10
         self._schemas: dict[tuple[str, str, str], Any] = {}
+        # The largest object a write may store, measured as its compact JSON encoding (upstream: etcd's
+        # request limit on the encoded object); 0 or less: no limit.
+        self.max_object_bytes = MAX_OBJECT_BYTES
 
     # ------------------------------------------------------------------ reads
 
@@ -257,6 +263,15 @@ class API:
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
 
+    def _check_stored_size(self, obj: Obj) -> None:
+        """etcd's request limit, as the API server reports it (a 500 "etcdserver: request is too large").
+        Dry runs never reach etcd and are not checked. Upstream measures the encoded etcd request
+        (protobuf for built-in kinds, JSON for custom resources), so for built-in kinds the JSON measured
+        here is a little stricter than the real limit."""
+        limit = self.max_object_bytes
+        if limit > 0 and len(dumps(obj)) > limit:
+            raise errors.etcd_request_too_large()
+
     def _structural(self, rt: ResourceType) -> Any:
         if rt.schema is None:
             return None
@@ -368,6 +383,8 @@ class API:
         _record_manager(rt, None, obj, opts, operation, "")
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
+            if not opts.dry_run:
+                self._check_stored_size(obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
                 raise errors.already_exists(rt.plural, name, rt.group)
             if opts.dry_run:
@@ -486,6 +503,7 @@ class API:
             return new
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _spec_finalizers(rt, new):
             return self._remove(rt, new)
+        self._check_stored_size(new)
         return self.store.put(rt.key, new)
 
     # ------------------------------------------------------------------ patch
@@ -647,6 +665,7 @@ class API:
                     nmeta["finalizers"] = finalizers
                 if opts.dry_run:
                     return new, False
+                self._check_stored_size(new)
                 return self.store.put(rt.key, new), False
             return self._finish_delete(rt, old, opts)
 

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from kubesim import builtin_hooks, errors
 from kubesim.accounting import RequestCounter
-from kubesim.api import ADMIN, API, CRDS, NAMESPACES, SYSTEM, User, WriteOptions
+from kubesim.api import ADMIN, API, CRDS, MAX_OBJECT_BYTES, NAMESPACES, SYSTEM, User, WriteOptions
 from kubesim.authn import TokenAuthenticator, self_subject_review_status
 from kubesim.controllers.base import Controller
 from kubesim.controllers.namespaces import DEFAULT_NAMESPACES, NamespaceController
@@ -43,7 +43,7 @@ from kubesim.rbac import (
     impersonation_checks,
 )
 from kubesim.resources import Registry, ResourceType
-from kubesim.server import Server
+from kubesim.server import MAX_REQUEST_BODY_BYTES, Server
 from kubesim.store import Event, Key, Store, dumps
 from kubesim.tls import serving_certs
 
@@ -72,6 +72,8 @@ class Cluster:
         kubelet: dict[str, Any] | None = None,
         storage: dict[str, Any] | None = None,
         tls: bool = True,
+        max_request_body_bytes: int = MAX_REQUEST_BODY_BYTES,
+        max_object_bytes: int = MAX_OBJECT_BYTES,
     ) -> None:
         self.host = host
         # HTTPS by default: kubectl and helm (client-go) send a kubeconfig's token only over TLS.
@@ -91,6 +93,7 @@ class Cluster:
         self.store = Store(history_size=history_size)
         self.registry = Registry()
         self.api = API(self.store, self.registry)
+        self.api.max_object_bytes = max_object_bytes
         self.faults = Faults()
         self.requests = RequestCounter()
         self.authn = TokenAuthenticator(self.admin_token, service_account_uid=self._sa_uid)
@@ -103,6 +106,7 @@ class Cluster:
             faults=self.faults,
             counter=self.requests,
             bookmark_interval=bookmark_interval,
+            max_request_body_bytes=max_request_body_bytes,
         )
         self.rbac_enabled = rbac
         self.runtime = runtime
@@ -279,7 +283,7 @@ class Cluster:
         """GET: the active fault rules; POST: add rules (the JSON of Faults.configure); DELETE: clear."""
         if request.method == "POST":
             try:
-                spec = json.loads(await request.read() or b"{}")
+                spec = json.loads(await self.server.read_body(request) or b"{}")
                 if not isinstance(spec, dict):
                     raise ValueError("expected a JSON object")
                 self.faults.configure(spec)
@@ -290,6 +294,25 @@ class Cluster:
         elif request.method not in ("GET", "HEAD"):
             raise errors.method_not_allowed()
         return web.Response(body=dumps(self.faults.describe()), content_type="application/json")
+
+    @property
+    def max_request_body_bytes(self) -> int:
+        """Request bodies over this many bytes get 413 RequestEntityTooLarge (upstream default 3 MiB)."""
+        return self.server.max_request_body_bytes
+
+    @max_request_body_bytes.setter
+    def max_request_body_bytes(self, value: int) -> None:
+        self.server.max_request_body_bytes = value
+
+    @property
+    def max_object_bytes(self) -> int:
+        """Writes of objects whose JSON encoding is over this many bytes fail as etcd makes them fail
+        (500 ``etcdserver: request is too large``; etcd's default 1.5 MiB)."""
+        return self.api.max_object_bytes
+
+    @max_object_bytes.setter
+    def max_object_bytes(self, value: int) -> None:
+        self.api.max_object_bytes = value
 
     def token_for(self, name: str, namespace: str = "default", expiration_seconds: int = 3600) -> str:
         """A token of the ServiceAccount (which must exist), as the TokenRequest API issues."""

@@ -46,6 +46,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -172,6 +174,19 @@ def internal_error(
     message: str = "an error on the server has prevented the request from succeeding",
 ) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+def request_entity_too_large(limit: int) -> ApiError:
+    """413 for a request body over the API server's ``MaxRequestBodyBytes`` (3 MiB by default), answered
+    before the body is decoded: ``Request entity too large: limit is 3145728``."""
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+
+
+def etcd_request_too_large() -> ApiError:
+    """What the API server answers when etcd refuses a write over its request limit (``--max-request-bytes``,
+    1.5 MiB by default): etcd's error is not a Status, so the server wraps it as a 500 with an empty
+    (Unknown) reason and etcd's own message."""
+    return ApiError(500, "", "etcdserver: request is too large")
 
 
 def forbidden_message(message: str, resource: str, name: str, group: str = "") -> ApiError:

@@ -50,6 +50,9 @@ _PATCH_TYPES = {
     "application/apply-patch+json": "apply",
 }
 
+# The API server's default MaxRequestBodyBytes: a larger create/update/patch/delete body is a 413.
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+
 Authenticator = Callable[[str | None], User | None]
 # (user, verb, resource type or None, subresource, namespace, name, path) -> ApiError | None
 Authorizer = Callable[[User, str, ResourceType | None, str, str | None, str | None, str], ApiError | None]
@@ -90,6 +93,7 @@ class Server:
         faults: Faults | None = None,
         counter: RequestCounter | None = None,
         bookmark_interval: float = 5.0,
+        max_request_body_bytes: int = MAX_REQUEST_BODY_BYTES,
     ) -> None:
         self.api = api
         self.registry = registry
@@ -98,6 +102,8 @@ class Server:
         self.faults = faults or Faults()
         self.counter = counter or RequestCounter()
         self.bookmark_interval = bookmark_interval
+        # Request bodies larger than this are refused with 413 before they are decoded; 0 or less: no limit.
+        self.max_request_body_bytes = max_request_body_bytes
         # (requesting user, request headers) -> the impersonated user; raises ApiError when not allowed.
         self.impersonate: Callable[[User, Any], User] | None = None
         self.openapi: Any = None  # set by the cluster wiring: an object with v2(), v3_index(), v3(path)
@@ -107,7 +113,9 @@ class Server:
         self._discovery_cache: dict[tuple[str, int], bytes] = {}
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # Bodies of resource requests are read by read_body() against max_request_body_bytes (which may change
+        # later); aiohttp's own limit is a backstop for handlers that call request.read() themselves.
+        app = web.Application(client_max_size=max(self.max_request_body_bytes, 0))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         app.on_shutdown.append(self._on_shutdown)
         return app
@@ -136,6 +144,8 @@ class Server:
             return await self._dispatch(request, path, user)
         except ApiError as exc:
             return _error(exc)
+        except web.HTTPRequestEntityTooLarge:
+            return _error(errors.request_entity_too_large(request.client_max_size))
         except asyncio.CancelledError:
             raise
         except ConnectionResetError:
@@ -415,7 +425,7 @@ class Server:
             patch_type = _PATCH_TYPES.get(ctype)
             if patch_type is None:
                 raise errors.unsupported_media_type(ctype)
-            raw = await request.read()
+            raw = await self.read_body(request)
             try:
                 patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
             except (ValueError, yaml.YAMLError) as exc:
@@ -507,15 +517,30 @@ class Server:
             return "delete" if target.name else "deletecollection"
         raise errors.method_not_allowed()
 
+    async def read_body(self, request: web.Request) -> bytes:
+        """The request body, refused with upstream's 413 once it is longer than max_request_body_bytes:
+        at once when Content-Length says so, else (chunked bodies) as soon as more has been read."""
+        limit = self.max_request_body_bytes
+        if limit <= 0:
+            return await request.content.read()
+        if request.content_length is not None and request.content_length > limit:
+            raise errors.request_entity_too_large(limit)
+        body = bytearray()
+        while chunk := await request.content.readany():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise errors.request_entity_too_large(limit)
+        return bytes(body)
+
     async def _body(self, request: web.Request) -> Any:
-        raw = await request.read()
+        raw = await self.read_body(request)
         if not raw:
             raise errors.bad_request("the body of the request was empty")
         return _decode_body(request.content_type, raw)
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
-        raw = await request.read() if request.can_read_body else b""
+        raw = await self.read_body(request) if request.can_read_body else b""
         if raw:
             body = _decode_body(request.content_type, raw)
             if isinstance(body, dict):

@@ -17,9 +17,9 @@ compiled once per type into a small tree of :class:`_Node` objects, so a walk co
 object, not to the schema. :func:`validate_builtin` and :func:`unknown_fields` are thin wrappers.
 
 The semantic checks are the handful real clients hit (object names, labels, annotations, finalizers, pod
-containers/ports/resources/volumes, services, PVCs, config maps, secrets, deployments and stateful sets),
-worded as ``k8s.io/apimachinery/pkg/util/validation/field`` words them. They are a subset of upstream's:
-anything not listed here is accepted.
+containers/ports/resources/volumes and volume-mount sub-paths, services, PVCs, config maps, secrets,
+deployments and stateful sets), worded as ``k8s.io/apimachinery/pkg/util/validation/field`` words them.
+They are a subset of upstream's: anything not listed here is accepted.
 """
 
 from __future__ import annotations
@@ -1108,6 +1108,56 @@ def _validate_containers(
                     out.append(err_invalid(f"{mpath}.mountPath", mount_path, "must be unique"))
                 else:
                     mount_paths.add(mount_path)
+                _validate_sub_paths(mnt, cpath, mpath, out)
+
+
+def _local_descending_path(value: str, path: str, out: list[Cause]) -> None:
+    """Upstream's validateLocalDescendingPath: a path that must stay inside its volume (no leading ``/``,
+    no ``..`` element)."""
+    if value.startswith("/"):
+        out.append(err_invalid(path, value, "must be a relative path"))
+    if ".." in value.split("/"):
+        out.append(err_invalid(path, value, "must not contain '..'"))
+
+
+def _validate_sub_paths(mnt: Mapping[str, Any], cpath: str, mpath: str, out: list[Cause]) -> None:
+    """``subPath`` and ``subPathExpr`` of one volume mount (upstream's ValidateVolumeMounts). Upstream names
+    the path errors without the mount's index (``spec.containers[0].volumeMounts.subPath``: it passes the
+    list's path, not the item's), and kubectl prints exactly that, so kubesim does the same; the mutual
+    exclusion error carries the index."""
+    sub = mnt.get("subPath")
+    if isinstance(sub, str) and sub:
+        _local_descending_path(sub, f"{cpath}.volumeMounts.subPath", out)
+    expr = mnt.get("subPathExpr")
+    if isinstance(expr, str) and expr:
+        if isinstance(sub, str) and sub:
+            out.append(
+                err_invalid(f"{mpath}.subPathExpr", expr, "subPathExpr and subPath are mutually exclusive")
+            )
+        _local_descending_path(expr, f"{cpath}.volumeMounts.subPathExpr", out)
+
+
+def _validate_ephemeral_sub_paths(containers: Any, path: str, out: list[Cause]) -> None:
+    """Ephemeral containers (the ``pods/ephemeralcontainers`` subresource): their mounts' sub-paths are
+    checked as other containers' are, and then refused outright, as upstream's validateEphemeralContainers
+    does. Nothing else of an ephemeral container is validated."""
+    if not isinstance(containers, list):
+        return
+    for i, ctr in enumerate(containers):
+        if not isinstance(ctr, dict) or not isinstance(ctr.get("volumeMounts"), list):
+            continue
+        cpath = f"{path}[{i}]"
+        mounts = [(j, m) for j, m in enumerate(ctr["volumeMounts"]) if isinstance(m, dict)]
+        for j, mnt in mounts:
+            _validate_sub_paths(mnt, cpath, f"{cpath}.volumeMounts[{j}]", out)
+        for j, mnt in mounts:
+            for key in ("subPath", "subPathExpr"):
+                if mnt.get(key):
+                    out.append(
+                        err_forbidden(
+                            f"{cpath}.volumeMounts[{j}].{key}", "cannot be set for an Ephemeral Container"
+                        )
+                    )
 
 
 def _validate_pod_spec(spec: Any, path: str, out: list[Cause], *, template: bool = False) -> None:
@@ -1140,6 +1190,7 @@ def _validate_pod_spec(spec: Any, path: str, out: list[Cause], *, template: bool
     names: set[str] = set()
     _validate_containers(spec.get("initContainers"), f"{path}.initContainers", volumes, names, out, init=True)
     _validate_containers(containers, f"{path}.containers", volumes, names, out)
+    _validate_ephemeral_sub_paths(spec.get("ephemeralContainers"), f"{path}.ephemeralContainers", out)
     restart = spec.get("restartPolicy")
     if restart:
         if template:

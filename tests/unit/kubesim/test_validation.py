@@ -108,6 +108,75 @@ def test_no_containers() -> None:
     assert fields(causes) == {"spec.containers": "Required value"}
 
 
+@pytest.mark.parametrize(
+    ("sub_path", "messages"),
+    [
+        ("a/b", []),
+        ("a..b/..c/c..", []),
+        ("./a/.", []),
+        ("..", ["must not contain '..'"]),
+        ("a/../b", ["must not contain '..'"]),
+        ("a/..", ["must not contain '..'"]),
+        ("/etc", ["must be a relative path"]),
+        ("/../etc", ["must be a relative path", "must not contain '..'"]),
+    ],
+)
+def test_sub_path_must_stay_in_its_volume(sub_path: str, messages: list[str]) -> None:
+    """Upstream's validateLocalDescendingPath, under the field name upstream uses (without the mount's
+    index: ValidateVolumeMounts passes the list's path)."""
+    obj = pod()
+    obj["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = sub_path
+    causes = validate_builtin(obj, "", "v1", "Pod")
+    value = format_value(sub_path)
+    assert causes == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": f"Invalid value: {value}: {m}",
+            "field": "spec.containers[0].volumeMounts.subPath",
+        }
+        for m in messages
+    ]
+
+
+def test_sub_path_expr_init_and_ephemeral_containers() -> None:
+    mount = {"name": "data", "mountPath": "/w", "subPath": "a", "subPathExpr": "$(USER)/../x"}
+    init = {"name": "init", "image": "busybox", "volumeMounts": [mount]}
+    debug = {
+        "name": "debug",
+        "image": "busybox",
+        "volumeMounts": [{"name": "data", "mountPath": "/d", "subPath": "d"}],
+    }
+    causes = validate_builtin(pod(initContainers=[init], ephemeralContainers=[debug]), "", "v1", "Pod")
+    assert [(c["field"], c["message"]) for c in causes] == [
+        (
+            "spec.initContainers[0].volumeMounts[0].subPathExpr",
+            'Invalid value: "$(USER)/../x": subPathExpr and subPath are mutually exclusive',
+        ),
+        (
+            "spec.initContainers[0].volumeMounts.subPathExpr",
+            "Invalid value: \"$(USER)/../x\": must not contain '..'",
+        ),
+        (
+            "spec.ephemeralContainers[0].volumeMounts[0].subPath",
+            "Forbidden: cannot be set for an Ephemeral Container",
+        ),
+    ]
+
+
+def test_workload_templates_check_sub_paths() -> None:
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": pod()["spec"]}
+    template["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = "/abs"
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template},
+    }
+    causes = fields(validate_builtin(deployment, "apps", "v1", "Deployment"))
+    field = "spec.template.spec.containers[0].volumeMounts.subPath"
+    assert causes == {field: 'Invalid value: "/abs": must be a relative path'}
+
+
 def test_container_names_must_be_dns_labels_and_unique() -> None:
     obj = pod()
     second = copy.deepcopy(obj["spec"]["containers"][0])
