@@ -32,7 +32,9 @@ CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 # etcd's default request limit (--max-request-bytes, 1.5 MiB): a write of a larger object fails there.
 MAX_OBJECT_BYTES = 1536 * 1024
 
-_RETURNS_DELETED_OBJECT = frozenset({"pods", "services", "namespaces", "customresourcedefinitions"})
+_RETURNS_DELETED_OBJECT = frozenset(
+    {"pods", "services", "namespaces", "customresourcedefinitions", "resourcequotas"}
+)
 
 
 @dataclass
@@ -125,6 +127,12 @@ class API:
         self.create_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.update_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.delete_hooks: dict[tuple[str, str], list[Callable[[API, ResourceType, Obj], None]]] = {}
+        # Validating admission that must see the store as the write will find it (upstream's ResourceQuota
+        # plugin): called under the store lock just before a create or a main-resource update is stored, so
+        # the check and the write are one step; dry runs are checked too. Arguments: (type, new object,
+        # stored object or None on create, options, the name errors give: the client's name, or its
+        # generateName when the server generates the name). Raises ApiError to refuse.
+        self.locked_admission: list[Callable[[ResourceType, Obj, Obj | None, WriteOptions, str], None]] = []
         self.review_handler: Callable[[ResourceType, Obj, WriteOptions, str], Obj] | None = None
         self._service_net = ipaddress.ip_network("10.96.0.0/16")
         self._next_service_ip = 10
@@ -383,6 +391,8 @@ class API:
         _record_manager(rt, None, obj, opts, operation, "")
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
+            for admit in self.locked_admission:
+                admit(rt, obj, None, opts, name if named_by_client else meta.get("generateName", ""))
             if not opts.dry_run:
                 self._check_stored_size(obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
@@ -495,6 +505,9 @@ class API:
         self._run_hooks(self.update_hooks, rt, new, old, opts)
         self._validate(rt, new, opts, subresource)
         _record_manager(rt, old, new, opts, operation, subresource)
+        if not subresource:
+            for admit in self.locked_admission:
+                admit(rt, new, old, opts, name)
         if _strip_for_compare(new) == _strip_for_compare(old):
             return old  # a no-op write changes nothing and emits no event
         meta.pop("resourceVersion", None)

@@ -66,6 +66,24 @@ def default_pod_spec(spec: Any) -> None:
                     v[src].setdefault("defaultMode", 420)
 
 
+def _requests_from_limits(spec: Any) -> None:
+    """``SetDefaults_Pod``: a container (or init container) with a limit and no request for a resource gets
+    the limit as its request. Pods only: pod templates are not defaulted this way."""
+    if not isinstance(spec, dict):
+        return
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or ():
+            res = c.get("resources") if isinstance(c, dict) else None
+            if not isinstance(res, dict) or not isinstance(res.get("limits"), dict) or not res["limits"]:
+                continue
+            requests = res.get("requests")
+            if requests is None:
+                requests = res["requests"] = {}
+            if isinstance(requests, dict):
+                for name, value in res["limits"].items():
+                    requests.setdefault(name, value)
+
+
 def _qos_class(spec: Obj) -> str:
     containers = [c for c in spec.get("containers") or () if isinstance(c, dict)]
     requests_any = limits_all = False
@@ -88,6 +106,7 @@ def _qos_class(spec: Obj) -> str:
 def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     spec = obj.get("spec")
     default_pod_spec(spec)
+    _requests_from_limits(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
 
 
@@ -129,6 +148,7 @@ def _mutable_pod_fields_applied(old_spec: Obj, new_spec: Obj) -> Obj:
 
 def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     default_pod_spec(obj.get("spec"))
+    _requests_from_limits(obj.get("spec"))
     old_spec, new_spec = (old or {}).get("spec"), obj.get("spec")
     if (
         isinstance(old_spec, dict)

@@ -141,12 +141,14 @@ class Cluster:
         self.store.listeners.append(self._on_store_event)
         self.controllers.append(NamespaceController(self.api))
         from kubesim.controllers.gc import GarbageCollector
+        from kubesim.controllers.quota import QuotaController
         from kubesim.controllers.serviceaccounts import ServiceAccountController
         from kubesim.controllers.storage import StorageController
         from kubesim.kubelet import Kubelet
 
         self.controllers.append(GarbageCollector(self.api))
         self.controllers.append(ServiceAccountController(self.api))
+        self.controllers.append(QuotaController(self.api))  # also installs the quota admission check
         self.controllers.append(
             StorageController(self.api, self.state_dir / "volumes", **self.storage_options)
         )

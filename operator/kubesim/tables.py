@@ -183,6 +183,20 @@ def _deploy_row(d: Obj) -> list[Any]:
     ]
 
 
+def _quota_row(q: Obj) -> list[Any]:
+    """``printResourceQuota``: ``name: used/hard`` per resource of status.hard, sorted; ``limits.*`` in the
+    Limit column, everything else in the Request column."""
+    status = q.get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(hard):
+        pieces = name.split(".")
+        column = limit if len(pieces) > 1 and pieces[0] == "limits" else request
+        column.append(f"{name}: {used.get(name, '0')}/{hard[name]}")
+    return [_name(q), ", ".join(request), ", ".join(limit), _age(q)]
+
+
 def _name(o: Obj) -> str:
     return str(o["metadata"]["name"])
 
@@ -366,6 +380,22 @@ _BUILTIN: dict[tuple[str, str], tuple[list[Obj], Callable[[Obj], list[Any]]]] = 
         _svc_row,
     ),
     ("", "namespaces"): ([NAME_COL, _col("Status"), AGE_COL], _ns_row),
+    ("", "resourcequotas"): (
+        [
+            NAME_COL,
+            _col(
+                "Request",
+                description="Request represents a minimum amount of cpu/memory that a container may consume.",
+            ),
+            _col(
+                "Limit",
+                description="Limits control the maximum amount of cpu/memory that a container may use "
+                "independent of contention on the node.",
+            ),
+            AGE_COL,
+        ],
+        _quota_row,
+    ),
     ("", "events"): (
         [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")],
         _event_row,

@@ -39,7 +39,7 @@ pv-protection controllers, and the StorageObjectInUseProtection admission plugin
 - it does not look at the claim's ``deletionTimestamp``: the kubelet, like upstream's, should refuse to
   start a new pod on a claim that is being deleted.
 
-Simplifications: capacity is the request as written (no rounding, no quota); no volume expansion,
+Simplifications: capacity is the request as written (no rounding); no volume expansion,
 snapshots, CSI objects, or selectors/label matching of pre-existing PVs (only ``spec.volumeName``);
 ``ReadWriteOnce`` is not enforced across pods (it is per node upstream, and there is one directory);
 unscheduled pods count as users for pvc-protection (upstream counts only pods with a ``nodeName``).
