@@ -436,6 +436,12 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
 
     @staticmethod
     def _api_failure(what: str, exc: KubeError) -> SpawnFailed:
+        # The ResourceQuota admission plugin answers 403 too; its message starts "... exceeded quota: ".
+        if exc.status == 403 and "exceeded quota" in exc.message:
+            return SpawnFailed(
+                f"no room for another server: an administrator's ResourceQuota is used up ({exc.message})",
+                "QuotaExceeded",
+            )
         if exc.status == 403:
             return SpawnFailed(f"the hub may not {what}: {exc.message}", "Forbidden")
         return SpawnFailed(f"could not {what}: {exc.message}", exc.reason or "ApiError")

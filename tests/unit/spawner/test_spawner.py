@@ -386,3 +386,26 @@ async def test_start_survives_a_broken_watch(env: Env, faults: dict[str, Any]) -
     await env.set_status(NAME, {**pending, "podsProvisioned": "Completed"})
     await env.set_status(NAME, ready_status(NAME))
     assert await asyncio.wait_for(task, 10) == "http://10.244.0.5:8888"
+
+
+async def test_a_used_up_instance_quota_fails_with_a_clear_message_and_leaves_nothing(env: Env) -> None:
+    """The chart's hub.maxInstances: a ResourceQuota on count/jupyternotebookinstances.kadense.io."""
+    await env.admin.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "hub-instances", "namespace": NS},
+            "spec": {"hard": {"count/jupyternotebookinstances.kadense.io": "1"}},
+        }
+    )
+    first = env.spawner(username="ada")
+    task = asyncio.ensure_future(first.start())
+    await until(lambda: env.instance("jupyter-ada"), what="ada's instance")
+    await env.set_status("jupyter-ada", ready_status("jupyter-ada"))
+    await task
+    second = env.spawner(username="bob")
+    with pytest.raises(SpawnFailed, match="an administrator's ResourceQuota is used up") as info:
+        await second.start()
+    assert "exceeded quota: hub-instances" in str(info.value)
+    assert await env.instance("jupyter-bob") is None
+    assert await env.secret("jupyter-bob-hub-vars") is None, "the Secret created first is removed again"
