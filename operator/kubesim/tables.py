@@ -1,8 +1,9 @@
 """``meta.k8s.io/v1`` Table responses, which ``kubectl get`` prints: the columns kubectl users know for
 the common built-in kinds, and a CRD's ``additionalPrinterColumns`` for custom resources.
 
-JSONPath here is the subset printer columns use (``.a.b``, escaped dots, ``[n]``, ``[*]``, ``.*``);
-no maintained Python library evaluates Kubernetes' JSONPath dialect with its escaping, hence this one.
+JSONPath here is the subset printer columns use (``.a.b``, escaped dots, ``[n]``, ``[*]``, ``.*``, and
+filters such as ``[?(@.type=="Ready")]``); no maintained Python library evaluates Kubernetes' JSONPath
+dialect with its escaping, hence this one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from kubesim.resources import ResourceType
 
 Obj = dict[str, Any]
 
-_TOKEN = re.compile(r"\[(\*|-?\d+)\]|\.((?:\\.|[^.\[\\])+)|\.(\*)")
+_TOKEN = re.compile(
+    r"\[(\*|-?\d+)\]|\.((?:\\.|[^.\[\\])+)|\.(\*)"
+    # A filter: [?(@.a.b == "x")], [?(@.a != 'x')], [?(@.n == 3)], [?(@.a)] (the field is present).
+    r"|\[\?\(@((?:\.(?:\\.|[^.\[\\=!)\s])+)+)\s*(?:(==|!=)\s*(\"[^\"]*\"|'[^']*'|[^)\s]+))?\s*\)\]"
+)
 
 
 def jsonpath(obj: Any, path: str) -> list[Any]:
@@ -36,8 +41,12 @@ def jsonpath(obj: Any, path: str) -> list[Any]:
         pos = m.end()
         nxt: list[Any] = []
         index, name, star = m.group(1), m.group(2), m.group(3)
+        field, op, literal = m.group(4), m.group(5), m.group(6)
         for value in current:
-            if index is not None:
+            if field is not None:
+                if isinstance(value, list):
+                    nxt.extend(item for item in value if _matches(item, field, op, literal))
+            elif index is not None:
                 if isinstance(value, list):
                     if index == "*":
                         nxt.extend(value)
@@ -56,6 +65,22 @@ def jsonpath(obj: Any, path: str) -> list[Any]:
                     nxt.append(value[key])
         current = nxt
     return current
+
+
+def _matches(item: Any, field: str, op: str | None, literal: str | None) -> bool:
+    found = jsonpath(item, field)
+    if op is None:
+        return bool(found)
+    assert literal is not None
+    want = literal[1:-1] if literal[:1] in ("'", '"') else literal
+    equal = any(_scalar(v) == want for v in found)
+    return equal if op == "==" else (bool(found) and not equal)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _cell(values: list[Any], col_type: str) -> Any:

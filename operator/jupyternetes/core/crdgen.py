@@ -161,6 +161,7 @@ def _crd(
 
 
 _AGE: Final = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+_READY: Final = '.status.conditions[?(@.type=="Ready")]'
 
 
 def template_crd() -> dict[str, Any]:
@@ -194,7 +195,8 @@ def instance_crd() -> dict[str, Any]:
     columns = [
         {"name": "Template", "type": "string", "jsonPath": ".spec.template.name"},
         {"name": "User", "type": "string", "jsonPath": r".spec.variables.jupyterhub\.user\.name"},
-        {"name": "Pods", "type": "string", "jsonPath": ".status.podsProvisioned"},
+        {"name": "Ready", "type": "string", "jsonPath": _READY + ".status"},
+        {"name": "Reason", "type": "string", "jsonPath": _READY + ".reason"},
         {"name": "Address", "type": "string", "jsonPath": ".status.address"},
         dict(_AGE),
     ]

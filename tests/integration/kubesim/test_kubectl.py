@@ -4,6 +4,7 @@ delete, auth can-i, imperative creates (protobuf request bodies), patch/label/sc
 
 from __future__ import annotations
 
+import json
 import select
 import subprocess
 from pathlib import Path
@@ -45,8 +46,33 @@ def test_apply_project_crds_and_get_printer_columns(kubectl: Tool) -> None:
     kubectl("wait", "--for=condition=Established", "crd/jupyternotebookinstances.kadense.io", "--timeout=10s")
     assert "created" in kubectl("apply", "-f", str(ROOT / "fixtures" / "instance.yaml"))
     header, row = _rows(kubectl("get", "jupyternotebookinstances"))
-    assert header == ["NAME", "TEMPLATE", "USER", "PODS", "ADDRESS", "AGE"]
+    assert header == ["NAME", "TEMPLATE", "USER", "READY", "REASON", "ADDRESS", "AGE"]
     assert row[:3] == ["8dc366d8a0f05869bfdb6e7eb3d83f65", "default-template", "jovyan"]
+    # READY and REASON filter the conditions by type (a JSONPath filter in the printer column).
+    condition = {
+        "status": "True",
+        "reason": "Done",
+        "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+    status = {
+        "conditions": [
+            {**condition, "type": "Provisioned"},
+            {**condition, "type": "Ready", "status": "False", "reason": "PodPending"},
+        ]
+    }
+    patch = json.dumps({"status": status})
+    kubectl(
+        "patch",
+        "jni",
+        "8dc366d8a0f05869bfdb6e7eb3d83f65",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        patch,
+    )
+    _, row = _rows(kubectl("get", "jupyternotebookinstances"))
+    assert row[3:5] == ["False", "PodPending"], row
     short = _rows(kubectl("get", "jni", "-A"))
     assert short[0][:2] == ["NAMESPACE", "NAME"]
     # Category "jupyternetes" from the CRD names.
