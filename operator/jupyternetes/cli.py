@@ -26,11 +26,17 @@ def run_operator(args: argparse.Namespace) -> int:
 
     from jupyternetes import handlers
     from jupyternetes.adapters.reconciler import OperatorConfig
+    from jupyternetes.core.resources import parse_group_resource
 
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     if not args.all_namespaces and not args.namespace:
         print("error: give --namespace NS (repeatable) or --all-namespaces", file=sys.stderr)
+        return 2
+    try:
+        other_resources = frozenset(parse_group_resource(r) for r in args.other_resource)
+    except ValueError as exc:
+        print(f"error: --other-resource {exc}", file=sys.stderr)
         return 2
     operator_ns = _operator_namespace(args.operator_namespace)
     config = OperatorConfig(
@@ -38,6 +44,7 @@ def run_operator(args: argparse.Namespace) -> int:
         template_namespaces=frozenset(args.template_namespace),
         watched_namespaces=None if args.all_namespaces else frozenset(args.namespace),
         workers=args.workers,
+        other_resources=other_resources,
     )
     runtime = handlers.Runtime(config, args.kubeconfig, args.metrics_port)
     kopf.configure(verbose=args.verbose, debug=False, log_format=kopf.LogFormat.PLAIN)
@@ -81,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         help="read templates from NS (repeatable; default: the operator's and the instance's)",
     )
     op.add_argument("--operator-namespace", help="the operator's own namespace (default: its pod's)")
+    op.add_argument(
+        "--other-resource",
+        action="append",
+        default=[],
+        metavar="RESOURCE[.GROUP]",
+        help="watch this kind of templates' otherResources and re-create one when it is deleted "
+        "(repeatable; named as in RBAC rules: services, networkpolicies.networking.k8s.io)",
+    )
     op.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
     op.add_argument("--liveness-port", type=int, help="serve /healthz on this port")
     op.add_argument("--standalone", action="store_true", help="no peering (a single replica)")

@@ -25,6 +25,7 @@ from jupyternetes.adapters.metrics import Metrics
 from jupyternetes.adapters.reconciler import OperatorConfig, Reconciler
 from jupyternetes.core.models import GROUP, VERSION
 from jupyternetes.core.naming import LABEL_INSTANCE
+from jupyternetes.core.resources import GroupResource, parse_group_resource
 
 log = logging.getLogger("jupyternetes.operator")
 
@@ -76,6 +77,7 @@ def runtime_from_env() -> Runtime:
         template_namespaces=frozenset(raw.get("templateNamespaces") or ()),
         watched_namespaces=None if watched is None else frozenset(watched),
         workers=int(raw.get("workers", 32)),
+        other_resources=frozenset(parse_group_resource(r) for r in raw.get("otherResources") or ()),
     )
     return Runtime(config, raw.get("kubeconfig"), raw.get("metricsPort"))
 
@@ -126,14 +128,14 @@ def _install_resilient_watches() -> None:
         resource = kwargs["resource"]
         namespace = kwargs.get("namespace")
         rt = _active
-        cache = rt.caches.by_plural(resource.plural) if rt is not None else None
+        cache = rt.caches.by_resource(resource.group, resource.plural) if rt is not None else None
         since = cache.clock if cache is not None else 0
         listed: set[Key] | None = set() if cache is not None else None
         try:
             async for item in original(**kwargs):
                 if listed is not None:
                     if item is watching.Bookmark.LISTED:
-                        _listed(resource.plural, namespace, listed, since)
+                        _listed(resource.group, resource.plural, namespace, listed, since)
                         listed = None
                     elif isinstance(item, dict) and item.get("type") is None:
                         listed.add(key_of(item["object"]))
@@ -148,11 +150,11 @@ def _install_resilient_watches() -> None:
     watching.continuous_watch = continuous_watch
 
 
-def _listed(plural: str, namespace: str | None, listed: set[Key], since: int) -> None:
+def _listed(group: str, plural: str, namespace: str | None, listed: set[Key], since: int) -> None:
     rt = _active
     if rt is None or rt.reconciler is None:
         return
-    cache = rt.caches.by_plural(plural)
+    cache = rt.caches.by_resource(group, plural)
     if cache is None:
         return
     dropped = cache.prune(listed, since, namespace)
@@ -191,6 +193,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # Only our labelled children are watched, filtered by the server.
     settings.watching.label_selectors["pods"] = LABEL_INSTANCE
     settings.watching.label_selectors["persistentvolumeclaims"] = LABEL_INSTANCE
+    _watch_other_resources(rt.config.other_resources)
+    for kind in rt.config.other_resources:
+        settings.watching.label_selectors[kind.group, kind.resource] = LABEL_INSTANCE
+        rt.caches.other(kind)  # exists before its first listing, which then prunes it like the others
     # The reconciler posts its own Events; kopf must not turn its handler logs into more of them.
     settings.posting.loggers = False
     settings.persistence.diffbase_storage = _NoDiffBase()
@@ -213,6 +219,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     global _active
     if _active is rt:
         _active = None
+    _watch_other_resources(frozenset())
     if rt.reconciler is not None:
         await rt.reconciler.stop()
     if rt.kube is not None:
@@ -289,3 +296,52 @@ async def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={LABEL_INSTANCE: kopf.PRESENT}, registry=registry)
 async def pvc_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     _child_event(_runtime(memo).caches.pvcs, event, memo)
+
+
+# ---------------------------------------------------------------------------------- other resources
+#
+# The kinds of otherResources to watch are configuration (option --other-resource), so their handlers are
+# registered when the operator starts rather than by decorators at import: kopf reads the registry's
+# resource handlers only after the startup handlers ran (its resource observer and watchers are held until
+# then), so the watches start with the others. They are removed again at cleanup (an operator started
+# again in the same process, as tests do, may watch other kinds). kopf has no public way to remove a
+# handler; its registries keep them in a list (if that changes, a warning says so and only a second
+# operator run in one process is affected).
+
+_OTHER_ID = "jupyternetes-other-resource"
+
+
+async def other_resource_event(
+    event: kopf.RawEvent, resource: kopf.Resource, memo: kopf.Memo, **_: Any
+) -> None:
+    cache = _runtime(memo).caches.other(GroupResource(resource.group, resource.plural))
+    _child_event(cache, event, memo)
+
+
+async def other_resource_listed(**_: Any) -> None:
+    # A readiness gate like pods_listed: a restarted operator must not see an instance before its other
+    # resources were listed (it would take them for deleted and try to restore them). It stores nothing:
+    # kopf touches an index's storage only for handlers that return a value, so this gate registered
+    # after kopf prepared its indices is safe.
+    return None
+
+
+def _watch_other_resources(kinds: frozenset[GroupResource]) -> None:
+    """Register the handlers of exactly ``kinds`` in ``registry`` (an empty set: remove them all)."""
+    for purpose in ("_indexing", "_watching"):
+        handlers = getattr(getattr(registry, purpose, None), "_handlers", None)
+        if isinstance(handlers, list):
+            handlers[:] = [h for h in handlers if not str(getattr(h, "id", "")).startswith(_OTHER_ID)]
+        else:  # pragma: no cover - a kopf whose registries changed: kinds of an earlier run stay watched
+            log.warning("kopf internals changed: handlers of other resources are not removed")
+    labels = {LABEL_INSTANCE: kopf.PRESENT}
+    for kind in sorted(kinds):
+        group, plural = kind.group, kind.resource
+        kopf.index(
+            group=group, plural=plural, labels=labels, id=f"{_OTHER_ID}-listed/{kind}", registry=registry
+        )(other_resource_listed)
+        kopf.on.event(group=group, plural=plural, labels=labels, id=f"{_OTHER_ID}/{kind}", registry=registry)(
+            other_resource_event
+        )
+    if kinds:
+        log.info("watching other resources: %s", ", ".join(str(k) for k in sorted(kinds)))

@@ -79,6 +79,20 @@ app.kubernetes.io/component: operator
 {{- concat (include "jupyternetes.watchNamespaces" . | fromJsonArray) (include "jupyternetes.templateNamespaces" . | fromJsonArray) | uniq | sortAlpha | toJson }}
 {{- end }}
 
+{{/* The operator.otherResources kinds as the operator's --other-resource names them: resource[.group]. */}}
+{{- define "jupyternetes.otherResources" -}}
+{{- $kinds := list }}
+{{- range .Values.operator.otherResources }}
+{{- $groups := .apiGroups }}
+{{- range $resource := .resources }}
+{{- range $group := $groups }}
+{{- $kinds = append $kinds (ternary (printf "%s.%s" $resource $group) $resource (ne $group "")) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $kinds | uniq | toJson }}
+{{- end }}
+
 {{- define "jupyternetes.hubNamespaces" -}}
 {{- if .Values.hub.namespaces }}
 {{- .Values.hub.namespaces | uniq | toJson }}

@@ -11,7 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from jupyternetes.core.models import GROUP
 from jupyternetes.core.naming import LABEL_INSTANCE
+from jupyternetes.core.resources import GroupResource
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
@@ -117,13 +119,23 @@ class Caches:
         self.templates = ObjectCache()
         self.pods = ObjectCache()
         self.pvcs = ObjectCache()
+        # Other resources of the kinds the operator watches (option --other-resource), per kind.
+        self.others: dict[GroupResource, ObjectCache] = {}
         # template (namespace, name) -> instances that wait for it or use it
         self.template_users: dict[Key, set[Key]] = defaultdict(set)
 
-    def by_plural(self, plural: str) -> ObjectCache | None:
-        return {
-            "jupyternotebookinstances": self.instances,
-            "jupyternotebooktemplates": self.templates,
-            "pods": self.pods,
-            "persistentvolumeclaims": self.pvcs,
-        }.get(plural)
+    def other(self, kind: GroupResource) -> ObjectCache:
+        """The cache of one watched kind of other resources (created empty on first use)."""
+        cache = self.others.get(kind)
+        if cache is None:
+            cache = self.others[kind] = ObjectCache()
+        return cache
+
+    def by_resource(self, group: str, plural: str) -> ObjectCache | None:
+        """The cache a watch of ``plural`` in ``group`` feeds, if any."""
+        if group == GROUP:
+            own = {"jupyternotebookinstances": self.instances, "jupyternotebooktemplates": self.templates}
+            return own.get(plural)
+        if group == "" and plural in ("pods", "persistentvolumeclaims"):
+            return self.pods if plural == "pods" else self.pvcs
+        return self.others.get(GroupResource(group, plural))

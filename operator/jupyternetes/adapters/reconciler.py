@@ -49,7 +49,9 @@ from jupyternetes.core.planning import (
     condition,
     created_entries,
     creations,
+    is_recreation,
     merge_patch,
+    restorable_others,
 )
 from jupyternetes.core.rendering import (
     PlannedObject,
@@ -60,6 +62,7 @@ from jupyternetes.core.rendering import (
     owner_reference,
     render_template,
 )
+from jupyternetes.core.resources import GroupResource, api_group
 
 log = logging.getLogger("jupyternetes.reconciler")
 
@@ -88,6 +91,9 @@ class OperatorConfig:
     kubernetes_version: str = objectvalidation.DEFAULT_KUBERNETES_VERSION
     workers: int = 32
     max_backoff: float = 30.0
+    # Kinds of otherResources that are watched and re-created when deleted (option --other-resource);
+    # other kinds are created once and not looked at again.
+    other_resources: frozenset[GroupResource] = frozenset()
 
     def allowed_template_namespaces(self, instance_namespace: str) -> frozenset[str]:
         if self.template_namespaces:
@@ -114,9 +120,10 @@ class _InstanceMemory:
 
     uid: str = ""
     plan: _PlanEntry | None = None
-    others: dict[str, dict[str, Any]] = field(default_factory=dict)  # created other resources by name
-    # Other resources of our names that belong to an earlier instance of this name (not watched: looked
-    # at again after a delay until they are gone).
+    # Created other resources of kinds that are not watched, by name (watched kinds are in the caches).
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Other resources (of kinds not watched) of our names that belong to an earlier instance of this name:
+    # looked at again after a delay until they are gone.
     stale_others: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Whether the other resources an earlier process created (per the status) were looked up again.
     others_recalled: bool = False
@@ -154,6 +161,10 @@ class Reconciler:
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._states: dict[Key, str] = {}
         self._state_counts: dict[str, int] = {"Ready": 0, "Pending": 0, "Failed": 0}
+        # (apiVersion, kind) of other resources -> their group and resource (from discovery).
+        self._kinds: dict[tuple[str, str], GroupResource] = {}
+        # Kinds of other resources used by templates but not watched, already said so in the log.
+        self._unwatched_reported: set[GroupResource] = set()
 
     # ------------------------------------------------------------------ queue
 
@@ -285,10 +296,19 @@ class Reconciler:
         prev_status = model.status
         plan, template_meta, failure = await self._plan(inst, model, mem)
         entry_errors: dict[str, str] = {}
+        watched: dict[str, GroupResource] = {}
         if plan is not None and failure is None:
-            await self._recall_others(inst, plan, prev_status, mem)
-            entry_errors = await self._create_missing(inst, plan, prev_status, mem)
-        observed = self._observed(ns, plan, mem)
+            watched = await self._watched_others(key, plan)
+            await self._recall_others(inst, plan, prev_status, mem, watched)
+            restorable = restorable_others(
+                plan,
+                watched,
+                prev_status,
+                template_meta[0] if template_meta else None,
+                template_meta[1] if template_meta else None,
+            )
+            entry_errors = await self._create_missing(inst, plan, prev_status, mem, watched, restorable)
+        observed = self._observed(ns, plan, mem, watched)
         status_input = StatusInput(
             plan=plan,
             observed=observed,
@@ -451,15 +471,30 @@ class Reconciler:
         self.caches.templates.upsert(template)
         return template
 
-    def _observed(self, ns: str, plan: RenderPlan | None, mem: _InstanceMemory) -> Observed:
+    def _observed(
+        self,
+        ns: str,
+        plan: RenderPlan | None,
+        mem: _InstanceMemory,
+        watched: dict[str, GroupResource] | None = None,
+    ) -> Observed:
         """The children of this instance (by name, owned by its uid or retained) and, apart, objects of
-        the same names that belong to an earlier instance of this name and are on their way out."""
+        the same names that belong to an earlier instance of this name and are on their way out.
+        ``watched``: entry -> kind of the other resources whose kinds are watched (read from the caches;
+        other kinds from what this process created)."""
         if plan is None:
             return Observed()
-        found: dict[str, dict[str, dict[str, Any]]] = {"pvc": {}, "pod": {}}
+        watched = watched or {}
+        found: dict[str, dict[str, dict[str, Any]]] = {"pvc": {}, "pod": {}, "other": dict(mem.others)}
         stale: dict[str, dict[str, Any]] = dict(mem.stale_others)
-        for planned in (*plan.pvcs, *plan.pods):
-            cache = self.caches.pvcs if planned.kind == "pvc" else self.caches.pods
+        for planned in (*plan.pvcs, *plan.pods, *plan.others):
+            if planned.kind == "other":
+                kind = watched.get(planned.entry)
+                if kind is None:
+                    continue
+                cache = self.caches.other(kind)
+            else:
+                cache = self.caches.pvcs if planned.kind == "pvc" else self.caches.pods
             obj = cache.get(ns, planned.name)
             if obj is None:
                 continue
@@ -467,30 +502,83 @@ class Reconciler:
                 stale[planned.name] = obj
             else:
                 found[planned.kind][planned.name] = obj
-        return Observed(pvcs=found["pvc"], pods=found["pod"], others=dict(mem.others), stale=stale)
+        return Observed(pvcs=found["pvc"], pods=found["pod"], others=found["other"], stale=stale)
+
+    async def _watched_others(self, key: Key, plan: RenderPlan) -> dict[str, GroupResource]:
+        """entry -> kind, for the plan's other resources whose kinds are watched. A kind a template uses
+        but the operator does not watch is said once in the log (its objects are created once, and one
+        deleted later is not re-created)."""
+        watched: dict[str, GroupResource] = {}
+        for other in plan.others:
+            kind = await self._group_resource(other.api_version, other.object_kind)
+            if kind is None:
+                continue  # not served by the API server: creating it fails with a clear error
+            if kind in self.config.other_resources:
+                watched[other.entry] = kind
+            elif kind not in self._unwatched_reported:
+                self._unwatched_reported.add(kind)
+                log.warning(
+                    "%s objects are created for templates' otherResources (first: instance %s/%s, entry %s) "
+                    "but not watched: one deleted later is not re-created; operator option "
+                    "--other-resource %s watches them",
+                    other.object_kind,
+                    key[0],
+                    key[1],
+                    other.entry,
+                    kind,
+                )
+        return watched
+
+    async def _group_resource(self, api_version: str, kind: str) -> GroupResource | None:
+        """The group and resource (plural) of a kind, by discovery (cached, as the create's own lookup is);
+        None when the API server does not serve it."""
+        known = self._kinds.get((api_version, kind))
+        if known is not None:
+            return known
+        try:
+            info = await self.kube.resource(api_version, kind)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        known = self._kinds[(api_version, kind)] = GroupResource(api_group(api_version), info.plural)
+        return known
 
     async def _recall_others(
-        self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None, mem: _InstanceMemory
+        self,
+        inst: dict[str, Any],
+        plan: RenderPlan,
+        prev: InstanceStatus | None,
+        mem: _InstanceMemory,
+        watched: dict[str, GroupResource],
     ) -> None:
-        """Other resources are not watched: this process knows those it created. Those an earlier process
-        created (a restart; the status says so) are read once, so that the status does not call them
-        deleted, and one that is really gone is reported as such. Those of an earlier instance of this
-        name that were in the way are looked at again."""
-        for other in plan.others:
+        """Other resources of kinds that are not watched: this process knows those it created. Those an
+        earlier process created (a restart; the status says so) are read once, so that the status does not
+        call them deleted, and one that is really gone is reported as such. Those of an earlier instance
+        of this name that were in the way are looked at again. (Watched kinds are in the caches, listed
+        before any reconcile.)"""
+        unwatched = [other for other in plan.others if other.entry not in watched]
+        for other in unwatched:
             if other.name in mem.stale_others:
                 mem.stale_others.pop(other.name)
                 await self._existing(other)  # still there: noted as stale again, and looked at later
         if mem.others_recalled:
             return
         created = created_entries(prev)
-        for other in plan.others:
+        for other in unwatched:
             if created.get(other.entry) != other.name or other.name in mem.others:
                 continue
             await self._existing(other)
         mem.others_recalled = True
 
     async def _create_missing(
-        self, inst: dict[str, Any], plan: RenderPlan, prev: InstanceStatus | None, mem: _InstanceMemory
+        self,
+        inst: dict[str, Any],
+        plan: RenderPlan,
+        prev: InstanceStatus | None,
+        mem: _InstanceMemory,
+        watched: dict[str, GroupResource],
+        restorable: frozenset[str],
     ) -> dict[str, str]:
         errors: dict[str, str] = {}
         created_before = created_entries(prev)
@@ -499,17 +587,28 @@ class Reconciler:
         if _is_true(condition(inst.get("status"), ConditionType.PROVISIONED)) and mem.plan is None:
             return errors
         created_any: list[str] = []
+        live: bool | None = None  # whether the instance is still there, asked before restoring anything
         # Two passes: PVCs created in the first pass unblock pods in the second without waiting for a watch.
         for _ in range(3):
-            todo = creations(plan, self._observed(ns, plan, mem), created_before)
+            todo = creations(plan, self._observed(ns, plan, mem, watched), created_before, restorable)
             todo = [p for p in todo if p.entry not in errors]
             if not todo:
                 break
             progressed = False
             for planned in todo:
-                result = await self._create(planned, errors)
-                if result is not None:
-                    progressed = True
+                recreation = is_recreation(planned, created_before)
+                if recreation:
+                    if live is None:
+                        live = await self._still_live(inst)
+                    if not live:
+                        continue
+                result, created = await self._create(planned, errors, watched.get(planned.entry))
+                if result is None:
+                    continue
+                progressed = True
+                if recreation and created:
+                    self._record_recreation(inst, planned, result)
+                else:
                     created_any.append(f"{result['kind']} {planned.name}")
             if not progressed:
                 break
@@ -517,31 +616,71 @@ class Reconciler:
             self.events.record(inst, "Normal", "Created", "created " + ", ".join(created_any))
         return errors
 
-    async def _create(self, planned: PlannedObject, errors: dict[str, str]) -> dict[str, Any] | None:
+    async def _still_live(self, inst: dict[str, Any]) -> bool:
+        """Whether the instance still exists and is not being deleted, asked of the API server: the watch
+        of the other resources may deliver the garbage collector's deletions of an instance's children
+        before the instance watch delivers the instance's own deletion, and a child restored then would
+        belong to a deleted instance. Asked only before restoring (a rare event), never per reconcile."""
+        meta = inst["metadata"]
+        try:
+            current = await self.kube.get(API_VERSION, INSTANCE_KIND, meta["namespace"], meta["name"])
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        self.caches.instances.upsert(current)
+        cmeta = current.get("metadata") or {}
+        return cmeta.get("uid") == meta.get("uid") and not cmeta.get("deletionTimestamp")
+
+    def _record_recreation(self, inst: dict[str, Any], planned: PlannedObject, obj: dict[str, Any]) -> None:
+        what = f"{obj.get('kind') or planned.object_kind} {planned.name}"
+        log.info(
+            "re-created %s of instance %s/%s (entry %s): it had been deleted",
+            what,
+            inst["metadata"]["namespace"],
+            inst["metadata"]["name"],
+            planned.entry,
+        )
+        self.events.record(
+            inst,
+            "Normal",
+            "OtherResourceRecreated",
+            f"re-created {what} (otherResources entry {planned.entry}): it had been deleted",
+        )
+
+    async def _create(
+        self, planned: PlannedObject, errors: dict[str, str], kind: GroupResource | None = None
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """Create ``planned``; returns the object (None when there is none of ours) and whether this call
+        created it (False: it existed already). ``kind``: the watched kind of an other resource."""
         manifest = planned.manifest
         ns = manifest["metadata"]["namespace"]
         obj: dict[str, Any] | None
+        created = False
         try:
             obj = await self.kube.create(manifest)
+            created = True
             self.metrics.api_writes.labels("create", planned.object_kind).inc()
         except KubeError as exc:
             if exc.reason == "AlreadyExists":
-                obj = await self._existing(planned)
+                obj = await self._existing(planned, kind)
                 if obj is None:
-                    return None
+                    return None, False
             elif exc.retriable:
                 raise
             else:
                 errors[planned.entry] = f"cannot create {planned.object_kind} {planned.name}: {exc.message}"
                 self.metrics.errors.labels("CreateFailed").inc()
-                return None
-        self._remember(planned, obj)
+                return None, False
+        self._remember(planned, obj, kind)
         mem = self._memory.get((ns, _owner_name(manifest)))
         if mem is not None and blocking_stale_child(planned, obj, mem.uid):
-            return None  # an earlier instance's object of this name: _remember noted it as such
-        return obj
+            return None, False  # an earlier instance's object of this name: _remember noted it as such
+        return obj, created
 
-    async def _existing(self, planned: PlannedObject) -> dict[str, Any] | None:
+    async def _existing(
+        self, planned: PlannedObject, kind: GroupResource | None = None
+    ) -> dict[str, Any] | None:
         """An object of our name exists already (a retained PVC, or our own create replayed after a restart
         before its watch event arrived): read it once so the next step sees it."""
         m = planned.manifest
@@ -551,14 +690,20 @@ class Reconciler:
             if exc.status == 404:
                 return None
             raise
-        self._remember(planned, obj)
+        self._remember(planned, obj, kind)
         return obj
 
-    def _remember(self, planned: PlannedObject, obj: dict[str, Any]) -> None:
+    def _remember(
+        self, planned: PlannedObject, obj: dict[str, Any], kind: GroupResource | None = None
+    ) -> None:
         if planned.kind == "pvc":
             self.caches.pvcs.upsert(obj)
         elif planned.kind == "pod":
             self.caches.pods.upsert(obj)
+        elif kind is not None:
+            # A watched kind: the cache holds it (an earlier instance's object is told apart when observed,
+            # and its deletion is a watch event).
+            self.caches.other(kind).upsert(obj)
         else:
             ns = planned.manifest["metadata"]["namespace"]
             key = (ns, _owner_name(planned.manifest))

@@ -6,7 +6,7 @@ caches and applies the actions; nothing here talks to the API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,10 +84,16 @@ def blocking_stale_child(planned: PlannedObject, existing: Obj | None, instance_
     return planned.kind == "pvc" and bool(meta.get("deletionTimestamp"))
 
 
-def creations(plan: RenderPlan, observed: Observed, created_before: Mapping[str, str]) -> list[PlannedObject]:
+def creations(
+    plan: RenderPlan,
+    observed: Observed,
+    created_before: Mapping[str, str],
+    restorable: Collection[str] = frozenset(),
+) -> list[PlannedObject]:
     """The objects to create now, in order: PVCs; pods whose PVCs exist; other resources once every pod is
     created. ``created_before``: entry name -> resource name of children created earlier (from the status),
-    which are not created again if they disappear (a deleted pod is reported, not resurrected)."""
+    which are not created again if they disappear (a deleted pod is reported, not resurrected), except the
+    other resources whose entries are in ``restorable`` (see :func:`restorable_others`)."""
     todo: list[PlannedObject] = []
     for pvc in plan.pvcs:
         if observed.of(pvc) is None and pvc.name not in observed.stale:
@@ -107,11 +113,34 @@ def creations(plan: RenderPlan, observed: Observed, created_before: Mapping[str,
         for other in plan.others:
             if (
                 observed.of(other) is None
-                and created_before.get(other.entry) != other.name
+                and (created_before.get(other.entry) != other.name or other.entry in restorable)
                 and other.name not in observed.stale
             ):
                 todo.append(other)
     return todo
+
+
+def restorable_others(
+    plan: RenderPlan,
+    watched: Collection[str],
+    previous: InstanceStatus | None,
+    template_uid: str | None,
+    template_generation: int | None,
+) -> frozenset[str]:
+    """The otherResources entries to create again when their object is deleted: those of a kind the
+    operator watches (``watched``: entry names), as long as ``plan`` was rendered from the template version
+    the instance was provisioned from (after a restart the plan is rendered again, and a template edited
+    since would re-create something else than what was deleted: that is reported, not restored). Pods are
+    never restored: a new pod would be a new server at a new address the hub does not know."""
+    provisioned_from = (previous.template_uid, previous.template_generation) if previous else (None, None)
+    if provisioned_from[0] is not None and provisioned_from != (template_uid, template_generation):
+        return frozenset()
+    return frozenset(o.entry for o in plan.others if o.entry in watched)
+
+
+def is_recreation(planned: PlannedObject, created_before: Mapping[str, str]) -> bool:
+    """Whether creating ``planned`` restores an object an earlier reconcile created (it was deleted)."""
+    return created_before.get(planned.entry) == planned.name
 
 
 def _waiting_for_stale(planned: PlannedObject, stale: Obj) -> str:

@@ -119,12 +119,14 @@ def kopf_args(deployment_args: list[str]) -> tuple[list[str], dict[str, Any]]:
     parser.add_argument("--metrics-port", type=int)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--standalone", action="store_true")
+    parser.add_argument("--other-resource", action="append", default=[])
     args = parser.parse_args(deployment_args)
     assert args.standalone, "the default chart runs one standalone replica"
     settings: dict[str, Any] = {
         "operatorNamespace": args.operator_namespace,
         "templateNamespaces": args.template_namespace,
         "workers": args.workers,
+        "otherResources": args.other_resource,
     }
     run = ["run", "--standalone", "-m", "jupyternetes.handlers"]
     if args.all_namespaces:

@@ -340,6 +340,11 @@ def test_cluster_wide(rendered: dict[str, list[Obj]]) -> None:
     assert "--verbose" in args
     assert "--workers=8" in args
     assert "--kubeconfig=/etc/kube/config" in args
+    assert flag_values(args, "--other-resource") == [
+        "services",
+        "configmaps",
+        "networkpolicies.networking.k8s.io",
+    ], "one flag per group and resource of operator.otherResources"
     assert not flag_values(args, "--metrics-port")
     assert not by_kind(objs, "Service"), "metrics disabled"
     deployment = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)
@@ -364,6 +369,10 @@ def test_cluster_wide(rendered: dict[str, list[Obj]]) -> None:
     provision = one(objs, "ClusterRole", f"{FULLNAME}-operator-provision")
     assert (("",), ("configmaps", "services"), ("create", "get")) in _rules(provision)
     assert (("networking.k8s.io",), ("networkpolicies",), ("create", "get")) in _rules(provision)
+    # Watched (restored when deleted): listed and watched wherever the operator watches.
+    read = one(objs, "ClusterRole", f"{FULLNAME}-operator-read")
+    assert (("",), ("configmaps", "services"), ("get", "list", "watch")) in _rules(read)
+    assert (("networking.k8s.io",), ("networkpolicies",), ("get", "list", "watch")) in _rules(read)
     hub = one(objs, "ClusterRole", f"{FULLNAME}-hub")
     assert _rules(hub) == HUB_RULES
     assert crbs[f"{FULLNAME}-hub"]["subjects"] == [
@@ -435,6 +444,23 @@ def test_no_instance_quota_unless_asked(rendered: dict[str, list[Obj]]) -> None:
         ({"hub": {"clusterwide": True}}, (), "additional properties 'clusterwide' not allowed"),
         ({"operator": {"allNamespaces": "yes"}}, (), "allNamespaces"),
         ({"image": {"digest": "latest"}}, (), "digest"),
+        # otherResources become --other-resource flags (resource[.group]): no wildcards or subresources.
+        ({"operator": {"otherResources": [{"apiGroups": [""], "resources": ["*"]}]}}, (), "otherResources"),
+        (
+            {"operator": {"otherResources": [{"apiGroups": ["*"], "resources": ["services"]}]}},
+            (),
+            "otherResources",
+        ),
+        (
+            {"operator": {"otherResources": [{"apiGroups": [""], "resources": ["services/status"]}]}},
+            (),
+            "otherResources",
+        ),
+        (
+            {"operator": {"otherResources": [{"apiGroups": [""], "resources": ["configmaps", "pods"]}]}},
+            (),
+            "must not list pods or persistentvolumeclaims",
+        ),
     ],
 )
 def test_inconsistent_values_fail_clearly(
