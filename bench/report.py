@@ -653,8 +653,9 @@ def page(raw: dict[str, Any], plots: list[str], plot_dir: str) -> str:
             "kubesim is the bottleneck of the figures above (one Python process serves the API, the "
             "controllers and the kubelet); its own throughput bounds them. In a py-spy profile of "
             "kubesim during a 2000-instance provisioning (after its scheduler stopped scanning every pod "
-            "per decision), about a third of its CPU is managed-fields bookkeeping on every write "
-            "(re-encoding every manager's field set), and each PVC, Secret or ConfigMap event in a "
+            "per decision), about a third of its CPU was managed-fields bookkeeping on every write "
+            "(re-encoding every manager's field set; since reduced to about a seventh, see "
+            'docs/kubesim.md, "managedFields bookkeeping"), and each PVC, Secret or ConfigMap event in a '
             "namespace wakes every pod worker of that namespace (reported to kubesim's maintainers).\n"
         )
     tr = t_step.get("result") if t_step else None

@@ -417,7 +417,7 @@ class API:
         opts = opts or WriteOptions()
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
-        new = copy.deepcopy(body)
+        new = copy.deepcopy(body, _stored_managed_fields_kept(body, self.try_get(rt, namespace, name)))
         self._check_type_meta(rt, new)
         meta = new.get("metadata")
         if not isinstance(meta, dict):
@@ -562,7 +562,7 @@ class API:
                 if old is None:
                     raise errors.not_found(rt.plural, name, rt.group)
                 new = patching.apply_server_side(
-                    copy.deepcopy(old),
+                    old,  # read only: apply_server_side works on its own copy
                     patch,
                     opts.field_manager,
                     force,
@@ -579,7 +579,7 @@ class API:
                 ), False
             if old is None:
                 raise errors.not_found(rt.plural, name, rt.group)
-            base = copy.deepcopy(old)
+            base = old  # read only: each patch function works on its own copy (and returns it)
             if patch_type == "json":
                 new = patching.apply_json_patch(base, patch)
             elif patch_type == "merge":
@@ -749,6 +749,20 @@ def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
     return rt.key == NAMESPACES and bool(obj.get("spec", {}).get("finalizers"))
 
 
+def _stored_managed_fields_kept(body: Obj, stored: Obj | None) -> dict[int, Any]:
+    """A deepcopy memo that leaves the stored object's managedFields list uncopied when the body carries
+    that very list (in-process controllers update with ``{**stored, ...}``): stored objects are never
+    changed, and nothing changes a managedFields list in place (record_update_manager reads it and stores
+    a new one), so sharing it is safe and saves copying what is often half the object."""
+    memo: dict[int, Any] = {}
+    if stored is not None:
+        kept = stored["metadata"].get("managedFields")
+        meta = body.get("metadata")
+        if kept is not None and isinstance(meta, dict) and meta.get("managedFields") is kept:
+            memo[id(kept)] = kept
+    return memo
+
+
 def _record_manager(
     rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions, operation: str, subresource: str
 ) -> None:
@@ -761,6 +775,7 @@ def _record_manager(
         subresource=subresource,
         schema=rt.schema,
         reset_status=not subresource and "status" in rt.subresources,
+        stored_old=old is not None,  # old is the stored object: its managedFields are kubesim's own
     )
 
 

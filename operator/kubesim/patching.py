@@ -59,6 +59,7 @@ Simplifications in managed-field tracking and conflict detection
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -386,7 +387,10 @@ def _resolve(schema: Any) -> Any:
     return schema if isinstance(schema, Mapping) else None
 
 
+@functools.cache
 def _builtin_root(group: str, version: str, kind: str) -> dict[str, Any] | None:
+    """The root schema of a built-in kind. One dict per kind (never changed), so that the types computed
+    from it are cached (by identity) instead of computed again, and kept, on every write."""
     name = k8sdefs.definition_name(group, version, kind)
     if name is None:
         return None
@@ -1028,8 +1032,12 @@ def _ssa_root(group: str, version: str, kind: str, schema: Mapping[str, Any] | N
 FieldPath = tuple[str, ...]
 
 
+_KJSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # made once: json.dumps with options
+# builds an encoder per call, a cost paid for every item of every keyed list on every write
+
+
 def _kjson(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    return _KJSON.encode(v)
 
 
 class _KeyError(Exception):
@@ -1132,6 +1140,14 @@ def _compare(
     lhs: Any, rhs: Any, t: _Type, path: FieldPath, res: _Comparison, builtin: bool, member_if_created: bool
 ) -> None:
     """structured-merge-diff's Compare: leaves added/modified/removed, plus created/deleted nodes."""
+    if lhs is _MISSING:
+        _one_sided(rhs, t, path, res.added, builtin, member_if_created)
+        return
+    if rhs is _MISSING:
+        _one_sided(lhs, t, path, res.removed, builtin, member_if_created)
+        return
+    if (lhs is rhs or type(lhs) is type(rhs)) and isinstance(lhs, (dict, list)) and _same_json(lhs, rhs):
+        return  # nothing below differs
     lmode, rmode = _mode(t, lhs), _mode(t, rhs)
     structural = lmode in ("fields", "items") or rmode in ("fields", "items")
     if structural and lmode is not None and rmode is not None and lmode != rmode:
@@ -1179,6 +1195,53 @@ def _compare(
             res.added.add(path)
         elif rhs is _MISSING:
             res.removed.add(path)
+
+
+def _one_sided(
+    v: Any, t: _Type, path: FieldPath, out: set[FieldPath], builtin: bool, member_if_created: bool
+) -> None:
+    """:func:`_compare` of a value with nothing on the other side (a created or a deleted subtree): its
+    leaves and its member nodes go to ``out`` (``added`` or ``removed``)."""
+    mode = "leaf" if v is None else _effective(t, v)
+    if mode == "leaf" or not v:
+        out.add(path)  # a leaf, null, or an empty map or list
+        return
+    if mode == "items":
+        et = _type_of(t.elem)
+        for pe, item in _first_items(t, v):
+            _one_sided(item, et, (*path, pe), out, builtin, True)
+    else:
+        for key, val in v.items():
+            ct = _child_type(t, key)
+            # As in _compare: a struct-valued or required field of a built-in type is not a member itself.
+            member = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
+            _one_sided(val, ct, (*path, "f:" + key), out, builtin, member)
+    if member_if_created:
+        out.add(path)
+
+
+# Exact JSON of a value with object keys sorted; refuses NaN and infinities.
+_EXACT_JSON = json.JSONEncoder(sort_keys=True, allow_nan=False, check_circular=False, separators=(",", ":"))
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are one JSON document (object key order aside): then :func:`_compare` finds
+    nothing below them. Python's ``==`` is not enough (``True == 1 == 1.0``, and the field manager tells
+    those apart) and a NaN is unequal to itself, so the encodings decide, NaN and infinities refused
+    (compared the long way). False whenever unsure."""
+    try:
+        if a is b or (
+            # a copy of a map whose values are the same objects (metadata: dict(stored["metadata"]))
+            type(a) is dict
+            and type(b) is dict
+            and len(a) == len(b)
+            and all(b.get(k, _MISSING) is v for k, v in a.items())
+        ):
+            _EXACT_JSON.encode(a)  # only NaN and infinities can still make it differ from itself
+            return True
+        return bool(a == b) and _EXACT_JSON.encode(a) == _EXACT_JSON.encode(b)
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 def _first_items(t: _Type, lst: list[Any]) -> list[tuple[str, Any]]:
@@ -1349,20 +1412,29 @@ def encode_fields_v1(paths: Iterable[FieldPath]) -> dict[str, Any]:
     """Encode a set of field paths as a ``fieldsV1`` object (``{"f:spec": {"f:replicas": {}}}``)."""
     root: dict[str, Any] = {}
     members: set[FieldPath] = set(paths)
+    member_nodes: set[int] = set()  # the trie nodes of the members (ids; the trie keeps them alive)
     for p in members:
         node = root
         for pe in p:
-            node = node.setdefault(pe, {})
+            child = node.get(pe)
+            if child is None:
+                child = node[pe] = {}
+            node = child
+        member_nodes.add(id(node))
 
-    def finish(node: dict[str, Any], prefix: FieldPath) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if node and prefix in members:
-            out["."] = {}
-        for pe in sorted(node, key=_pe_sort_key):
-            out[pe] = finish(node[pe], (*prefix, pe))
+    def finish(node: dict[str, Any]) -> dict[str, Any]:
+        if not node:
+            return {}
+        out: dict[str, Any] = {".": {}} if id(node) in member_nodes else {}
+        if len(node) == 1:
+            for pe, child in node.items():
+                out[pe] = finish(child)
+        else:
+            for pe in sorted(node, key=_pe_sort_key):
+                out[pe] = finish(node[pe])
         return out
 
-    return finish(root, ())
+    return finish(root)
 
 
 def decode_fields_v1(fields: Mapping[str, Any] | None) -> set[FieldPath]:
@@ -1384,6 +1456,87 @@ def decode_fields_v1(fields: Mapping[str, Any] | None) -> set[FieldPath]:
     if isinstance(fields, Mapping):
         walk(fields, ())
     return out
+
+
+def _fv1_member(fields: Mapping[str, Any], path: FieldPath) -> bool:
+    """Whether ``path`` is a member of ``fields``, a canonical fieldsV1 object (as encode_fields_v1 makes
+    them: a member is a leaf ``{}`` or a node with a ``"."`` entry)."""
+    node: Any = fields
+    for pe in path:
+        node = node.get(pe)
+        if node is None:
+            return False
+    return bool(path) and (not node or "." in node)
+
+
+def _fv1_edit(
+    fields: Mapping[str, Any], remove: Iterable[FieldPath], add: Iterable[FieldPath]
+) -> dict[str, Any]:
+    """``encode_fields_v1((decode_fields_v1(fields) - remove) | add)`` for a canonical ``fields``, without
+    decoding it: only the nodes on the edited paths are copied, the rest is shared with ``fields``."""
+    root: dict[str, Any] = dict(fields)
+    mine: set[int] = {id(root)}
+    keep: list[dict[str, Any]] = [root]  # copies stay alive, so their ids stay theirs
+
+    def child_of(node: dict[str, Any], pe: str) -> dict[str, Any]:
+        child: dict[str, Any] = node[pe]
+        if id(child) not in mine:
+            child = dict(child)
+            node[pe] = child
+            mine.add(id(child))
+            keep.append(child)
+        return child
+
+    for path in remove:
+        if not _fv1_member(root, path):
+            continue
+        chain = [root]
+        for pe in path:
+            chain.append(child_of(chain[-1], pe))
+        if chain[-1]:
+            del chain[-1]["."]  # a member with children stays as their parent
+            continue
+        # A leaf goes, then every ancestor it leaves without members.
+        for depth in range(len(path) - 1, -1, -1):
+            parent = chain[depth]
+            del parent[path[depth]]
+            n = len(parent)
+            if depth == 0 or n > 1 or (n == 1 and "." not in parent):
+                break
+            if n == 1:
+                parent.clear()  # only "." left: a member without children is a leaf
+                break
+
+    unsorted: dict[int, dict[str, Any]] = {}
+    intermediate: set[int] = set()  # nodes created here for their children only (not members)
+    for path in add:
+        node = root
+        last = len(path) - 1
+        for i, pe in enumerate(path):
+            if pe in node:
+                child = child_of(node, pe)
+                if i < last:
+                    if not child:  # a leaf member about to get children
+                        child["."] = {}
+                elif id(child) in intermediate or (child and "." not in child):
+                    intermediate.discard(id(child))
+                    child["."] = {}
+                    unsorted[id(child)] = child
+            else:
+                child = node[pe] = {}
+                mine.add(id(child))
+                keep.append(child)
+                unsorted[id(node)] = node
+                if i < last:
+                    intermediate.add(id(child))
+            node = child
+    for node in unsorted.values():
+        keys = sorted((k for k in node if k != "."), key=_pe_sort_key)
+        items = [(".", node["."])] if "." in node else []
+        items.extend((k, node[k]) for k in keys)
+        node.clear()
+        node.update(items)
+    return root
 
 
 def _pe_string(pe: str) -> str:
@@ -1429,14 +1582,77 @@ _STRIP_PATHS: frozenset[FieldPath] = frozenset(
 )
 
 
-@dataclass
 class _Entry:
-    manager: str
-    operation: str
-    api_version: str
-    subresource: str
-    time: str | None
-    fields: set[FieldPath]
+    """One managedFields entry. Its field set is held as decoded paths (``fields``), as the canonical
+    ``fieldsV1`` object it was read from (``raw``: what :func:`encode_fields_v1` produces), or both; the
+    raw form is edited in place of decoding and re-encoding when the entry came from a stored object."""
+
+    __slots__ = ("_fields", "_raw", "api_version", "manager", "operation", "source", "subresource", "time")
+
+    def __init__(
+        self,
+        manager: str,
+        operation: str,
+        api_version: str,
+        subresource: str,
+        time: str | None,
+        fields: set[FieldPath] | None = None,
+        *,
+        raw: dict[str, Any] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        self.manager = manager
+        self.operation = operation
+        self.api_version = api_version
+        self.subresource = subresource
+        self.time = time
+        self._fields = fields if fields is not None or raw is not None else set()
+        self._raw = raw
+        self.source = source  # the stored entry this one was read from, answered again while unchanged
+
+    @property
+    def fields(self) -> set[FieldPath]:
+        if self._fields is None:
+            self._fields = decode_fields_v1(self._raw)
+        return self._fields
+
+    @fields.setter
+    def fields(self, value: set[FieldPath]) -> None:
+        self._fields = value
+        self._raw = None
+
+    def owns_anything(self) -> bool:
+        if self._raw is not None:
+            return bool(self._raw)
+        return bool(self._fields)
+
+    def discard(self, paths: Iterable[FieldPath]) -> None:
+        """Stop owning ``paths`` (those it does not own are ignored)."""
+        if self._raw is None:
+            self.fields = self.fields - set(paths)
+            return
+        if self._fields is not None:
+            hits = [p for p in paths if p in self._fields]
+        else:
+            hits = [p for p in paths if _fv1_member(self._raw, p)]
+        if hits:
+            self._raw = _fv1_edit(self._raw, hits, ())
+            if self._fields is not None:
+                self._fields = self._fields - set(hits)
+
+    def gain(self, paths: set[FieldPath]) -> None:
+        """Own ``paths`` too."""
+        if self._raw is None or () in paths:
+            self.fields = self.fields | paths
+            return
+        if self._fields is not None:
+            new = [p for p in paths if p not in self._fields]
+        else:
+            new = [p for p in paths if not _fv1_member(self._raw, p)]
+        if new:
+            self._raw = _fv1_edit(self._raw, (), new)
+            if self._fields is not None:
+                self._fields = self._fields | paths
 
     def ident(self) -> tuple[str, str, str, str]:
         return (
@@ -1447,6 +1663,18 @@ class _Entry:
         )
 
     def encode(self) -> dict[str, Any]:
+        fields_v1 = self._raw if self._raw is not None else encode_fields_v1(self.fields)
+        src = self.source
+        if (
+            src is not None
+            and src.get("fieldsV1") is fields_v1
+            and src.get("time") == (self.time or None)
+            and src.get("manager") == self.manager
+            and src.get("operation") == self.operation
+            and src.get("apiVersion") == self.api_version
+            and src.get("subresource", "") == self.subresource
+        ):
+            return src
         out: dict[str, Any] = {
             "manager": self.manager,
             "operation": self.operation,
@@ -1455,7 +1683,7 @@ class _Entry:
         if self.time:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = encode_fields_v1(self.fields)
+        out["fieldsV1"] = fields_v1
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -1469,14 +1697,35 @@ class _Entry:
         return s
 
 
-def _decode_entries(raw: Any) -> list[_Entry] | None:
-    """Decode metadata.managedFields; None when absent or undecodable."""
+def _decode_entries(raw: Any, stored: Any = None) -> list[_Entry] | None:
+    """Decode metadata.managedFields; None when absent or undecodable.
+
+    ``stored`` is the managedFields of a stored object, which this module encoded (so canonical) and nobody
+    changed since: an entry of ``raw`` equal to one of them is taken as that entry, its ``fieldsV1`` kept
+    encoded (decoded only if needed) instead of decoded and later re-encoded. Equality with a canonical
+    entry (strings and objects only) means the same manager, operation, time and field set.
+    """
     if not isinstance(raw, list) or not raw:
         return None
+    pool: list[Any] = stored if isinstance(stored, list) else []
     entries: list[_Entry] = []
-    for e in raw:
+    for i, e in enumerate(raw):
         if not isinstance(e, Mapping):
             return None
+        src = _stored_entry(pool, i, e)
+        if src is not None:
+            entries.append(
+                _Entry(
+                    src["manager"],
+                    src["operation"],
+                    src["apiVersion"],
+                    src.get("subresource", ""),
+                    src.get("time"),
+                    raw=src["fieldsV1"],
+                    source=src,
+                )
+            )
+            continue
         op = e.get("operation")
         if op not in ("Apply", "Update"):
             return None
@@ -1493,6 +1742,20 @@ def _decode_entries(raw: Any) -> list[_Entry] | None:
             )
         )
     return entries
+
+
+def _stored_entry(pool: list[Any], index: int, e: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The entry of ``pool`` equal to ``e`` (tried at the same position first), or None."""
+    if not pool:
+        return None
+    if index < len(pool):
+        cand = pool[index]
+        if isinstance(cand, dict) and (cand is e or cand == e):
+            return cand
+    for other in pool:
+        if isinstance(other, dict) and other == e:
+            return other
+    return None
 
 
 def _is_reset(raw: Any) -> bool:
@@ -1515,7 +1778,7 @@ def _without_managed(obj: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _set_managed(obj: dict[str, Any], entries: list[_Entry]) -> None:
     meta = obj.setdefault("metadata", {})
-    entries = [e for e in entries if e.fields]
+    entries = [e for e in entries if e.owns_anything()]
     if entries:
         meta["managedFields"] = [e.encode() for e in _sorted_entries(entries)]
     else:
@@ -1571,6 +1834,87 @@ def _is_builtin(group: str, version: str, kind: str) -> bool:
     return k8sdefs.definition_name(group, version, kind) is not None
 
 
+def _strip_tree(paths: Iterable[FieldPath]) -> dict[str, Any]:
+    """_STRIP_PATHS as a tree: path element -> [stripped itself, tree of its children]."""
+    tree: dict[str, Any] = {}
+    for p in paths:
+        node = tree
+        for i, pe in enumerate(p):
+            entry = node.setdefault(pe, [False, {}])
+            if i == len(p) - 1:
+                entry[0] = True
+            node = entry[1]
+    return tree
+
+
+_STRIP_TREE = _strip_tree(_STRIP_PATHS)
+
+
+def _created_fields_v1(
+    obj: dict[str, Any], root: _Type, builtin: bool, subresource: str, reset_status: bool
+) -> dict[str, Any] | None:
+    """What a create records, built directly: ``encode_fields_v1(_status_filter(added - _STRIP_PATHS))``
+    where ``added`` is what :func:`_compare` finds created in ``obj``. None when the root is not a map of
+    fields (the general path handles that)."""
+    if not obj or _effective(root, obj) != "fields":
+        return None
+    children: list[tuple[str, dict[str, Any]]] = []
+    for key, val in obj.items():
+        if subresource == "status":
+            if key != "status":
+                continue  # _status_filter: the status subresource records status only...
+        elif reset_status and key == "status":
+            continue  # ...and the main resource none of it when status is a subresource
+        ct = _child_type(root, key)
+        member = not (builtin and _declared(root, key) and (ct.kind == _STRUCT or key in root.required))
+        pe = "f:" + key
+        strip = _STRIP_TREE.get(pe)
+        node = _created_node(val, ct, builtin, member, strip)
+        if node is not None:
+            children.append((pe, node))
+    return _fv1_node(children, False)
+
+
+def _created_node(
+    v: Any, t: _Type, builtin: bool, member: bool, strip: list[Any] | None
+) -> dict[str, Any] | None:
+    """The encoded fieldsV1 node of a created value (see :func:`_one_sided`), None when nothing at or
+    below it is a member. ``strip``: [whether the node itself is stripped, the tree of its children]."""
+    stripped = strip is not None and strip[0]
+    mode = "leaf" if v is None else _effective(t, v)
+    if mode == "leaf" or not v:
+        return None if stripped else {}
+    below = strip[1] if strip is not None else None
+    children: list[tuple[str, dict[str, Any]]] = []
+    if mode == "items":
+        et = _type_of(t.elem)
+        for pe, item in _first_items(t, v):
+            node = _created_node(item, et, builtin, True, below.get(pe) if below else None)
+            if node is not None:
+                children.append((pe, node))
+    else:
+        for key, val in v.items():
+            ct = _child_type(t, key)
+            m = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
+            pe = "f:" + key
+            node = _created_node(val, ct, builtin, m, below.get(pe) if below else None)
+            if node is not None:
+                children.append((pe, node))
+    is_member = member and not stripped
+    if not children:
+        return {} if is_member else None
+    return _fv1_node(children, is_member)
+
+
+def _fv1_node(children: list[tuple[str, dict[str, Any]]], member: bool) -> dict[str, Any]:
+    """A canonical fieldsV1 node: ``"."`` first for a member with children, then the children sorted."""
+    if len(children) > 1:
+        children.sort(key=lambda c: _pe_sort_key(c[0]))
+    out: dict[str, Any] = {".": {}} if member and children else {}
+    out.update(children)
+    return out
+
+
 def _status_filter(paths: set[FieldPath], subresource: str, reset_status: bool) -> set[FieldPath]:
     if subresource == "status":
         return {p for p in paths if p[:1] == ("f:status",)}
@@ -1589,6 +1933,7 @@ def record_update_manager(
     subresource: str = "",
     schema: Mapping[str, Any] | None = None,
     reset_status: bool = False,
+    stored_old: bool = False,
 ) -> dict[str, Any]:
     """Update ``new["metadata"]["managedFields"]`` in place for a create/update/patch by ``manager``.
 
@@ -1596,6 +1941,10 @@ def record_update_manager(
     ``"Update"`` for ordinary writes; ``"Apply"`` leaves ``new`` untouched because
     :func:`apply_server_side` already recorded the apply. ``schema`` is a CRD's openAPIV3Schema (built-in
     kinds use their definitions). Returns ``new``. Never raises.
+
+    ``stored_old`` says ``old`` is a stored object whose managedFields this module wrote and nobody has
+    changed (the store's objects are immutable): the entries the write keeps are then edited as encoded
+    (shared with ``old`` where unchanged) instead of decoded and re-encoded. The result is the same.
     """
     if operation == "Apply":
         return new
@@ -1605,19 +1954,30 @@ def record_update_manager(
     new_meta = new.setdefault("metadata", {})
     old_meta = (old or {}).get("metadata") or {}
     raw_new = new_meta.get("managedFields")
+    raw_old = old_meta.get("managedFields")
+    pool = raw_old if stored_old else None
     if subresource:
-        base = _decode_entries(old_meta.get("managedFields"))
+        base = _decode_entries(raw_old, pool)
     elif _is_reset(raw_new):
         base = []
     else:
-        base = _decode_entries(raw_new)
+        base = _decode_entries(raw_new, pool)
         if base is None:
-            base = _decode_entries(old_meta.get("managedFields"))
+            base = _decode_entries(raw_old, pool)
     new_meta.pop("managedFields", None)
     if old is not None and not base:
         return new  # objects whose managedFields were cleared are not tracked until the next apply
     entries = base or []
     root = _type_of(_ssa_root(group, version, kind, schema))
+    builtin = _is_builtin(group, version, kind)
+    if old is None and not entries:
+        # A create keeping no managedFields of the request: the manager owns what it wrote, encoded as the
+        # object is walked (no path sets to build, encode and sort).
+        fields_v1 = _created_fields_v1(_without_managed(new), root, builtin, subresource, reset_status)
+        if fields_v1 is not None:
+            if fields_v1:
+                _set_managed(new, [_Entry(manager, "Update", api_version, subresource, now, raw=fields_v1)])
+            return new
     res = _Comparison()
     _compare(
         _without_managed(old) if old is not None else _MISSING,
@@ -1625,24 +1985,23 @@ def record_update_manager(
         root,
         (),
         res,
-        _is_builtin(group, version, kind),
+        builtin,
         False,
     )
     changed = _status_filter((res.added | res.modified) - _STRIP_PATHS, subresource, reset_status)
     removed = res.removed
     ident = (manager, "Update", api_version, subresource)
     own = next((e for e in entries if e.ident() == ident), None)
+    lost = removed | changed
     for e in entries:
-        e.fields -= removed
-        if e is not own:
-            e.fields -= changed
+        e.discard(lost if e is not own else removed)
     if changed:
         if own is None:
             own = _Entry(manager, "Update", api_version, subresource, now, set())
             entries.append(own)
-        own.fields |= changed
+        own.gain(changed)
         own.time = now
-    entries = _cap_update_managers([e for e in entries if e.fields])
+    entries = _cap_update_managers([e for e in entries if e.owns_anything()])
     _set_managed(new, entries)
     return new
 
@@ -1811,7 +2170,7 @@ def apply_server_side(
         own.api_version = expected_gv
         if changed:
             own.time = now
-    entries = _cap_update_managers([e for e in entries if e.fields])
+    entries = _cap_update_managers([e for e in entries if e.owns_anything()])
 
     if field_manager == "kubectl":
         annotations = (merged.get("metadata") or {}).get("annotations") or {}

@@ -376,7 +376,7 @@ def _applied_config(rng: random.Random, obj: dict[str, Any], pod: bool) -> dict[
     return config
 
 
-def _run(seed: int, steps: int) -> str:
+def _run(seed: int, steps: int, stored_old: bool) -> str:
     rng = random.Random(seed)
     pod = seed % 2 == 0
     fresh = _pod if pod else _widget
@@ -414,7 +414,14 @@ def _run(seed: int, steps: int) -> str:
                     new = _shuffled(rng, new)
                 _request_managed_fields(rng, stored, new)
                 out = P.record_update_manager(
-                    stored, new, manager, "Update", now, schema=schema, reset_status=_coin(rng, 0.9)
+                    stored,
+                    new,
+                    manager,
+                    "Update",
+                    now,
+                    schema=schema,
+                    reset_status=_coin(rng, 0.9),
+                    stored_old=stored_old,
                 )
                 label = "update"
             elif roll < 0.85:
@@ -432,7 +439,14 @@ def _run(seed: int, steps: int) -> str:
                 if "status" in body:
                     new["status"] = body["status"]
                 out = P.record_update_manager(
-                    stored, new, manager, "Update", now, subresource="status", schema=schema
+                    stored,
+                    new,
+                    manager,
+                    "Update",
+                    now,
+                    subresource="status",
+                    schema=schema,
+                    stored_old=stored_old,
                 )
                 label = "status"
             else:
@@ -476,6 +490,106 @@ PINNED = {
 }
 
 
+@pytest.mark.parametrize("stored_old", [False, True], ids=["decoded", "stored"])
 @pytest.mark.parametrize("seed", sorted(PINNED))
-def test_random_write_sequences_are_pinned(seed: int) -> None:
-    assert _run(seed, 120) == PINNED[seed]
+def test_random_write_sequences_are_pinned(seed: int, stored_old: bool) -> None:
+    """``stored_old=True`` (kubesim's API: the old object is a stored one, its managedFields kubesim's
+    own) edits the kept entries as encoded instead of decoding and re-encoding them: same results."""
+    assert _run(seed, 120, stored_old) == PINNED[seed]
+
+
+def _reference_encode(paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    """encode_fields_v1 as it was first written: a trie of the paths, members marked ".", sorted."""
+    root: dict[str, Any] = {}
+    for p in paths:
+        node = root
+        for pe in p:
+            node = node.setdefault(pe, {})
+
+    def finish(node: dict[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if node and prefix in paths:
+            out["."] = {}
+        for pe in sorted(node, key=P._pe_sort_key):
+            out[pe] = finish(node[pe], (*prefix, pe))
+        return out
+
+    return finish(root, ())
+
+
+def _random_paths(rng: random.Random, n: int) -> set[tuple[str, ...]]:
+    elements = ("f:a", "f:b", "f:spec", 'k:{"name":"x"}', 'k:{"name":"y"}', 'v:"s"', "i:0", "i:10", "i:2")
+    return {tuple(rng.choice(elements) for _ in range(rng.randrange(1, 5))) for _ in range(n)}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_editing_encoded_field_sets_equals_decoding_and_re_encoding(seed: int) -> None:
+    """The in-place edit of an encoded set (removing members, leaves and parents, and adding members
+    under, over and beside existing ones) gives exactly the canonical encoding of the edited set."""
+    rng = random.Random(seed)
+    paths = _random_paths(rng, rng.randrange(0, 30))
+    encoded = P.encode_fields_v1(paths)
+    assert json.dumps(encoded) == json.dumps(_reference_encode(paths))
+    assert P.decode_fields_v1(encoded) == paths
+    before = json.dumps(encoded)
+    remove = set(rng.sample(sorted(paths), min(len(paths), rng.randrange(0, 8)))) | _random_paths(rng, 3)
+    add = _random_paths(rng, rng.randrange(0, 10))
+    edited = P._fv1_edit(encoded, remove, add)
+    assert json.dumps(edited) == json.dumps(_reference_encode((paths - remove) | add))
+    assert json.dumps(encoded) == before  # the input is left as it was (shared, never changed)
+    for p in paths | remove | add:
+        assert P._fv1_member(edited, p) == (p in (paths - remove) | add)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_created_field_sets_are_built_as_the_comparison_finds_them(seed: int) -> None:
+    """A create's set, encoded as the object is walked, equals the general computation: what _compare
+    finds added, server-owned paths stripped, filtered for status, then encoded."""
+    rng = random.Random(seed)
+    pod = seed % 2 == 0
+    obj = _pod() if pod else _widget()
+    for _ in range(rng.randrange(8)):
+        _mutate_metadata(rng, obj)
+        if pod:
+            _mutate_pod_spec(rng, obj["spec"])
+        else:
+            _mutate_widget_spec(rng, obj["spec"])
+        _mutate_status(rng, obj)
+    group, version, kind, schema = (
+        ("", "v1", "Pod", None) if pod else ("example.com", "v1", "Widget", CR_SCHEMA)
+    )
+    root = P._type_of(P._ssa_root(group, version, kind, schema))
+    for subresource, reset_status in (("", False), ("", True), ("status", False)):
+        res = P._Comparison()
+        P._compare(P._MISSING, obj, root, (), res, pod, False)
+        expected = _reference_encode(P._status_filter(res.added - P._STRIP_PATHS, subresource, reset_status))
+        built = P._created_fields_v1(obj, root, pod, subresource, reset_status)
+        assert json.dumps(built) == json.dumps(expected)
+
+
+def test_patches_and_applies_leave_the_stored_object_alone() -> None:
+    """kubesim's API hands the stored object itself to the patch functions and to server-side apply (no
+    defensive copy): they must work on their own copy."""
+    stored = P.record_update_manager(
+        None, _pod(), "alice", "Update", "2025-01-01T00:00:00Z", reset_status=True
+    )
+    before = json.dumps(stored)
+    P.apply_json_patch(
+        stored,
+        [
+            {"op": "add", "path": "/metadata/managedFields/0/fieldsV1/f:x", "value": {}},
+            {"op": "replace", "path": "/spec/containers/0/image", "value": "other"},
+            {"op": "remove", "path": "/metadata/labels/app"},
+        ],
+    )
+    P.apply_merge_patch(stored, {"metadata": {"labels": {"app": None, "x": "1"}}, "spec": {"nodeName": "n"}})
+    P.apply_strategic_merge_patch(
+        stored,
+        {"spec": {"containers": [{"name": "notebook", "image": "x", "env": [{"name": "B", "value": "2"}]}]}},
+        "",
+        "v1",
+        "Pod",
+    )
+    applied = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nb", "labels": {"app": "z"}}}
+    P.apply_server_side(stored, applied, "bob", True, "", "v1", "Pod", "2025-01-01T00:00:01Z")
+    assert json.dumps(stored) == before
