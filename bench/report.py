@@ -387,7 +387,8 @@ FINDINGS = [
     "uses them. Names must now be single path segments and DNS-1123 "
     "subdomains; the operator reads Secrets only in the instance's namespace.",
     "A variable in a volume's `subPath` could point outside the volume (`../../etc`); such pods are now "
-    "refused before anything is created (kubesim accepted them then; it now refuses them as the API server does).",
+    "refused before anything is created (kubesim accepted them then; it now refuses them as the API "
+    "server does).",
     "At scale, an instance whose pod became Ready waited behind every instance queued for its first "
     "reconcile, so a batch turned Ready all at once at its end; children's changes now go ahead of new "
     "work. kopf's per-event deep copy (a diff base nobody used), an O(N) gauge recount per state "
