@@ -26,7 +26,7 @@ from kubesim.api import API, ListResult, User, WriteOptions
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.resources import Registry, ResourceType
-from kubesim.store import Event, dumps
+from kubesim.store import Event, Progress, dumps
 
 log = logging.getLogger("kubesim.server")
 
@@ -730,6 +730,7 @@ class Server:
                     ),
                 )
             deadline = started + timeout if timeout else None
+            progress_requested = False
             while not self._shutting_down.is_set():
                 wait = self.bookmark_interval if bookmarks else 30.0
                 if deadline is not None:
@@ -744,20 +745,31 @@ class Server:
                 try:
                     item = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
                 except TimeoutError:
-                    if bookmarks and (deadline is None or time.monotonic() < deadline):
+                    # A bookmark promises every event up to its resourceVersion was sent: it waits for a
+                    # marker queued behind the events already on their way to this stream.
+                    if bookmarks and not progress_requested:
+                        store.request_progress(watcher)
+                        progress_requested = True
+                    continue
+                if item is None:
+                    break
+                if isinstance(item, Progress):
+                    progress_requested = False
+                    if item.rv < last_rv:
+                        continue  # an event sent already went further
+                    last_rv = item.rv
+                    if deadline is None or time.monotonic() < deadline:
                         await send(
                             "BOOKMARK",
                             dumps(
                                 {
                                     "kind": rt.kind,
                                     "apiVersion": rt.api_version,
-                                    "metadata": {"resourceVersion": str(store.resource_version)},
+                                    "metadata": {"resourceVersion": str(item.rv)},
                                 }
                             ),
                         )
                     continue
-                if item is None:
-                    break
                 if item.rv <= last_rv:
                     continue
                 last_rv = item.rv

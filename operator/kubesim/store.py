@@ -38,13 +38,21 @@ class Event:
         return self._encoded
 
 
+@dataclass(slots=True, frozen=True)
+class Progress:
+    """In a watcher's queue: every event of its collection up to ``rv`` was queued ahead of this marker,
+    so once the stream has sent what came before it, a BOOKMARK may carry ``rv``."""
+
+    rv: int
+
+
 class Watcher:
     """A subscription to one collection; events are delivered on the watcher's event loop."""
 
     def __init__(self, key: Key, loop: asyncio.AbstractEventLoop) -> None:
         self.key = key
         self.loop = loop
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Event | Progress | None] = asyncio.Queue()
         self._loop_thread = threading.get_ident()
 
     def deliver(self, event: Event | None) -> None:
@@ -157,6 +165,13 @@ class Store:
         with self._lock:
             self._watchers.setdefault(key, set()).add(w)
         return w
+
+    def request_progress(self, w: Watcher) -> None:
+        """Queue a :class:`Progress` marker for ``w`` behind every event already handed to it. Events from
+        other threads reach the queue through the loop's callback queue, so the marker goes that way too
+        (FIFO): put directly, it could overtake one of them and a bookmark would skip its event."""
+        with self._lock:
+            w.loop.call_soon_threadsafe(w.queue.put_nowait, Progress(self._rv))
 
     def unsubscribe(self, w: Watcher) -> None:
         with self._lock:

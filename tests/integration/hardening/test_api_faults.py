@@ -106,20 +106,13 @@ def _configmap(name: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kubesim bug (reported, not the operator's): when a watch is cut (faults.cut_watches "
-    "after_seconds), kubesim/server.py _watch sends a BOOKMARK carrying store.resource_version while "
-    "an event of that watch is still in watcher.queue, then ends the stream; the client resumes from the "
-    "bookmark and never gets the event. The converges test's rare stragglers (an instance first seen at "
-    "the next relist, a PVC left Pending in its status) are this. Remove this mark once kubesim is fixed.",
-)
 def test_an_event_stored_as_a_cut_watch_ends_is_not_skipped(henv: SimEnv) -> None:
     """The contract the operator's watches (kopf's, as client-go's) rely on when they resume: a BOOKMARK
     says every event up to its resourceVersion was sent. The interleaving that broke it in the converges
     test is forced here: the stream waits for its next event until its cut deadline; the server's loop is
     held past that deadline and an object is stored right behind the deadline's timer, so the event is
-    queued for the stream while the stream is giving up waiting."""
+    queued for the stream while the stream is giving up waiting. (kubesim used to answer with a BOOKMARK
+    at the store's resourceVersion, skipping that event: the converges test's rare stragglers.)"""
     cluster = henv.cluster
     cut = 1.0
     cluster.faults.cut_watches(after_seconds=cut, resource="configmaps")
