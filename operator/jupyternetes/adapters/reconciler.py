@@ -128,6 +128,9 @@ class _InstanceMemory:
     # Whether the other resources an earlier process created (per the status) were looked up again.
     others_recalled: bool = False
     failures: int = 0
+    # The last reconcile asked to be run again later (a Secret not there yet): not a success that resets
+    # the back-off.
+    retry_requested: bool = False
     ready_recorded: bool = False
 
 
@@ -181,7 +184,11 @@ class Reconciler:
         self._enqueue_now(key, urgent)
 
     def _enqueue_now(self, key: Key, urgent: bool = False) -> None:
-        self._timers.pop(key, None)
+        # Runs now: a retry still pending is superseded (the reconcile sets a new one if it fails again).
+        # Cancelled rather than only forgotten, or stop() and forget() could not cancel it any more.
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
         if key in self._running:
             self._dirty[key] = self._dirty.get(key, False) or urgent
             return
@@ -227,7 +234,10 @@ class Reconciler:
                 await self.reconcile(key)
                 mem = self._memory.get(key)
                 if mem is not None:
-                    mem.failures = 0
+                    if mem.retry_requested:
+                        mem.retry_requested = False
+                    else:
+                        mem.failures = 0
             except asyncio.CancelledError:
                 raise
             except KubeError as exc:
@@ -323,6 +333,7 @@ class Reconciler:
         await self._write_status(inst, plan, status_input)
         if failure is not None and failure.reason in _RETRY_FAILURES:
             self._retry(key, failure.message)
+            self._memory[key].retry_requested = True
 
     async def _plan(
         self, inst: dict[str, Any], model: JupyterNotebookInstance, mem: _InstanceMemory

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -288,3 +289,24 @@ def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
     second = (setup.instance(NS, "second") or {})["status"]
     assert first["templateGeneration"] == 1
     assert second["templateGeneration"] == 2
+
+
+def test_a_missing_secret_is_looked_for_again_with_back_off(setup: Env) -> None:
+    """The operator cannot watch Secrets (it may only read them), so it looks again: less and less often
+    (0.1 s doubling), not in a loop, and the instance provisions once the Secret exists."""
+    setup.cluster.requests.reset()
+    body = _instance("late")
+    body["spec"]["variablesFrom"] = [{"secretRef": {"name": "late-vars"}}]
+    started = time.monotonic()
+    setup.create_instance(body)
+
+    def gets() -> int:
+        return int(setup.cluster.requests.by("verb", "resource").get("get secrets", 0))
+
+    wait_until(lambda: gets() >= 6, 30, message="six looks for the Secret")
+    elapsed = time.monotonic() - started
+    # Back-off before the sixth: 0.2 + 0.4 + 0.8 + 1.6 + 3.2 s, jitter taking off half of each at most.
+    assert elapsed > 1.5, f"six GETs of the missing Secret in {elapsed:.2f} s: no back-off"
+    assert _failed(setup, "late")["reason"] == "SecretNotFound"
+    setup.core.create_namespaced_secret(NS, {"metadata": {"name": "late-vars"}, "stringData": {"x": "1"}})
+    wait_until(lambda: setup.is_true(NS, "late", "Ready"), 30, message="Ready once the Secret exists")

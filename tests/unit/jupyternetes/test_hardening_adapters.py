@@ -100,6 +100,20 @@ async def test_children_changes_go_ahead_of_new_work() -> None:
     assert not r._queued
 
 
+async def test_a_reconcile_run_now_supersedes_a_pending_retry() -> None:
+    """A retry timer whose reconcile ran early is cancelled, not only forgotten: forget() and stop() can
+    cancel only the timers they know of, and a stray one would queue the instance again later (with a
+    longer back-off piled on each time it failed)."""
+    r = _reconciler()
+    key = ("users", "retried")
+    r.enqueue(key, 0.05)
+    (timer,) = r._timers.values()
+    r.enqueue(key)  # an event: reconcile now
+    assert timer.cancelled()
+    assert not r._timers
+    assert await r._next() == key
+
+
 def test_state_gauge_counts_as_states_change() -> None:
     r = _reconciler()
 
