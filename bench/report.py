@@ -393,6 +393,14 @@ FINDINGS = [
     "reconcile, so a batch turned Ready all at once at its end; children's changes now go ahead of new "
     "work. kopf's per-event deep copy (a diff base nobody used), an O(N) gauge recount per state "
     "change, and managedFields in the caches were removed.",
+    "A watch cut right after a write could end with a BOOKMARK past an event still queued for the "
+    "stream (kubesim sent the store's resourceVersion); kopf resumed from it and lost the event until "
+    "its next relist: an instance first seen 10-65 s late, a PVC left `Pending` in a status. "
+    "Bookmarks now wait for a marker queued behind every event already handed to the stream (a "
+    "kubesim fix: the real API server keeps that promise).",
+    "A missing `variablesFrom` Secret was read again every 0.1-0.2 s for as long as it was missing "
+    "(the back-off was reset by the reconcile that asked for the retry); it now backs off, and a "
+    "retry superseded by an earlier reconcile is cancelled rather than left to fire.",
 ]
 
 
