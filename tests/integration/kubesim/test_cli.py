@@ -38,8 +38,11 @@ def _read_lines(stream: IO[str], count: int, timeout: float = 20.0) -> list[str]
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
-        for line in stream:
-            lines.put(line)
+        try:
+            for line in stream:
+                lines.put(line)
+        except ValueError:
+            pass  # the stream was closed under this thread (the Popen collected, or communicate())
 
     threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + timeout
