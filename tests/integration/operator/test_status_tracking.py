@@ -83,7 +83,12 @@ def test_image_pull_failure_carries_the_kubelets_message(users: Env) -> None:
     pod = (users.instance(NS, "pull") or {})["status"]["pods"]["main"]
     assert pod["state"] == "Error"
     assert "ErrImagePull" in pod["errorMessage"] or "ImagePullBackOff" in pod["errorMessage"]
-    assert any(e.reason == "ImagePullFailed" for e in users.events(NS, "pull"))
+    # Events are posted by the operator's recorder after the status write, not with it.
+    wait_until(
+        lambda: any(e.reason == "ImagePullFailed" for e in users.events(NS, "pull")),
+        10,
+        message="an ImagePullFailed event",
+    )
 
 
 def test_failed_container_is_reported(users: Env) -> None:
