@@ -43,7 +43,9 @@ def wait_until(
     interval: float = 0.02,
     message: str | Callable[[], str] = "condition",
 ) -> T:
-    """Poll ``predicate`` until it returns something truthy (returned) or fail after ``timeout`` seconds."""
+    """Poll ``predicate`` until it returns something truthy (returned) or fail after ``timeout`` seconds.
+    The one polling helper of the suites (and of bench/, through the hardening harness): it raises a plain
+    AssertionError, so code outside pytest can use it and catch it."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
@@ -52,7 +54,7 @@ def wait_until(
             return last
         if time.monotonic() > deadline:
             text = message() if callable(message) else message
-            pytest.fail(f"timed out after {timeout}s waiting for {text} (last value: {last!r})")
+            raise AssertionError(f"timed out after {timeout}s waiting for {text} (last value: {last!r})")
         time.sleep(interval)
 
 

@@ -34,6 +34,7 @@ import requests
 import yaml
 
 import kubesim
+from tests.conftest import wait_until as shared_wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 GROUP = "kadense.io"
@@ -492,15 +493,7 @@ class ReadyClock:
 def wait_until(
     predicate: Callable[[], Any], timeout: float, *, interval: float = 0.1, what: str | Callable[[], str] = ""
 ) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            text = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {text}")
-        time.sleep(interval)
+    return shared_wait_until(predicate, timeout, interval=interval, message=what)
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -16,22 +15,14 @@ import kubernetes
 import pytest
 
 import kubesim
+from tests.conftest import wait_until
 
 T = TypeVar("T")
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01, what: str = "") -> T:
     """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout}s waiting for {what or predicate}; last: {result!r}"
-            )
-        time.sleep(interval)
+    return wait_until(predicate, timeout, interval=interval, message=what or str(predicate))
 
 
 @pytest.fixture(name="wait_for")
