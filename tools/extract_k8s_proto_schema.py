@@ -18,6 +18,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from kubesim.protobuf import wire_fields as fields
+
 REPO = Path(__file__).resolve().parents[1]
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
 # The API groups kubesim serves (stable versions) and the apimachinery packages they use.
@@ -26,40 +28,6 @@ WANTED = re.compile(
     r"|batch|autoscaling|scheduling|discovery)/v1|apimachinery/pkg/(apis/meta/v1|runtime|runtime/schema"
     r"|api/resource|util/intstr))/generated\.proto$"
 )
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
-def fields(buf: bytes) -> list[tuple[int, int, Any]]:
-    """(number, wire type, value) of each field of a message; length-delimited values are bytes."""
-    out: list[tuple[int, int, Any]] = []
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        num, wt = key >> 3, key & 7
-        value: Any
-        if wt == 0:
-            value, pos = _varint(buf, pos)
-        elif wt == 1:
-            value, pos = buf[pos : pos + 8], pos + 8
-        elif wt == 2:
-            n, pos = _varint(buf, pos)
-            value, pos = buf[pos : pos + n], pos + n
-        elif wt == 5:
-            value, pos = buf[pos : pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported wire type {wt}")
-        out.append((num, wt, value))
-    return out
 
 
 def _message(buf: bytes, prefix: str, table: dict[str, Any]) -> None:

@@ -131,6 +131,12 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def wire_fields(buf: bytes) -> list[tuple[int, int, Any]]:
+    """(number, wire type, value) of each field of a message; length-delimited values are bytes. Also
+    what tools/extract_k8s_proto_schema.py reads kubectl's embedded descriptors with."""
+    return _fields(buf)
+
+
 def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
     out: list[tuple[int, int, Any]] = []
     pos = 0

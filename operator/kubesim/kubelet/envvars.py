@@ -77,6 +77,28 @@ def _configmap_data(cm: Obj) -> dict[str, str]:
     return data
 
 
+def _referenced_data(ref: Obj, kind: str, ns: str, lookup: Lookup) -> dict[str, str] | None:
+    """The data of the ConfigMap or Secret ``ref`` names; None when it is missing and ``optional``."""
+    obj = lookup(ns, ref.get("name", ""))
+    if obj is None:
+        if ref.get("optional"):
+            return None
+        raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
+    return _configmap_data(obj) if kind == "ConfigMap" else _secret_data(obj)
+
+
+def _referenced_key(ref: Obj, kind: str, ns: str, lookup: Lookup) -> str | None:
+    """The value of ``ref``'s key in the ConfigMap or Secret it names; None when optional and missing."""
+    data = _referenced_data(ref, kind, ns, lookup)
+    if data is None:
+        return None
+    if ref.get("key") not in data:
+        if ref.get("optional"):
+            return None
+        raise ConfigError(f"couldn't find key {ref.get('key')} in {kind} {ns}/{ref.get('name')}")
+    return data[ref["key"]]
+
+
 _FIELD_SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['(.*)'\]$")
 
 
@@ -148,24 +170,12 @@ def resolve_env(
     for source in container.get("envFrom") or ():
         prefix = source.get("prefix") or ""
         if source.get("configMapRef") is not None:
-            ref = source["configMapRef"]
-            cm = configmap(ns, ref.get("name", ""))
-            if cm is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'configmap "{ref.get("name", "")}" not found')
-            data = _configmap_data(cm)
+            data = _referenced_data(source["configMapRef"], "ConfigMap", ns, configmap)
         elif source.get("secretRef") is not None:
-            ref = source["secretRef"]
-            sec = secret(ns, ref.get("name", ""))
-            if sec is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'secret "{ref.get("name", "")}" not found')
-            data = _secret_data(sec)
+            data = _referenced_data(source["secretRef"], "Secret", ns, secret)
         else:
             continue
-        for k, v in data.items():
+        for k, v in (data or {}).items():
             name = prefix + k
             if _ENV_NAME.match(name):
                 env[name] = v
@@ -181,32 +191,14 @@ def resolve_env(
             env[name] = field_ref(pod, str(source["fieldRef"].get("fieldPath", "")), pod_ip, host_ip)
         elif source.get("resourceFieldRef") is not None:
             env[name] = resource_field_ref(pod, container, source["resourceFieldRef"], allocatable or {})
-        elif source.get("configMapKeyRef") is not None:
-            ref = source["configMapKeyRef"]
-            cm = configmap(ns, ref.get("name", ""))
-            if cm is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'configmap "{ref.get("name", "")}" not found')
-            data = _configmap_data(cm)
-            if ref.get("key") not in data:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f"couldn't find key {ref.get('key')} in ConfigMap {ns}/{ref.get('name')}")
-            env[name] = data[ref["key"]]
-        elif source.get("secretKeyRef") is not None:
-            ref = source["secretKeyRef"]
-            sec = secret(ns, ref.get("name", ""))
-            if sec is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'secret "{ref.get("name", "")}" not found')
-            data = _secret_data(sec)
-            if ref.get("key") not in data:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f"couldn't find key {ref.get('key')} in Secret {ns}/{ref.get('name')}")
-            env[name] = data[ref["key"]]
+        elif source.get("configMapKeyRef") is not None or source.get("secretKeyRef") is not None:
+            is_cm = source.get("configMapKeyRef") is not None
+            ref = source["configMapKeyRef" if is_cm else "secretKeyRef"]
+            value = _referenced_key(
+                ref, "ConfigMap" if is_cm else "Secret", ns, configmap if is_cm else secret
+            )
+            if value is not None:
+                env[name] = value
     return env
 
 
