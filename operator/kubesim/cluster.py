@@ -10,7 +10,6 @@ async with kubesim.Cluster() as cluster:    # served on the running event loop
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
@@ -22,10 +21,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from aiohttp import web
 
-from kubesim import builtin_hooks, errors
+from kubesim import builtin_hooks, errors, kubeconfig
 from kubesim.accounting import RequestCounter
 from kubesim.api import ADMIN, API, CRDS, MAX_OBJECT_BYTES, NAMESPACES, SYSTEM, User, WriteOptions
 from kubesim.authn import TokenAuthenticator, self_subject_review_status
@@ -479,30 +477,17 @@ class Cluster:
         namespace: str = "default",
     ) -> str:
         """Write a kubeconfig for this cluster atomically, so a waiting script never reads half a file."""
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "kubesim", "cluster": self._cluster_entry()}],
-            "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [
-                {"name": "kubesim", "context": {"cluster": "kubesim", "user": user, "namespace": namespace}}
-            ],
-            "current-context": "kubesim",
-            "preferences": {},
-        }
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-        tmp.chmod(0o600)
-        tmp.replace(target)
-        return str(target)
+        return kubeconfig.write_kubeconfig(
+            path,
+            cluster=self._cluster_entry(),
+            user=kubeconfig.token_user(token),
+            user_name=user,
+            cluster_name="kubesim",
+            namespace=namespace,
+        )
 
     def _cluster_entry(self) -> dict[str, str]:
-        entry = {"server": self.url}
-        if self.ca_file:
-            entry["certificate-authority-data"] = base64.b64encode(Path(self.ca_file).read_bytes()).decode()
-        return entry
+        return kubeconfig.cluster_entry(self.url, Path(self.ca_file).read_bytes() if self.ca_file else None)
 
     def get(self, plural: str, name: str, namespace: str = "", group: str = "") -> dict[str, Any] | None:
         """A stored object by plural/name (for assertions)."""

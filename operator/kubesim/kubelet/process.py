@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import ctypes
 import errno
 import json
 import os
@@ -46,19 +45,12 @@ from kubesim.kubelet.runtime import (
     Sandbox,
     StartError,
 )
+from kubesim.subprocesses import descendants, die_with_parent
 
 Obj = dict[str, Any]
 
 NSINIT = Path(__file__).with_name("nsinit.py")
 SHIM_DIR = Path(__file__).with_name("pyshim")
-PR_SET_PDEATHSIG = 1
-
-_LIBC: Any = None
-if sys.platform.startswith("linux"):
-    try:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover
-        _LIBC = None
 
 # Every live container process group, so nothing outlives the interpreter.
 _LIVE: dict[int, ProcessHandle] = {}
@@ -77,46 +69,6 @@ def _kill_all_at_exit() -> None:
 
 
 atexit.register(_kill_all_at_exit)
-
-
-def _preexec(parent: int) -> Callable[[], None]:
-    def setup() -> None:
-        if _LIBC is not None:
-            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died between fork and prctl
-            os._exit(137)
-
-    return setup
-
-
-def descendants(pid: int) -> list[int]:
-    """Processes below pid (from /proc; empty where /proc is missing)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        try:
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in out:
-                out.append(child)
-                todo.append(child)
-    return out
 
 
 _WILDCARD = re.compile(r"(?<![\w.])0\.0\.0\.0(?![\w.]|/\d)")
@@ -337,7 +289,7 @@ class ProcessHandle(Handle):
                 cwd=ctx["spawn_cwd"],
                 env=env,
                 start_new_session=True,
-                preexec_fn=_preexec(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
             )
         except OSError as exc:
             return 126, str(exc)
@@ -596,7 +548,7 @@ class ProcessRuntime(Runtime):
                 cwd=spawn_cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_preexec(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
                 limit=MAX_LINE,
             )
         except OSError as exc:

@@ -1,0 +1,403 @@
+"""``k8slocal.ControlPlane``: etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from
+source, run as local processes on loopback, as a sync or an async context manager.
+
+with ControlPlane() as cp:                  # builds (or finds) the binaries, starts, waits until ready
+    subprocess.run(["kubectl", "--kubeconfig", cp.kubeconfig, "get", "ns"])
+
+async with ControlPlane() as cp:            # the same, waiting without blocking the event loop
+    ...
+
+Ready means: ``/readyz`` answers ok, the controller-manager and scheduler are healthy, the ``default``
+namespace and its ``default`` ServiceAccount exist, and the default StorageClass is in place. Only then is
+the admin kubeconfig written (a script may wait for the file to appear).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import ssl
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from k8slocal import build
+from k8slocal.components import Component, ComponentFailed, free_port
+from k8slocal.flags import (
+    Layout,
+    Ports,
+    apiserver_args,
+    controller_manager_args,
+    etcd_args,
+    scheduler_args,
+)
+from k8slocal.versions import DEFAULT_VERSION
+from kubesim import kubeconfig as kubeconfigs
+from kubesim.tls import SERVER_NAMES, CertificateAuthority, new_signing_key
+
+ADMIN_USER = "kubernetes-admin"
+STORAGE_CLASS = "standard"
+# Where the upstream host-path provisioner puts volumes; the path is compiled into kube-controller-manager
+# (pkg/volume/hostpath: "/tmp/hostpath_pv/<uuid>"), it cannot follow the state directory.
+HOSTPATH_PROVISIONER_DIR = Path("/tmp/hostpath_pv")
+
+
+class StartFailed(Exception):
+    """The control plane did not come up; the message names the component and shows its log's tail."""
+
+
+@dataclass
+class _Wait:
+    what: str
+    probe: Callable[[], bool]
+    component: Component | None
+    timeout: float
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        *,
+        version: str = DEFAULT_VERSION,
+        kubeconfig: str | Path | None = None,
+        state_dir: str | Path | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        binaries: build.Binaries | None = None,
+        progress: build.Progress | None = None,
+        apiserver_flags: Sequence[str] = (),
+        controller_manager_flags: Sequence[str] = (),
+        scheduler_flags: Sequence[str] = (),
+    ) -> None:
+        self.version = version
+        self.host = host
+        self._requested_port = port
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="k8s-local-")
+            state_dir = self._tmp.name
+        self.layout = Layout(Path(state_dir).resolve())
+        self.state_dir = self.layout.state_dir
+        self.kubeconfig = str(kubeconfig) if kubeconfig else str(self.layout.kubeconfig("admin"))
+        self.binaries = binaries
+        self._progress = progress or (lambda line: None)
+        self._extra = {
+            "kube-apiserver": tuple(apiserver_flags),
+            "kube-controller-manager": tuple(controller_manager_flags),
+            "kube-scheduler": tuple(scheduler_flags),
+        }
+        self.admin_token = secrets.token_urlsafe(32)
+        self.url = ""
+        self.ca_file = ""
+        self.components: dict[str, Component] = {}
+        self.ca: CertificateAuthority | None = None
+        self.started_seconds: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ context managers
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> ControlPlane:
+        await self.astart()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self._stop_components)  # waiting for exits only; no process is started
+        self._cleanup()
+
+    # ------------------------------------------------------------------ start
+
+    def start(self) -> None:
+        try:
+            for wait in self._steps():
+                deadline = time.monotonic() + wait.timeout
+                while not wait.probe():
+                    self._check(wait, deadline)
+                    time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def astart(self) -> None:
+        try:
+            if self.binaries is None:
+                self.binaries = await asyncio.to_thread(build.ensure, self.version, progress=self._report)
+            for wait in self._steps():
+                deadline = time.monotonic() + wait.timeout
+                while not await asyncio.to_thread(wait.probe):
+                    self._check(wait, deadline)
+                    await asyncio.sleep(0.05)
+        except BaseException:
+            await asyncio.to_thread(self._stop_components)
+            self._cleanup()
+            raise
+
+    def _report(self, line: str) -> None:
+        self._progress(line)
+
+    def _check(self, wait: _Wait, deadline: float) -> None:
+        for component in self.components.values():
+            try:
+                component.check_alive()
+            except ComponentFailed as exc:
+                raise StartFailed(str(exc)) from None
+        if time.monotonic() > deadline:
+            tail = f"\n{wait.component.log_tail()}" if wait.component else ""
+            raise StartFailed(f"timed out after {wait.timeout:.0f} s waiting for {wait.what}{tail}")
+
+    def _steps(self) -> Iterator[_Wait]:
+        """The start, as launches and the conditions to wait for; the caller's loop waits (sync or async),
+        and every process is launched from the caller's thread."""
+        if self.binaries is None:
+            self.binaries = build.ensure(self.version, progress=self._report)
+        binaries = self.binaries
+        t0 = time.monotonic()
+        ports = self._prepare()
+        layout = self.layout
+        admin_context = self._admin_context()
+        insecure = ssl.create_default_context()
+        # The controller-manager and scheduler serve /healthz with self-signed certificates of their own.
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE
+
+        def component(name: str, argv: list[str], health: str, ctx: ssl.SSLContext | None) -> Component:
+            comp = Component(name, argv, health, layout.log(name), context=ctx)
+            self.components[name] = comp
+            comp.launch()
+            return comp
+
+        etcd = component(
+            "etcd",
+            etcd_args(str(binaries.path("etcd")), layout, ports, self.host),
+            f"http://{self.host}:{ports.etcd_client}/health",
+            None,
+        )
+        yield _Wait("etcd to answer /health", etcd.healthy, etcd, 30)
+        self.started_seconds["etcd"] = time.monotonic() - t0
+        apiserver = component(
+            "kube-apiserver",
+            apiserver_args(
+                str(binaries.path("kube-apiserver")), layout, ports, self.host, self._extra["kube-apiserver"]
+            ),
+            f"{self.url}/readyz",
+            admin_context,
+        )
+        yield _Wait("kube-apiserver /readyz", apiserver.healthy, apiserver, 90)
+        self.started_seconds["kube-apiserver"] = time.monotonic() - t0
+        kcm = component(
+            "kube-controller-manager",
+            controller_manager_args(
+                str(binaries.path("kube-controller-manager")),
+                layout,
+                ports,
+                self.host,
+                self._extra["kube-controller-manager"],
+            ),
+            f"https://{self.host}:{ports.controller_manager}/healthz",
+            insecure,
+        )
+        scheduler = component(
+            "kube-scheduler",
+            scheduler_args(
+                str(binaries.path("kube-scheduler")), layout, ports, self.host, self._extra["kube-scheduler"]
+            ),
+            f"https://{self.host}:{ports.scheduler}/healthz",
+            insecure,
+        )
+        self._ensure_storage_class()
+        yield _Wait("kube-controller-manager /healthz", kcm.healthy, kcm, 60)
+        yield _Wait("kube-scheduler /healthz", scheduler.healthy, scheduler, 60)
+        yield _Wait(
+            "the default ServiceAccount of the default namespace",
+            lambda: self.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
+            kcm,
+            60,
+        )
+        self.started_seconds["ready"] = time.monotonic() - t0
+        self._write_admin_kubeconfig()
+
+    def _prepare(self) -> Ports:
+        for directory in (self.layout.pki, self.layout.logs, self.layout.etcd_data):
+            directory.mkdir(parents=True, exist_ok=True)
+        ports = Ports(
+            etcd_client=free_port(self.host),
+            etcd_peer=free_port(self.host),
+            apiserver=self._requested_port or free_port(self.host),
+            controller_manager=free_port(self.host),
+            scheduler=free_port(self.host),
+        )
+        self.url = f"https://{self.host}:{ports.apiserver}"
+        self._write_pki()
+        for who, user in (
+            ("kube-controller-manager", "system:kube-controller-manager"),
+            ("kube-scheduler", "system:kube-scheduler"),
+        ):
+            self.add_user(user, (), path=self.layout.kubeconfig(who))
+        self.ports = ports
+        return ports
+
+    def _write_pki(self) -> None:
+        layout = self.layout
+        ca = self.ca = CertificateAuthority("k8s-local-ca")
+        _write(layout.cert("ca"), ca.cert_pem)
+        _write(layout.key("ca"), ca.key_pem, private=True)
+        self.ca_file = str(layout.cert("ca"))
+        serving = ca.issue(
+            "kube-apiserver",
+            dns_names=SERVER_NAMES,
+            ip_addresses=sorted({"127.0.0.1", self.host}),
+            server=True,
+        )
+        _write(layout.cert("apiserver"), serving.cert_pem)
+        _write(layout.key("apiserver"), serving.key_pem, private=True)
+        kubelet_client = ca.issue(
+            "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True
+        )
+        _write(layout.cert("apiserver-kubelet-client"), kubelet_client.cert_pem)
+        _write(layout.key("apiserver-kubelet-client"), kubelet_client.key_pem, private=True)
+        admin = ca.issue(ADMIN_USER, organizations=["system:masters"], client=True)
+        _write(layout.cert("admin"), admin.cert_pem)
+        _write(layout.key("admin"), admin.key_pem, private=True)
+        sa_private, sa_public = new_signing_key()
+        _write(layout.pki / "sa.key", sa_private, private=True)
+        _write(layout.pki / "sa.pub", sa_public)
+        _write(
+            layout.pki / "tokens.csv",
+            f"{self.admin_token},{ADMIN_USER},admin,system:masters\n".encode(),
+            private=True,
+        )
+
+    def _admin_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx.load_cert_chain(self.layout.cert("admin"), self.layout.key("admin"))
+        return ctx
+
+    def _write_admin_kubeconfig(self) -> None:
+        assert self.ca is not None
+        kubeconfigs.write_kubeconfig(
+            self.kubeconfig,
+            cluster=kubeconfigs.cluster_entry(self.url, self.ca.cert_pem),
+            user=kubeconfigs.certificate_user(
+                self.layout.cert("admin").read_bytes(), self.layout.key("admin").read_bytes()
+            ),
+            user_name=ADMIN_USER,
+            cluster_name="k8s-local",
+        )
+
+    def _ensure_storage_class(self) -> None:
+        body = {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "kubernetes.io/host-path",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+        }
+        status, answer = self.request("POST", "/apis/storage.k8s.io/v1/storageclasses", body)
+        if status not in (201, 409):
+            raise StartFailed(f"creating the default StorageClass failed: HTTP {status} {answer}")
+
+    # ------------------------------------------------------------------ use
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 10) -> tuple[int, Any]:
+        """One request as the admin; returns (HTTP status, decoded JSON body or text). Never raises on
+        HTTP errors."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {self.admin_token}"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._ca_context()) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except OSError as exc:
+            return 0, str(exc)
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def _ca_context(self) -> ssl.SSLContext:
+        ctx = getattr(self, "_ca_ctx", None)
+        if ctx is None:
+            ctx = self._ca_ctx = ssl.create_default_context(cafile=self.ca_file)
+        return ctx
+
+    def add_user(self, name: str, groups: Sequence[str] = (), *, path: str | Path | None = None) -> Path:
+        """A kubeconfig authenticating as ``name`` in ``groups`` with a client certificate of our CA."""
+        assert self.ca is not None, "the control plane's CA exists once it starts"
+        pair = self.ca.issue(name, organizations=list(groups), client=True)
+        target = Path(path) if path else self.state_dir / "kubeconfigs" / f"user-{_safe(name)}.kubeconfig"
+        kubeconfigs.write_kubeconfig(
+            target,
+            cluster=kubeconfigs.cluster_entry(self.url, self.ca.cert_pem),
+            user=kubeconfigs.certificate_user(pair.cert_pem, pair.key_pem),
+            user_name=name,
+            cluster_name="k8s-local",
+        )
+        return target
+
+    def logs(self, component: str) -> str:
+        return self.layout.log(component).read_text(errors="replace")
+
+    def pids(self) -> dict[str, int]:
+        return {name: c.pid for name, c in self.components.items() if c.pid is not None}
+
+    # ------------------------------------------------------------------ stop
+
+    def stop(self) -> None:
+        self._stop_components()
+        self._cleanup()
+
+    def _stop_components(self) -> None:
+        """Reverse order: the controllers, then the apiserver, then etcd."""
+        order = ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
+        groups = [order[:2], order[2:3], order[3:]]
+        for group in groups:
+            members = [self.components[name] for name in group if name in self.components]
+            for member in members:
+                member.terminate()
+            deadline = time.monotonic() + max((m.stop_timeout for m in members), default=0)
+            for member in members:
+                member.reap(deadline)
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _write(path: Path, data: bytes, *, private: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    if private:
+        path.chmod(0o600)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def remove_provisioned_volumes(paths: Sequence[str]) -> None:
+    """Remove host-path volumes the provisioner made under /tmp/hostpath_pv (and nothing else)."""
+    for path in paths:
+        target = Path(path)
+        if target.parent == HOSTPATH_PROVISIONER_DIR:
+            shutil.rmtree(target, ignore_errors=True)
