@@ -8,6 +8,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.clusters import BACKENDS, backends, cluster, ns, upstream
+
+__all__ = ["cluster", "ns", "upstream"]  # fixtures shared by every layer (tests/clusters.py)
+
 T = TypeVar("T")
 
 
@@ -18,10 +22,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="sim",
         help="where e2e tests run: kubesim (default) or a kind cluster from $KUBECONFIG (GitHub Actions)",
     )
+    parser.addoption(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="API servers the `cluster` fixture's tests run on: kubesim, upstream (k8s-local), or both "
+        "(default: kubesim,upstream)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sim_only: runs only against kubesim")
+    config.addinivalue_line(
+        "markers",
+        "kubesim_diverges(reason): kubesim knowingly differs from upstream here (docs/kubesim.md, "
+        "'What is simplified'): strict xfail on kubesim, a plain test on upstream",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that take ``cluster`` run once per backend, same code, same assertions."""
+    if "cluster" not in metafunc.fixturenames:
+        return
+    diverges = metafunc.definition.get_closest_marker("kubesim_diverges")
+    params = []
+    for backend in backends(metafunc.config):
+        marks = []
+        if diverges is not None and backend == "kubesim":
+            reason = diverges.kwargs.get("reason") or (diverges.args[0] if diverges.args else "")
+            if not reason:
+                raise pytest.UsageError(f"{metafunc.definition.nodeid}: kubesim_diverges needs a reason")
+            marks.append(pytest.mark.xfail(reason=f"kubesim diverges: {reason}", strict=True))
+        params.append(pytest.param(backend, id=backend, marks=marks))
+    metafunc.parametrize("cluster", params, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -17,12 +17,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import yaml
-
-import kubesim
 
 ROOT = Path(__file__).resolve().parents[3]
 CHARTS = Path(__file__).resolve().parent / "charts"
@@ -117,6 +115,14 @@ def widget(name: str, size: int = 3, **spec: Any) -> dict[str, Any]:
     }
 
 
+class Cluster(Protocol):
+    """What the helpers need of a cluster: Cluster and tests.clusters.ClusterUnderTest both fit."""
+
+    url: str
+    admin_token: str
+    ca_file: str
+
+
 @dataclass
 class Response:
     status: int
@@ -130,7 +136,7 @@ class Response:
         return [json.loads(line) for line in self.body.splitlines() if line.strip()]
 
 
-def ssl_context(cluster: kubesim.Cluster) -> ssl.SSLContext | None:
+def ssl_context(cluster: Cluster) -> ssl.SSLContext | None:
     return _context(cluster.ca_file) if cluster.ca_file else None
 
 
@@ -140,7 +146,7 @@ def _context(ca_file: str) -> ssl.SSLContext:
 
 
 def http(
-    cluster: kubesim.Cluster,
+    cluster: Cluster,
     method: str,
     path: str,
     body: Any = None,
@@ -175,7 +181,7 @@ def http(
 
 
 def watch_events(
-    cluster: kubesim.Cluster,
+    cluster: Cluster,
     path: str,
     until: Callable[[dict[str, Any]], bool],
     *,

@@ -1,8 +1,11 @@
 """Fixtures for integration tests against a simulated cluster.
 
-- ``cluster``: a fresh ``kubesim.Cluster()`` per test, served from a background thread.
+- ``cluster`` (tests/clusters.py): the test runs on kubesim and on upstream Kubernetes, in a namespace of
+  its own (``cluster.namespace``).
 - ``client``: an official ``kubernetes`` ``ApiClient`` configured from ``cluster.kubeconfig``
   (wrap it: ``kubernetes.client.CoreV1Api(client)``).
+- ``sim`` / ``sim_client``: a fresh ``kubesim.Cluster()`` per test, served from a background thread, for
+  tests of kubesim's own features (fault injection, options, its store); kubesim only.
 - ``wait_for``: :func:`wait_for`, to poll a condition with a deadline instead of sleeping.
 """
 
@@ -15,6 +18,7 @@ import kubernetes
 import pytest
 
 import kubesim
+from tests.clusters import ClusterUnderTest
 from tests.conftest import wait_until
 
 T = TypeVar("T")
@@ -31,15 +35,24 @@ def wait_for_fixture() -> Callable[..., object]:
 
 
 @pytest.fixture
-def cluster() -> Iterator[kubesim.Cluster]:
+def sim() -> Iterator[kubesim.Cluster]:
     with kubesim.Cluster() as c:
         yield c
 
 
-@pytest.fixture
-def client(cluster: kubesim.Cluster) -> Iterator[kubernetes.client.ApiClient]:
-    api_client = kubernetes.config.new_client_from_config(config_file=cluster.kubeconfig)  # type: ignore[no-untyped-call]
+def _client(kubeconfig: str) -> Iterator[kubernetes.client.ApiClient]:
+    api_client = kubernetes.config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     try:
         yield api_client
     finally:
         api_client.close()
+
+
+@pytest.fixture
+def client(cluster: ClusterUnderTest) -> Iterator[kubernetes.client.ApiClient]:
+    yield from _client(cluster.kubeconfig)
+
+
+@pytest.fixture
+def sim_client(sim: kubesim.Cluster) -> Iterator[kubernetes.client.ApiClient]:
+    yield from _client(sim.kubeconfig)

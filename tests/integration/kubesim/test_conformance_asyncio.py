@@ -19,20 +19,20 @@ NS = "default"
 
 @pytest.fixture
 async def aapi() -> AsyncIterator[tuple[kubesim.Cluster, aclient.ApiClient]]:
-    async with kubesim.Cluster() as cluster:
-        api = await aconfig.new_client_from_config(config_file=cluster.kubeconfig)
+    async with kubesim.Cluster() as sim:
+        api = await aconfig.new_client_from_config(config_file=sim.kubeconfig)
         try:
-            yield cluster, api
+            yield sim, api
         finally:
             await api.close()
 
 
 async def test_crud_and_errors(aapi: tuple[kubesim.Cluster, aclient.ApiClient]) -> None:
-    cluster, api = aapi
+    sim, api = aapi
     core = aclient.CoreV1Api(api)
     created = await core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}, "data": {"a": "1"}})
     assert created.metadata.uid
-    assert cluster.get("configmaps", "x", NS) is not None  # the store, for direct assertions
+    assert sim.get("configmaps", "x", NS) is not None  # the store, for direct assertions
     patched = await core.patch_namespaced_config_map("x", NS, {"data": {"a": "2"}})
     assert patched.data == {"a": "2"}
     with pytest.raises(ApiException) as info:
@@ -42,7 +42,7 @@ async def test_crud_and_errors(aapi: tuple[kubesim.Cluster, aclient.ApiClient]) 
         await core.read_namespaced_config_map("missing", NS)
     assert info.value.status == 404
     await core.delete_namespaced_config_map("x", NS)
-    assert cluster.get("configmaps", "x", NS) is None
+    assert sim.get("configmaps", "x", NS) is None
 
 
 async def test_watch_stream(aapi: tuple[kubesim.Cluster, aclient.ApiClient]) -> None:
@@ -77,8 +77,8 @@ async def _drain(core: aclient.CoreV1Api, resource_version: str) -> None:
 
 
 async def test_expired_watch_raises_410() -> None:
-    async with kubesim.Cluster(history_size=3) as cluster:
-        api = await aconfig.new_client_from_config(config_file=cluster.kubeconfig)
+    async with kubesim.Cluster(history_size=3) as sim:
+        api = await aconfig.new_client_from_config(config_file=sim.kubeconfig)
         try:
             core = aclient.CoreV1Api(api)
             first = (

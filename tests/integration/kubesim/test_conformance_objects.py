@@ -34,10 +34,10 @@ def _deployment(name: str, image: str = "busybox:1.36") -> dict[str, Any]:
     }
 
 
-def test_server_sets_uid_timestamp_and_resource_version(client: kubernetes.client.ApiClient) -> None:
+def test_server_sets_uid_timestamp_and_resource_version(client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
     cm = core.create_namespaced_config_map(
-        NS, {"metadata": {"name": "x", "uid": "mine", "resourceVersion": "7"}}
+        ns, {"metadata": {"name": "x", "uid": "mine", "resourceVersion": "7"}}
     )
     uuid.UUID(cm.metadata.uid)
     assert cm.metadata.uid != "mine"
@@ -48,54 +48,54 @@ def test_server_sets_uid_timestamp_and_resource_version(client: kubernetes.clien
 
 
 def test_resource_version_changes_only_when_something_changes(
-    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
+    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient, ns: str
 ) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    cm = core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}, "data": {"a": "1"}})
+    cm = core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}, "data": {"a": "1"}})
     rv0 = cm.metadata.resource_version
-    same = core.replace_namespaced_config_map("x", NS, cm)
+    same = core.replace_namespaced_config_map("x", ns, cm)
     assert same.metadata.resource_version == rv0
-    patched = core.patch_namespaced_config_map("x", NS, {"data": {"a": "1"}})
+    patched = core.patch_namespaced_config_map("x", ns, {"data": {"a": "1"}})
     assert patched.metadata.resource_version == rv0
-    changed = core.patch_namespaced_config_map("x", NS, {"data": {"a": "2"}})
+    changed = core.patch_namespaced_config_map("x", ns, {"data": {"a": "2"}})
     assert int(changed.metadata.resource_version) > int(rv0)
     # The no-op writes emitted no watch event: a watch from rv0 sees exactly one MODIFIED.
-    core.create_namespaced_config_map(NS, {"metadata": {"name": "marker"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "marker"}})
     events = watch_events(
-        cluster, f"/api/v1/namespaces/{NS}/configmaps?watch=1&resourceVersion={rv0}", named("marker")
+        cluster, f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={rv0}", named("marker")
     )
     assert [(e["type"], e["object"]["metadata"]["resourceVersion"]) for e in events[:-1]] == [
         ("MODIFIED", changed.metadata.resource_version)
     ]
 
 
-def test_resource_version_is_one_global_counter(client: kubernetes.client.ApiClient) -> None:
+def test_resource_version_is_one_global_counter(client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    a = core.create_namespaced_config_map(NS, {"metadata": {"name": "a"}})
-    b = core.create_namespaced_secret(NS, {"metadata": {"name": "b"}})
+    a = core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    b = core.create_namespaced_secret(ns, {"metadata": {"name": "b"}})
     assert int(b.metadata.resource_version) > int(a.metadata.resource_version)
-    listed = core.list_namespaced_config_map(NS)
+    listed = core.list_namespaced_config_map(ns)
     assert int(listed.metadata.resource_version) >= int(b.metadata.resource_version)
 
 
-def test_generation_follows_spec_changes_only(client: kubernetes.client.ApiClient) -> None:
+def test_generation_follows_spec_changes_only(client: kubernetes.client.ApiClient, ns: str) -> None:
     apps = kubernetes.client.AppsV1Api(client)
-    d = apps.create_namespaced_deployment(NS, _deployment("d"))
+    d = apps.create_namespaced_deployment(ns, _deployment("d"))
     assert d.metadata.generation == 1
-    d = apps.patch_namespaced_deployment("d", NS, {"metadata": {"labels": {"x": "y"}}})
+    d = apps.patch_namespaced_deployment("d", ns, {"metadata": {"labels": {"x": "y"}}})
     assert d.metadata.generation == 1
-    d = apps.patch_namespaced_deployment_status("d", NS, {"status": {"replicas": 1, "observedGeneration": 1}})
+    d = apps.patch_namespaced_deployment_status("d", ns, {"status": {"replicas": 1, "observedGeneration": 1}})
     assert d.metadata.generation == 1
     assert d.status.replicas == 1
-    d = apps.patch_namespaced_deployment("d", NS, {"spec": {"replicas": 3}})
+    d = apps.patch_namespaced_deployment("d", ns, {"spec": {"replicas": 3}})
     assert d.metadata.generation == 2
     assert d.status.replicas == 1  # status kept by a main-endpoint write
 
 
-def test_generate_name(client: kubernetes.client.ApiClient) -> None:
+def test_generate_name(client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
     names = {
-        core.create_namespaced_config_map(NS, {"metadata": {"generateName": "job-"}}).metadata.name
+        core.create_namespaced_config_map(ns, {"metadata": {"generateName": "job-"}}).metadata.name
         for _ in range(5)
     }
     assert len(names) == 5
@@ -103,11 +103,11 @@ def test_generate_name(client: kubernetes.client.ApiClient) -> None:
         assert re.fullmatch(r"job-[a-z0-9]{5}", name), name
 
 
-def test_already_exists(client: kubernetes.client.ApiClient) -> None:
+def test_already_exists(client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}})
     with pytest.raises(ApiException) as info:
-        core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}})
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}})
     assert info.value.status == 409
     body = api_exception_body(info.value)
     assert body["reason"] == "AlreadyExists"
@@ -118,13 +118,13 @@ def test_already_exists(client: kubernetes.client.ApiClient) -> None:
     }
 
 
-def test_conflict_on_stale_resource_version(client: kubernetes.client.ApiClient) -> None:
+def test_conflict_on_stale_resource_version(client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    stale = core.create_namespaced_config_map(NS, {"metadata": {"name": "x"}, "data": {"a": "1"}})
-    core.patch_namespaced_config_map("x", NS, {"data": {"a": "2"}})
+    stale = core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}, "data": {"a": "1"}})
+    core.patch_namespaced_config_map("x", ns, {"data": {"a": "2"}})
     stale.data = {"a": "3"}
     with pytest.raises(ApiException) as info:
-        core.replace_namespaced_config_map("x", NS, stale)
+        core.replace_namespaced_config_map("x", ns, stale)
     assert info.value.status == 409
     body = api_exception_body(info.value)
     assert body["reason"] == "Conflict"
@@ -135,13 +135,13 @@ def test_conflict_on_stale_resource_version(client: kubernetes.client.ApiClient)
     # A patch carrying a stale resourceVersion is a precondition too.
     with pytest.raises(ApiException) as info:
         core.patch_namespaced_config_map(
-            "x", NS, {"metadata": {"resourceVersion": stale.metadata.resource_version}, "data": {"a": "4"}}
+            "x", ns, {"metadata": {"resourceVersion": stale.metadata.resource_version}, "data": {"a": "4"}}
         )
     assert info.value.status == 409
-    assert core.read_namespaced_config_map("x", NS).data == {"a": "2"}
+    assert core.read_namespaced_config_map("x", ns).data == {"a": "2"}
     # Without a resourceVersion an update is unconditional.
     stale.metadata.resource_version = None
-    assert core.replace_namespaced_config_map("x", NS, stale).data == {"a": "3"}
+    assert core.replace_namespaced_config_map("x", ns, stale).data == {"a": "3"}
 
 
 def test_missing_namespace_is_404(client: kubernetes.client.ApiClient) -> None:
@@ -187,18 +187,18 @@ def test_creation_in_a_terminating_namespace_is_refused(
     wait_for(namespace_gone, what="namespace removed")
 
 
-def test_status_subresource_on_builtin_kinds(client: kubernetes.client.ApiClient) -> None:
+def test_status_subresource_on_builtin_kinds(client: kubernetes.client.ApiClient, ns: str) -> None:
     apps = kubernetes.client.AppsV1Api(client)
     body = _deployment("d")
     body["status"] = {"replicas": 9}
-    d = apps.create_namespaced_deployment(NS, body)
+    d = apps.create_namespaced_deployment(ns, body)
     assert d.status is None or not d.status.replicas  # create drops status
     d.status = kubernetes.client.V1DeploymentStatus(replicas=4)
-    d = apps.replace_namespaced_deployment("d", NS, d)
+    d = apps.replace_namespaced_deployment("d", ns, d)
     assert d.status is None or not d.status.replicas  # the main endpoint ignores status
     d.status = kubernetes.client.V1DeploymentStatus(replicas=2)
     d.spec.replicas = 5
-    d = apps.replace_namespaced_deployment_status("d", NS, d)
+    d = apps.replace_namespaced_deployment_status("d", ns, d)
     assert d.status.replicas == 2
     assert d.spec.replicas == 1  # /status ignores everything but status
 

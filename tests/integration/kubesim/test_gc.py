@@ -75,9 +75,9 @@ def release(core: Any, name: str, namespace: str = NS) -> None:
 
 @pytest.mark.parametrize("policy", [None, "Background"])
 def test_background_deletion_removes_dependents(
-    client: ApiClient, wait_for: Wait, policy: str | None
+    sim_client: ApiClient, wait_for: Wait, policy: str | None
 ) -> None:
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     owner = make_cm(core, "owner")
     make_cm(core, "dep-a", [ref(owner)])
     make_cm(core, "dep-b", [ref(owner, block=True)])
@@ -89,8 +89,8 @@ def test_background_deletion_removes_dependents(
     assert get_cm(core, "unrelated").metadata.uid == unrelated.metadata.uid
 
 
-def test_foreground_deletion_waits_for_blocking_dependents(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_foreground_deletion_waits_for_blocking_dependents(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     owner = make_cm(core, "owner")
     make_cm(core, "blocker", [ref(owner, block=True)], finalizers=[HOLD])
     make_cm(core, "free", [ref(owner)])
@@ -110,8 +110,8 @@ def test_foreground_deletion_waits_for_blocking_dependents(client: ApiClient, wa
     wait_for(gone(core, "blocker", "owner"), what="blocker then owner deleted")
 
 
-def test_foreground_deletion_cascades_through_generations(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_foreground_deletion_cascades_through_generations(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     owner = make_cm(core, "grandparent")
     child = make_cm(core, "parent", [ref(owner, block=True)])
     make_cm(core, "child", [ref(child, block=True)], finalizers=[HOLD])
@@ -130,8 +130,8 @@ def test_foreground_deletion_cascades_through_generations(client: ApiClient, wai
     wait_for(gone(core, "child", "parent", "grandparent"), what="all three generations deleted")
 
 
-def test_orphan_deletion_strips_owner_references(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_orphan_deletion_strips_owner_references(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     owner = make_cm(core, "owner")
     other = make_cm(core, "other-owner")
     make_cm(core, "dep-a", [ref(owner, block=True)])
@@ -143,8 +143,8 @@ def test_orphan_deletion_strips_owner_references(client: ApiClient, wait_for: Wa
     assert [r.uid for r in b.metadata.owner_references] == [other.metadata.uid]
 
 
-def test_orphan_dependents_option_is_orphan_policy(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_orphan_dependents_option_is_orphan_policy(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     owner = make_cm(core, "owner")
     make_cm(core, "dep", [ref(owner)])
     core.delete_namespaced_config_map("owner", NS, body=V1DeleteOptions(orphan_dependents=True))
@@ -152,8 +152,8 @@ def test_orphan_dependents_option_is_orphan_policy(client: ApiClient, wait_for: 
     assert get_cm(core, "dep").metadata.owner_references is None
 
 
-def test_dependent_with_two_owners_survives_one(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_dependent_with_two_owners_survives_one(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     first, second = make_cm(core, "first"), make_cm(core, "second")
     make_cm(core, "shared", [ref(first), ref(second)])
     core.delete_namespaced_config_map("first", NS)
@@ -168,8 +168,8 @@ def test_dependent_with_two_owners_survives_one(client: ApiClient, wait_for: Wai
     wait_for(gone(core, "shared"), what="dependent deleted with its last owner")
 
 
-def test_dangling_owner_reference_deletes_dependent(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_dangling_owner_reference_deletes_dependent(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     real = make_cm(core, "real")
     ghost = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost", "uid": str(uuid.uuid4())}
     make_cm(core, "orphan-of-ghost", [ghost])
@@ -184,8 +184,8 @@ def test_dangling_owner_reference_deletes_dependent(client: ApiClient, wait_for:
     assert get_cm(core, "real") is not None
 
 
-def test_owner_reference_to_another_namespace_is_absent(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_owner_reference_to_another_namespace_is_absent(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     core.create_namespace({"metadata": {"name": "elsewhere"}})
     foreign = make_cm(core, "foreign", namespace="elsewhere")
     dep = make_cm(core, "cross", [ref(foreign)])
@@ -206,10 +206,10 @@ def test_owner_reference_to_another_namespace_is_absent(client: ApiClient, wait_
 
 
 def test_cluster_scoped_dependent_of_namespaced_owner_is_not_collected(
-    client: ApiClient, wait_for: Wait
+    sim_client: ApiClient, wait_for: Wait
 ) -> None:
-    core: Any = CoreV1Api(client)
-    rbac: Any = RbacAuthorizationV1Api(client)
+    core: Any = CoreV1Api(sim_client)
+    rbac: Any = RbacAuthorizationV1Api(sim_client)
     owner = make_cm(core, "ns-owner")
     role = rbac.create_cluster_role(
         {"metadata": {"name": "invalid-dependent", "ownerReferences": [ref(owner)]}, "rules": []}
@@ -229,9 +229,9 @@ def test_cluster_scoped_dependent_of_namespaced_owner_is_not_collected(
     assert rbac.read_cluster_role("invalid-dependent").metadata.uid == role.metadata.uid
 
 
-def test_namespaced_dependent_of_cluster_scoped_owner(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    rbac: Any = RbacAuthorizationV1Api(client)
+def test_namespaced_dependent_of_cluster_scoped_owner(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    rbac: Any = RbacAuthorizationV1Api(sim_client)
     owner = rbac.create_cluster_role({"metadata": {"name": "cluster-owner"}, "rules": []})
     owner_ref = ref(owner, kind="ClusterRole", api_version="rbac.authorization.k8s.io/v1")
     make_cm(core, "dep-here", [owner_ref])
@@ -244,8 +244,8 @@ def test_namespaced_dependent_of_cluster_scoped_owner(client: ApiClient, wait_fo
     )
 
 
-def test_dependents_finalizers_are_honoured(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_dependents_finalizers_are_honoured(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     owner = make_cm(core, "owner")
     make_cm(core, "dep", [ref(owner)], finalizers=[HOLD])
     core.delete_namespaced_config_map("owner", NS)
@@ -258,12 +258,12 @@ def test_dependents_finalizers_are_honoured(client: ApiClient, wait_for: Wait) -
     wait_for(gone(core, "dep"), what="dependent deleted once its finalizer is gone")
 
 
-def test_owner_of_other_kind_and_group(client: ApiClient, wait_for: Wait) -> None:
+def test_owner_of_other_kind_and_group(sim_client: ApiClient, wait_for: Wait) -> None:
     """A Deployment owning a ConfigMap and a Pod (no workload controllers: stored only)."""
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     from kubernetes.client import AppsV1Api
 
-    apps: Any = AppsV1Api(client)
+    apps: Any = AppsV1Api(sim_client)
     labels = {"app": "x"}
     deploy = apps.create_namespaced_deployment(
         NS,
@@ -297,9 +297,9 @@ def test_owner_of_other_kind_and_group(client: ApiClient, wait_for: Wait) -> Non
     wait_for(all_gone, timeout=10, what="deployment, its pod and its configmap deleted")
 
 
-def test_many_owners_cost_linear_time(cluster: kubesim.Cluster, wait_for: Wait) -> None:
+def test_many_owners_cost_linear_time(sim: kubesim.Cluster, wait_for: Wait) -> None:
     """2000 owners each with one dependent, all owners deleted: the GC keeps up (no per-event scans)."""
-    api = cluster.api
+    api = sim.api
     rt = api.registry.get("", "v1", "configmaps")
     assert rt is not None
     n = 2000
@@ -326,7 +326,7 @@ def test_many_owners_cost_linear_time(cluster: kubesim.Cluster, wait_for: Wait) 
     for i in range(n):
         api.delete(rt, NS, f"owner-{i}")
     wait_for(
-        lambda: not [c for c in cluster.list("configmaps", NS) if c["metadata"]["name"].startswith("dep-")],
+        lambda: not [c for c in sim.list("configmaps", NS) if c["metadata"]["name"].startswith("dep-")],
         timeout=30,
         what="all dependents collected",
     )
@@ -355,10 +355,10 @@ WIDGETS_CRD: dict[str, Any] = {
 }
 
 
-def create_widgets_crd(client: ApiClient, wait_for: Wait) -> Any:
-    ext: Any = ApiextensionsV1Api(client)
+def create_widgets_crd(sim_client: ApiClient, wait_for: Wait) -> Any:
+    ext: Any = ApiextensionsV1Api(sim_client)
     ext.create_custom_resource_definition(WIDGETS_CRD)
-    custom: Any = CustomObjectsApi(client)
+    custom: Any = CustomObjectsApi(sim_client)
     wait_for(
         lambda: custom.list_namespaced_custom_object("example.com", "v1", NS, "widgets") is not None,
         what="widgets served",
@@ -377,9 +377,9 @@ def widget_ref(widget: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_custom_resource_owner_foreground(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    custom = create_widgets_crd(client, wait_for)
+def test_custom_resource_owner_foreground(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    custom = create_widgets_crd(sim_client, wait_for)
     widget = custom.create_namespaced_custom_object(
         "example.com",
         "v1",
@@ -404,10 +404,10 @@ def test_custom_resource_owner_foreground(client: ApiClient, wait_for: Wait) -> 
     wait_for(widget_gone, what="widget deleted after its dependent")
 
 
-def test_deleting_a_crd_collects_dependents_of_its_objects(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    ext: Any = ApiextensionsV1Api(client)
-    custom = create_widgets_crd(client, wait_for)
+def test_deleting_a_crd_collects_dependents_of_its_objects(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    ext: Any = ApiextensionsV1Api(sim_client)
+    custom = create_widgets_crd(sim_client, wait_for)
     widget = custom.create_namespaced_custom_object(
         "example.com",
         "v1",
@@ -420,10 +420,10 @@ def test_deleting_a_crd_collects_dependents_of_its_objects(client: ApiClient, wa
     wait_for(gone(core, "w-config"), what="dependent of a custom resource whose CRD was deleted")
 
 
-def test_owner_of_a_kind_not_served_yet(client: ApiClient, wait_for: Wait) -> None:
+def test_owner_of_a_kind_not_served_yet(sim_client: ApiClient, wait_for: Wait) -> None:
     """A reference to an unknown kind is left alone (upstream retries until discovery knows the kind);
     once the CRD serves it, the owner is looked up: absent -> the dependent is collected."""
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     ghost = {"apiVersion": "example.com/v1", "kind": "Widget", "name": "ghost", "uid": str(uuid.uuid4())}
     make_cm(core, "early", [ghost])
     # Barrier: a dependent of an absent ConfigMap, created after, is collected -> "early" was looked at.
@@ -432,14 +432,14 @@ def test_owner_of_a_kind_not_served_yet(client: ApiClient, wait_for: Wait) -> No
     )
     wait_for(gone(core, "barrier"), what="barrier collected")
     assert get_cm(core, "early") is not None
-    create_widgets_crd(client, wait_for)
+    create_widgets_crd(sim_client, wait_for)
     wait_for(gone(core, "early"), what="dependent of an absent Widget collected once Widgets are served")
 
 
 def test_foreground_owner_is_dropped_from_a_dependent_with_another_owner(
-    client: ApiClient, wait_for: Wait
+    sim_client: ApiClient, wait_for: Wait
 ) -> None:
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     leaving, staying = make_cm(core, "leaving"), make_cm(core, "staying")
     make_cm(core, "shared", [ref(leaving, block=True), ref(staying)])
     core.delete_namespaced_config_map("leaving", NS, body=V1DeleteOptions(propagation_policy="Foreground"))
@@ -449,8 +449,8 @@ def test_foreground_owner_is_dropped_from_a_dependent_with_another_owner(
 
 
 def test_dangling_owner_found_at_startup() -> None:
-    cluster = kubesim.Cluster()
-    rt = cluster.registry.get("rbac.authorization.k8s.io", "v1", "clusterroles")
+    sim = kubesim.Cluster()
+    rt = sim.registry.get("rbac.authorization.k8s.io", "v1", "clusterroles")
     assert rt is not None
     owner = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -458,11 +458,11 @@ def test_dangling_owner_found_at_startup() -> None:
         "name": "gone",
         "uid": str(uuid.uuid4()),
     }
-    cluster.api.create(rt, "", {"metadata": {"name": "stale", "ownerReferences": [owner]}, "rules": []})
-    cluster.api.create(rt, "", {"metadata": {"name": "fine"}, "rules": []})
-    with cluster:
+    sim.api.create(rt, "", {"metadata": {"name": "stale", "ownerReferences": [owner]}, "rules": []})
+    sim.api.create(rt, "", {"metadata": {"name": "fine"}, "rules": []})
+    with sim:
         deadline = time.monotonic() + 5
-        while cluster.get("clusterroles", "stale", group="rbac.authorization.k8s.io") is not None:
+        while sim.get("clusterroles", "stale", group="rbac.authorization.k8s.io") is not None:
             assert time.monotonic() < deadline, "dependent of an owner absent at startup not collected"
             time.sleep(0.01)
-        assert cluster.get("clusterroles", "fine", group="rbac.authorization.k8s.io") is not None
+        assert sim.get("clusterroles", "fine", group="rbac.authorization.k8s.io") is not None

@@ -53,23 +53,23 @@ OPERATOR = textwrap.dedent(
 
 
 @pytest.fixture
-def custom(client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjectsApi:
-    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
-    return kubernetes.client.CustomObjectsApi(client)
+def custom(sim_client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjectsApi:
+    kubernetes.client.ApiextensionsV1Api(sim_client).create_custom_resource_definition(widget_crd())
+    return kubernetes.client.CustomObjectsApi(sim_client)
 
 
 @pytest.fixture
 def operator(
-    cluster: kubesim.Cluster,
+    sim: kubesim.Cluster,
     custom: kubernetes.client.CustomObjectsApi,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[KopfRunner]:
     path = tmp_path / "widget_operator.py"
     path.write_text(OPERATOR)
-    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    monkeypatch.setenv("KUBECONFIG", sim.kubeconfig)
     # kopf logs in through the kubernetes client, whose default kubeconfig path was read at import time.
-    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", cluster.kubeconfig)
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", sim.kubeconfig)
     # A registry of its own: handlers other tests registered in kopf's default registry (the project's
     # operator) must not run here; the default registry is restored for the tests that come after.
     previous = kopf.get_default_registry()
@@ -96,7 +96,7 @@ def _get(custom: kubernetes.client.CustomObjectsApi, name: str) -> dict[str, Any
 def test_operator_sets_status_and_finalizes(
     operator: KopfRunner,
     custom: kubernetes.client.CustomObjectsApi,
-    client: kubernetes.client.ApiClient,
+    sim_client: kubernetes.client.ApiClient,
     wait_for: Callable[..., Any],
 ) -> None:
     custom.create_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, widget("w", size=3, replicas=2))
@@ -118,7 +118,7 @@ def test_operator_sets_status_and_finalizes(
     wait_for(lambda: phase() == "Resized to 5", timeout=15, what="status.phase after resize")
     custom.delete_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, "w")
     wait_for(lambda: _get(custom, "w") is None, timeout=15, what="widget finalized and gone")
-    core = kubernetes.client.CoreV1Api(client)
+    core = kubernetes.client.CoreV1Api(sim_client)
 
     def messages() -> list[str]:
         events = core.list_namespaced_event(
@@ -135,28 +135,28 @@ def _all_ready(custom: kubernetes.client.CustomObjectsApi, names: list[str]) -> 
 
 def test_operator_survives_cut_watches_and_errors(
     operator: KopfRunner,
-    cluster: kubesim.Cluster,
+    sim: kubesim.Cluster,
     custom: kubernetes.client.CustomObjectsApi,
     wait_for: Callable[..., Any],
 ) -> None:
-    cluster.faults.cut_watches(after_events=2, resource="widgets.example.com")
-    cluster.faults.add_error(503, verb="patch", resource="widgets", count=2)
+    sim.faults.cut_watches(after_events=2, resource="widgets.example.com")
+    sim.faults.add_error(503, verb="patch", resource="widgets", count=2)
     names = [f"w{i}" for i in range(5)]
     for name in names:
         custom.create_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, widget(name))
     wait_for(lambda: _all_ready(custom, names), timeout=30, what="every widget Ready despite the faults")
-    assert cluster.requests.by("verb", "resource")["watch widgets.example.com"] >= 3  # streams re-established
+    assert sim.requests.by("verb", "resource")["watch widgets.example.com"] >= 3  # streams re-established
 
 
 def test_operator_relists_after_410(
     operator: KopfRunner,
-    cluster: kubesim.Cluster,
+    sim: kubesim.Cluster,
     custom: kubernetes.client.CustomObjectsApi,
     wait_for: Callable[..., Any],
 ) -> None:
-    cluster.faults.expire_watches("widgets", count=1)
+    sim.faults.expire_watches("widgets", count=1)
     names = [f"w{i}" for i in range(3)]
     for name in names:
         custom.create_namespaced_custom_object(GROUP, "v1", NS, WIDGETS, widget(name))
     wait_for(lambda: _all_ready(custom, names), timeout=30, what="every widget Ready after the 410")
-    assert cluster.requests.by("verb", "resource")["list widgets.example.com"] >= 2  # relisted on 410
+    assert sim.requests.by("verb", "resource")["list widgets.example.com"] >= 2  # relisted on 410

@@ -26,11 +26,11 @@ def sim() -> Iterator[kubesim.Cluster]:
 
 @pytest.fixture(scope="module")
 def core(sim: kubesim.Cluster) -> Iterator[Any]:
-    client: ApiClient = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+    sim_client: ApiClient = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
     try:
-        yield CoreV1Api(client)
+        yield CoreV1Api(sim_client)
     finally:
-        client.close()  # type: ignore[no-untyped-call]
+        sim_client.close()  # type: ignore[no-untyped-call]
 
 
 _counter = iter(range(10**6))
@@ -409,8 +409,8 @@ def test_init_containers_complete_before_containers_start(
 def test_node_capacity_holds_pods_until_room_is_freed() -> None:
     from tests.conftest import wait_until
 
-    with kubesim.Cluster(kubelet={"node_capacity": {"pods": "2"}}) as cluster:
-        api = kubernetes.config.new_client_from_config(cluster.kubeconfig)
+    with kubesim.Cluster(kubelet={"node_capacity": {"pods": "2"}}) as sim:
+        api = kubernetes.config.new_client_from_config(sim.kubeconfig)
         core = CoreV1Api(api)
         for i in range(3):
             core.create_namespaced_pod(

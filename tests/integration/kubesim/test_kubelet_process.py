@@ -50,11 +50,11 @@ def sim() -> Iterator[kubesim.Cluster]:
 
 @pytest.fixture(scope="module")
 def core(sim: kubesim.Cluster) -> Iterator[Any]:
-    client: ApiClient = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+    sim_client: ApiClient = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
     try:
-        yield CoreV1Api(client)
+        yield CoreV1Api(sim_client)
     finally:
-        client.close()  # type: ignore[no-untyped-call]
+        sim_client.close()  # type: ignore[no-untyped-call]
 
 
 _counter = iter(range(10**6))
@@ -219,8 +219,8 @@ def test_pvc_data_outlives_the_pod(mode: str, wait_for: WaitFor) -> None:
             workingDir=mount,
             restartPolicy="Never",
         )
-        client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
-        core: Any = CoreV1Api(client)
+        sim_client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+        core: Any = CoreV1Api(sim_client)
         try:
             core.create_namespaced_persistent_volume_claim("default", pvc)
             core.create_namespaced_pod("default", writer)
@@ -244,7 +244,7 @@ def test_pvc_data_outlives_the_pod(mode: str, wait_for: WaitFor) -> None:
             assert "hello from the first pod" in out
             assert "written in the working directory" in out
         finally:
-            client.close()
+            sim_client.close()
     assert not os.path.exists(os.path.dirname(mount)), "the mount point must not be created on the host"
 
 
@@ -678,8 +678,8 @@ def test_jupyter_single_user_server_from_the_announcement_template(wait_for: Wai
     jupyter = {**JUPYTER_IMAGE, "workingDir": "/home/$(JUPYTERHUB_USER)"}  # the server's root holds work/
     try:
         with kubesim.Cluster(runtime="process", kubelet={**OPTIONS, "image_commands": [jupyter]}) as sim:
-            client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
-            core: Any = CoreV1Api(client)
+            sim_client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
+            core: Any = CoreV1Api(sim_client)
             headers = {"Authorization": "token secret-token", "Content-Type": "application/json"}
 
             def serving() -> str:
@@ -708,7 +708,7 @@ def test_jupyter_single_user_server_from_the_announcement_template(wait_for: Wai
                 with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
                     assert json.loads(resp.read())["content"] == "kept"
             finally:
-                client.close()
+                sim_client.close()
     finally:
         hub.shutdown()
 

@@ -58,9 +58,9 @@ def _invalid(exc: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
     ],
 )
 def test_sub_path_leaving_the_volume_is_invalid(
-    client: kubernetes.client.ApiClient, cluster: kubesim.Cluster, sub_path: str, detail: str
+    sim_client: kubernetes.client.ApiClient, sim: kubesim.Cluster, sub_path: str, detail: str
 ) -> None:
-    core = kubernetes.client.CoreV1Api(client)
+    core = kubernetes.client.CoreV1Api(sim_client)
     with pytest.raises(ApiException) as exc:
         core.create_namespaced_pod(NS, _pod("escape", {"subPath": sub_path}))
     status = _invalid(exc)
@@ -75,18 +75,18 @@ def test_sub_path_leaving_the_volume_is_invalid(
             "field": "spec.containers[0].volumeMounts.subPath",
         }
     ]
-    assert cluster.get("pods", "escape", NS) is None
+    assert sim.get("pods", "escape", NS) is None
 
 
-def test_sub_path_inside_the_volume_is_accepted(client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(client)
+def test_sub_path_inside_the_volume_is_accepted(sim_client: kubernetes.client.ApiClient) -> None:
+    core = kubernetes.client.CoreV1Api(sim_client)
     for i, sub_path in enumerate(("ana", "users/ana/./work", "..ana", "ana..", "a..b/c")):
         pod = core.create_namespaced_pod(NS, _pod(f"ok-{i}", {"subPath": sub_path}))
         assert pod.spec.containers[0].volume_mounts[0].sub_path == sub_path
 
 
-def test_sub_path_expr_of_an_init_container(client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(client)
+def test_sub_path_expr_of_an_init_container(sim_client: kubernetes.client.ApiClient) -> None:
+    core = kubernetes.client.CoreV1Api(sim_client)
     with pytest.raises(ApiException) as exc:
         core.create_namespaced_pod(NS, _pod("init", {"subPathExpr": "$(POD_NAME)/../x"}, init=True))
     causes = _invalid(exc)["details"]["causes"]
@@ -108,8 +108,8 @@ def test_sub_path_expr_of_an_init_container(client: kubernetes.client.ApiClient)
     ]
 
 
-def test_ephemeral_containers_may_not_use_sub_paths(client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(client)
+def test_ephemeral_containers_may_not_use_sub_paths(sim_client: kubernetes.client.ApiClient) -> None:
+    core = kubernetes.client.CoreV1Api(sim_client)
     core.create_namespaced_pod(NS, _pod("debugged", {}))
     debug = {"name": "debug", "image": "busybox:1.36", "volumeMounts": [{"name": "home", "mountPath": "/d"}]}
     with pytest.raises(ApiException) as exc:
@@ -140,8 +140,10 @@ def test_ephemeral_containers_may_not_use_sub_paths(client: kubernetes.client.Ap
     assert [c.name for c in pod.spec.ephemeral_containers] == ["debug"]
 
 
-def test_workload_pod_templates_are_checked_on_create_and_patch(client: kubernetes.client.ApiClient) -> None:
-    apps = kubernetes.client.AppsV1Api(client)
+def test_workload_pod_templates_are_checked_on_create_and_patch(
+    sim_client: kubernetes.client.ApiClient,
+) -> None:
+    apps = kubernetes.client.AppsV1Api(sim_client)
     template = _pod("ignored", {"subPath": "ana"})
     del template["apiVersion"], template["kind"]
     template["metadata"] = {"labels": {"app": "nb"}}
@@ -242,12 +244,12 @@ def test_413_comes_before_decoding(small_cluster: kubesim.Cluster) -> None:
     assert resp.json()["reason"] == "RequestEntityTooLarge"
 
 
-def _chunked_post(cluster: kubesim.Cluster, path: str, chunks: list[bytes]) -> tuple[int, dict[str, Any]]:
+def _chunked_post(sim: kubesim.Cluster, path: str, chunks: list[bytes]) -> tuple[int, dict[str, Any]]:
     """A POST with ``Transfer-Encoding: chunked`` (no Content-Length), as streaming clients send."""
-    host, port = cluster.url.split("://")[1].rsplit(":", 1)
+    host, port = sim.url.split("://")[1].rsplit(":", 1)
     conn: http.client.HTTPConnection
-    if cluster.url.startswith("https"):
-        conn = http.client.HTTPSConnection(host, int(port), context=ssl_context(cluster), timeout=10)
+    if sim.url.startswith("https"):
+        conn = http.client.HTTPSConnection(host, int(port), context=ssl_context(sim), timeout=10)
     else:
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
@@ -279,15 +281,15 @@ def test_chunked_body_over_the_limit_is_413(small_cluster: kubesim.Cluster) -> N
     assert answer["metadata"]["name"] == "streamed"
 
 
-def test_default_body_limit_is_three_mebibytes(cluster: kubesim.Cluster) -> None:
+def test_default_body_limit_is_three_mebibytes(sim: kubesim.Cluster) -> None:
     """Exactly 3145728 bytes pass (padding JSON with whitespace keeps the object small), one more is 413."""
-    assert cluster.max_request_body_bytes == 3 * MiB == 3145728
+    assert sim.max_request_body_bytes == 3 * MiB == 3145728
     path = f"/api/v1/namespaces/{NS}/configmaps"
     doc = json.dumps(_config_map("padded", 10)).encode()
     at_limit = doc + b" " * (3 * MiB - len(doc))
-    assert request(cluster, "POST", path, at_limit).status == 201
+    assert request(sim, "POST", path, at_limit).status == 201
     doc = json.dumps(_config_map("padded-2", 10)).encode()
-    resp = request(cluster, "POST", path, doc + b" " * (3 * MiB + 1 - len(doc)))
+    resp = request(sim, "POST", path, doc + b" " * (3 * MiB + 1 - len(doc)))
     assert resp.status == 413
     assert resp.json()["message"] == "Request entity too large: limit is 3145728"
 
@@ -333,12 +335,12 @@ def test_object_over_the_storage_limit_fails_like_etcd(
     assert after.metadata.resource_version == stored.metadata.resource_version
 
 
-def test_default_object_limit_is_etcds(client: kubernetes.client.ApiClient, cluster: kubesim.Cluster) -> None:
+def test_default_object_limit_is_etcds(sim_client: kubernetes.client.ApiClient, sim: kubesim.Cluster) -> None:
     """A custom resource (stored as JSON upstream too) of 1.4 MiB is stored, one of 1.6 MiB is not; both
     bodies are under the 3 MiB request limit."""
-    assert cluster.max_object_bytes == 1536 * 1024 == 1572864
-    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
-    custom = kubernetes.client.CustomObjectsApi(client)
+    assert sim.max_object_bytes == 1536 * 1024 == 1572864
+    kubernetes.client.ApiextensionsV1Api(sim_client).create_custom_resource_definition(widget_crd())
+    custom = kubernetes.client.CustomObjectsApi(sim_client)
     fits = custom.create_namespaced_custom_object(
         GROUP, "v1", NS, WIDGETS, widget("fits", extra={"blob": "x" * int(1.4 * MiB)})
     )

@@ -68,13 +68,13 @@ def wait_used(wait_for: Wait, core: CoreV1Api, name: str, expected: dict[str, st
 
 
 @pytest.fixture
-def core(client: ApiClient) -> CoreV1Api:
-    return CoreV1Api(client)
+def core(sim_client: ApiClient) -> CoreV1Api:
+    return CoreV1Api(sim_client)
 
 
-def test_count_quota_on_a_custom_resource(client: ApiClient, core: CoreV1Api, wait_for: Wait) -> None:
-    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
-    custom = CustomObjectsApi(client)
+def test_count_quota_on_a_custom_resource(sim_client: ApiClient, core: CoreV1Api, wait_for: Wait) -> None:
+    kubernetes.client.ApiextensionsV1Api(sim_client).create_custom_resource_definition(widget_crd())
+    custom = CustomObjectsApi(sim_client)
     core.create_namespaced_resource_quota(NS, quota("widgets", {f"count/{WIDGETS}.{GROUP}": "2"}))
     wait_used(wait_for, core, "widgets", {f"count/{WIDGETS}.{GROUP}": "0"})
 
@@ -103,14 +103,14 @@ def test_count_quota_on_a_custom_resource(client: ApiClient, core: CoreV1Api, wa
 
 
 def test_count_quota_before_its_resource_is_served(
-    client: ApiClient, core: CoreV1Api, wait_for: Wait
+    sim_client: ApiClient, core: CoreV1Api, wait_for: Wait
 ) -> None:
     """status.used names only resources that are served; a CRD created later joins it."""
     core.create_namespaced_resource_quota(NS, quota("q", {f"count/{WIDGETS}.{GROUP}": "1", "pods": "3"}))
     wait_used(wait_for, core, "q", {"pods": "0"})
     status = core.read_namespaced_resource_quota("q", NS).status
     assert status.hard == {f"count/{WIDGETS}.{GROUP}": "1", "pods": "3"}
-    kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
+    kubernetes.client.ApiextensionsV1Api(sim_client).create_custom_resource_definition(widget_crd())
     wait_used(wait_for, core, "q", {f"count/{WIDGETS}.{GROUP}": "0", "pods": "0"})
 
 
@@ -378,7 +378,7 @@ def test_quota_on_quotas_counts_itself(core: CoreV1Api, wait_for: Wait) -> None:
 
 
 def test_concurrent_creates_never_exceed_the_limit(
-    cluster: kubesim.Cluster, core: CoreV1Api, wait_for: Wait
+    sim: kubesim.Cluster, core: CoreV1Api, wait_for: Wait
 ) -> None:
     before = len(core.list_namespaced_config_map(NS).items)
     core.create_namespaced_resource_quota(NS, quota("five", {"count/configmaps": str(before + 5)}))
@@ -387,7 +387,7 @@ def test_concurrent_creates_never_exceed_the_limit(
     start = threading.Barrier(20)
 
     def create(i: int) -> None:
-        api_client = kubernetes.config.new_client_from_config(config_file=cluster.kubeconfig)  # type: ignore[no-untyped-call]
+        api_client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
         try:
             start.wait()
             try:
@@ -410,20 +410,20 @@ def test_concurrent_creates_never_exceed_the_limit(
     wait_used(wait_for, core, "five", {"count/configmaps": str(before + 5)})
 
 
-def test_concurrent_in_process_writers_never_exceed_the_limit(cluster: kubesim.Cluster) -> None:
+def test_concurrent_in_process_writers_never_exceed_the_limit(sim: kubesim.Cluster) -> None:
     """Writers on other threads than the server's (in-process controllers, tests) take the same lock."""
-    rt = cluster.registry.get("", "v1", "secrets")
-    quotas = cluster.registry.get("", "v1", "resourcequotas")
+    rt = sim.registry.get("", "v1", "secrets")
+    quotas = sim.registry.get("", "v1", "resourcequotas")
     assert rt is not None
     assert quotas is not None
-    cluster.api.create(quotas, NS, quota("three", {"count/secrets": "3"}))
+    sim.api.create(quotas, NS, quota("three", {"count/secrets": "3"}))
     outcomes: list[int] = []
     start = threading.Barrier(16)
 
     def create(i: int) -> None:
         start.wait()
         try:
-            cluster.api.create(rt, NS, {"metadata": {"name": f"s-{i}"}})
+            sim.api.create(rt, NS, {"metadata": {"name": f"s-{i}"}})
             outcomes.append(201)
         except ApiError as exc:
             outcomes.append(exc.code)
@@ -434,12 +434,12 @@ def test_concurrent_in_process_writers_never_exceed_the_limit(cluster: kubesim.C
     for t in threads:
         t.join(timeout=30)
     assert sorted(outcomes) == [201] * 3 + [403] * 13
-    assert len(cluster.store.list(("", "secrets"), NS)) == 3
+    assert len(sim.store.list(("", "secrets"), NS)) == 3
 
 
 @pytest.fixture
-def kubectl(cluster: kubesim.Cluster, tmp_path: Path) -> Tool:
-    return make_tool("kubectl", cluster.kubeconfig, tmp_path)
+def kubectl(sim: kubesim.Cluster, tmp_path: Path) -> Tool:
+    return make_tool("kubectl", sim.kubeconfig, tmp_path)
 
 
 def test_kubectl_get_and_describe_quota(kubectl: Tool, core: CoreV1Api, wait_for: Wait) -> None:

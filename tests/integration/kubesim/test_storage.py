@@ -84,8 +84,8 @@ def delete_pod_now(core: Any, name: str) -> None:
     core.delete_namespaced_pod(name, NS, body=V1DeleteOptions(grace_period_seconds=0))
 
 
-def test_default_storage_class(client: ApiClient) -> None:
-    storage: Any = StorageV1Api(client)
+def test_default_storage_class(sim_client: ApiClient) -> None:
+    storage: Any = StorageV1Api(sim_client)
     sc = storage.read_storage_class("standard")
     assert sc.provisioner == "kubesim.io/hostpath"
     assert sc.metadata.annotations["storageclass.kubernetes.io/is-default-class"] == "true"
@@ -94,9 +94,9 @@ def test_default_storage_class(client: ApiClient) -> None:
 
 
 def test_pvc_is_bound_to_a_provisioned_pv(
-    cluster: kubesim.Cluster, client: ApiClient, wait_for: Wait
+    sim: kubesim.Cluster, sim_client: ApiClient, wait_for: Wait
 ) -> None:
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     created = core.create_namespaced_persistent_volume_claim(NS, pvc_body("data", size="2Gi"))
     assert created.spec.storage_class_name == "standard"  # defaulted from the default class
     assert "kubernetes.io/pvc-protection" in created.metadata.finalizers  # at creation, as admission does
@@ -128,19 +128,19 @@ def test_pvc_is_bound_to_a_provisioned_pv(
     )
     assert ref.resource_version
     directory = Path(pv.spec.host_path.path)
-    assert directory == Path(cluster.state_dir) / "volumes" / pv_name
+    assert directory == Path(sim.state_dir) / "volumes" / pv_name
     assert directory.is_dir()
-    assert volume_path(cluster.api, NS, "data") == directory
-    assert volume_path(cluster.api, NS, "missing") is None
+    assert volume_path(sim.api, NS, "data") == directory
+    assert volume_path(sim.api, NS, "missing") is None
 
 
-def test_file_survives_pod_replacement(cluster: kubesim.Cluster, client: ApiClient, wait_for: Wait) -> None:
+def test_file_survives_pod_replacement(sim: kubesim.Cluster, sim_client: ApiClient, wait_for: Wait) -> None:
     """The PV directory contract: what a pod writes through its claim, the next pod on that claim finds."""
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("home"))
     wait_for(bound(core, "home"), what="PVC Bound")
     core.create_namespaced_pod(NS, pod_body("first", "home"))
-    first_dir = volume_path(cluster.api, NS, "home")
+    first_dir = volume_path(sim.api, NS, "home")
     assert first_dir is not None
     (first_dir / "notebook.ipynb").write_text("saved work")
     delete_pod_now(core, "first")
@@ -150,13 +150,13 @@ def test_file_survives_pod_replacement(cluster: kubesim.Cluster, client: ApiClie
     )
 
     core.create_namespaced_pod(NS, pod_body("second", "home"))
-    second_dir = volume_path(cluster.api, NS, "home")
+    second_dir = volume_path(sim.api, NS, "home")
     assert second_dir == first_dir
     assert (second_dir / "notebook.ipynb").read_text() == "saved work"
 
 
-def test_delete_reclaim_policy_removes_pv_and_directory(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_delete_reclaim_policy_removes_pv_and_directory(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("scratch"))
     pvc = wait_for(bound(core, "scratch"), what="PVC Bound")
     directory = Path(core.read_persistent_volume(pvc.spec.volume_name).spec.host_path.path)
@@ -167,9 +167,9 @@ def test_delete_reclaim_policy_removes_pv_and_directory(client: ApiClient, wait_
     assert not directory.exists()
 
 
-def test_retain_reclaim_policy_keeps_released_pv(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    storage: Any = StorageV1Api(client)
+def test_retain_reclaim_policy_keeps_released_pv(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    storage: Any = StorageV1Api(sim_client)
     storage.create_storage_class(storage_class("keep", reclaim="Retain"))
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("precious", "keep"))
     pvc = wait_for(bound(core, "precious"), what="PVC Bound")
@@ -194,9 +194,9 @@ def test_retain_reclaim_policy_keeps_released_pv(client: ApiClient, wait_for: Wa
 
 
 def test_pvc_protection_holds_claim_while_a_pod_uses_it(
-    cluster: kubesim.Cluster, client: ApiClient, wait_for: Wait
+    sim: kubesim.Cluster, sim_client: ApiClient, wait_for: Wait
 ) -> None:
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("used"))
     pvc = wait_for(bound(core, "used"), what="PVC Bound")
     core.create_namespaced_pod(NS, pod_body("user", "used"))
@@ -210,7 +210,7 @@ def test_pvc_protection_holds_claim_while_a_pod_uses_it(
     assert held.metadata.deletion_timestamp is not None
     assert held.metadata.finalizers == ["kubernetes.io/pvc-protection"]
     assert read_pv(core, pvc.spec.volume_name).status.phase == "Bound"
-    assert volume_path(cluster.api, NS, "used") is not None
+    assert volume_path(sim.api, NS, "used") is not None
 
     delete_pod_now(core, "user")
     wait_for(lambda: read_pvc(core, "used") is None, what="PVC released once its pod is gone")
@@ -218,24 +218,22 @@ def test_pvc_protection_holds_claim_while_a_pod_uses_it(
 
 
 def test_bind_delay() -> None:
-    with kubesim.Cluster(storage={"bind_delay": 0.3}) as cluster:
-        api = cluster.api
+    with kubesim.Cluster(storage={"bind_delay": 0.3}) as sim:
+        api = sim.api
         rt = api.registry.get("", "v1", "persistentvolumeclaims")
         assert rt is not None
         started = time.monotonic()
         api.create(rt, NS, pvc_body("slow"))
         deadline = started + 5
-        while (cluster.get("persistentvolumeclaims", "slow", NS) or {}).get("status", {}).get(
-            "phase"
-        ) != "Bound":
+        while (sim.get("persistentvolumeclaims", "slow", NS) or {}).get("status", {}).get("phase") != "Bound":
             assert time.monotonic() < deadline, "PVC never Bound"
             time.sleep(0.01)
         assert time.monotonic() - started >= 0.3
 
 
-def test_claim_of_a_missing_class_waits_for_it(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    storage: Any = StorageV1Api(client)
+def test_claim_of_a_missing_class_waits_for_it(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    storage: Any = StorageV1Api(sim_client)
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("later", "not-yet"))
     event = wait_for(
         lambda: [e for e in events_for(core, "later") if e.reason == "ProvisioningFailed"],
@@ -248,9 +246,9 @@ def test_claim_of_a_missing_class_waits_for_it(client: ApiClient, wait_for: Wait
     wait_for(bound(core, "later"), what="PVC Bound once its class exists")
 
 
-def test_claim_of_an_external_provisioner_stays_pending(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    storage: Any = StorageV1Api(client)
+def test_claim_of_an_external_provisioner_stays_pending(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    storage: Any = StorageV1Api(sim_client)
     storage.create_storage_class(storage_class("ebs", provisioner="ebs.csi.aws.com"))
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("cloud", "ebs"))
     event = wait_for(
@@ -263,9 +261,9 @@ def test_claim_of_an_external_provisioner_stays_pending(client: ApiClient, wait_
     assert not pvc.spec.volume_name
 
 
-def test_wait_for_first_consumer(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
-    storage: Any = StorageV1Api(client)
+def test_wait_for_first_consumer(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
+    storage: Any = StorageV1Api(sim_client)
     storage.create_storage_class(storage_class("lazy", mode="WaitForFirstConsumer"))
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("lazy-claim", "lazy"))
     wait_for(
@@ -278,9 +276,9 @@ def test_wait_for_first_consumer(client: ApiClient, wait_for: Wait) -> None:
 
 
 def test_pre_bound_claim_binds_to_its_named_volume(
-    cluster: kubesim.Cluster, client: ApiClient, wait_for: Wait, tmp_path: Path
+    sim: kubesim.Cluster, sim_client: ApiClient, wait_for: Wait, tmp_path: Path
 ) -> None:
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     core.create_persistent_volume(
         {
             "metadata": {"name": "handmade"},
@@ -304,14 +302,14 @@ def test_pre_bound_claim_binds_to_its_named_volume(
     pv = core.read_persistent_volume("handmade")
     assert pv.status.phase == "Bound"
     assert pv.spec.claim_ref.uid == pvc.metadata.uid
-    assert volume_path(cluster.api, NS, "static") == tmp_path
+    assert volume_path(sim.api, NS, "static") == tmp_path
 
 
 @pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
 def test_terminated_pod_does_not_hold_its_claim(
-    cluster: kubesim.Cluster, client: ApiClient, wait_for: Wait, phase: str
+    sim: kubesim.Cluster, sim_client: ApiClient, wait_for: Wait, phase: str
 ) -> None:
-    core: Any = CoreV1Api(client)
+    core: Any = CoreV1Api(sim_client)
     core.create_namespaced_persistent_volume_claim(NS, pvc_body("done"))
     wait_for(bound(core, "done"), what="PVC Bound")
     body = pod_body("finished", "done")
@@ -323,8 +321,8 @@ def test_terminated_pod_does_not_hold_its_claim(
     wait_for(lambda: read_pvc(core, "done") is None, what="PVC released: its only pod is terminated")
 
 
-def test_namespace_deletion_reclaims_its_volumes(client: ApiClient, wait_for: Wait) -> None:
-    core: Any = CoreV1Api(client)
+def test_namespace_deletion_reclaims_its_volumes(sim_client: ApiClient, wait_for: Wait) -> None:
+    core: Any = CoreV1Api(sim_client)
     core.create_namespace({"metadata": {"name": "project"}})
     core.create_namespaced_persistent_volume_claim("project", pvc_body("work"))
     pvc = wait_for(
