@@ -74,7 +74,8 @@ class ClusterUnderTest:
     def request(
         self, method: str, path: str, body: Any = None, *, token: str | None = None
     ) -> tuple[int, Any]:
-        """One JSON request as the admin (or ``token``): (status, decoded body). Never raises on HTTP errors."""
+        """One JSON request as the admin (or ``token``): (status, decoded body); never raises on HTTP
+        errors."""
         return _request(self.url, self.ssl_context(), token or self.admin_token, method, path, body)
 
     def token_for(self, name: str, namespace: str | None = None, expiration_seconds: int = 3600) -> str:

@@ -254,7 +254,7 @@ def _chunked_post(sim: kubesim.Cluster, path: str, chunks: list[bytes]) -> tuple
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         headers = {
-            "Authorization": f"Bearer {cluster.admin_token}",
+            "Authorization": f"Bearer {sim.admin_token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
