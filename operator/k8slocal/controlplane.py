@@ -114,8 +114,9 @@ class ControlPlane:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        volumes = await asyncio.to_thread(self._provisioned_volumes)
         await asyncio.to_thread(self._stop_components)  # waiting for exits only; no process is started
-        self._cleanup()
+        self._cleanup(volumes)
 
     # ------------------------------------------------------------------ start
 
@@ -249,11 +250,17 @@ class ControlPlane:
         return ports
 
     def _write_pki(self) -> None:
+        """The CA and what it signs. A state directory that has them keeps them (a warm restart: the
+        kubeconfigs written before stay valid); the serving certificate is made anew for the host."""
         layout = self.layout
-        ca = self.ca = CertificateAuthority("k8s-local-ca")
-        _write(layout.cert("ca"), ca.cert_pem)
-        _write(layout.key("ca"), ca.key_pem, private=True)
-        self.ca_file = str(layout.cert("ca"))
+        ca_cert, ca_key = layout.cert("ca"), layout.key("ca")
+        if ca_cert.exists() and ca_key.exists():
+            ca = self.ca = CertificateAuthority(pem=(ca_cert.read_bytes(), ca_key.read_bytes()))
+        else:
+            ca = self.ca = CertificateAuthority("k8s-local-ca")
+            _write(ca_cert, ca.cert_pem)
+            _write(ca_key, ca.key_pem, private=True)
+        self.ca_file = str(ca_cert)
         serving = ca.issue(
             "kube-apiserver",
             dns_names=SERVER_NAMES,
@@ -262,22 +269,23 @@ class ControlPlane:
         )
         _write(layout.cert("apiserver"), serving.cert_pem)
         _write(layout.key("apiserver"), serving.key_pem, private=True)
-        kubelet_client = ca.issue(
-            "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True
-        )
-        _write(layout.cert("apiserver-kubelet-client"), kubelet_client.cert_pem)
-        _write(layout.key("apiserver-kubelet-client"), kubelet_client.key_pem, private=True)
-        admin = ca.issue(ADMIN_USER, organizations=["system:masters"], client=True)
-        _write(layout.cert("admin"), admin.cert_pem)
-        _write(layout.key("admin"), admin.key_pem, private=True)
-        sa_private, sa_public = new_signing_key()
-        _write(layout.pki / "sa.key", sa_private, private=True)
-        _write(layout.pki / "sa.pub", sa_public)
-        _write(
-            layout.pki / "tokens.csv",
-            f"{self.admin_token},{ADMIN_USER},admin,system:masters\n".encode(),
-            private=True,
-        )
+        for name, user in (
+            ("apiserver-kubelet-client", "kube-apiserver-kubelet-client"),
+            ("admin", ADMIN_USER),
+        ):
+            if not layout.cert(name).exists():
+                pair = ca.issue(user, organizations=["system:masters"], client=True)
+                _write(layout.cert(name), pair.cert_pem)
+                _write(layout.key(name), pair.key_pem, private=True)
+        if not (layout.pki / "sa.key").exists():
+            sa_private, sa_public = new_signing_key()
+            _write(layout.pki / "sa.key", sa_private, private=True)
+            _write(layout.pki / "sa.pub", sa_public)
+        tokens = layout.pki / "tokens.csv"
+        if tokens.exists():
+            self.admin_token = tokens.read_text().split(",", 1)[0]
+        else:
+            _write(tokens, f"{self.admin_token},{ADMIN_USER},admin,system:masters\n".encode(), private=True)
 
     def _admin_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=self.ca_file)
@@ -363,8 +371,9 @@ class ControlPlane:
     # ------------------------------------------------------------------ stop
 
     def stop(self) -> None:
+        volumes = self._provisioned_volumes()
         self._stop_components()
-        self._cleanup()
+        self._cleanup(volumes)
 
     def _stop_components(self) -> None:
         """Reverse order: the controllers, then the apiserver, then etcd."""
@@ -378,7 +387,21 @@ class ControlPlane:
             for member in members:
                 member.reap(deadline)
 
-    def _cleanup(self) -> None:
+    def _provisioned_volumes(self) -> list[str]:
+        """Host paths of the volumes the host-path provisioner made, when this control plane's state is
+        temporary (its etcd, and so its PersistentVolumes, go away with it); a kept state dir keeps them."""
+        if self._tmp is None or "kube-apiserver" not in self.components:
+            return []
+        status, body = self.request("GET", "/api/v1/persistentvolumes", timeout=5)
+        if status != 200:
+            return []
+        paths = [
+            ((pv.get("spec") or {}).get("hostPath") or {}).get("path", "") for pv in body.get("items", [])
+        ]
+        return [p for p in paths if p]
+
+    def _cleanup(self, volumes: Sequence[str] = ()) -> None:
+        remove_provisioned_volumes(volumes)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

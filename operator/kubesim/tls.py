@@ -103,8 +103,20 @@ class CertificateAuthority:
     Kubernetes reads a client certificate's common name as the user and its organizations as the groups.
     """
 
-    def __init__(self, common_name: str = "kubesim-ca") -> None:
+    def __init__(self, common_name: str = "kubesim-ca", *, pem: tuple[bytes, bytes] | None = None) -> None:
+        """A new CA, or with ``pem`` (certificate, key) the CA made earlier (a restart keeps the
+        kubeconfigs and certificates it issued valid)."""
         self._start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        if pem is not None:
+            self.cert = x509.load_pem_x509_certificate(pem[0])
+            key = serialization.load_pem_private_key(pem[1], password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError("the CA key is not an elliptic-curve key made by this module")
+            self._key = key
+            self._name = self.cert.subject
+            self._ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+            self.cert_pem, self.key_pem = pem
+            return
         self._key = ec.generate_private_key(ec.SECP256R1())
         self._name = _name(common_name)
         self._ski = x509.SubjectKeyIdentifier.from_public_key(self._key.public_key())
