@@ -140,9 +140,11 @@ class Cluster:
         self.controllers.append(NamespaceController(self.api))
         from kubesim.controllers.gc import GarbageCollector
         from kubesim.controllers.quota import QuotaController
+        from kubesim.controllers.scheduler import Scheduler
         from kubesim.controllers.serviceaccounts import ServiceAccountController
         from kubesim.controllers.storage import StorageController
         from kubesim.kubelet import Kubelet
+        from kubesim.kubelet.inprocess import InProcessClient
 
         self.controllers.append(GarbageCollector(self.api))
         self.controllers.append(ServiceAccountController(self.api))
@@ -150,10 +152,30 @@ class Cluster:
         self.controllers.append(
             StorageController(self.api, self.state_dir / "volumes", **self.storage_options)
         )
-        self.kubelet = Kubelet(self.api, self.state_dir, runtime=self.runtime, **self.kubelet_options)
+        self.scheduler = Scheduler(self.api)
+        self.scheduler.install(self.server)
+        self.controllers.append(self.scheduler)
+        node = str(self.kubelet_options.get("node_name") or "kubesim-node")
+        self.kubelet = Kubelet(
+            InProcessClient(
+                self.api,
+                User(f"system:node:{node}", ("system:nodes", "system:authenticated")),
+                server_url=lambda: self.url,
+                token_issuer=self._issue_token,
+            ),
+            self.state_dir,
+            runtime=self.runtime,
+            **self.kubelet_options,
+        )
         self.kubelet.install(self.server)
-        self.controllers.append(self.kubelet)
         self.server.openapi = OpenAPIService(self.registry)
+
+    def _issue_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """TokenRequest for the in-process kubelet (projected ServiceAccount tokens)."""
+        uid = self._sa_uid(namespace, name) or ""
+        return self.authn.create_token(
+            namespace, name, uid, body.get("spec") or {}, body.get("metadata") or {}
+        )
 
     def _sa_uid(self, namespace: str, name: str) -> str | None:
         sa = self.store.get(("", "serviceaccounts"), namespace, name)
@@ -388,9 +410,11 @@ class Cluster:
         self.server.url = self.url
         for controller in self.controllers:
             controller.start(self._loop)
+        await self.kubelet.start()
         self.write_kubeconfig(self.kubeconfig, self.admin_token, user="kubernetes-admin")
 
     async def stop(self) -> None:
+        await self.kubelet.stop()
         for controller in self.controllers:
             await controller.stop()
         if self._runner is not None:

@@ -137,7 +137,9 @@ def _deleting_with(meta: dict[str, Any], finalizer: str) -> bool:
     return bool(meta.get("deletionTimestamp")) and finalizer in (meta.get("finalizers") or ())
 
 
-def record_event(api: API, involved: Obj, event_type: str, reason: str, message: str, component: str) -> None:
+def record_event(
+    api: API, involved: Obj, event_type: str, reason: str, message: str, component: str, action: str = ""
+) -> None:
     """Post a core/v1 Event about ``involved`` as a controller's event recorder does (best effort).
 
     Events about cluster-scoped objects go to the ``default`` namespace, as upstream's recorder puts them.
@@ -173,6 +175,8 @@ def record_event(api: API, involved: Obj, event_type: str, reason: str, message:
         "reportingComponent": component,
         "reportingInstance": "",
     }
+    if action:
+        body["action"] = action
     try:
         api.create(rt, namespace, body, WriteOptions(user=SYSTEM))
     except ApiError as exc:  # e.g. the namespace is terminating

@@ -1,14 +1,16 @@
-"""The kubelet (and the scheduler) of kubesim's single node.
+"""kubesim's kubelet: a node that runs the pods bound to it, on kubesim or on any cluster.
 
-* Registers a Node (``kubesim-node``: Ready, capacity, InternalIP 127.0.0.1, kubelet v1.34.0).
-* Schedules pods without ``spec.nodeName`` (``schedulerName: default-scheduler``): checks their PVCs
-  exist and are Bound, the node selector/affinity and the node's capacity; binds them (``Scheduled``
-  event, PodScheduled condition) or leaves them Pending with PodScheduled=False/Unschedulable and a
-  ``FailedScheduling`` event, retried when PVCs, pods or the node change. ``pods/binding`` works too.
-* Runs the pods bound to the node with a runtime: ``fake`` (nothing executes) or ``process`` (each
-  container is a local process; see :mod:`kubesim.kubelet.process`). Status, events, probes, restarts,
-  graceful deletion: :mod:`kubesim.kubelet.worker`.
-* Serves ``pods/log`` (see :mod:`kubesim.kubelet.logs`).
+* Talks to its API server only through a :class:`~kubesim.kubelet.client.NodeClient`: in-process on
+  kubesim's own node, over HTTPS with a kubeconfig as an agent (``kubesim kubelet --kubeconfig ...``).
+* Registers its Node (capacity, addresses, ``Ready``), renews its Lease in ``kube-node-lease`` and
+  refreshes the Node's status now and then, as upstream's kubelet does.
+* Watches the pods bound to it (``fieldSelector=spec.nodeName=<node>``; scheduling is the scheduler's:
+  kubesim's own, or kube-scheduler) and runs them with a runtime: ``fake`` (nothing executes) or
+  ``process`` (each container is a local process; see :mod:`kubesim.kubelet.process`). Status, events,
+  probes, restarts and graceful deletion: :mod:`kubesim.kubelet.worker`.
+* Writes pod status with merge patches of ``pods/status`` from a few background writers, coalescing
+  repeated changes of one pod; posts Events in the background (:mod:`kubesim.kubelet.events`).
+* Serves ``pods/log`` for kubesim's API server (see :mod:`kubesim.kubelet.logs`).
 
 Options: :class:`kubesim.kubelet.config.KubeletConfig`.
 """
@@ -17,20 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
+import datetime as dt
 import logging
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from kubesim import errors
-from kubesim.api import API, User, WriteOptions
-from kubesim.controllers.base import Controller
 from kubesim.errors import ApiError
-from kubesim.kubelet import scheduling
+from kubesim.kubelet.client import CONFIGMAPS, LEASES, NODES, PODS, SECRETS, Listed, NodeClient, informer
 from kubesim.kubelet.config import KubeletConfig
 from kubesim.kubelet.envvars import resolve_env
 from kubesim.kubelet.events import EventRecorder
@@ -38,45 +37,36 @@ from kubesim.kubelet.fake import FakeRuntime
 from kubesim.kubelet.logs import parse_options, serve
 from kubesim.kubelet.network import IPAllocator, LoopbackRange
 from kubesim.kubelet.node import node_object, node_status
+from kubesim.kubelet.references import ObjectCache, references
 from kubesim.kubelet.runtime import Runtime
-from kubesim.kubelet.status import merge_conditions, pod_status, scheduled_condition
+from kubesim.kubelet.status import pod_status
 from kubesim.kubelet.volumes import VolumeResolver
 from kubesim.kubelet.worker import PodWorker, waiting_message
 from kubesim.objectmeta import now
-from kubesim.server import Server
-from kubesim.store import Event, Key
 
 log = logging.getLogger("kubesim.kubelet")
 
 Obj = dict[str, Any]
 
-PODS: Key = ("", "pods")
-PVCS: Key = ("", "persistentvolumeclaims")
-NODES: Key = ("", "nodes")
-SECRETS: Key = ("", "secrets")
-CONFIGMAPS: Key = ("", "configmaps")
-STORAGECLASSES: Key = ("storage.k8s.io", "storageclasses")
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+LEASE_SECONDS = 40  # upstream's default nodeLeaseDurationSeconds; renewed every quarter of it
+STATUS_WRITERS = 4  # pods/status patches in flight at once
 
 __all__ = ["Kubelet", "KubeletConfig"]
 
 
-class Kubelet(Controller):
-    watches = (PODS, PVCS, NODES, SECRETS, CONFIGMAPS)
+def micro_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    def __init__(self, api: API, state_dir: Path, *, runtime: str = "fake", **options: Any) -> None:
-        super().__init__()
-        self.api = api
+
+class Kubelet:
+    def __init__(self, client: NodeClient, state_dir: Path, *, runtime: str = "fake", **options: Any) -> None:
+        self.client = client
         self.state_dir = Path(state_dir)
         self.runtime_name = runtime
-        self.options = options
         self.config = KubeletConfig.from_options(options)
         self.node_name = self.config.node_name
         self.host_ip = "127.0.0.1"
-        self.user = User(f"system:node:{self.node_name}", ("system:nodes", "system:authenticated"))
-        self.opts = WriteOptions(user=self.user, field_manager="kubelet")
-        self.scheduler_opts = WriteOptions(
-            user=User("system:kube-scheduler", ("system:authenticated",)), field_manager="kube-scheduler"
-        )
         self.pods_dir = self.state_dir / "kubelet" / "pods"
         self.runtime: Runtime
         if runtime == "fake":
@@ -96,142 +86,171 @@ class Kubelet(Controller):
             else:
                 cidr = "10.244.0.0/16"
         self.ips = IPAllocator(cidr)
-        self.events = EventRecorder(api, "kubelet", self.node_name, self.user)
-        self.scheduler_events = EventRecorder(api, "default-scheduler", "", self.scheduler_opts.user)
-        self.resolver = VolumeResolver(api, self._configmap, self._secret, dict(self.config.node_capacity))
+        self.events = EventRecorder(client, "kubelet", self.node_name)
+        self.objects = ObjectCache(client, self._poke_namespace)
+        self.resolver = VolumeResolver(
+            client, self._cached(CONFIGMAPS), self._cached(SECRETS), dict(self.config.node_capacity)
+        )
         self._pull_fail = re.compile(self.config.pull_fail_pattern) if self.config.pull_fail_pattern else None
         self.images: set[str] = set()
+        self.pods: dict[tuple[str, str], Obj] = {}  # the pods bound to this node, from the watch
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._retired: set[PodWorker] = set()
-        self.unschedulable: dict[tuple[str, str], set[str]] = {}  # pod -> claim names it waits for
-        self.usage = scheduling.NodeUsage()
-        for pod in api.store.list(PODS):
-            self.usage.observe(pod)
-        self.server_url = ""
-        self._server: Server | None = None
+        self.node_uid = ""
+        self.synced = asyncio.Event()
+        self._status_queue: asyncio.Queue[tuple[str, str]] | None = None
+        self._status_pending: set[tuple[str, str]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Event | None = None
 
-    # ------------------------------------------------------------------ wiring
+    @property
+    def server_url(self) -> str:
+        return self.client.server_url
 
-    def install(self, server: Server) -> None:
-        """Register the pod log handler (``pods/log``) and the ``pods/binding`` subresource."""
-        self._server = server
+    # ------------------------------------------------------------------ lifecycle
+
+    def install(self, server: Any) -> None:
+        """On kubesim's own API server: serve ``pods/log`` from this node's containers."""
         server.non_resource["subresource:pods/log"] = self._serve_log
-        server.non_resource["subresource:pods/binding"] = self._serve_binding
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def start(self) -> None:
+        """Register the Node (retrying until the API server answers), then watch and run pods."""
         self._stopping = asyncio.Event()
-        if self._server is not None:
-            self.server_url = self._server.url
-        self._register_node()
-        super().start(loop)
+        self._status_queue = asyncio.Queue()
+        self.events.start()
+        await self._register_node()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._watch_pods(), name=f"kubelet {self.node_name} pods"),
+            loop.create_task(self._renew_lease(), name=f"kubelet {self.node_name} lease"),
+            loop.create_task(self._report_node_status(), name=f"kubelet {self.node_name} node status"),
+            *(
+                loop.create_task(self._write_statuses(), name=f"kubelet {self.node_name} status writer")
+                for _ in range(STATUS_WRITERS)
+            ),
+        ]
 
     async def stop(self) -> None:
-        """Stop the controller and every container (SIGTERM, ``stop_grace`` seconds, SIGKILL)."""
+        """Stop watching, then every container (SIGTERM, ``stop_grace`` seconds, SIGKILL)."""
         if self._stopping is not None:
             self._stopping.set()
-        await super().stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
         tasks = [w.terminate(self.config.stop_grace, remove=False) for w in list(self.workers.values())]
         tasks += [t for w in list(self._retired) if (t := w._terminate_task) is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.workers.clear()
+        await self.objects.stop()
+        await self.events.stop()
         if self._loopback is not None:
             self._loopback.release()
+            self._loopback = None
 
-    def initial_items(self) -> Iterable[tuple[Key, str, str]]:
-        return [
-            (PODS, p["metadata"].get("namespace", ""), p["metadata"]["name"])
-            for p in self.api.store.list(PODS)
-        ]
+    # ------------------------------------------------------------------ node
 
-    def on_event(self, key: Key, event: Event) -> None:
-        if key == PODS:
-            self.usage.observe(event.obj, deleted=event.type == "DELETED")
-        super().on_event(key, event)
+    async def _register_node(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                node = await self.client.get(NODES, "", self.node_name)
+                if node is None:
+                    try:
+                        node = await self.client.create(
+                            NODES,
+                            "",
+                            node_object(self.node_name, self.config.node_labels, str(self.ips.network)),
+                        )
+                    except ApiError as exc:
+                        if exc.code != 409:
+                            raise
+                        continue
+                self.node_uid = str(node["metadata"].get("uid", ""))
+                await self._patch_node_status(node)
+                return
+            except (ApiError, ConnectionError) as exc:
+                log.warning("registering node %s: %s; retrying in %.1f s", self.node_name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
-    def items_for(self, key: Key, event: Event) -> Iterable[tuple[Key, str, str]]:
-        meta = event.obj["metadata"]
-        ns = meta.get("namespace", "")
-        if key == PODS:
-            out = [(PODS, ns, meta["name"])]
-            old = event.old
-            if event.type == "MODIFIED" and old is not None:
-                om = old["metadata"]
-                if (
-                    om.get("uid") == meta.get("uid")
-                    and om.get("deletionTimestamp") == meta.get("deletionTimestamp")
-                    and old.get("spec", {}).get("nodeName") == event.obj.get("spec", {}).get("nodeName")
-                ):
-                    return ()
-            if event.type == "DELETED" or (event.type == "MODIFIED" and _terminal(event.obj)):
-                # Capacity freed: look again at pods that did not fit.
-                out += [(PODS, pns, pname) for (pns, pname) in list(self.unschedulable)][:200]
-            return out
-        if key == NODES:
-            return [(NODES, "", meta["name"])] if meta["name"] == self.node_name else ()
-        if key == PVCS:
-            return [(PVCS, ns, meta["name"])]
-        # Secrets and ConfigMaps: only namespaces with pods on this node care.
-        if any(wns == ns for (wns, _) in list(self.workers)):
-            return [(key, ns, "")]
-        return ()
+    async def _patch_node_status(self, node: Obj) -> None:
+        status = node_status(
+            self.node_name, self.config.node_capacity, self.runtime_name, now(), node.get("status")
+        )
+        await self.client.patch(NODES, "", self.node_name, {"status": status}, subresource="status")
 
-    async def reconcile(self, key: Key, namespace: str, name: str) -> None:
-        if key == PODS:
-            self._reconcile_pod(namespace, name)
-        elif key == PVCS:
-            for (pns, pname), claims in list(self.unschedulable.items()):
-                if pns == namespace and (name in claims or not claims):
-                    self._reconcile_pod(pns, pname)
-            self._poke_namespace(namespace)
-        elif key == NODES:
-            self._register_node()
-            for pns, pname in list(self.unschedulable):
-                self._reconcile_pod(pns, pname)
+    async def _report_node_status(self) -> None:
+        """Refresh the Node's conditions (heartbeats) now and then; liveness is the Lease's job."""
+        while True:
+            await asyncio.sleep(self.config.node_status_interval)
+            try:
+                node = await self.client.get(NODES, "", self.node_name)
+                if node is None:  # deleted under us: register again, as a kubelet does
+                    await self._register_node()
+                else:
+                    await self._patch_node_status(node)
+            except (ApiError, ConnectionError) as exc:
+                log.info("node status of %s not written: %s", self.node_name, exc)
+
+    async def _renew_lease(self) -> None:
+        while True:
+            try:
+                await self._renew_lease_once()
+            except (ApiError, ConnectionError) as exc:
+                log.info("lease of %s not renewed: %s", self.node_name, exc)
+            await asyncio.sleep(LEASE_SECONDS / 4)
+
+    async def _renew_lease_once(self) -> None:
+        lease = await self.client.get(LEASES, NODE_LEASE_NAMESPACE, self.node_name)
+        spec = {
+            "holderIdentity": self.node_name,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "renewTime": micro_now(),
+        }
+        if lease is None:
+            owner = [{"apiVersion": "v1", "kind": "Node", "name": self.node_name, "uid": self.node_uid}]
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {
+                    "name": self.node_name,
+                    "namespace": NODE_LEASE_NAMESPACE,
+                    "ownerReferences": owner,
+                },
+                "spec": spec,
+            }
+            await self.client.create(LEASES, NODE_LEASE_NAMESPACE, body)
         else:
-            self._poke_namespace(namespace)
+            await self.client.update(LEASES, NODE_LEASE_NAMESPACE, self.node_name, {**lease, "spec": spec})
+
+    # ------------------------------------------------------------------ pods
+
+    async def _watch_pods(self) -> None:
+        async for item in informer(self.client, PODS, fields=f"spec.nodeName={self.node_name}"):
+            if item is Listed.MARK:
+                self.synced.set()
+                continue
+            meta = item.obj["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            if item.type == "DELETED":
+                self.pods.pop(key, None)
+            else:
+                self.pods[key] = item.obj
+            self._reconcile_pod(*key)
 
     def _poke_namespace(self, namespace: str) -> None:
         for (wns, _), worker in list(self.workers.items()):
             if wns == namespace:
                 worker.poke()
 
-    # ------------------------------------------------------------------ node
-
-    def _register_node(self) -> None:
-        rt = self.api.registry.get("", "v1", "nodes")
-        assert rt is not None
-        try:
-            with self.api.store.lock:
-                node = self.api.store.get(NODES, "", self.node_name)
-                if node is None:
-                    node = self.api.create(
-                        rt,
-                        "",
-                        node_object(self.node_name, self.config.node_labels, str(self.ips.network)),
-                        self.opts,
-                    )
-                if node.get("status", {}).get("nodeInfo") is None:
-                    new = copy.deepcopy(node)
-                    new["status"] = node_status(
-                        self.node_name,
-                        self.config.node_capacity,
-                        self.runtime_name,
-                        now(),
-                        node.get("status"),
-                    )
-                    self.api.update(rt, "", self.node_name, new, self.opts, "status")
-        except ApiError as exc:
-            log.warning("could not register node %s: %s", self.node_name, exc)
-
-    # ------------------------------------------------------------------ pods
-
     def _reconcile_pod(self, namespace: str, name: str) -> None:
-        pod = self.api.store.get(PODS, namespace, name)
+        pod = self.pods.get((namespace, name))
         worker = self.workers.get((namespace, name))
         if pod is None:
-            self.unschedulable.pop((namespace, name), None)
             if worker is not None:
                 self._retire(worker, min(worker._grace(), 2.0))
             return
@@ -239,30 +258,21 @@ class Kubelet(Controller):
         if worker is not None and worker.uid != meta.get("uid"):
             self._retire(worker, min(worker._grace(), 2.0))
             worker = None
-        spec = pod.get("spec", {})
-        node = spec.get("nodeName")
-        if not node:
-            if meta.get("deletionTimestamp"):
-                return
-            if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
-                return
-            self._schedule(pod)
-            return
-        self.unschedulable.pop((namespace, name), None)
-        if node != self.node_name:
+        if (pod.get("spec") or {}).get("nodeName") != self.node_name:
             return
         if meta.get("deletionTimestamp"):
             grace = float(meta.get("deletionGracePeriodSeconds") or 0)
             if worker is not None:
                 worker.terminate(grace, remove=True)
             else:
-                self._delete_now(pod)
+                asyncio.get_running_loop().create_task(self._delete_now(pod))
             return
         if worker is None:
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 return
             worker = PodWorker(self, pod)
             self.workers[(namespace, name)] = worker
+            self.objects.acquire(worker.uid, references(pod))
             worker.start()
         else:
             worker.pod = pod
@@ -278,6 +288,7 @@ class Kubelet(Controller):
         if self.workers.get((worker.namespace, worker.name)) is worker:
             del self.workers[(worker.namespace, worker.name)]
         self._retired.discard(worker)
+        self.objects.release(worker.uid)
         if worker.sandbox is not None:
             try:
                 self.runtime.teardown(worker.sandbox)
@@ -287,147 +298,87 @@ class Kubelet(Controller):
             self.ips.release(worker.pod_ip)
         self.events.forget(worker.uid)
 
-    def _delete_now(self, pod: Obj) -> None:
+    async def _delete_now(self, pod: Obj) -> None:
         meta = pod["metadata"]
-        rt = self.api.registry.get("", "v1", "pods")
-        assert rt is not None
-        with contextlib.suppress(ApiError):
-            self.api.delete(
-                rt,
-                meta.get("namespace", ""),
-                meta["name"],
-                {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
-                self.opts,
-            )
+        with contextlib.suppress(ApiError, ConnectionError):
+            await self.client.delete(PODS, meta.get("namespace", ""), meta["name"], uid=meta["uid"], grace=0)
 
-    def remove_pod(self, worker: PodWorker) -> None:
-        pod = self.api.store.get(PODS, worker.namespace, worker.name)
+    async def remove_pod(self, worker: PodWorker) -> None:
+        pod = self.pods.get((worker.namespace, worker.name))
         if pod is not None and pod["metadata"].get("uid") == worker.uid:
-            self._delete_now(pod)
+            await self._delete_now(pod)
+
+    # ------------------------------------------------------------------ status
 
     def write_pod_status(self, worker: PodWorker) -> None:
-        rt = self.api.registry.get("", "v1", "pods")
-        assert rt is not None
-        try:
-            with self.api.store.lock:
-                current = self.api.store.get(PODS, worker.namespace, worker.name)
-                if (
-                    current is None
-                    or current["metadata"].get("uid") != worker.uid
-                    or current["metadata"].get("deletionTimestamp")
-                ):
-                    return
-                status = pod_status(
-                    current,
-                    init=worker.init_states,
-                    main=worker.states,
-                    sandbox_ready=worker.sandbox_ready,
-                    terminal=worker.terminal,
-                    pod_ip=worker.pod_ip,
-                    host_ip=self.host_ip,
-                    start_time=worker.start_time,
-                    stamp=now(),
-                )
-                if status == current.get("status"):
-                    return
-                self.api.update(
-                    rt, worker.namespace, worker.name, {**current, "status": status}, self.opts, "status"
-                )
-        except ApiError as exc:
-            log.debug("status of %s/%s not written: %s", worker.namespace, worker.name, exc)
-
-    # ------------------------------------------------------------------ scheduling
-
-    def _schedule(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        ident = (meta.get("namespace", ""), meta["name"])
-        node = self.api.store.get(NODES, "", self.node_name)
-        verdict = scheduling.check(self.api, pod, node, self.usage)
-        if verdict.wait_silently:
-            self.unschedulable[ident] = set(verdict.claims)
+        """Queue a status write for the worker's pod; writers coalesce repeats and write the latest."""
+        key = (worker.namespace, worker.name)
+        if key in self._status_pending or self._status_queue is None:
             return
-        if not verdict.ok:
-            self.unschedulable[ident] = set(verdict.claims)
-            self._set_scheduled_condition(pod, False, "Unschedulable", verdict.message)
-            self.scheduler_events.event(pod, "Warning", "FailedScheduling", verdict.message)
-            return
-        if self._bind(ident[0], ident[1], meta["uid"], self.node_name, self.scheduler_opts):
-            self.unschedulable.pop(ident, None)
-            self.scheduler_events.event(
-                pod,
-                "Normal",
-                "Scheduled",
-                f"Successfully assigned {ident[0]}/{ident[1]} to {self.node_name}",
-                action="Binding",
-            )
+        self._status_pending.add(key)
+        self._status_queue.put_nowait(key)
 
-    def _bind(self, namespace: str, name: str, uid: str | None, node: str, opts: WriteOptions) -> bool:
-        rt = self.api.registry.get("", "v1", "pods")
-        assert rt is not None
-        with self.api.store.lock:
-            current = self.api.store.get(PODS, namespace, name)
-            if current is None or (uid and current["metadata"].get("uid") != uid):
-                return False
-            if current.get("spec", {}).get("nodeName"):
-                return False
-            new = copy.deepcopy(current)
-            new["spec"]["nodeName"] = node
+    async def _write_statuses(self) -> None:
+        assert self._status_queue is not None
+        while True:
+            key = await self._status_queue.get()
+            self._status_pending.discard(key)
+            worker = self.workers.get(key)
+            if worker is None or worker.terminating:
+                continue
             try:
-                bound = self.api.update(rt, namespace, name, new, opts)
+                await self._write_status(worker)
+            except ConnectionError as exc:
+                log.info("status of %s/%s not written (%s); retrying", key[0], key[1], exc)
+                await asyncio.sleep(1.0)
+                self.write_pod_status(worker)
             except ApiError as exc:
-                log.warning("binding %s/%s failed: %s", namespace, name, exc)
-                return False
-            if node == self.node_name:
-                return True  # the pod worker's first status write adds PodScheduled
-            status = copy.deepcopy(bound.get("status") or {})
-            conds = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
-            status["conditions"] = merge_conditions(
-                status.get("conditions"), [*conds, scheduled_condition(True)], now()
-            )
-            with contextlib.suppress(ApiError):
-                self.api.update(rt, namespace, name, {**bound, "status": status}, opts, "status")
-        return True
+                log.debug("status of %s/%s not written: %s", key[0], key[1], exc)
 
-    def _set_scheduled_condition(self, pod: Obj, ok: bool, reason: str, message: str) -> None:
-        rt = self.api.registry.get("", "v1", "pods")
-        assert rt is not None
-        meta = pod["metadata"]
-        with self.api.store.lock:
-            current = self.api.store.get(PODS, meta.get("namespace", ""), meta["name"])
-            if current is None or current["metadata"].get("uid") != meta.get("uid"):
-                return
-            status = copy.deepcopy(current.get("status") or {})
-            others = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
-            status["conditions"] = merge_conditions(
-                status.get("conditions"), [*others, scheduled_condition(ok, reason, message)], now()
-            )
-            status.setdefault("phase", "Pending")
-            if status == current.get("status"):
-                return
-            with contextlib.suppress(ApiError):
-                self.api.update(
-                    rt,
-                    meta.get("namespace", ""),
-                    meta["name"],
-                    {**current, "status": status},
-                    self.scheduler_opts,
-                    "status",
-                )
+    async def _write_status(self, worker: PodWorker) -> None:
+        key = (worker.namespace, worker.name)
+        current = self.pods.get(key)
+        if current is None or current["metadata"].get("uid") != worker.uid:
+            return
+        if current["metadata"].get("deletionTimestamp"):
+            return
+        status = pod_status(
+            current,
+            init=worker.init_states,
+            main=worker.states,
+            sandbox_ready=worker.sandbox_ready,
+            terminal=worker.terminal,
+            pod_ip=worker.pod_ip,
+            host_ip=self.host_ip,
+            start_time=worker.start_time,
+            stamp=now(),
+        )
+        old = current.get("status") or {}
+        if status == old:
+            return
+        patch = {k: v for k, v in status.items() if old.get(k) != v}
+        patch.update({k: None for k in old if k not in status})
+        written = await self.client.patch(PODS, key[0], key[1], {"status": patch}, subresource="status")
+        # The watch brings it too; keeping the answer now means the next status is computed from it.
+        latest = self.pods.get(key)
+        if latest is not None and latest["metadata"].get("uid") == worker.uid and _newer(written, latest):
+            self.pods[key] = written
 
     # ------------------------------------------------------------------ helpers for workers
 
-    def _configmap(self, namespace: str, name: str) -> Obj | None:
-        return self.api.store.get(CONFIGMAPS, namespace, name)
+    def _cached(self, r: Any) -> Any:
+        async def lookup(namespace: str, name: str) -> Obj | None:
+            return await self.objects.get(r, namespace, name)
 
-    def _secret(self, namespace: str, name: str) -> Obj | None:
-        return self.api.store.get(SECRETS, namespace, name)
+        return lookup
 
-    def container_env(self, pod: Obj, container: Obj, pod_ip: str | None) -> dict[str, str]:
+    async def container_env(self, pod: Obj, container: Obj, pod_ip: str | None) -> dict[str, str]:
+        objects = await self.objects.snapshot(references(pod))
         return resolve_env(
             pod,
             container,
-            configmap=self._configmap,
-            secret=self._secret,
+            configmap=lambda ns, name: objects.get((CONFIGMAPS, ns, name)),
+            secret=lambda ns, name: objects.get((SECRETS, ns, name)),
             pod_ip=pod_ip,
             host_ip=self.host_ip,
             allocatable=self.config.node_capacity,
@@ -438,10 +389,12 @@ class Kubelet(Controller):
 
     # ------------------------------------------------------------------ HTTP handlers
 
-    async def _serve_log(self, request: web.Request, user: User) -> web.StreamResponse:
+    async def _serve_log(self, request: web.Request, user: Any) -> web.StreamResponse:
         target = request["kubesim.target"]
         namespace, name = target.namespace or "", target.name or ""
-        pod = self.api.get(target.rt, namespace, name)
+        pod = await self.client.get(PODS, namespace, name)
+        if pod is None:
+            raise errors.not_found("pods", name)
         spec = pod.get("spec", {})
         containers = [c["name"] for c in spec.get("containers") or ()]
         inits = [c["name"] for c in spec.get("initContainers") or ()]
@@ -471,33 +424,14 @@ class Kubelet(Controller):
             request, logfile, opts, lambda: not worker.terminating or not logfile.finished, self._stopping
         )
 
-    async def _serve_binding(self, request: web.Request, user: User) -> web.StreamResponse:
-        target = request["kubesim.target"]
-        body = request.get("kubesim.body") or {}
-        namespace, name = target.namespace or "", target.name or ""
-        node = str(((body.get("target") or {}) if isinstance(body, dict) else {}).get("name") or "")
-        if not node:
-            raise errors.invalid(
-                "Binding",
-                name,
-                [{"reason": "FieldValueRequired", "message": "Required value", "field": "target.name"}],
-            )
-        pod = self.api.get(target.rt, namespace, name)
-        current = pod.get("spec", {}).get("nodeName")
-        if current:
-            raise errors.conflict(
-                "pods/binding", name, "", f'pod {name} is already assigned to node "{current}"'
-            )
-        uid = ((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("uid")
-        opts = WriteOptions(user=user, field_manager=request.query.get("fieldManager", ""))
-        if not self._bind(namespace, name, uid, node, opts):
-            raise errors.conflict("pods/binding", name, "", f"pod {name} could not be bound")
-        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
-        return web.json_response(status, status=201)
 
-
-def _terminal(pod: Obj) -> bool:
-    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+def _newer(a: Obj, b: Obj) -> bool:
+    """Whether ``a`` is a later version of the object than ``b`` (resourceVersions are opaque strings;
+    both kubesim and etcd make them increasing integers, which this relies on only to skip a cache update)."""
+    try:
+        return int(a["metadata"]["resourceVersion"]) > int(b["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return False
 
 
 def _waiting_reason(pod: Obj, container: str) -> str:

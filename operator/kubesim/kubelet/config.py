@@ -111,6 +111,8 @@ class KubeletConfig:
     inherit_env: Sequence[str] = DEFAULT_INHERIT_ENV
     # seconds between SIGTERM and SIGKILL when the cluster stops.
     stop_grace: float = 2.0
+    # seconds between refreshes of the Node's status (its liveness is the Lease, renewed every 10 s).
+    node_status_interval: float = 60.0
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> KubeletConfig:

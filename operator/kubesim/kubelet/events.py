@@ -1,26 +1,27 @@
-"""core/v1 Events as a real kubelet (and the default scheduler) post them, with repeats aggregated.
+"""core/v1 Events as a real kubelet posts them, with repeats aggregated, sent in the background.
 
 A repeat of the same event (same source, object, field path, type, reason and message) does not create a
 new Event: like upstream's EventCorrelator, the existing one gets ``count + 1`` and a new
-``lastTimestamp``.
+``lastTimestamp`` (a PATCH). Recording never waits for the API server: events queue up and one task sends
+them in order (client-go's event broadcaster does the same), so a slow or absent server never stalls a pod.
 """
 
 from __future__ import annotations
 
-import copy
+import asyncio
 import logging
 import secrets
 from typing import Any
 
-from kubesim.api import API, User, WriteOptions
 from kubesim.errors import ApiError
+from kubesim.kubelet.client import EVENTS, NodeClient
 from kubesim.objectmeta import now
 
 log = logging.getLogger("kubesim.kubelet")
 
 Obj = dict[str, Any]
 
-EVENTS = ("", "events")
+MAX_QUEUED = 5000  # beyond this, events are dropped (logged), as the broadcaster's bounded channel does
 
 
 def container_field_path(name: str, init: bool = False) -> str:
@@ -28,29 +29,40 @@ def container_field_path(name: str, init: bool = False) -> str:
 
 
 class EventRecorder:
-    """Posts Events for one component (``kubelet`` on a host, or ``default-scheduler``)."""
+    """Posts Events for one component (``kubelet`` on a host)."""
 
-    def __init__(self, api: API, component: str, host: str = "", user: User | None = None) -> None:
-        self.api = api
+    def __init__(self, client: NodeClient, component: str, host: str = "") -> None:
+        self.client = client
         self.component = component
         self.host = host
-        self.opts = WriteOptions(
-            user=user or User(f"system:{component}", ("system:authenticated",)), field_manager=component
-        )
-        # correlation key -> (namespace, event name)
-        self._seen: dict[tuple[str, ...], tuple[str, str]] = {}
+        # correlation key -> (namespace, event name, count)
+        self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}
+        self._queue: asyncio.Queue[tuple[tuple[str, ...], Obj]] | None = None
+        self._task: asyncio.Task[None] | None = None
 
-    def _rt(self) -> Any:
-        rt = self.api.registry.get("", "v1", "events")
-        assert rt is not None
-        return rt
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._send_loop(), name="kubelet events")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def flush(self) -> None:
+        """Wait until every queued event was sent (or given up on)."""
+        if self._queue is not None and self._task is not None:
+            await self._queue.join()
 
     def event(
         self, obj: Obj, type_: str, reason: str, message: str, field_path: str = "", action: str = ""
     ) -> None:
-        """Record an event about obj (a pod or node); failures (namespace terminating...) are logged only."""
+        """Queue an event about obj (a pod or node); sending failures are logged only."""
         meta = obj.get("metadata", {})
-        namespace = meta.get("namespace") or "default"
         involved: Obj = {
             "kind": obj.get("kind", "Pod"),
             "namespace": meta.get("namespace", ""),
@@ -76,44 +88,63 @@ class EventRecorder:
             message,
         )
         stamp = now()
-        rt = self._rt()
-        try:
-            with self.api.store.lock:
-                seen = self._seen.get(key)
-                if seen is not None:
-                    existing = self.api.store.get(rt.key, seen[0], seen[1])
-                    if existing is not None:
-                        new = copy.deepcopy(existing)
-                        new["count"] = int(new.get("count") or 1) + 1
-                        new["lastTimestamp"] = stamp
-                        new["metadata"].pop("resourceVersion", None)
-                        self.api.update(rt, seen[0], seen[1], new, self.opts)
-                        return
-                name = f"{meta.get('name', 'object')}.{secrets.token_hex(8)}"
-                body: Obj = {
-                    "apiVersion": "v1",
-                    "kind": "Event",
-                    "metadata": {"name": name, "namespace": namespace},
-                    "involvedObject": involved,
-                    "reason": reason,
-                    "message": message,
-                    "source": {"component": self.component, **({"host": self.host} if self.host else {})},
-                    "firstTimestamp": stamp,
-                    "lastTimestamp": stamp,
-                    "count": 1,
-                    "type": type_,
-                    "eventTime": None,
-                    "reportingComponent": self.component,
-                    "reportingInstance": self.host,
-                }
-                if action:
-                    body["action"] = action
-                self.api.create(rt, namespace, body, self.opts)
-                if len(self._seen) > 10000:
-                    self._seen.clear()
-                self._seen[key] = (namespace, name)
-        except ApiError as exc:
-            log.debug("could not record event %s %s: %s", reason, message, exc)
+        body: Obj = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta.get('name', 'object')}.{secrets.token_hex(8)}",
+                "namespace": meta.get("namespace") or "default",
+            },
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "type": type_,
+            "eventTime": None,
+            "reportingComponent": self.component,
+            "reportingInstance": self.host,
+        }
+        if action:
+            body["action"] = action
+        if self._queue is None:
+            return
+        if self._queue.qsize() >= MAX_QUEUED:
+            log.warning("event queue full; dropped %s %s", reason, message)
+            return
+        self._queue.put_nowait((key, body))
+
+    async def _send_loop(self) -> None:
+        assert self._queue is not None
+        while True:
+            key, body = await self._queue.get()
+            try:
+                await self._send(key, body)
+            except (ApiError, ConnectionError) as exc:
+                log.debug("could not record event %s %s: %s", body["reason"], body["message"], exc)
+            finally:
+                self._queue.task_done()
+
+    async def _send(self, key: tuple[str, ...], body: Obj) -> None:
+        namespace = body["metadata"]["namespace"]
+        seen = self._seen.get(key)
+        if seen is not None:
+            ns, name, count = seen
+            try:
+                await self.client.patch(
+                    EVENTS, ns, name, {"count": count + 1, "lastTimestamp": body["lastTimestamp"]}
+                )
+                self._seen[key] = (ns, name, count + 1)
+                return
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        await self.client.create(EVENTS, namespace, body)
+        if len(self._seen) > 10000:
+            self._seen.clear()
+        self._seen[key] = (namespace, body["metadata"]["name"], 1)
 
     def forget(self, uid: str) -> None:
         """Drop correlation entries of a removed object."""

@@ -26,12 +26,20 @@ class IPAllocator:
         self._used: dict[str, str] = {}  # ip -> owner (pod uid)
         self._lock = threading.Lock()
 
-    def allocate(self, owner: str) -> str:
-        """A free address, cycling through the range so a released address is not reused at once."""
+    def allocate(self, owner: str, prefer: str | None = None) -> str:
+        """A free address, cycling through the range so a released address is not reused at once;
+        ``prefer`` (the address a pod had before the kubelet restarted) when it is in range and free."""
         with self._lock:
             for ip, who in self._used.items():
                 if who == owner:
                     return ip
+            if prefer and prefer not in self._used:
+                try:
+                    if ipaddress.ip_address(prefer) in self.network:
+                        self._used[prefer] = owner
+                        return prefer
+                except ValueError:
+                    pass
             for _ in range(self._size):
                 offset = self._next
                 self._next += 1

@@ -1,11 +1,13 @@
 """A pod's volumes on the host: each volume of the pod spec resolved to a host directory (or file).
 
 * ``emptyDir``: ``<pod dir>/volumes/kubernetes.io~empty-dir/<name>`` (``medium: Memory`` too: no tmpfs);
-* ``configMap`` / ``secret`` / ``downwardAPI`` / ``projected`` (configMap, secret, downwardAPI sources):
-  files written once when the pod starts (later changes to the ConfigMap are not propagated);
+* ``configMap`` / ``secret`` / ``downwardAPI`` / ``projected`` (configMap, secret, downwardAPI and
+  serviceAccountToken sources: a token the API server issues through TokenRequest, bound to the pod):
+  files written once when the pod starts (later changes to the ConfigMap are not propagated, and a
+  projected token is not renewed);
 * ``hostPath``: the path itself (``DirectoryOrCreate`` / ``FileOrCreate`` create it);
-* ``persistentVolumeClaim``: the bound volume's directory, from the storage controller's
-  ``volume_path(api, namespace, claim)``;
+* ``persistentVolumeClaim``: the directory of the bound PersistentVolume (its ``hostPath`` or ``local``
+  path), read through the API: what kubesim's storage controller or upstream's host-path provisioner made;
 * any other type: an empty per-pod directory.
 
 In ``fake`` mode nothing is written, but missing ConfigMaps/Secrets/PVCs still hold the pod in
@@ -15,41 +17,35 @@ In ``fake`` mode nothing is written, but missing ConfigMaps/Secrets/PVCs still h
 from __future__ import annotations
 
 import base64
-import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from kubesim.api import API
+from kubesim.errors import ApiError
+from kubesim.kubelet.client import PVCS, PVS, SERVICEACCOUNTS, NodeClient
 from kubesim.kubelet.envvars import ConfigError, field_ref, resource_field_ref
 
 Obj = dict[str, Any]
-Lookup = Callable[[str, str], Obj | None]
+Lookup = Callable[[str, str], Awaitable[Obj | None]]
 
 
 class VolumeError(Exception):
     """A volume cannot be set up (upstream: a ``FailedMount`` event, the pod stays ContainerCreating)."""
 
 
-def volume_path(api: API, namespace: str, claim: str) -> Path | None:
-    """The host directory of a Bound PVC (the storage controller's ``volume_path``, or the PV's
-    ``hostPath``/``local`` path while that function does not exist)."""
-    try:
-        storage = importlib.import_module("kubesim.controllers.storage")
-    except ImportError:
-        storage = None
-    fn = getattr(storage, "volume_path", None)
-    if fn is not None:
-        result = fn(api, namespace, claim)
-        return Path(result) if result is not None else None
-    pvc = api.store.get(("", "persistentvolumeclaims"), namespace, claim)
-    if pvc is None or pvc.get("status", {}).get("phase") != "Bound":
+def bound_path(pvc: Obj | None, pv: Obj | None) -> Path | None:
+    """The directory backing a claim: the PV it is Bound to, if that PV is bound back to this claim and
+    has a ``hostPath`` or ``local`` path (the storage controller's contract; upstream's host-path
+    provisioner makes such PVs too)."""
+    if pvc is None or pv is None or (pvc.get("status") or {}).get("phase") != "Bound":
         return None
-    pv = api.store.get(("", "persistentvolumes"), "", pvc.get("spec", {}).get("volumeName") or "")
-    if pv is None:
+    if (pvc.get("spec") or {}).get("volumeName") != pv["metadata"]["name"]:
         return None
-    spec = pv.get("spec", {})
+    spec = pv.get("spec") or {}
+    claim_ref = spec.get("claimRef") or {}
+    if claim_ref.get("uid") and claim_ref["uid"] != pvc["metadata"].get("uid"):
+        return None
     path = (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
     return Path(path) if path else None
 
@@ -109,13 +105,48 @@ def _secret_data(secret: Obj) -> dict[str, bytes]:
 
 
 class VolumeResolver:
-    def __init__(self, api: API, configmap: Lookup, secret: Lookup, allocatable: dict[str, str]) -> None:
-        self.api = api
+    """Resolves a pod's volumes: ConfigMaps and Secrets from the node's watched objects (``configmap``,
+    ``secret``: synchronous lookups of what was fetched for the pod), claims and tokens through the API."""
+
+    def __init__(
+        self, client: NodeClient, configmap: Lookup, secret: Lookup, allocatable: dict[str, str]
+    ) -> None:
+        self.client = client
         self.configmap = configmap
         self.secret = secret
         self.allocatable = allocatable
 
-    def _source_files(
+    async def claim_path(self, namespace: str, claim: str) -> Path | None:
+        try:
+            pvc = await self.client.get(PVCS, namespace, claim)
+            volume = ((pvc or {}).get("spec") or {}).get("volumeName")
+            pv = await self.client.get(PVS, "", volume) if volume else None
+        except (ApiError, ConnectionError):
+            return None
+        return bound_path(pvc, pv)
+
+    async def service_account_token(self, pod: Obj, vol_name: str, src: Obj) -> bytes:
+        """A token for the pod's ServiceAccount, bound to the pod (TokenRequest), as the kubelet projects."""
+        meta = pod["metadata"]
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        spec: Obj = {
+            "expirationSeconds": int(src.get("expirationSeconds") or 3600),
+            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]},
+        }
+        if src.get("audience"):
+            spec["audiences"] = [str(src["audience"])]
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        try:
+            answer = await self.client.create(
+                SERVICEACCOUNTS, meta.get("namespace", ""), body, name=account, subresource="token"
+            )
+        except (ApiError, ConnectionError) as exc:
+            raise VolumeError(
+                f'MountVolume.SetUp failed for volume "{vol_name}" : failed to fetch token: {exc}'
+            ) from exc
+        return str((answer.get("status") or {}).get("token") or "").encode()
+
+    async def _source_files(
         self,
         pod: Obj,
         vol_name: str,
@@ -128,7 +159,7 @@ class VolumeResolver:
         ns = pod["metadata"].get("namespace", "")
         optional = bool(src.get("optional"))
         if kind == "configMap":
-            cm = self.configmap(ns, src.get("name", ""))
+            cm = await self.configmap(ns, src.get("name", ""))
             if cm is None:
                 if optional:
                     return {}
@@ -147,7 +178,7 @@ class VolumeResolver:
             )
         if kind == "secret":
             name = src.get("secretName") or src.get("name") or ""
-            sec = self.secret(ns, name)
+            sec = await self.secret(ns, name)
             if sec is None:
                 if optional:
                     return {}
@@ -176,7 +207,7 @@ class VolumeResolver:
             return out
         return {}
 
-    def resolve(
+    async def resolve(
         self, pod: Obj, pod_dir: Path, *, write: bool, pod_ip: str | None, host_ip: str
     ) -> dict[str, Path]:
         """Host paths of the pod's volumes by name; raises :class:`VolumeError` (first failure)."""
@@ -187,7 +218,7 @@ class VolumeResolver:
             base = pod_dir / "volumes"
             if vol.get("persistentVolumeClaim") is not None:
                 claim = str(vol["persistentVolumeClaim"].get("claimName", ""))
-                path = volume_path(self.api, ns, claim)
+                path = await self.claim_path(ns, claim)
                 if path is None:
                     raise VolumeError(
                         f'MountVolume.SetUp failed for volume "{name}" : persistentvolumeclaim '
@@ -229,10 +260,16 @@ class VolumeResolver:
                         for sub in ("configMap", "secret", "downwardAPI"):
                             if source.get(sub) is not None:
                                 files.update(
-                                    self._source_files(pod, name, sub, source[sub], mode, pod_ip, host_ip)
+                                    await self._source_files(
+                                        pod, name, sub, source[sub], mode, pod_ip, host_ip
+                                    )
                                 )
+                        token = source.get("serviceAccountToken")
+                        if token is not None and write:
+                            content = await self.service_account_token(pod, name, token)
+                            files[str(token.get("path") or "token")] = (content, mode)
                 else:
-                    files = self._source_files(pod, name, kind, src, mode, pod_ip, host_ip)
+                    files = await self._source_files(pod, name, kind, src, mode, pod_ip, host_ip)
                 path = base / f"kubernetes.io~{kind.lower()}" / name
                 if write:
                     _write_files(path, files)

@@ -75,6 +75,7 @@ class PodWorker:
             )
             for c in spec.get("containers") or ()
         ]
+        self._adopt(pod.get("status") or {})
         self.pod_dir: Path = kubelet.pods_dir / self.uid
         self.pod_ip: str | None = None
         self.sandbox: Sandbox | None = None
@@ -92,6 +93,25 @@ class PodWorker:
         self._changed = asyncio.Event()
         self._side_tasks: list[asyncio.Task[Any]] = []
         self._grace_requested = 0.0
+
+    def _adopt(self, status: Obj) -> None:
+        """A pod this node ran before it restarted: its containers died with the kubelet (they run as its
+        children), so each one that was running is started again, and that counts as a restart."""
+        before = {
+            cs.get("name"): cs
+            for cs in (*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ()))
+        }
+        for st in (*self.init_states, *self.states):
+            cs = before.get(st.name)
+            if cs is None:
+                continue
+            st.restart_count = int(cs.get("restartCount") or 0)
+            if "running" in (cs.get("state") or {}):
+                st.restart_count += 1
+        if status.get("startTime"):
+            self.adopted_start_time: str | None = str(status["startTime"])
+        else:
+            self.adopted_start_time = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -133,16 +153,17 @@ class PodWorker:
 
     async def _run(self) -> None:
         k = self.kubelet
-        self.start_time = now()
+        self.start_time = self.adopted_start_time or now()
         host_network = bool(self.spec.get("hostNetwork"))
-        self.pod_ip = k.host_ip if host_network else k.ips.allocate(self.uid)
+        previous_ip = (self.pod.get("status") or {}).get("podIP")
+        self.pod_ip = k.host_ip if host_network else k.ips.allocate(self.uid, prefer=previous_ip)
         self.sandbox = Sandbox(
             self.uid, self.namespace, self.name, self.pod_dir, self.pod_ip, k.host_ip, host_network
         )
         delay: float | None = None
         while True:
             try:
-                self.sandbox.volumes = k.resolver.resolve(
+                self.sandbox.volumes = await k.resolver.resolve(
                     self.pod,
                     self.pod_dir,
                     write=k.runtime.writes_volumes,
@@ -218,7 +239,7 @@ class PodWorker:
         while True:
             await self._pull(c, st, fp)
             try:
-                env = k.container_env(self.pod, c, self.pod_ip)
+                env = await k.container_env(self.pod, c, self.pod_ip)
                 command = expand_argv([str(a) for a in c["command"]], env) if c.get("command") else None
                 args = expand_argv([str(a) for a in c["args"]], env) if c.get("args") else None
             except ConfigError as exc:
@@ -501,7 +522,7 @@ class PodWorker:
             if not logfile.finished:
                 logfile.close()
         if remove:
-            self.kubelet.remove_pod(self)
+            await self.kubelet.remove_pod(self)
         self.kubelet.forget_worker(self)
 
     # ------------------------------------------------------------------ logs

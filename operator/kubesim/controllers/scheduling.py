@@ -1,9 +1,11 @@
-"""The default scheduler's decision for one pod and one node, with upstream's FailedScheduling wording.
+"""The default scheduler's decision for one pod, with upstream's FailedScheduling wording.
 
 Checked: the pod's PVCs (exist, not being deleted, Bound — or, for a WaitForFirstConsumer class, the
-claim is handed to the provisioner with the ``volume.kubernetes.io/selected-node`` annotation), the
-node's readiness and taints, ``nodeSelector`` and required node affinity, and the node's capacity (pods,
-cpu, memory, ephemeral-storage requests).
+claim is handed to the provisioner with the ``volume.kubernetes.io/selected-node`` annotation), then for
+each node its taints, ``unschedulable``, ``nodeSelector`` and required node affinity, and its capacity
+(pods, cpu, memory, ephemeral-storage requests). Of the nodes that fit, the one with the fewest pods wins;
+when none fits, the reasons are counted per node as upstream words them
+(``0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable.``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ Obj = dict[str, Any]
 
 PVCS = ("", "persistentvolumeclaims")
 STORAGECLASSES = ("storage.k8s.io", "storageclasses")
-PREEMPTION = "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
-NO_VICTIMS = "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Verdict:
     message: str = ""
     claims: list[str] = field(default_factory=list)  # PVCs the pod waits for
     wait_silently: bool = False  # waiting for a WaitForFirstConsumer claim to be provisioned
+    node: str = ""  # where to bind it, when ok
 
 
 def _quantity(value: Any) -> Decimal:
@@ -164,61 +165,89 @@ class NodeUsage:
         return dict(self._requested.get(node, {}))
 
 
-def _fail(reason: str, preemption: str = PREEMPTION, claims: list[str] | None = None) -> Verdict:
-    return Verdict(False, f"0/1 nodes are available: {reason}. {preemption}", claims or [])
+def _fail(nodes: int, reason: str, preemption: str = "", claims: list[str] | None = None) -> Verdict:
+    preemption = (
+        preemption
+        or f"preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for scheduling."
+    )
+    return Verdict(False, f"0/{nodes} nodes are available: {reason}. {preemption}", claims or [])
 
 
-def check(api: API, pod: Obj, node: Obj | None, usage: NodeUsage) -> Verdict:
+def node_reasons(pod: Obj, node: Obj, usage: NodeUsage) -> tuple[list[str], bool]:
+    """Why ``pod`` does not fit ``node`` (empty: it fits), and whether preemption could help (resources)."""
+    spec = pod.get("spec", {})
+    taints = node.get("spec", {}).get("taints") or []
+    tolerations = spec.get("tolerations") or []
+    for taint in taints:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(taint, tolerations):
+            return [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"], False
+    if node.get("spec", {}).get("unschedulable"):
+        return ["node(s) were unschedulable"], False
+    if not _node_matches(pod, node):
+        return ["node(s) didn't match Pod's node affinity/selector"], False
+    allocatable = node.get("status", {}).get("allocatable") or {}
+    node_name = node["metadata"]["name"]
+    if "pods" in allocatable and usage.count(node_name) + 1 > int(_quantity(allocatable["pods"])):
+        return ["Too many pods"], True
+    wanted = pod_requests(pod)
+    if any(wanted.values()):
+        used = usage.requested(node_name)
+        short = [
+            f"Insufficient {k}"
+            for k, v in sorted(wanted.items())
+            if v > 0 and k in allocatable and used.get(k, Decimal(0)) + v > _quantity(allocatable[k])
+        ]
+        if short:
+            return short, True
+    return [], False
+
+
+def check(api: API, pod: Obj, nodes: list[Obj], usage: NodeUsage) -> Verdict:
     ns = pod["metadata"].get("namespace", "")
     spec = pod.get("spec", {})
+    count = len(nodes)
     claims = [
         str(v["persistentVolumeClaim"].get("claimName", ""))
         for v in spec.get("volumes") or ()
         if v.get("persistentVolumeClaim") is not None
     ]
-    silent = False
+    waiting_for_first_consumer: list[Obj] = []
     for claim in claims:
         pvc = api.store.get(PVCS, ns, claim)
         if pvc is None:
-            return _fail(f'persistentvolumeclaim "{claim}" not found', claims=claims)
+            return _fail(count, f'persistentvolumeclaim "{claim}" not found', claims=claims)
         if pvc["metadata"].get("deletionTimestamp"):
-            return _fail(f'persistentvolumeclaim "{claim}" is being deleted', claims=claims)
+            return _fail(count, f'persistentvolumeclaim "{claim}" is being deleted', claims=claims)
         if pvc.get("status", {}).get("phase") == "Bound":
             continue
         sc = api.store.get(STORAGECLASSES, "", pvc.get("spec", {}).get("storageClassName") or "")
-        if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer" and node is not None:
-            _select_node(api, pvc, node["metadata"]["name"])
-            silent = True
+        if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer" and nodes:
+            waiting_for_first_consumer.append(pvc)
             continue
-        return _fail("pod has unbound immediate PersistentVolumeClaims", claims=claims)
-    if silent:
-        return Verdict(False, "", claims, wait_silently=True)
-    if node is None:
+        return _fail(count, "pod has unbound immediate PersistentVolumeClaims", claims=claims)
+    if not nodes:
         return Verdict(False, "no nodes available to schedule pods", claims)
-    taints = node.get("spec", {}).get("taints") or []
-    tolerations = spec.get("tolerations") or []
-    for taint in taints:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(taint, tolerations):
-            return _fail(f"1 node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}")
-    if node.get("spec", {}).get("unschedulable"):
-        return _fail("1 node(s) were unschedulable")
-    if not _node_matches(pod, node):
-        return _fail("1 node(s) didn't match Pod's node affinity/selector")
-    allocatable = node.get("status", {}).get("allocatable") or {}
-    node_name = node["metadata"]["name"]
-    if "pods" in allocatable and usage.count(node_name) + 1 > int(_quantity(allocatable["pods"])):
-        return _fail("1 Too many pods", NO_VICTIMS)
-    wanted = pod_requests(pod)
-    if any(wanted.values()):
-        used = usage.requested(node_name)
-        short = [
-            k
-            for k, v in sorted(wanted.items())
-            if v > 0 and k in allocatable and used.get(k, Decimal(0)) + v > _quantity(allocatable[k])
-        ]
-        if short:
-            return _fail(", ".join(f"1 Insufficient {k}" for k in short), NO_VICTIMS)
-    return Verdict(True, claims=claims)
+    tally: dict[str, int] = {}
+    helpful = False
+    fitting: list[Obj] = []
+    for node in nodes:
+        reasons, resources = node_reasons(pod, node, usage)
+        if not reasons:
+            fitting.append(node)
+        for reason in reasons:
+            tally[reason] = tally.get(reason, 0) + 1
+        helpful = helpful or resources
+    if not fitting:
+        text = ", ".join(f"{n} {reason}" for reason, n in sorted(tally.items()))
+        victims = f"{count} No preemption victims found for incoming pod."
+        preemption = f"preemption: 0/{count} nodes are available: {victims}" if helpful else ""
+        return _fail(count, text, preemption, claims=claims)
+    chosen = min(fitting, key=lambda n: (usage.count(n["metadata"]["name"]), n["metadata"]["name"]))
+    if waiting_for_first_consumer:
+        for pvc in waiting_for_first_consumer:
+            _select_node(api, pvc, chosen["metadata"]["name"])
+        return Verdict(False, "", claims, wait_silently=True)
+    return Verdict(True, claims=claims, node=chosen["metadata"]["name"])
 
 
 def _select_node(api: API, pvc: Obj, node: str) -> None:
