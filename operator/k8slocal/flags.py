@@ -100,6 +100,8 @@ def apiserver_args(
         # The apiserver talks to kubelets (logs, exec) with this client certificate.
         f"--kubelet-client-certificate={layout.cert('apiserver-kubelet-client')}",
         f"--kubelet-client-key={layout.key('apiserver-kubelet-client')}",
+        # Nodes here are all 127.0.0.1 with names nothing resolves: reach kubelets by address.
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
         # The `kubernetes` Service's endpoints may not be loopback addresses (Endpoints validation), and
         # a loopback control plane has no other: leave them unmanaged rather than log errors forever.
         "--endpoint-reconciler-type=none",

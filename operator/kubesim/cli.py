@@ -59,19 +59,8 @@ def _faults_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return spec
 
 
-async def _up(args: argparse.Namespace) -> int:
-    from kubesim import Cluster
-
-    kwargs: dict[str, Any] = {"port": args.port, "host": args.host}
-    if args.state_dir:
-        kwargs["state_dir"] = args.state_dir
-    if args.kubeconfig:
-        kwargs["kubeconfig"] = args.kubeconfig
-    if args.no_tls:
-        kwargs["tls"] = False
-    if args.history_size:
-        kwargs["history_size"] = args.history_size
-    kwargs["runtime"] = args.runtime
+def _kubelet_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The kubelet options the ``up`` and ``kubelet`` commands share."""
     kubelet: dict[str, Any] = {}
     if args.image_command:
         from kubesim.kubelet.config import DEFAULT_IMAGE_COMMANDS
@@ -87,6 +76,88 @@ async def _up(args: argparse.Namespace) -> int:
         kubelet["pull_fail_pattern"] = args.pull_fail_pattern
     if args.start_delay:
         kubelet["start_delay"] = args.start_delay
+    return kubelet
+
+
+def _add_kubelet_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--runtime",
+        choices=("fake", "process"),
+        default="fake",
+        help="fake: containers 'run' without executing; process: each container's command runs "
+        "as a local process on its pod's own loopback IP (default: fake)",
+    )
+    p.add_argument(
+        "--image-command",
+        action="append",
+        default=[],
+        metavar="REGEX=COMMAND",
+        help="process runtime: run COMMAND for images matching REGEX that have no command "
+        "(repeatable; Jupyter images map to jupyterhub-singleuser by default)",
+    )
+    p.add_argument(
+        "--pull-fail-pattern",
+        metavar="REGEX",
+        help="images matching REGEX fail to pull (ErrImagePull, then ImagePullBackOff)",
+    )
+    p.add_argument(
+        "--start-delay",
+        type=float,
+        default=0.0,
+        help="fake runtime: seconds a container spends in ContainerCreating",
+    )
+
+
+async def _kubelet(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from kubesim.kubelet.agent import Agent, run
+
+    options = _kubelet_options(args)
+    if args.pod_cidr:
+        options["pod_cidr"] = args.pod_cidr
+    tmp = None if args.state_dir else tempfile.TemporaryDirectory(prefix="kubesim-kubelet-")
+    state_dir = args.state_dir or (tmp.name if tmp else "")
+    try:
+        agent = Agent(
+            args.kubeconfig,
+            state_dir=state_dir,
+            runtime=args.runtime,
+            node_name=args.node_name,
+            host=args.address,
+            port=args.port,
+            client_ca_file=args.client_ca_file,
+            **options,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"kubesim kubelet: error: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run(agent, stop, lambda line: print(line, flush=True))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
+async def _up(args: argparse.Namespace) -> int:
+    from kubesim import Cluster
+
+    kwargs: dict[str, Any] = {"port": args.port, "host": args.host}
+    if args.state_dir:
+        kwargs["state_dir"] = args.state_dir
+    if args.kubeconfig:
+        kwargs["kubeconfig"] = args.kubeconfig
+    if args.no_tls:
+        kwargs["tls"] = False
+    if args.history_size:
+        kwargs["history_size"] = args.history_size
+    kwargs["runtime"] = args.runtime
+    kubelet = _kubelet_options(args)
     if kubelet:
         kwargs["kubelet"] = kubelet
     cluster = Cluster(**kwargs)
@@ -165,32 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         help="watch events kept per resource for resuming watches (default 20000)",
     )
     up.add_argument("--state-dir", help="directory for state (volumes, logs); default: a temporary one")
-    up.add_argument(
-        "--runtime",
-        choices=("fake", "process"),
-        default="fake",
-        help="fake: containers 'run' without executing; process: each container's command runs "
-        "as a local process on its pod's own loopback IP (default: fake)",
-    )
-    up.add_argument(
-        "--image-command",
-        action="append",
-        default=[],
-        metavar="REGEX=COMMAND",
-        help="process runtime: run COMMAND for images matching REGEX that have no command "
-        "(repeatable; Jupyter images map to jupyterhub-singleuser by default)",
-    )
-    up.add_argument(
-        "--pull-fail-pattern",
-        metavar="REGEX",
-        help="images matching REGEX fail to pull (ErrImagePull, then ImagePullBackOff)",
-    )
-    up.add_argument(
-        "--start-delay",
-        type=float,
-        default=0.0,
-        help="fake runtime: seconds a container spends in ContainerCreating",
-    )
+    _add_kubelet_arguments(up)
     up.add_argument(
         "--fault-error",
         action="append",
@@ -215,6 +261,23 @@ def main(argv: list[str] | None = None) -> int:
         help="answer the next watch of RESOURCE that resumes from a resourceVersion with 410",
     )
     up.add_argument("-v", "--verbose", action="store_true")
+    node = sub.add_parser(
+        "kubelet", help="join a cluster (kubesim or any other) as a node running kubesim's kubelet"
+    )
+    node.add_argument("--kubeconfig", required=True, help="the node's kubeconfig (system:node:<name>)")
+    node.add_argument("--node-name", default="", help="the Node's name (default: this host's name)")
+    node.add_argument("--state-dir", help="pods' volumes and logs (default: a temporary directory)")
+    node.add_argument(
+        "--pod-cidr", help="pod addresses (default: a free 127.X.0.0/16, or 10.244.0.0/16 fake)"
+    )
+    node.add_argument("--address", default="127.0.0.1", help="the node's address and kubelet endpoint host")
+    node.add_argument("--port", type=int, default=0, help="the kubelet endpoint's port (default: a free one)")
+    node.add_argument(
+        "--client-ca-file",
+        help="CA of the API server's kubelet client certificate (container logs through the API server)",
+    )
+    _add_kubelet_arguments(node)
+    node.add_argument("-v", "--verbose", action="store_true")
     tok = sub.add_parser("token", help="print a token for a ServiceAccount (TokenRequest)")
     tok.add_argument("serviceaccount")
     tok.add_argument("-n", "--namespace", default="default")
@@ -224,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
     if args.command == "up":
         return asyncio.run(_up(args))
+    if args.command == "kubelet":
+        return asyncio.run(_kubelet(args))
     return _token(args)
 
 

@@ -179,7 +179,13 @@ class Kubelet:
 
     async def _patch_node_status(self, node: Obj) -> None:
         status = node_status(
-            self.node_name, self.config.node_capacity, self.runtime_name, now(), node.get("status")
+            self.node_name,
+            self.config.node_capacity,
+            self.runtime_name,
+            now(),
+            node.get("status"),
+            kubelet_port=self.config.kubelet_port,
+            address=self.host_ip,
         )
         await self.client.patch(NODES, "", self.node_name, {"status": status}, subresource="status")
 
@@ -390,15 +396,23 @@ class Kubelet:
     # ------------------------------------------------------------------ HTTP handlers
 
     async def _serve_log(self, request: web.Request, user: Any) -> web.StreamResponse:
+        """``pods/log`` on kubesim's own API server."""
         target = request["kubesim.target"]
-        namespace, name = target.namespace or "", target.name or ""
-        pod = await self.client.get(PODS, namespace, name)
+        return await self.serve_log(
+            request, target.namespace or "", target.name or "", request.query.get("container", "")
+        )
+
+    async def serve_log(
+        self, request: web.Request, namespace: str, name: str, container: str
+    ) -> web.StreamResponse:
+        """A container's log, answered as the kubelet answers ``/containerLogs`` (kubectl logs' wording for
+        a container that has not started or does not exist)."""
+        pod = self.pods.get((namespace, name)) or await self.client.get(PODS, namespace, name)
         if pod is None:
             raise errors.not_found("pods", name)
         spec = pod.get("spec", {})
         containers = [c["name"] for c in spec.get("containers") or ()]
         inits = [c["name"] for c in spec.get("initContainers") or ()]
-        container = request.query.get("container", "")
         if not container:
             if len(containers) == 1:
                 container = containers[0]

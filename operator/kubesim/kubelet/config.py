@@ -113,6 +113,8 @@ class KubeletConfig:
     stop_grace: float = 2.0
     # seconds between refreshes of the Node's status (its liveness is the Lease, renewed every 10 s).
     node_status_interval: float = 60.0
+    # the port of the kubelet's own endpoint (logs, healthz) that the Node advertises.
+    kubelet_port: int = 10250
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> KubeletConfig:

@@ -57,7 +57,14 @@ def node_object(name: str, labels: Mapping[str, str], pod_cidr: str) -> Obj:
 
 
 def node_status(
-    name: str, capacity: Mapping[str, str], runtime: str, stamp: str, previous: Obj | None = None
+    name: str,
+    capacity: Mapping[str, str],
+    runtime: str,
+    stamp: str,
+    previous: Obj | None = None,
+    *,
+    kubelet_port: int = 10250,
+    address: str = "127.0.0.1",
 ) -> Obj:
     machine_id = _read("/etc/machine-id") or uuid.uuid5(uuid.NAMESPACE_DNS, name).hex
     prev_conds = {c.get("type"): c for c in (previous or {}).get("conditions") or ()}
@@ -89,8 +96,8 @@ def node_status(
             cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
         ],
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": machine_id,
             "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, machine_id)),
