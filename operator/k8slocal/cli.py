@@ -50,12 +50,16 @@ def _up(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         port=args.port,
         progress=_say,
+        nodes=args.nodes,
+        runtime=args.runtime,
     )
     _say(f"starting Kubernetes {args.version} (state in {plane.state_dir})")
     with plane:
         _say(f"ready in {plane.started_seconds['ready']:.1f} s; API server {plane.url}")
         for name, pid in plane.pids().items():
             _say(f"  {name:<24} pid {pid:<8} log {plane.layout.log(name)}")
+        if plane.node_count:
+            _say(f"nodes: {', '.join(plane.node_names())} (kubesim kubelet, {plane.runtime} runtime)")
         _say(f"kubeconfig (admin, system:masters): {plane.kubeconfig}")
         _say(f"  kubectl --kubeconfig {plane.kubeconfig} get nodes,ns")
         _say("Ctrl-C (SIGINT) or SIGTERM stops everything")
@@ -90,6 +94,15 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=0, help="the API server's port (default: a free one)")
     u.add_argument(
         "--state-dir", type=Path, help="certificates, etcd data and logs (default: a temporary dir)"
+    )
+    u.add_argument(
+        "--nodes", type=int, default=1, help="kubesim kubelet agents to start as nodes (default 1; 0: none)"
+    )
+    u.add_argument(
+        "--runtime",
+        choices=("fake", "process"),
+        default="fake",
+        help="the nodes' runtime: fake (nothing executes) or process (containers run as local processes)",
     )
     u.set_defaults(func=_up)
     return p

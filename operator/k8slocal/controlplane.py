@@ -19,6 +19,7 @@ import json
 import secrets
 import shutil
 import ssl
+import sys
 import tempfile
 import time
 import urllib.error
@@ -75,8 +76,16 @@ class ControlPlane:
         apiserver_flags: Sequence[str] = (),
         controller_manager_flags: Sequence[str] = (),
         scheduler_flags: Sequence[str] = (),
+        nodes: int = 0,
+        runtime: str = "fake",
+        kubelet_flags: Sequence[str] = (),
     ) -> None:
+        if runtime not in ("fake", "process"):
+            raise ValueError(f"unknown runtime {runtime!r} (fake or process)")
         self.version = version
+        self.node_count = nodes
+        self.runtime = runtime
+        self.kubelet_flags = tuple(kubelet_flags)
         self.host = host
         self._requested_port = port
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -226,8 +235,72 @@ class ControlPlane:
             kcm,
             60,
         )
+        for index in range(1, self.node_count + 1):
+            yield from self._node_steps(f"node-{index}", index)
         self.started_seconds["ready"] = time.monotonic() - t0
         self._write_admin_kubeconfig()
+
+    # ------------------------------------------------------------------ nodes
+
+    def node_names(self) -> list[str]:
+        return [name for name in self.components if name.startswith("node-")]
+
+    def _node_steps(self, name: str, index: int) -> Iterator[_Wait]:
+        """Start kubesim's kubelet as the node ``name`` (an agent process with a node identity), and wait
+        until the Node is Ready with no ``not-ready`` taint (kube-scheduler places nothing before)."""
+        kubeconfig = self.add_user(f"system:node:{name}", ["system:nodes"], path=self.layout.kubeconfig(name))
+        port = free_port(self.host)
+        argv = [
+            sys.executable,
+            "-m",
+            "kubesim.cli",
+            "kubelet",
+            f"--kubeconfig={kubeconfig}",
+            f"--node-name={name}",
+            f"--runtime={self.runtime}",
+            f"--state-dir={self.state_dir / 'nodes' / name}",
+            f"--port={port}",
+            f"--client-ca-file={self.ca_file}",
+        ]
+        if self.runtime == "fake":
+            argv.append(f"--pod-cidr=10.244.{index}.0/24")
+        argv += list(self.kubelet_flags)
+        insecure = ssl.create_default_context()
+        insecure.check_hostname = False  # the agent's serving certificate is its own
+        insecure.verify_mode = ssl.CERT_NONE
+        node = Component(
+            name, argv, f"https://{self.host}:{port}/healthz", self.layout.log(name), context=insecure
+        )
+        node.stop_timeout = 20.0  # the agent stops its containers first
+        self.components[name] = node
+        node.launch()
+        yield _Wait(f"the kubelet of {name} (healthz)", node.healthy, node, 60)
+        yield _Wait(f"{name} Ready and schedulable", lambda: self._node_ready(name), node, 90)
+
+    def _node_ready(self, name: str) -> bool:
+        status, node = self.request("GET", f"/api/v1/nodes/{name}")
+        if status != 200:
+            return False
+        conditions = (node.get("status") or {}).get("conditions") or ()
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        taints = (node.get("spec") or {}).get("taints") or ()
+        return ready and not any(t.get("key") == "node.kubernetes.io/not-ready" for t in taints)
+
+    def start_node(self, name: str) -> None:
+        """Start (or restart, on its kept state dir) the node ``name``; returns once it is Ready."""
+        index = int(name.rsplit("-", 1)[1]) if name.startswith("node-") and name[5:].isdigit() else 0
+        for wait in self._node_steps(name, index):
+            deadline = time.monotonic() + wait.timeout
+            while not wait.probe():
+                self._check(wait, deadline)
+                time.sleep(0.05)
+
+    def stop_node(self, name: str, *, kill: bool = False) -> None:
+        """Stop the node's agent (SIGTERM: it stops its containers first), or SIGKILL it."""
+        node = self.components.pop(name)
+        if kill and node.proc is not None:
+            node.proc.kill()
+        node.stop()
 
     def _prepare(self) -> Ports:
         for directory in (self.layout.pki, self.layout.logs, self.layout.etcd_data):
@@ -378,7 +451,7 @@ class ControlPlane:
     def _stop_components(self) -> None:
         """Reverse order: the controllers, then the apiserver, then etcd."""
         order = ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
-        groups = [order[:2], order[2:3], order[3:]]
+        groups = [self.node_names(), order[:2], order[2:3], order[3:]]
         for group in groups:
             members = [self.components[name] for name in group if name in self.components]
             for member in members:

@@ -76,6 +76,14 @@ def _kubelet_options(args: argparse.Namespace) -> dict[str, Any]:
         kubelet["pull_fail_pattern"] = args.pull_fail_pattern
     if args.start_delay:
         kubelet["start_delay"] = args.start_delay
+    for item in getattr(args, "kubelet_option", None) or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--kubelet-option {item!r}: expected KEY=JSON (e.g. backoff_base=0.3)")
+        try:
+            kubelet[key.strip()] = json.loads(value)
+        except ValueError:
+            kubelet[key.strip()] = value  # a plain string
     return kubelet
 
 
@@ -129,7 +137,7 @@ async def _kubelet(args: argparse.Namespace) -> int:
             client_ca_file=args.client_ca_file,
             **options,
         )
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         print(f"kubesim kubelet: error: {exc}", file=sys.stderr)
         return 2
     stop = asyncio.Event()
@@ -277,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         help="CA of the API server's kubelet client certificate (container logs through the API server)",
     )
     _add_kubelet_arguments(node)
+    node.add_argument(
+        "--kubelet-option",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="any kubelet option (kubesim.kubelet.config.KubeletConfig), e.g. backoff_base=0.3 (repeatable)",
+    )
     node.add_argument("-v", "--verbose", action="store_true")
     tok = sub.add_parser("token", help="print a token for a ServiceAccount (TokenRequest)")
     tok.add_argument("serviceaccount")
