@@ -32,8 +32,8 @@ from kubesim import kubeconfig as kubeconfigs
 
 BACKENDS = ("kubesim", "upstream")
 
-# Cluster-scoped kinds tests create; what a test adds is removed after it (nodes and IP addresses are the
-# cluster's own, APIServices follow their CRDs).
+# Cluster-scoped kinds tests create; what a test adds is removed after it (the session's own nodes are in
+# the baseline; IP addresses are the cluster's own, APIServices follow their CRDs).
 CLUSTER_SCOPED = (
     ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions"),
     ("/apis/rbac.authorization.k8s.io/v1", "clusterroles"),
@@ -43,6 +43,7 @@ CLUSTER_SCOPED = (
     ("/apis/admissionregistration.k8s.io/v1", "validatingwebhookconfigurations"),
     ("/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
     ("/api/v1", "persistentvolumes"),
+    ("/api/v1", "nodes"),
     ("/api/v1", "namespaces"),
 )
 
@@ -105,6 +106,15 @@ class ClusterUnderTest:
             cluster_name=self.backend,
             namespace=ns,
         )
+
+    def node_kubeconfig(self, node: str) -> str:
+        """A kubeconfig for a kubelet agent named ``node``: on upstream a client certificate of
+        ``system:node:<node>`` in ``system:nodes`` (the Node authorizer and NodeRestriction check it); on
+        kubesim, which has neither client certificates nor a Node authorizer, the admin's."""
+        if self.plane is not None:
+            path = self.state_dir / f"node-{node}.kubeconfig"
+            return str(self.plane.add_user(f"system:node:{node}", ["system:nodes"], path=path))
+        return self.kubeconfig
 
 
 def _request(

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import secrets
+import ssl
 import tempfile
 import threading
 import urllib.parse
@@ -113,6 +114,7 @@ class Cluster:
         # Storage options (see kubesim.controllers.storage.StorageController): bind_delay, ...
         self.storage_options = dict(storage or {})
         self.controllers: list[Controller] = []
+        self._kubelet_ssl: ssl.SSLContext | None = None
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,8 +169,43 @@ class Cluster:
             runtime=self.runtime,
             **self.kubelet_options,
         )
-        self.kubelet.install(self.server)
+        self.server.non_resource["subresource:pods/log"] = self._pod_log
         self.server.openapi = OpenAPIService(self.registry)
+
+    async def _pod_log(self, request: web.Request, user: User) -> web.StreamResponse:
+        """``pods/log``: from the in-process node, or proxied to the kubelet endpoint of the node the pod
+        runs on (an agent: ``kubesim kubelet``), with this server's kubelet client certificate, as the
+        API server proxies to kubelets."""
+        target = request["kubesim.target"]
+        pod = self.api.get(target.rt, target.namespace or "", target.name or "")
+        node_name = (pod.get("spec") or {}).get("nodeName") or ""
+        if not node_name or node_name == self.kubelet.node_name:
+            return await self.kubelet.serve_log(
+                request, target.namespace or "", target.name or "", request.query.get("container", "")
+            )
+        from kubesim.kubelet_proxy import proxy_container_log
+
+        node = self.store.get(("", "nodes"), "", node_name)
+        return await proxy_container_log(request, pod, node, self._kubelet_client_ssl())
+
+    def _kubelet_client_ssl(self) -> ssl.SSLContext:
+        if self._kubelet_ssl is None:
+            certs = serving_certs(self.host)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False  # kubelets serve certificates of their own (as upstream without
+            ctx.verify_mode = ssl.CERT_NONE  # --kubelet-certificate-authority)
+            if certs.ca is not None:
+                pair = certs.ca.issue(
+                    "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True
+                )
+                with tempfile.TemporaryDirectory(prefix="kubesim-tls-") as tmp:
+                    cert, key = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
+                    cert.write_bytes(pair.cert_pem)
+                    key.write_bytes(pair.key_pem)
+                    key.chmod(0o600)
+                    ctx.load_cert_chain(cert, key)
+            self._kubelet_ssl = ctx
+        return self._kubelet_ssl
 
     def _issue_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """TokenRequest for the in-process kubelet (projected ServiceAccount tokens)."""

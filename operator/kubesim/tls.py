@@ -39,6 +39,8 @@ class ServingCerts:
     ca_pem: bytes
     cert_pem: bytes
     key_pem: bytes
+    # The CA itself, for the client certificates the server needs (its kubelet client).
+    ca: CertificateAuthority | None = None
 
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -180,7 +182,7 @@ class CertificateAuthority:
 def generate(ip_addresses: tuple[str, ...] = ("127.0.0.1",)) -> ServingCerts:
     ca = CertificateAuthority()
     leaf = ca.issue("kube-apiserver", dns_names=SERVER_NAMES, ip_addresses=ip_addresses, server=True)
-    return ServingCerts(ca_pem=ca.cert_pem, cert_pem=leaf.cert_pem, key_pem=leaf.key_pem)
+    return ServingCerts(ca_pem=ca.cert_pem, cert_pem=leaf.cert_pem, key_pem=leaf.key_pem, ca=ca)
 
 
 _cache: dict[tuple[str, ...], ServingCerts] = {}

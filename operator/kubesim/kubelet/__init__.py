@@ -10,7 +10,8 @@
   probes, restarts and graceful deletion: :mod:`kubesim.kubelet.worker`.
 * Writes pod status with merge patches of ``pods/status`` from a few background writers, coalescing
   repeated changes of one pod; posts Events in the background (:mod:`kubesim.kubelet.events`).
-* Serves ``pods/log`` for kubesim's API server (see :mod:`kubesim.kubelet.logs`).
+* Serves its containers' logs (:meth:`Kubelet.serve_log`): to kubesim's API server in-process, or on
+  the agent's kubelet endpoint (see :mod:`kubesim.kubelet.logs`).
 
 Options: :class:`kubesim.kubelet.config.KubeletConfig`.
 """
@@ -108,10 +109,6 @@ class Kubelet:
         return self.client.server_url
 
     # ------------------------------------------------------------------ lifecycle
-
-    def install(self, server: Any) -> None:
-        """On kubesim's own API server: serve ``pods/log`` from this node's containers."""
-        server.non_resource["subresource:pods/log"] = self._serve_log
 
     async def start(self) -> None:
         """Register the Node (retrying until the API server answers), then watch and run pods."""
@@ -394,13 +391,6 @@ class Kubelet:
         return bool(self._pull_fail is not None and self._pull_fail.search(image))
 
     # ------------------------------------------------------------------ HTTP handlers
-
-    async def _serve_log(self, request: web.Request, user: Any) -> web.StreamResponse:
-        """``pods/log`` on kubesim's own API server."""
-        target = request["kubesim.target"]
-        return await self.serve_log(
-            request, target.namespace or "", target.name or "", request.query.get("container", "")
-        )
 
     async def serve_log(
         self, request: web.Request, namespace: str, name: str, container: str
