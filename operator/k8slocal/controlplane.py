@@ -286,6 +286,18 @@ class ControlPlane:
         taints = (node.get("spec") or {}).get("taints") or ()
         return ready and not any(t.get("key") == "node.kubernetes.io/not-ready" for t in taints)
 
+    def restart(self, component: str) -> None:
+        """Stop a component (SIGTERM) and start it again with the same command line and port; returns once
+        it is healthy (for tests of clients that must survive an API server restart)."""
+        comp = self.components[component]
+        comp.stop()
+        comp.launch()
+        wait = _Wait(f"{component} after its restart", comp.healthy, comp, 90)
+        deadline = time.monotonic() + wait.timeout
+        while not wait.probe():
+            self._check(wait, deadline)
+            time.sleep(0.05)
+
     def start_node(self, name: str) -> None:
         """Start (or restart, on its kept state dir) the node ``name``; returns once it is Ready."""
         index = int(name.rsplit("-", 1)[1]) if name.startswith("node-") and name[5:].isdigit() else 0

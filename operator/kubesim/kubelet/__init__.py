@@ -82,8 +82,13 @@ class Kubelet:
         cidr = self.config.pod_cidr
         if not cidr:
             if runtime == "process":
-                self._loopback = LoopbackRange()
+                # A restarted kubelet takes back its range, so its pods keep their addresses.
+                remembered = self.state_dir / "kubelet" / "loopback-range"
+                previous = remembered.read_text().strip() if remembered.exists() else ""
+                self._loopback = LoopbackRange(prefer=previous)
                 cidr = self._loopback.cidr
+                remembered.parent.mkdir(parents=True, exist_ok=True)
+                remembered.write_text(cidr + "\n")
             else:
                 cidr = "10.244.0.0/16"
         self.ips = IPAllocator(cidr)

@@ -72,7 +72,8 @@ class LoopbackRange:
 
     FIRST, LAST = 100, 254
 
-    def __init__(self) -> None:
+    def __init__(self, prefer: str = "") -> None:
+        """``prefer``: a range to claim first if it is free (the one a restarted kubelet had before)."""
         import fcntl
         import random
         import tempfile
@@ -84,8 +85,12 @@ class LoopbackRange:
         start = random.randrange(span)
         self.fd: int | None = None
         self.cidr = ""
-        for i in range(span):
-            second = self.FIRST + (start + i) % span
+        order = [self.FIRST + (start + i) % span for i in range(span)]
+        parts = prefer.split(".")
+        if len(parts) == 4 and parts[0] == "127" and parts[1].isdigit() and int(parts[1]) in order:
+            order.remove(int(parts[1]))
+            order.insert(0, int(parts[1]))
+        for second in order:
             path = lock_dir / f"127.{second}.lock"
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
