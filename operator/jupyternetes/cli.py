@@ -108,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.add_argument("--hub-port", type=int, default=8000, help="JupyterHub's public port (default 8000)")
     up.add_argument("--password", help="the login password (default: generated, printed)")
+    up.add_argument(
+        "--cluster",
+        choices=("kubesim", "upstream"),
+        default="kubesim",
+        help="kubesim: the simulated cluster (default); upstream: Kubernetes built from source with Go "
+        "(k8s-local), with kubesim's kubelet as its node",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,

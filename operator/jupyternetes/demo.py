@@ -1,6 +1,8 @@
 """``jupyternetes up``: the whole system on one machine, and the harness the e2e tests and the benchmark use.
 
-:class:`Stack` starts, in order: kubesim in ``process`` mode (in this process, served from a thread), the
+:class:`Stack` starts, in order: a cluster whose pods really run — kubesim in ``process`` mode (in this
+process, served from a thread; the default) or upstream Kubernetes built from source (``k8s-local``: etcd,
+kube-apiserver, kube-controller-manager, kube-scheduler, with kubesim's kubelet as its node) — the
 CRDs, the hub's namespace, ServiceAccount and least-privilege Role (``fixtures/hub-rbac.yaml``), the
 templates (``fixtures/demo-template.yaml``), the operator (``jupyternetes operator``, a subprocess),
 configurable-http-proxy (a subprocess) and JupyterHub (a subprocess, configuration generated into the state
@@ -86,6 +88,8 @@ class StackOptions:
     # Which spawner the hub uses: "jupyternetes" (default), "kubespawner" or "localprocess" (bench).
     spawner: str = "jupyternetes"
     hub_name: str = "hub"
+    # "kubesim" (the simulated cluster, in this process) or "upstream" (k8s-local, built from source).
+    cluster: str = "kubesim"
 
 
 def singleuser_command() -> list[str]:
@@ -179,8 +183,61 @@ def http_get(url: str, token: str | None = None, timeout: float = 5.0) -> tuple[
         return int(exc.code), exc.read()
 
 
+class UpstreamCluster:
+    """k8s-local with one kubesim kubelet node (process runtime), with the few helpers the stack uses of a
+    kubesim.Cluster: an admin kubeconfig, TokenRequest tokens, kubeconfigs for tokens."""
+
+    def __init__(self, state_dir: Path, kubelet: dict[str, Any], say: Callable[[str], None]) -> None:
+        import k8slocal
+
+        flags = [f"--kubelet-option={key}={json.dumps(value)}" for key, value in kubelet.items()]
+        self.plane = k8slocal.ControlPlane(
+            state_dir=state_dir, nodes=1, runtime="process", kubelet_flags=flags, progress=say
+        )
+
+    @property
+    def kubeconfig(self) -> str:
+        return self.plane.kubeconfig
+
+    @property
+    def url(self) -> str:
+        return self.plane.url
+
+    def __enter__(self) -> UpstreamCluster:
+        self.plane.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.plane.__exit__(*exc)
+
+    def token_for(self, name: str, namespace: str, expiration_seconds: int = 3600) -> str:
+        body: dict[str, Any] = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": expiration_seconds},
+        }
+        status, answer = self.plane.request(
+            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body
+        )
+        if status != 201:
+            raise RuntimeError(f"TokenRequest for {namespace}/{name}: HTTP {status} {answer}")
+        return str(answer["status"]["token"])
+
+    def write_kubeconfig(self, path: str | Path, token: str, *, user: str, namespace: str = "default") -> str:
+        from kubesim import kubeconfig
+
+        return kubeconfig.write_kubeconfig(
+            path,
+            cluster=kubeconfig.cluster_entry(self.plane.url, Path(self.plane.ca_file).read_bytes()),
+            user=kubeconfig.token_user(token),
+            user_name=user,
+            cluster_name="k8s-local",
+            namespace=namespace,
+        )
+
+
 class Stack:
-    """kubesim + operator + proxy + JupyterHub. ``with Stack(opts) as stack: ...``"""
+    """A cluster + operator + proxy + JupyterHub. ``with Stack(opts) as stack: ...``"""
 
     def __init__(self, opts: StackOptions, say: Callable[[str], None] = print) -> None:
         self.opts = opts
@@ -242,19 +299,27 @@ class Stack:
             self.cluster = None
 
     def start_cluster(self) -> None:
-        import kubesim
-
         # The kubelet runs `jupyterhub-singleuser` from $PATH: make it this environment's.
         bindir = str(Path(sys.executable).parent)
         if bindir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-        self.say("starting kubesim (process runtime)")
-        self.cluster = kubesim.Cluster(
-            runtime="process", state_dir=self.state_dir / "cluster", kubelet=dict(self.opts.kubelet)
-        )
-        self.cluster.__enter__()
+        if self.opts.cluster == "upstream":
+            self.say("starting upstream Kubernetes (k8s-local; a cold build of the binaries takes minutes)")
+            self.cluster = UpstreamCluster(self.state_dir / "cluster", dict(self.opts.kubelet), self.say)
+            self.cluster.__enter__()
+            self.say(f"Kubernetes {self.cluster.plane.version} at {self.cluster.url}; node: kubesim kubelet")
+        elif self.opts.cluster == "kubesim":
+            import kubesim
+
+            self.say("starting kubesim (process runtime)")
+            self.cluster = kubesim.Cluster(
+                runtime="process", state_dir=self.state_dir / "cluster", kubelet=dict(self.opts.kubelet)
+            )
+            self.cluster.__enter__()
+            self.say(f"kubesim serving at {self.cluster.url}")
+        else:
+            raise ValueError(f"unknown cluster {self.opts.cluster!r} (kubesim or upstream)")
         self.admin_kubeconfig = self.cluster.kubeconfig
-        self.say(f"kubesim serving at {self.cluster.url}")
 
     def admin_call(self, fn: Callable[[Any], Any]) -> Any:
         """Run ``await fn(kube)`` with an admin client, from any thread that has no running loop."""
@@ -559,7 +624,9 @@ def run_up(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(f"[jupyternetes up] {msg}", flush=True)
 
-    opts = StackOptions(state_dir=state_dir, hub_port=args.hub_port, password=args.password or "")
+    opts = StackOptions(
+        state_dir=state_dir, hub_port=args.hub_port, password=args.password or "", cluster=args.cluster
+    )
     stack = Stack(opts, say=say)
     with _signals_raise():
         try:

@@ -58,10 +58,12 @@ def test_up_serves_until_sigterm_and_leaves_no_process(binaries: k8slocal.Binari
         text = "\n".join(lines)
         assert re.search(r"ready in \d+\.\d s; API server https://127\.0\.0\.1:\d+", text), text
         pids = [int(pid) for pid in re.findall(r"pid (\d+)", text)]
-        assert len(pids) == 4, text
+        assert len(pids) == 5, text  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, node-1
+        assert "nodes: node-1 (kubesim kubelet, fake runtime)" in text
         assert kubeconfig.exists()
         kubectl = make_tool("kubectl", str(kubeconfig), tmp_path)
         assert "serviceaccount/default" in kubectl("get", "serviceaccounts", "-n", "default", "-o", "name")
+        assert kubectl("get", "nodes", "-o", "name").split() == ["node/node-1"]
         for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
             assert (tmp_path / "state" / "logs" / f"{component}.log").stat().st_size > 0
         proc.send_signal(signal.SIGTERM)
