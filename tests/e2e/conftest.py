@@ -1,9 +1,11 @@
 """End to end: a real JupyterHub with the Jupyternetes spawner (on the hub's least-privilege ServiceAccount),
 its proxy, the operator and a cluster where each single-user server really runs.
 
-``--cluster=sim`` (the default) starts all of it here: kubesim in ``process`` mode (each single-user server
-a real ``jupyterhub-singleuser`` process), the operator, JupyterHub and configurable-http-proxy. One stack
-serves the whole session (each test uses its own users); the hub-restart test restarts only the hub.
+By default the suite starts all of it here, twice: ``[kubesim]`` on kubesim in ``process`` mode and
+``[upstream]`` on upstream Kubernetes built from source (k8s-local) with kubesim's kubelet as its node; in
+both each single-user server is a real ``jupyterhub-singleuser`` process, with the operator, JupyterHub and
+configurable-http-proxy (``--backends`` picks one). One stack per backend serves the session's tests (each
+test uses its own users); the hub-restart test restarts only the hub.
 
 ``--cluster=kind`` runs the same tests against Zero to JupyterHub and the Jupyternetes chart on kind, as
 .github/workflows/e2e-kind.yml deploys them (tests/e2e/deployments.py names the variables it reads).
@@ -28,6 +30,7 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from jupyternetes.demo import HUB_NAMESPACE, HUB_SERVICE_ACCOUNT, TEMPLATE_NAMESPACE, Stack, StackOptions
+from tests.clusters import backends, require_upstream
 from tests.conftest import wait_until
 from tests.e2e.deployments import ANNOUNCEMENT_HUB, Deployment, kind_deployment
 
@@ -306,19 +309,30 @@ def sim_deployment(stack: Stack) -> Deployment:
     )
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every e2e test runs once per local backend (or once against the kind deployment)."""
+    if "hub" not in metafunc.fixturenames and "deployment" not in metafunc.fixturenames:
+        return
+    params = ["kind"] if metafunc.config.getoption("--cluster") == "kind" else backends(metafunc.config)
+    metafunc.parametrize("backend", params, scope="session")
+
+
 @pytest.fixture(scope="session")
 def deployment(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, backend: str
 ) -> Iterator[Deployment]:
-    if request.config.getoption("--cluster") == "kind":
+    if backend == "kind":
         try:
             found = kind_deployment(os.environ)
         except ValueError as exc:
             pytest.fail(str(exc), pytrace=False)
         yield found
         return
+    if backend == "upstream":
+        require_upstream(request.config)
     opts = StackOptions(
-        state_dir=tmp_path_factory.mktemp("e2e"),
+        cluster=backend,
+        state_dir=tmp_path_factory.mktemp(f"e2e-{backend}"),
         hub_port=0,
         template_namespaces=(TEMPLATE_NAMESPACE, "kadense"),
         profiles=PROFILES,
