@@ -3,8 +3,10 @@
 :class:`Stack` starts, in order: a cluster whose pods really run — kubesim in ``process`` mode (in this
 process, served from a thread; the default) or upstream Kubernetes built from source (``k8s-local``: etcd,
 kube-apiserver, kube-controller-manager, kube-scheduler, with kubesim's kubelet as its node) — the
-CRDs, the hub's namespace, ServiceAccount and least-privilege Role (``fixtures/hub-rbac.yaml``), the
-templates (``fixtures/demo-template.yaml``), the operator (``jupyternetes operator``, a subprocess),
+namespaces and the hub's ServiceAccount, the Helm chart (``charts/jupyternetes``, installed with the real
+helm: the CRDs, the operator's ServiceAccount and RBAC, the hub's least-privilege Role), the templates
+(``fixtures/demo-template.yaml``), the operator (``jupyternetes operator``, a subprocess authenticated as
+the chart's operator ServiceAccount, not the cluster admin; the chart's Deployment is scaled to 0),
 configurable-http-proxy (a subprocess) and JupyterHub (a subprocess, configuration generated into the state
 directory) with the Jupyternetes spawner, authenticating to the cluster with the hub ServiceAccount's token.
 :meth:`Stack.stop` stops them in reverse order; the kubelet ends the servers' processes with the cluster.
@@ -41,6 +43,8 @@ HUB_NAMESPACE = "jupyterhub"
 TEMPLATE_NAMESPACE = "jupyternetes"
 HUB_SERVICE_ACCOUNT = "jupyterhub"
 ADMIN_SERVICE = "demo-admin"
+CHART_RELEASE = "jupyternetes"  # in TEMPLATE_NAMESPACE; its operator ServiceAccount is <release>-operator
+OPERATOR_SERVICE_ACCOUNT = f"{CHART_RELEASE}-operator"
 
 
 def repo_root() -> Path | None:
@@ -97,6 +101,35 @@ def singleuser_command() -> list[str]:
     pods): kubesim runs containers as its own user, and a Jupyter server started as root needs
     ``--allow-root`` (kubesim adds it itself for Jupyter images run by their image command)."""
     return ["jupyterhub-singleuser", *(["--allow-root"] if os.geteuid() == 0 else [])]
+
+
+def find_tool(name: str) -> str:
+    """kubectl or helm: the one ``make venv`` fetched next to this Python, else one on $PATH."""
+    beside = Path(sys.executable).parent / name
+    if os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise FileNotFoundError(f"{name} not found: run `make venv` (tools/fetch_k8s_binaries.py fetches it)")
+
+
+def chart_values(template_namespaces: Sequence[str]) -> dict[str, Any]:
+    """The chart's values for the stack: instances in the hub's namespace, templates read from
+    ``template_namespaces``, the hub's Role for the stack's hub ServiceAccount; the operator runs outside
+    the cluster (as a local process with the chart's ServiceAccount), so its Deployment has no replica."""
+    return {
+        "operator": {
+            "replicas": 0,
+            "watchNamespaces": [HUB_NAMESPACE],
+            "templateNamespaces": list(template_namespaces),
+        },
+        "hub": {
+            "serviceAccount": {"name": HUB_SERVICE_ACCOUNT, "namespace": HUB_NAMESPACE},
+            "namespaces": [HUB_NAMESPACE],
+        },
+        "defaultTemplate": {"enabled": False},
+    }
 
 
 def checkout() -> Path:
@@ -255,6 +288,7 @@ class Stack:
         self.proxy_api_port = free_port()
         self.hub_kubeconfig = ""
         self.admin_kubeconfig = ""
+        self.operator_kubeconfig = ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -350,20 +384,23 @@ class Stack:
 
     def install(self) -> None:
         root = checkout()
-        crd_dir = root / "crds"
-        self.say("installing the CRDs, the hub's ServiceAccount and Role, the templates")
+        self.say("installing the chart (CRDs, RBAC), the hub's ServiceAccount, the templates")
         namespaces = {HUB_NAMESPACE, *self.opts.template_namespaces}
         objs: list[dict[str, Any]] = [
-            yaml.safe_load(p.read_text()) for p in sorted(crd_dir.glob("kadense.io_*.yaml"))
-        ]
-        objs += [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in sorted(namespaces)
         ]
-        rbac = root / "fixtures" / "hub-rbac.yaml"
-        objs += [d for d in yaml.safe_load_all(rbac.read_text()) if d]
-        objs += list(self.opts.templates or default_templates())
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": HUB_SERVICE_ACCOUNT, "namespace": HUB_NAMESPACE},
+            }
+        )
         self.apply(*objs)
-        # The hub's ServiceAccount token (a demo may run for days: 30 days instead of the default hour).
+        self.helm_install(root / "charts" / "jupyternetes")
+        self.wait_established(["jupyternotebooktemplates.kadense.io", "jupyternotebookinstances.kadense.io"])
+        self.apply(*list(self.opts.templates or default_templates()))
+        # Tokens from TokenRequest (a demo may run for days: 30 days instead of the default hour).
         token = self.cluster.token_for(HUB_SERVICE_ACCOUNT, HUB_NAMESPACE, expiration_seconds=30 * 86400)
         self.hub_kubeconfig = self.cluster.write_kubeconfig(
             self.state_dir / "cluster" / "kubeconfig-hub",
@@ -371,6 +408,55 @@ class Stack:
             user=f"system:serviceaccount:{HUB_NAMESPACE}:{HUB_SERVICE_ACCOUNT}",
             namespace=HUB_NAMESPACE,
         )
+        token = self.cluster.token_for(
+            OPERATOR_SERVICE_ACCOUNT, TEMPLATE_NAMESPACE, expiration_seconds=30 * 86400
+        )
+        self.operator_kubeconfig = self.cluster.write_kubeconfig(
+            self.state_dir / "cluster" / "kubeconfig-operator",
+            token,
+            user=f"system:serviceaccount:{TEMPLATE_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
+            namespace=TEMPLATE_NAMESPACE,
+        )
+
+    def helm_install(self, chart: Path) -> None:
+        values = self.state_dir / "chart-values.yaml"
+        values.write_text(yaml.safe_dump(chart_values(self.opts.template_namespaces), sort_keys=False))
+        helm_home = self.state_dir / "helm"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "HELM_"))}
+        env.update(
+            KUBECONFIG=self.admin_kubeconfig,
+            HOME=str(helm_home),
+            HELM_CACHE_HOME=str(helm_home / "cache"),
+            HELM_CONFIG_HOME=str(helm_home / "config"),
+            HELM_DATA_HOME=str(helm_home / "data"),
+        )
+        argv = [
+            find_tool("helm"),
+            "upgrade",
+            "--install",
+            CHART_RELEASE,
+            str(chart),
+            "--namespace",
+            TEMPLATE_NAMESPACE,
+            "--values",
+            str(values),
+        ]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"helm install of {chart} failed: {(proc.stderr or proc.stdout).strip()}")
+
+    def wait_established(self, names: Sequence[str], timeout: float = 60) -> None:
+        """CRDs accept objects once Established (at once on kubesim, a moment later on upstream)."""
+
+        async def established(kube: Any) -> bool:
+            for name in names:
+                crd = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
+                conditions = ((crd or {}).get("status") or {}).get("conditions") or ()
+                if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                    return False
+            return True
+
+        _wait(lambda: bool(self.admin_call(established)), timeout, f"the CRDs {', '.join(names)} established")
 
     def start_operator(self) -> None:
         self.say("starting the operator")
@@ -381,7 +467,7 @@ class Stack:
             "operator",
             "--standalone",
             "--kubeconfig",
-            self.admin_kubeconfig,
+            self.operator_kubeconfig,
             "--namespace",
             HUB_NAMESPACE,
             "--operator-namespace",
@@ -492,7 +578,7 @@ class Stack:
         if o.spawner == "jupyternetes":
             lines += [
                 "c.JupyterHub.spawner_class = 'jupyternetes.spawner.JupyternetesSpawner'",
-                "# The hub's least-privilege ServiceAccount (fixtures/hub-rbac.yaml), not the cluster admin.",
+                "# The hub's least-privilege ServiceAccount (the chart's hub Role), not the cluster admin.",
                 f"c.JupyternetesSpawner.kubeconfig = {self.hub_kubeconfig!r}",
                 f"c.JupyternetesSpawner.namespace = {HUB_NAMESPACE!r}",
                 f"c.JupyternetesSpawner.hub_namespace = {HUB_NAMESPACE!r}",

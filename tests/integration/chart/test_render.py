@@ -431,7 +431,7 @@ def test_no_instance_quota_unless_asked(rendered: dict[str, list[Obj]]) -> None:
         ({"hub": {"clusterWide": True}}, (), "needs operator.allNamespaces"),
         ({"hub": {"namespaces": ["elsewhere"]}}, (), 'hub.namespaces contains "elsewhere"'),
         ({"operator": {"replicas": 2}}, (), "needs kopf's peering CRDs"),
-        ({"operator": {"replicas": 0}}, (), "operator.replicas must be at least 1"),
+        ({"operator": {"replicas": -1}}, (), "replicas"),
         ({"defaultTemplate": {"namespace": "nowhere"}}, (), 'defaultTemplate.namespace "nowhere"'),
         (
             {"hub": {"clusterWide": True, "maxInstances": 5}, "operator": {"allNamespaces": True}},
