@@ -311,23 +311,28 @@ def sim_deployment(stack: Stack) -> Deployment:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every e2e test runs once per local backend (or once against the kind deployment)."""
-    if "hub" not in metafunc.fixturenames and "deployment" not in metafunc.fixturenames:
+    if "backend" not in metafunc.fixturenames:
         return
     params = ["kind"] if metafunc.config.getoption("--cluster") == "kind" else backends(metafunc.config)
     metafunc.parametrize("backend", params, scope="session")
 
 
-@pytest.fixture(scope="session")
-def deployment(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, backend: str
-) -> Iterator[Deployment]:
-    if backend == "kind":
-        try:
-            found = kind_deployment(os.environ)
-        except ValueError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        yield found
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of the local stacks themselves (``stack``) have nothing to run against a kind deployment:
+    with --cluster=kind they are deselected, not skipped."""
+    if config.getoption("--cluster") != "kind":
         return
+    local = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    if local:
+        config.hook.pytest_deselected(items=local)
+        items[:] = [item for item in items if item not in local]
+
+
+@pytest.fixture(scope="session")
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[Stack]:
+    """The local stack of one backend (kubesim or upstream), for the whole session."""
     if backend == "upstream":
         require_upstream(request.config)
     opts = StackOptions(
@@ -339,8 +344,20 @@ def deployment(
         extra_hub_config="c.Spawner.poll_interval = 1\n",
         start_timeout=60,
     )
-    with Stack(opts, say=lambda msg: None) as stack:
-        yield sim_deployment(stack)
+    with Stack(opts, say=lambda msg: None) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def deployment(request: pytest.FixtureRequest, backend: str) -> Iterator[Deployment]:
+    if backend == "kind":
+        try:
+            found = kind_deployment(os.environ)
+        except ValueError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield found
+        return
+    yield sim_deployment(request.getfixturevalue("stack"))
 
 
 @pytest.fixture(scope="session")
