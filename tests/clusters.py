@@ -3,7 +3,8 @@
 A test that takes the ``cluster`` fixture runs once per backend (``[kubesim]`` and ``[upstream]``) with the
 same code and the same assertions, against a ``ClusterUnderTest``: the URL, the admin credentials, a
 kubeconfig and a namespace of its own. On kubesim every test gets a fresh cluster; on upstream one control
-plane (k8s-local) serves the whole session, so each test gets a fresh namespace and, afterwards, whatever
+plane (k8s-local, with one kubesim kubelet node running the fake runtime, as kubesim has) serves the whole
+session, so each test gets a fresh namespace and, afterwards, whatever
 cluster-scoped objects it created are deleted (and waited for, since the next test may reuse their names).
 
 Tests of kubesim's own features (fault injection, its CLI, its store) take ``sim`` instead: a plain
@@ -227,7 +228,8 @@ def upstream(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         with capture.global_and_fixture_disabled():
             binaries = k8slocal.ensure()
     state = tmp_path_factory.mktemp("k8s-local")
-    with k8slocal.ControlPlane(state_dir=state, binaries=binaries) as plane:
+    # One node running the fake runtime, as kubesim.Cluster() has: pods are scheduled and "run".
+    with k8slocal.ControlPlane(state_dir=state, binaries=binaries, nodes=1, runtime="fake") as plane:
         up = Upstream(plane, {})
         up.baseline = up.cluster_scoped()
         yield up
