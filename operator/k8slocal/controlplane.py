@@ -107,7 +107,9 @@ class ControlPlane:
         self.ca_file = ""
         self.components: dict[str, Component] = {}
         self.ca: CertificateAuthority | None = None
+        self.ports: Ports | None = None
         self.started_seconds: dict[str, float] = {}
+        self._ca_ctx: ssl.SSLContext | None = None
 
     # ------------------------------------------------------------------ context managers
 
@@ -132,18 +134,21 @@ class ControlPlane:
     def start(self) -> None:
         try:
             for wait in self._steps():
-                deadline = time.monotonic() + wait.timeout
-                while not wait.probe():
-                    self._check(wait, deadline)
-                    time.sleep(0.05)
+                self._wait(wait)
         except BaseException:
             self.stop()
             raise
 
+    def _wait(self, wait: _Wait) -> None:
+        deadline = time.monotonic() + wait.timeout
+        while not wait.probe():
+            self._check(wait, deadline)
+            time.sleep(0.05)
+
     async def astart(self) -> None:
         try:
             if self.binaries is None:
-                self.binaries = await asyncio.to_thread(build.ensure, self.version, progress=self._report)
+                self.binaries = await asyncio.to_thread(build.ensure, self.version, progress=self._progress)
             for wait in self._steps():
                 deadline = time.monotonic() + wait.timeout
                 while not await asyncio.to_thread(wait.probe):
@@ -153,9 +158,6 @@ class ControlPlane:
             await asyncio.to_thread(self._stop_components)
             self._cleanup()
             raise
-
-    def _report(self, line: str) -> None:
-        self._progress(line)
 
     def _check(self, wait: _Wait, deadline: float) -> None:
         for component in self.components.values():
@@ -171,7 +173,7 @@ class ControlPlane:
         """The start, as launches and the conditions to wait for; the caller's loop waits (sync or async),
         and every process is launched from the caller's thread."""
         if self.binaries is None:
-            self.binaries = build.ensure(self.version, progress=self._report)
+            self.binaries = build.ensure(self.version, progress=self._progress)
         binaries = self.binaries
         t0 = time.monotonic()
         ports = self._prepare()
@@ -292,20 +294,13 @@ class ControlPlane:
         comp = self.components[component]
         comp.stop()
         comp.launch()
-        wait = _Wait(f"{component} after its restart", comp.healthy, comp, 90)
-        deadline = time.monotonic() + wait.timeout
-        while not wait.probe():
-            self._check(wait, deadline)
-            time.sleep(0.05)
+        self._wait(_Wait(f"{component} after its restart", comp.healthy, comp, 90))
 
     def start_node(self, name: str) -> None:
         """Start (or restart, on its kept state dir) the node ``name``; returns once it is Ready."""
         index = int(name.rsplit("-", 1)[1]) if name.startswith("node-") and name[5:].isdigit() else 0
         for wait in self._node_steps(name, index):
-            deadline = time.monotonic() + wait.timeout
-            while not wait.probe():
-                self._check(wait, deadline)
-                time.sleep(0.05)
+            self._wait(wait)
 
     def stop_node(self, name: str, *, kill: bool = False) -> None:
         """Stop the node's agent (SIGTERM: it stops its containers first), or SIGKILL it."""
@@ -428,10 +423,9 @@ class ControlPlane:
             return status, raw.decode(errors="replace")
 
     def _ca_context(self) -> ssl.SSLContext:
-        ctx = getattr(self, "_ca_ctx", None)
-        if ctx is None:
-            ctx = self._ca_ctx = ssl.create_default_context(cafile=self.ca_file)
-        return ctx
+        if self._ca_ctx is None:
+            self._ca_ctx = ssl.create_default_context(cafile=self.ca_file)
+        return self._ca_ctx
 
     def add_user(self, name: str, groups: Sequence[str] = (), *, path: str | Path | None = None) -> Path:
         """A kubeconfig authenticating as ``name`` in ``groups`` with a client certificate of our CA."""
