@@ -22,7 +22,7 @@ from kubesim import errors, patching, selectors
 from kubesim.errors import ApiError, Cause
 from kubesim.objectmeta import generate_name, new_uid, now
 from kubesim.resources import REVIEW_KINDS, Registry, ResourceType
-from kubesim.store import Obj, Store, dumps
+from kubesim.store import Obj, Store, dumps, storage_key
 from kubesim.validation import name_validator, validate_object_meta
 
 NAMESPACES = ("", "namespaces")
@@ -166,21 +166,21 @@ class API:
         with self.store.lock:
             rv = self.store.resource_version
             items = self.store.list(rt.key, namespace if rt.namespaced else None)
-        start_after: tuple[str, str] | None = None
+        start_after: str | None = None
         if continue_token:
             try:
                 token = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
-                start_after = (token["ns"], token["name"])
+                start_after = storage_key((token["ns"], token["name"]))
                 rv = int(token["rv"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise errors.bad_request(f"continue key is not valid: {exc}") from exc
+                raise errors.bad_request(f"invalid continue token: continue key is not valid: {exc}") from exc
         out: list[Obj] = []
         remaining = 0
         last: tuple[str, str] | None = None
         for obj in items:
             meta = obj["metadata"]
             ident = (meta.get("namespace", ""), meta["name"])
-            if start_after is not None and ident <= start_after:
+            if start_after is not None and storage_key(ident) <= start_after:
                 continue
             if lsel is not None and not lsel.matches(meta.get("labels") or {}):
                 continue
@@ -196,7 +196,9 @@ class API:
             token_out = base64.urlsafe_b64encode(
                 json.dumps({"ns": last[0], "name": last[1], "rv": rv}).encode()
             ).decode()
-        return ListResult(out, str(rv), token_out, remaining if token_out else None)
+        # Upstream counts what is left only without selectors: etcd counts keys, not the matches among them.
+        counted = token_out and lsel is None and fsel is None
+        return ListResult(out, str(rv), token_out, remaining if counted else None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -515,7 +517,11 @@ class API:
             meta["resourceVersion"] = old_meta["resourceVersion"]
             return new
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _spec_finalizers(rt, new):
-            return self._remove(rt, new)
+            # The last finalizer gone, the object is deleted: the DELETED event carries its last stored
+            # state at the deletion's resourceVersion, the answer the update at the last stored version.
+            self._remove(rt, new)
+            meta["resourceVersion"] = old_meta["resourceVersion"]
+            return new
         self._check_stored_size(new)
         return self.store.put(rt.key, new)
 

@@ -404,6 +404,9 @@ class Cluster:
                 self.store.drop_collection((spec["group"], spec["names"]["plural"]))
             else:
                 self.registry.set_crd(event.obj)
+                if event.type == "ADDED":
+                    spec = event.obj["spec"]
+                    self.store.begin_history((spec["group"], spec["names"]["plural"]))
         for controller in self.controllers:
             controller.on_event(key, event)
 

@@ -580,6 +580,10 @@ class Server:
     def _list(self, request: web.Request, target: Target) -> web.Response:
         q = request.query
         rt = target.rt
+        _parse_resource_version(
+            q.get("resourceVersion", ""),
+            lambda message: errors.bad_request(f"invalid resource version: {message}"),
+        )
         try:
             limit = int(q.get("limit", "0") or 0)
         except ValueError as exc:
@@ -647,6 +651,8 @@ class Server:
                 return False
             return fsel is None or fsel.matches(obj)
 
+        # Refused before the stream starts, with upstream's unwrapped parse error: a 500 of unknown reason.
+        since = _parse_resource_version(rv_param, lambda message: ApiError(500, "", message))
         resp = web.StreamResponse(
             status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
         )
@@ -675,37 +681,26 @@ class Server:
                 await send("ADDED", self._event_bytes(rt, ev))
             elif new_match:
                 await send("MODIFIED", self._event_bytes(rt, ev))
-            elif old_match:
-                await send("DELETED", self._event_bytes(rt, ev))
+            elif old_match and ev.old is not None:
+                # Out of the selection: the object as the watch last matched it, at this write's version.
+                left = {**ev.old, "metadata": {**ev.old["metadata"], "resourceVersion": str(ev.rv)}}
+                await send("DELETED", dumps(_present(rt, left)))
 
         watcher = store.subscribe(rt.key, loop)
         try:
             with store.lock:
                 current_rv = store.resource_version
-                if rv_param and rv_param != "0" and not send_initial:
-                    try:
-                        since = int(rv_param)
-                    except ValueError:
-                        since = -1
-                    if since < 0:
-                        replay: list[Event] | None = None
-                        bad_rv = True
-                    else:
-                        bad_rv = False
-                        expired = self.faults.active and self.faults.take_expiration(rt.qualified)
-                        replay = None if expired else store.events_since(rt.key, since)
+                if since is not None and since != 0 and not send_initial:
+                    expired = self.faults.active and self.faults.take_expiration(rt.qualified)
+                    replay = None if expired else store.events_since(rt.key, since)
                     initial: list[dict[str, Any]] = []
                 else:
-                    bad_rv = False
                     replay = []
                     initial = store.list(rt.key, ns)
             if replay is None:
-                if bad_rv:
-                    status = errors.bad_request(f'invalid resource version "{rv_param}"').status()
-                else:
-                    status = errors.expired(
-                        f"too old resource version: {rv_param} ({store.oldest_available(rt.key)})"
-                    ).status()
+                status = errors.expired(
+                    f"too old resource version: {rv_param} ({store.oldest_available(rt.key)})"
+                ).status()
                 await send("ERROR", dumps(status))
                 return resp
             last_rv = current_rv
@@ -730,33 +725,46 @@ class Server:
                     ),
                 )
             deadline = started + timeout if timeout else None
+            # Bookmarks carry a resourceVersion past the one the watch started from (upstream's cacher
+            # sends none that would not take the client further), every bookmark_interval and once 2 s
+            # before the watch's timeout.
+            start_rv = last_rv
+            next_bookmark = (
+                _next_bookmark(time.monotonic(), self.bookmark_interval, deadline) if bookmarks else None
+            )
             progress_requested = False
             while not self._shutting_down.is_set():
-                wait = self.bookmark_interval if bookmarks else 30.0
+                now = time.monotonic()
+                wait = 30.0
+                if next_bookmark is not None:
+                    wait = max(0.0, next_bookmark - now)
                 if deadline is not None:
-                    wait = min(wait, deadline - time.monotonic())
-                    if wait <= 0:
+                    if deadline <= now:
                         break
+                    wait = min(wait, deadline - now)
                 if cut is not None and cut.after_seconds is not None:
-                    remaining_cut = started + cut.after_seconds - time.monotonic()
+                    remaining_cut = started + cut.after_seconds - now
                     if remaining_cut <= 0:
                         break
                     wait = min(wait, remaining_cut)
+                if next_bookmark is not None and next_bookmark <= now:
+                    # A bookmark promises every event up to its resourceVersion was sent: it waits for a
+                    # marker queued behind the events already on their way to this stream.
+                    if not progress_requested:
+                        store.request_progress(watcher)
+                        progress_requested = True
+                    next_bookmark = _next_bookmark(now, self.bookmark_interval, deadline)
+                    continue
                 try:
                     item = await asyncio.wait_for(watcher.queue.get(), timeout=wait)
                 except TimeoutError:
-                    # A bookmark promises every event up to its resourceVersion was sent: it waits for a
-                    # marker queued behind the events already on their way to this stream.
-                    if bookmarks and not progress_requested:
-                        store.request_progress(watcher)
-                        progress_requested = True
                     continue
                 if item is None:
                     break
                 if isinstance(item, Progress):
                     progress_requested = False
-                    if item.rv < last_rv:
-                        continue  # an event sent already went further
+                    if item.rv <= start_rv or item.rv < last_rv:
+                        continue  # nothing new since the watch started, or an event sent went further
                     last_rv = item.rv
                     if deadline is None or time.monotonic() < deadline:
                         await send(
@@ -834,6 +842,31 @@ def _require_resource_version(rt: ResourceType, name: str, body: Any) -> None:
         "field": "metadata.resourceVersion",
     }
     raise errors.invalid(rt.kind, name, [cause], rt.group)
+
+
+def _next_bookmark(now: float, interval: float, deadline: float | None) -> float | None:
+    """When a watch that allows bookmarks gets its next one (upstream's cacheWatcher.nextBookmarkTime):
+    after ``interval``, or 2 s before the watch's deadline if that comes first; none once that is past."""
+    when = now + interval
+    if deadline is not None:
+        when = min(when, deadline - 2.0)
+    return None if when < now else when
+
+
+def _parse_resource_version(value: str, error: Callable[[str], ApiError]) -> int | None:
+    """A resourceVersion query parameter as upstream parses it (Go's strconv.ParseUint); None when unset."""
+    if not value:
+        return None
+    problem = ""
+    if not value.isascii() or not value.isdigit():
+        problem = "invalid syntax"
+    elif int(value) >= 1 << 64:
+        problem = "value out of range"
+    if problem:
+        raise error(
+            f'resourceVersion: Invalid value: "{value}": strconv.ParseUint: parsing "{value}": {problem}'
+        )
+    return int(value)
 
 
 def _flag(value: str | None) -> bool:

@@ -20,6 +20,13 @@ Key = tuple[str, str]  # (group, plural)
 Obj = dict[str, Any]
 
 
+def storage_key(ident: tuple[str, str]) -> str:
+    """The order of lists: upstream's etcd key under the collection, ``<namespace>/<name>`` (so namespace
+    ``a-b`` sorts before ``a``: ``-`` comes before ``/``)."""
+    namespace, name = ident
+    return f"{namespace}/{name}" if namespace else name
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -91,8 +98,8 @@ class Store:
             if not coll:
                 return []
             if namespace is None:
-                return [coll[k] for k in sorted(coll)]
-            return [coll[k] for k in sorted(coll) if k[0] == namespace]
+                return [coll[k] for k in sorted(coll, key=storage_key)]
+            return [coll[k] for k in sorted(coll, key=storage_key) if k[0] == namespace]
 
     def count(self, key: Key) -> int:
         return len(self._data.get(key, ()))
@@ -148,6 +155,13 @@ class Store:
             self._history.pop(key, None)
             self._compacted[key] = self._rv
             self.close_watchers(key)
+
+    def begin_history(self, key: Key) -> None:
+        """A collection starts being served now (a CRD created): as upstream's watch cache, filled by a list
+        at that point, its history starts here and a watch from an older resourceVersion gets 410."""
+        with self._lock:
+            self._history.pop(key, None)
+            self._compacted[key] = self._rv
 
     def events_since(self, key: Key, rv: int) -> builtins.list[Event] | None:
         """Events after rv, or None when some were already compacted away (the client must relist)."""
