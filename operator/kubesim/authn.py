@@ -49,21 +49,12 @@ MIN_EXPIRATION_SECONDS = 600
 MAX_EXPIRATION_SECONDS = 1 << 32
 AUTHENTICATION_GROUP = "authentication.k8s.io"
 
-# Paths an unauthenticated request may reach (upstream: anonymous auth limited to these endpoints, and
-# the system:public-info-viewer role bound to system:unauthenticated).
-ANONYMOUS_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
-
 _EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 _EXTRA_POD_NAME = "authentication.kubernetes.io/pod-name"
 _EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"
 _EXTRA_NODE_NAME = "authentication.kubernetes.io/node-name"
 _EXTRA_NODE_UID = "authentication.kubernetes.io/node-uid"
 _BINDABLE_KINDS = {"Pod": "pod", "Secret": "secret", "Node": "node"}
-
-
-def is_anonymous_allowed(path: str) -> bool:
-    """Whether a request without credentials may reach ``path`` (health checks and ``/version``)."""
-    return path in ANONYMOUS_PATHS
 
 
 def bearer_token(header_value: str | None) -> str | None:
@@ -315,10 +306,12 @@ class TokenAuthenticator:
         token = bearer_token(header_value)
         return None if token is None else self.authenticate_token(token)
 
-    def authenticate_request(self, header_value: str | None, path: str) -> UserInfo | None:
-        """Like :meth:`authenticate`, but a request without credentials to an :func:`is_anonymous_allowed`
-        path is ``system:anonymous`` (a bad token is still refused, as upstream)."""
-        if not header_value and is_anonymous_allowed(path):
+    def authenticate_request(self, header_value: str | None) -> UserInfo | None:
+        """Like :meth:`authenticate`, but a request without a bearer token is ``system:anonymous`` in
+        ``system:unauthenticated`` (upstream's anonymous authenticator, on by default: what it may do is
+        RBAC's business, so it gets 403 where it is not allowed); a token that does not authenticate is
+        still refused (None: 401), whatever the path."""
+        if bearer_token(header_value) is None:
             return ANONYMOUS
         return self.authenticate(header_value)
 

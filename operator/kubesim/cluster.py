@@ -219,7 +219,9 @@ class Cluster:
         return None if sa is None else str(sa["metadata"].get("uid"))
 
     def _authenticate(self, header: str | None) -> User | None:
-        info = self.authn.authenticate(header)
+        """The requester: None (401) for a token that does not authenticate; a request without one is
+        system:anonymous's, which RBAC then judges (upstream's defaults)."""
+        info = self.authn.authenticate_request(header)
         if info is None:
             return None
         if info.name == ADMIN.name and "system:masters" in info.groups:

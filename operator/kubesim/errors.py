@@ -65,6 +65,11 @@ def _details(name: str | None, resource: str, group: str, **extra: Any) -> dict[
     return details
 
 
+def resource_not_found() -> ApiError:
+    """No such resource in a served group/version (upstream's NewNotFound with empty details)."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+
+
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
     return ApiError(
         404,

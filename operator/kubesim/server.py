@@ -133,11 +133,8 @@ class Server:
             user = self.authenticate(request.headers.get("Authorization"))
         except ApiError as exc:
             return _error(exc)
-        if user is None:
-            if path in ("/healthz", "/livez", "/readyz", "/version"):
-                user = User("system:anonymous", ("system:unauthenticated",))
-            else:
-                return _error(errors.unauthorized())
+        if user is None:  # a token that does not authenticate; no token at all is system:anonymous's
+            return _error(errors.unauthorized())
         try:
             if self.impersonate is not None and any(k.startswith("Impersonate-") for k in request.headers):
                 user = self.impersonate(user, request.headers)
@@ -182,14 +179,14 @@ class Server:
         if head == "apis" and len(parts) == 2:
             group = self._group(parts[1])
             if group is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                return _page_not_found()
             return _json(group)
         if head == "openapi" and self.openapi is not None:
             return self._openapi(request, parts)
         handler = self.non_resource.get(path)
         if handler is not None:
             return await handler(request, user)
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return _page_not_found()
 
     def _authorize_nonresource(self, user: User, method: str, path: str) -> None:
         if self.authorize is None:
@@ -314,11 +311,11 @@ class Server:
         if len(parts) > 2 and parts[1] == "v3":
             doc = self.openapi.v3_bytes("/".join(parts[2:]))
             if doc is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                return _page_not_found()
             return web.Response(
                 body=doc, content_type="application/json", headers={"Cache-Control": "public, immutable"}
             )
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return _page_not_found()
 
     # ------------------------------------------------------------------ resources
 
@@ -338,7 +335,9 @@ class Server:
     ) -> web.StreamResponse:
         group, version, rest, watch_prefix = self._parse_target(parts)
         if not self.registry.has_group_version(group, version):
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if group and self._group(group) is None:
+                return _page_not_found()
+            raise errors.resource_not_found()
         if not rest:
             self._authorize_nonresource(user, request.method, request.path)
             return self._cached_discovery(f"{group}/{version}", lambda: self._resource_list(group, version))
@@ -482,17 +481,17 @@ class Server:
         plural = rest[0]
         rt = self.registry.get(group, version, plural)
         if rt is None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.resource_not_found()
         if rt.namespaced and namespace is None and len(rest) > 1:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.resource_not_found()
         if not rt.namespaced and namespace is not None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.resource_not_found()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.resource_not_found()
         if len(rest) > 3:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.resource_not_found()
         return Target(rt, namespace, name, sub)
 
     @staticmethod
@@ -867,6 +866,12 @@ def _parse_resource_version(value: str, error: Callable[[str], ApiError]) -> int
             f'resourceVersion: Invalid value: "{value}": strconv.ParseUint: parsing "{value}": {problem}'
         )
     return int(value)
+
+
+def _page_not_found() -> web.Response:
+    """What upstream answers for a path no handler serves (an unknown group, a non-resource URL): Go's
+    http.NotFound, plain text rather than a Status."""
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
 
 
 def _flag(value: str | None) -> bool:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes
 import pytest
 
-import kubesim
+from tests.clusters import ClusterUnderTest
 
 from .conformance_support import GROUP, WIDGETS, http, widget_crd
 
 
-def _resources(cluster: kubesim.Cluster, path: str) -> dict[str, dict[str, Any]]:
+def _resources(cluster: ClusterUnderTest, path: str) -> dict[str, dict[str, Any]]:
     resp = http(cluster, "GET", path)
     assert resp.status == 200, resp.body
     doc = resp.json()
@@ -27,15 +28,16 @@ def test_version_is_served_to_the_official_client(client: kubernetes.client.ApiC
     assert info.platform
 
 
-def test_version_and_health_need_no_credentials(cluster: kubesim.Cluster) -> None:
+def test_version_and_health_need_no_credentials(cluster: ClusterUnderTest) -> None:
     assert http(cluster, "GET", "/version", token="").status == 200
     assert http(cluster, "GET", "/healthz", token="").body == b"ok"
+    # Without credentials a request is system:anonymous's, which RBAC lets see only those.
     resp = http(cluster, "GET", "/api/v1/namespaces", token="")
-    assert resp.status == 401
-    assert resp.json()["reason"] == "Unauthorized"
+    assert resp.status == 403
+    assert resp.json()["reason"] == "Forbidden"
 
 
-def test_api_and_apis_list_groups_with_preferred_versions(cluster: kubesim.Cluster) -> None:
+def test_api_and_apis_list_groups_with_preferred_versions(cluster: ClusterUnderTest) -> None:
     api = http(cluster, "GET", "/api").json()
     assert api["kind"] == "APIVersions"
     assert api["versions"] == ["v1"]
@@ -54,7 +56,7 @@ def test_api_and_apis_list_groups_with_preferred_versions(cluster: kubesim.Clust
     assert one["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
 
 
-def test_core_resource_list_fields(cluster: kubesim.Cluster) -> None:
+def test_core_resource_list_fields(cluster: ClusterUnderTest) -> None:
     res = _resources(cluster, "/api/v1")
     pods = res["pods"]
     assert pods["kind"] == "Pod"
@@ -92,7 +94,7 @@ def test_core_resource_list_fields(cluster: kubesim.Cluster) -> None:
     assert res["persistentvolumeclaims"]["shortNames"] == ["pvc"]
 
 
-def test_group_resource_lists(cluster: kubesim.Cluster) -> None:
+def test_group_resource_lists(cluster: ClusterUnderTest) -> None:
     apps = _resources(cluster, "/apis/apps/v1")
     assert apps["deployments"]["shortNames"] == ["deploy"]
     assert "deployments/scale" in apps
@@ -106,16 +108,35 @@ def test_group_resource_lists(cluster: kubesim.Cluster) -> None:
     assert crds["shortNames"] == ["crd", "crds"]
 
 
-def test_unknown_group_version_is_404(cluster: kubesim.Cluster) -> None:
-    resp = http(cluster, "GET", "/apis/nope.example.com/v1")
-    assert resp.status == 404
-    assert resp.json()["reason"] == "NotFound"
+def test_unknown_group_version_is_404(cluster: ClusterUnderTest) -> None:
+    # No such group: no handler serves the path, and Go's plain-text 404 answers.
+    for path in ("/apis/nope.example.com", "/apis/nope.example.com/v1", "/apis/nope.example.com/v1/things"):
+        resp = http(cluster, "GET", path)
+        assert resp.status == 404
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        assert resp.body == b"404 page not found\n"
+    # A group that exists, in a version or with a resource it does not serve: a Status.
+    for path in ("/apis/apps/v9", "/apis/apps/v1/things", "/api/v1/namespaces/default/things"):
+        resp = http(cluster, "GET", path)
+        assert resp.status == 404
+        assert resp.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "the server could not find the requested resource",
+            "reason": "NotFound",
+            "details": {},
+            "code": 404,
+        }
 
 
 def test_crd_resources_are_discovered_with_subresources(
-    cluster: kubesim.Cluster, client: kubernetes.client.ApiClient
+    cluster: ClusterUnderTest, client: kubernetes.client.ApiClient, wait_for: Callable[..., Any]
 ) -> None:
     kubernetes.client.ApiextensionsV1Api(client).create_custom_resource_definition(widget_crd())
+    # Discovery serves the group once the CRD is established (upstream: a moment after its creation).
+    wait_for(lambda: http(cluster, "GET", f"/apis/{GROUP}/v1").status == 200, timeout=30, what="discovery")
     res = _resources(cluster, f"/apis/{GROUP}/v1")
     w = res[WIDGETS]
     assert w["kind"] == "Widget"
@@ -138,7 +159,7 @@ def test_dynamic_client_resolves_kinds_through_discovery(client: kubernetes.clie
     assert pods.subresources["status"].name == "pods/status"
 
 
-def test_openapi_v2_and_v3(cluster: kubesim.Cluster) -> None:
+def test_openapi_v2_and_v3(cluster: ClusterUnderTest) -> None:
     v2 = http(cluster, "GET", "/openapi/v2")
     assert v2.status == 200
     doc = v2.json()
@@ -155,7 +176,7 @@ def test_openapi_v2_and_v3(cluster: kubesim.Cluster) -> None:
 
 
 @pytest.mark.parametrize("path", ["/api/v1/pods", "/apis/apps/v1/deployments"])
-def test_cluster_wide_lists(cluster: kubesim.Cluster, path: str) -> None:
+def test_cluster_wide_lists(cluster: ClusterUnderTest, path: str) -> None:
     resp = http(cluster, "GET", path)
     assert resp.status == 200
     assert resp.json()["kind"].endswith("List")
