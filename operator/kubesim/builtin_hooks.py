@@ -183,8 +183,7 @@ def service_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: 
             p.setdefault("targetPort", p.get("port"))
     if spec.get("clusterIP") in (None, ""):
         spec["clusterIP"] = api.allocate_service_ip()
-    if spec["clusterIP"] != "None":
-        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])  # ["None"] for a headless service too
     obj["status"] = {"loadBalancer": {}}
 
 
@@ -202,6 +201,13 @@ def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: 
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
             p.setdefault("targetPort", p.get("port"))
+
+
+def pv_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """SetDefaults_PersistentVolume."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("volumeMode", "Filesystem")
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
 
 
 def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -386,6 +392,7 @@ def install(api: API) -> None:
     api.create_hooks.setdefault(svcs, []).append(service_create)
     api.update_hooks.setdefault(svcs, []).append(service_update)
     api.create_hooks.setdefault(pvcs, []).append(pvc_create)
+    api.create_hooks.setdefault(("", "persistentvolumes"), []).append(pv_create)
     api.create_hooks.setdefault(crds, []).append(crd_write)
     api.update_hooks.setdefault(crds, []).append(crd_write)
     api.delete_hooks.setdefault(crds, []).append(crd_delete)

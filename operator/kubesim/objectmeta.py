@@ -32,12 +32,27 @@ def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def age(timestamp: str | None) -> str:
-    """kubectl's human duration (``5s``, ``3m``, ``2d``)."""
+def age(timestamp: str | None, *, strict: bool = False) -> str:
+    """kubectl's age of a timestamp (``5s``, ``3m20s``, ``2d4h``); ``<unknown>`` without one. An unparsable
+    timestamp raises ValueError when ``strict``, else is ``<unknown>``."""
     if not timestamp:
         return "<unknown>"
-    seconds = int((dt.datetime.now(dt.UTC) - parse_time(timestamp)).total_seconds())
-    seconds = max(seconds, 0)
+    try:
+        then = parse_time(timestamp)
+    except ValueError:
+        if strict:
+            raise
+        return "<unknown>"
+    return human_duration((dt.datetime.now(dt.UTC) - then).total_seconds())
+
+
+def human_duration(seconds_elapsed: float) -> str:
+    """apimachinery's duration.HumanDuration."""
+    seconds = int(seconds_elapsed)
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
     if seconds < 120:
         return f"{seconds}s"
     minutes = seconds // 60
@@ -46,12 +61,18 @@ def age(timestamp: str | None) -> str:
     if minutes < 180:
         return f"{minutes}m"
     hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
     if hours < 48:
         return f"{hours}h"
-    days = hours // 24
-    if days < 365 * 2:
-        return f"{days}d"
-    return f"{days // 365}y"
+    if hours < 24 * 8:
+        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
+    return f"{hours // 24 // 365}y"
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:

@@ -837,10 +837,11 @@ def _require_resource_version(rt: ResourceType, name: str, body: Any) -> None:
         return
     cause: errors.Cause = {
         "reason": "FieldValueInvalid",
-        "message": "Invalid value: 0x0: must be specified for an update",
+        "message": "Invalid value: 0: must be specified for an update",
         "field": "metadata.resourceVersion",
     }
-    raise errors.invalid(rt.kind, name, [cause], rt.group)
+    # Upstream's store names the qualified resource here (widgets.example.com), not the kind.
+    raise errors.invalid(rt.plural, name, [cause], rt.group)
 
 
 def _next_bookmark(now: float, interval: float, deadline: float | None) -> float | None:

@@ -284,3 +284,39 @@ def make_tool(name: str, kubeconfig: str, tmp_path: Path) -> Tool:
 
 def to_yaml(*docs: dict[str, Any]) -> str:
     return yaml.safe_dump_all(list(docs), sort_keys=False)
+
+
+def create_crd(
+    client: Any, crd: dict[str, Any], wait_for: Callable[..., Any], timeout: float = 30.0
+) -> dict[str, Any]:
+    """Create a CRD and wait, as real clients do, until it is Established with its names accepted and
+    its group/version is discovered (upstream does both a moment after the creation; kubesim at once).
+    ``client`` is an official ``kubernetes`` ApiClient."""
+    import kubernetes
+
+    ext = kubernetes.client.ApiextensionsV1Api(client)
+    ext.create_custom_resource_definition(crd)
+    name = crd["metadata"]["name"]
+
+    def ready() -> Any:
+        got = ext.read_custom_resource_definition(name)
+        conditions = {c.type: c.status for c in (got.status.conditions or [])}
+        if conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True":
+            return got
+        return None
+
+    got = wait_for(ready, timeout=timeout, what=f"CRD {name} Established")
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+    version = next(v["name"] for v in crd["spec"]["versions"] if v.get("storage"))
+    custom = kubernetes.client.CustomObjectsApi(client)
+
+    def discovered() -> bool:
+        try:
+            resources = custom.get_api_resources(group, version)
+        except kubernetes.client.ApiException:
+            return False
+        return any(r.name == plural for r in resources.resources or [])
+
+    wait_for(discovered, timeout=timeout, what=f"{plural}.{group} discovered")
+    out: dict[str, Any] = client.sanitize_for_serialization(got)
+    return out
