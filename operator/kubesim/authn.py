@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,10 @@ ADMIN_USER = UserInfo("kubernetes-admin", (SYSTEM_MASTERS, AUTHENTICATED))
 DEFAULT_EXPIRATION_SECONDS = 3600
 MIN_EXPIRATION_SECONDS = 600
 MAX_EXPIRATION_SECONDS = 1 << 32
+# The kubelet asks for 3607 s; such pod-bound tokens last a year instead and carry a "warnafter" claim
+# (kube-apiserver --service-account-extend-token-expiration, on by default).
+WARN_ONLY_EXPIRATION_SECONDS = 60 * 60 + 7
+EXTENDED_EXPIRATION_SECONDS = 24 * 365 * 60 * 60
 AUTHENTICATION_GROUP = "authentication.k8s.io"
 
 _EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
@@ -66,6 +71,100 @@ def bearer_token(header_value: str | None) -> str | None:
         return None
     token = parts[1].strip()
     return token or None
+
+
+@dataclass(frozen=True, slots=True)
+class BoundObject:
+    """What a token is bound to: a Pod (and the node it runs on, if scheduled), a Secret or a Node."""
+
+    kind: str
+    name: str
+    uid: str = ""
+    api_version: str = "v1"
+    node_name: str = ""
+    node_uid: str = ""
+
+    @property
+    def bindable(self) -> bool:
+        """Only core Pods, Secrets and Nodes bind tokens."""
+        return "/" not in self.api_version and self.kind in _BINDABLE_KINDS
+
+    @property
+    def gvk(self) -> str:
+        """schema.GroupVersionKind.String(): ``/v1, Kind=ConfigMap``, ``apps/v1, Kind=Deployment``."""
+        group, _, version = self.api_version.rpartition("/")
+        return f"{group}/{version}, Kind={self.kind}"
+
+
+def bound_object_from_ref(ref: Mapping[str, Any]) -> BoundObject:
+    return BoundObject(
+        str(ref.get("kind") or ""),
+        str(ref.get("name") or ""),
+        str(ref.get("uid") or ""),
+        str(ref.get("apiVersion") or ""),
+    )
+
+
+def token_request_metadata_causes(
+    namespace: str, name: str, metadata: Mapping[str, Any] | None
+) -> list[errors.Cause]:
+    """A TokenRequest may name its ServiceAccount and namespace; if it does, they must match the path."""
+    meta = metadata or {}
+    causes: list[errors.Cause] = []
+    if meta.get("name") and meta["name"] != name:
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "field": "metadata.name",
+                "message": f'Invalid value: "{meta["name"]}": '
+                "must match the service account name if specified",
+            }
+        )
+    if meta.get("namespace") and meta["namespace"] != namespace:
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "field": "metadata.namespace",
+                "message": f'Invalid value: "{meta["namespace"]}": '
+                "must match the service account namespace if specified",
+            }
+        )
+    return causes
+
+
+def token_request_expiration(spec: Mapping[str, Any]) -> int:
+    """A TokenRequest's expirationSeconds (default an hour), validated: the 422 upstream answers for less
+    than 10 minutes or more than 2^32 seconds (named "": upstream validates an unnamed copy)."""
+    raw = spec.get("expirationSeconds")
+    expiration = DEFAULT_EXPIRATION_SECONDS if raw is None else raw
+    if not isinstance(expiration, int) or isinstance(expiration, bool):
+        raise errors.bad_request(f"expirationSeconds must be an integer, got {expiration!r}")
+    causes: list[errors.Cause] = []
+    if expiration < MIN_EXPIRATION_SECONDS:
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "field": "spec.expirationSeconds",
+                "message": f"Invalid value: {expiration}: may not specify a duration less than 10 minutes",
+            }
+        )
+    if expiration > MAX_EXPIRATION_SECONDS:
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "field": "spec.expirationSeconds",
+                "message": f"Invalid value: {expiration}: "
+                "may not specify a duration larger than 2^32 seconds",
+            }
+        )
+    if causes:
+        raise errors.invalid("TokenRequest", "", causes, group=AUTHENTICATION_GROUP)
+    return expiration
+
+
+def _ref(name: str, uid: str) -> dict[str, str]:
+    """A claim's reference, its fields omitted when empty (as upstream's omitempty)."""
+    return {k: v for k, v in (("name", name), ("uid", uid)) if v}
 
 
 def _b64encode(data: bytes) -> str:
@@ -121,6 +220,8 @@ class TokenAuthenticator:
         api_audiences: Sequence[str] | None = None,
         max_expiration_seconds: int | None = None,
         service_account_uid: Callable[[str, str], str | None] | None = None,
+        bound_object_state: Callable[[str, str, str], tuple[str, float | None] | None] | None = None,
+        extend_expiration: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.admin_token = admin_token or secrets.token_urlsafe(32)
@@ -129,6 +230,9 @@ class TokenAuthenticator:
         self.api_audiences: tuple[str, ...] = tuple(api_audiences) if api_audiences else (issuer,)
         self.max_expiration_seconds = max_expiration_seconds
         self._sa_uid_lookup = service_account_uid
+        # (kind, namespace, name) -> (uid, deletion time or None) of a bound object, None when it is gone.
+        self._bound_lookup = bound_object_state
+        self.extend_expiration = extend_expiration
         self._clock = clock
         self._kid = _b64encode(hashlib.sha256(self.signing_key).digest()[:16])
         self._lock = threading.Lock()
@@ -177,69 +281,44 @@ class TokenAuthenticator:
         uid: str,
         spec: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        bound_object: BoundObject | None = None,
     ) -> dict[str, Any]:
-        """Answer ``POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token``.
+        """Answer ``POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token`` for the ServiceAccount
+        ``namespace/name`` (uid ``uid``), as upstream's TokenREST does.
 
         ``spec`` is the TokenRequest's spec (``audiences``, ``expirationSeconds``, ``boundObjectRef``);
-        ``metadata`` its metadata if the client sent any (a name or namespace there must match). Returns the
-        TokenRequest object with ``spec`` defaulted and ``status.token`` / ``status.expirationTimestamp``.
-        Raises the 422/400 the API server answers for an invalid request.
+        ``metadata`` its metadata if the client sent any (a name or namespace there must match).
+        ``bound_object`` is the object ``boundObjectRef`` names, as found by the caller (which answers the
+        404/409/400 of a missing or mismatched object); without it the reference is taken as it is. Returns
+        the TokenRequest with ``spec`` defaulted and ``status.token`` / ``status.expirationTimestamp``;
+        raises the 422/400 the API server answers for an invalid request.
         """
         spec = dict(spec or {})
-        meta = metadata or {}
-        causes: list[errors.Cause] = []
-        if meta.get("name") and meta["name"] != name:
-            causes.append(
-                {
-                    "reason": "FieldValueInvalid",
-                    "field": "metadata.name",
-                    "message": f'Invalid value: "{meta["name"]}": '
-                    "must match the service account name if specified",
-                }
-            )
-        if meta.get("namespace") and meta["namespace"] != namespace:
-            causes.append(
-                {
-                    "reason": "FieldValueInvalid",
-                    "field": "metadata.namespace",
-                    "message": f'Invalid value: "{meta["namespace"]}": '
-                    "must match the service account namespace if specified",
-                }
-            )
-        raw_exp = spec.get("expirationSeconds")
-        expiration = DEFAULT_EXPIRATION_SECONDS if raw_exp is None else raw_exp
-        if not isinstance(expiration, int) or isinstance(expiration, bool):
-            raise errors.bad_request(f"expirationSeconds must be an integer, got {expiration!r}")
-        if expiration < MIN_EXPIRATION_SECONDS:
-            causes.append(
-                {
-                    "reason": "FieldValueInvalid",
-                    "field": "spec.expirationSeconds",
-                    "message": f"Invalid value: {expiration}: "
-                    "may not specify a duration less than 10 minutes",
-                }
-            )
-        if expiration > MAX_EXPIRATION_SECONDS:
-            causes.append(
-                {
-                    "reason": "FieldValueInvalid",
-                    "field": "spec.expirationSeconds",
-                    "message": f"Invalid value: {expiration}: "
-                    "may not specify a duration larger than 2^32 seconds",
-                }
-            )
+        causes = token_request_metadata_causes(namespace, name, metadata)
         if causes:
             raise errors.invalid("TokenRequest", name, causes, group=AUTHENTICATION_GROUP)
-        if self.max_expiration_seconds is not None:
-            expiration = min(expiration, self.max_expiration_seconds)
+        expiration = token_request_expiration(spec)
         audiences = [str(a) for a in (spec.get("audiences") or ())] or list(self.api_audiences)
         bound = spec.get("boundObjectRef")
-        if bound is not None and bound.get("kind") not in _BINDABLE_KINDS:
-            raise errors.bad_request(
-                f'cannot bind token for serviceaccount "{name}" to object of type '
-                f"{bound.get('apiVersion', '')}, Kind={bound.get('kind', '')}"
-            )
-        token, exp = self._sign(namespace, name, uid, audiences, expiration, bound)
+        if bound is not None:
+            if bound_object is None:
+                bound_object = bound_object_from_ref(bound)
+            if not bound_object.bindable:
+                raise errors.bad_request(f"cannot bind token to object of type {bound_object.gvk}")
+        if self.max_expiration_seconds is not None:
+            expiration = min(expiration, self.max_expiration_seconds)
+        lifetime, warn_after = expiration, 0
+        if (
+            self.extend_expiration
+            and bound_object is not None
+            and bound_object.kind == "Pod"
+            and expiration == WARN_ONLY_EXPIRATION_SECONDS
+            and set(audiences) <= set(self.api_audiences)
+        ):
+            # What the kubelet asks for its pods: a token that lasts a year, with a "warnafter" claim.
+            lifetime, warn_after = EXTENDED_EXPIRATION_SECONDS, expiration
+        token, now = self._sign(namespace, name, uid, audiences, lifetime, bound_object, warn_after)
         self.register_service_account(namespace, name, uid)
         out_spec: dict[str, Any] = {
             "audiences": audiences,
@@ -249,9 +328,9 @@ class TokenAuthenticator:
         return {
             "kind": "TokenRequest",
             "apiVersion": f"{AUTHENTICATION_GROUP}/v1",
-            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+            "metadata": {"name": name, "namespace": namespace, "uid": uid, "creationTimestamp": rfc3339(now)},
             "spec": out_spec,
-            "status": {"token": token, "expirationTimestamp": rfc3339(exp)},
+            "status": {"token": token, "expirationTimestamp": rfc3339(now + expiration)},
         }
 
     def issue_token(
@@ -275,19 +354,21 @@ class TokenAuthenticator:
         uid: str,
         audiences: list[str],
         expiration: int,
-        bound: Mapping[str, Any] | None,
+        bound: BoundObject | None,
+        warn_after: int = 0,
     ) -> tuple[str, int]:
+        """The signed token and the time it was issued at."""
         now = int(self._clock())
-        exp = now + expiration
-        k8s: dict[str, Any] = {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}
+        k8s: dict[str, Any] = {"namespace": namespace, "serviceaccount": _ref(name, uid)}
         if bound is not None:
-            k8s[_BINDABLE_KINDS[str(bound["kind"])]] = {
-                "name": bound.get("name", ""),
-                "uid": bound.get("uid", ""),
-            }
+            k8s[_BINDABLE_KINDS[bound.kind]] = _ref(bound.name, bound.uid)
+            if bound.node_name:
+                k8s["node"] = _ref(bound.node_name, bound.node_uid)
+        if warn_after:
+            k8s["warnafter"] = now + warn_after
         claims = {
             "aud": audiences,
-            "exp": exp,
+            "exp": now + expiration,
             "iat": now,
             "iss": self.issuer,
             "jti": str(uuid.uuid4()),
@@ -297,7 +378,7 @@ class TokenAuthenticator:
         }
         signing_input = f"{_json_b64({'alg': 'HS256', 'kid': self._kid})}.{_json_b64(claims)}"
         sig = hmac.new(self.signing_key, signing_input.encode(), hashlib.sha256).digest()
-        return f"{signing_input}.{_b64encode(sig)}", exp
+        return f"{signing_input}.{_b64encode(sig)}", now
 
     # ---- authentication
 
@@ -356,6 +437,8 @@ class TokenAuthenticator:
             return None
         if self._current_sa_uid(namespace, name) != uid:
             return None
+        if not self._bound_objects_valid(namespace, k8s, now):
+            return None
         extra: list[tuple[str, tuple[str, ...]]] = [(_EXTRA_CREDENTIAL_ID, (f"JTI={claims.get('jti', '')}",))]
         for kind in ("pod", "secret", "node"):
             ref = k8s.get(kind)
@@ -374,6 +457,29 @@ class TokenAuthenticator:
                         (_EXTRA_NODE_UID, (str(ref.get("uid", "")),)),
                     ]
         return service_account_user(namespace, name, uid, tuple(sorted(extra)))
+
+    def _bound_objects_valid(self, namespace: str, k8s: Mapping[str, Any], now: float) -> bool:
+        """A bound token lives as long as its object: the Secret, the Pod, or (for a token bound to a Node
+        alone; a pod's node is only informational) the Node exists with the claimed uid and was not deleted
+        more than a minute ago (upstream's validator)."""
+        if self._bound_lookup is None:
+            return True
+        checks = [("Secret", "secret", namespace), ("Pod", "pod", namespace)]
+        if "pod" not in k8s:
+            checks.append(("Node", "node", ""))
+        for kind, claim, ns in checks:
+            ref = k8s.get(claim)
+            if not isinstance(ref, dict):
+                continue
+            state = self._bound_lookup(kind, ns, str(ref.get("name", "")))
+            if state is None:
+                return False
+            uid, deleted_at = state
+            if str(ref.get("uid", "")) != uid:
+                return False
+            if deleted_at is not None and deleted_at < now - 60:
+                return False
+        return True
 
     # ---- reviews
 

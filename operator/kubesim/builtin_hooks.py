@@ -106,8 +106,33 @@ def _qos_class(spec: Obj) -> str:
 def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     spec = obj.get("spec")
     default_pod_spec(spec)
+    _service_account_admission(api, obj)
     _requests_from_limits(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
+
+
+def _service_account_admission(api: API, pod: Obj) -> None:
+    """The ServiceAccount admission plugin: a pod runs as a ServiceAccount that exists (mirror pods
+    aside). Upstream admits before the name is generated, so a generateName pod is not named."""
+    meta = pod["metadata"]
+    if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        return
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return
+    name = str(spec.get("serviceAccountName") or "default")
+    namespace = str(meta.get("namespace", ""))
+    if api.store.get(("", "serviceaccounts"), namespace, name) is not None:
+        return
+    pod_name = "" if meta.get("generateName") else str(meta.get("name", ""))
+    target = f'pods "{pod_name}"' if pod_name else "pods"
+    raise errors.ApiError(
+        403,
+        "Forbidden",
+        f"{target} is forbidden: error looking up service account {namespace}/{name}: "
+        f'serviceaccount "{name}" not found',
+        details={"name": pod_name, "kind": "pods"},
+    )
 
 
 _POD_UPDATE_FORBIDDEN = (

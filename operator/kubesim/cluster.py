@@ -27,17 +27,26 @@ from aiohttp import web
 from kubesim import builtin_hooks, errors, kubeconfig
 from kubesim.accounting import RequestCounter
 from kubesim.api import ADMIN, API, CRDS, MAX_OBJECT_BYTES, NAMESPACES, SYSTEM, User, WriteOptions
-from kubesim.authn import TokenAuthenticator, self_subject_review_status
+from kubesim.authn import (
+    BoundObject,
+    TokenAuthenticator,
+    bound_object_from_ref,
+    self_subject_review_status,
+    token_request_expiration,
+    token_request_metadata_causes,
+)
 from kubesim.controllers.base import Controller
 from kubesim.controllers.namespaces import DEFAULT_NAMESPACES, NamespaceController
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
+from kubesim.objectmeta import now, parse_time
 from kubesim.openapi_serving import OpenAPIService
 from kubesim.rbac import (
     RBACIndex,
     RequestAttributes,
     UserInfo,
     bootstrap_policy,
+    check_escalation,
     forbidden_error,
     impersonation_checks,
 )
@@ -95,7 +104,9 @@ class Cluster:
         self.api.max_object_bytes = max_object_bytes
         self.faults = Faults()
         self.requests = RequestCounter()
-        self.authn = TokenAuthenticator(self.admin_token, service_account_uid=self._sa_uid)
+        self.authn = TokenAuthenticator(
+            self.admin_token, service_account_uid=self._sa_uid, bound_object_state=self._bound_object_state
+        )
         self.rbac = RBACIndex()
         self.server = Server(
             self.api,
@@ -132,6 +143,9 @@ class Cluster:
             return check_builtin(obj, rt.group, rt.version, rt.kind)
 
         self.api.check_builtin = check
+        for plural in _RBAC_KINDS:
+            for hooks in (self.api.create_hooks, self.api.update_hooks):
+                hooks.setdefault(("rbac.authorization.k8s.io", plural), []).append(self._no_escalation)
         self.api.review_handler = self._review
         self.server.impersonate = self._impersonate
         self.server.non_resource["subresource:serviceaccounts/token"] = self._token_request
@@ -264,6 +278,14 @@ class Cluster:
             return None
         return forbidden_error(info, attrs, decision.reason)
 
+    def _no_escalation(
+        self, api: API, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, opts: WriteOptions
+    ) -> None:
+        """Upstream's RBAC escalation prevention: a role or binding granting more than the writer holds is
+        refused unless it may ``escalate`` / ``bind``."""
+        if self.rbac_enabled:
+            check_escalation(self.rbac, self._info(opts.user), rt.plural, obj, old)
+
     def _impersonate(self, user: User, headers: Any) -> User:
         """Upstream's impersonation filter: ``Impersonate-User/-Group/-Uid/-Extra-*`` headers, each
         authorized for the requesting user with verb ``impersonate``."""
@@ -278,8 +300,18 @@ class Cluster:
                 )
         if not name:
             if groups or uid or extra:
-                raise errors.internal_error(
-                    f"requested {[*groups, uid, *extra]} without impersonating a user"
+                # Go's %v of the []ObjectReference requested: {Kind Namespace Name UID APIVersion
+                # ResourceVersion FieldPath} each.
+                refs = [f"{{Group  {g}    }}" for g in groups]
+                refs += [
+                    f"{{UserExtra  {v}  authentication.k8s.io/v1  {k}}}"
+                    for k, vs in extra.items()
+                    for v in vs
+                ]
+                if uid:
+                    refs.append(f"{{UID  {uid}  authentication.k8s.io/v1  }}")
+                raise errors.MalformedImpersonation(
+                    f"requested [{' '.join(refs)}] without impersonating a user"
                 )
             return user
         checks, info = impersonation_checks(name, groups, uid, extra)
@@ -310,20 +342,72 @@ class Cluster:
             status = self.authn.token_review(spec)
         else:
             raise ApiError(405, "MethodNotAllowed", "not supported")
-        return {**obj, "metadata": obj.get("metadata") or {}, "status": status}
+        meta = dict(obj.get("metadata") or {})
+        if rt.kind == "SelfSubjectReview":
+            meta["creationTimestamp"] = now()  # the one review upstream stamps
+        if rt.kind == "LocalSubjectAccessReview":
+            meta["namespace"] = namespace
+        return {**obj, "metadata": meta, "status": status}
 
     async def _token_request(self, request: web.Request, user: User) -> web.StreamResponse:
+        """TokenRequest (upstream's TokenREST): the request's names checked, the ServiceAccount looked up,
+        the bound object (if any) resolved, then the token issued."""
         target = request["kubesim.target"]
         body = request["kubesim.body"] or {}
-        sa = self.api.get(target.rt, target.namespace or "", target.name or "")
+        namespace, name = target.namespace or "", target.name or ""
+        causes = token_request_metadata_causes(namespace, name, body.get("metadata"))
+        if causes:
+            raise errors.invalid("TokenRequest", name, causes, group="authentication.k8s.io")
+        sa = self.api.get(target.rt, namespace, name)
+        spec = body.get("spec") or {}
+        bound = None
+        if isinstance(spec.get("boundObjectRef"), dict):
+            bound = bound_object_from_ref(spec["boundObjectRef"])
+            token_request_expiration(spec)  # upstream validates the spec before it looks the object up
+            if bound.bindable:
+                bound = self._resolve_bound_object(namespace, name, bound)
         token = self.authn.create_token(
-            target.namespace or "",
-            target.name or "",
-            sa["metadata"]["uid"],
-            body.get("spec") or {},
-            body.get("metadata") or {},
+            namespace, name, sa["metadata"]["uid"], spec, body.get("metadata") or {}, bound_object=bound
         )
         return web.Response(body=dumps(token), status=201, content_type="application/json")
+
+    def _resolve_bound_object(self, namespace: str, sa_name: str, ref: BoundObject) -> BoundObject:
+        """The object a token is to be bound to: it must exist (404), carry the uid the reference gives
+        (409), and, for a Pod, run as this ServiceAccount (400); a scheduled pod's node goes in too."""
+        plural = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}[ref.kind]
+        obj = self.store.get(("", plural), "" if ref.kind == "Node" else namespace, ref.name)
+        if obj is None:
+            raise errors.not_found(plural, ref.name)
+        uid = str(obj["metadata"].get("uid", ""))
+        if ref.kind == "Pod" and (obj.get("spec") or {}).get("serviceAccountName") != sa_name:
+            raise errors.bad_request(
+                f'cannot bind token for serviceaccount "{sa_name}" to pod running with different '
+                "serviceaccount name."
+            )
+        if ref.uid and ref.uid != uid:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {ref.kind} "{ref.name}": the UID in the bound object '
+                f"reference ({ref.uid}) does not match the UID in record. The object might have been deleted "
+                "and then recreated",
+                details={"name": ref.name, "kind": ref.kind},
+            )
+        node_name = node_uid = ""
+        if ref.kind == "Pod":
+            node_name = str((obj.get("spec") or {}).get("nodeName") or "")
+            node = self.store.get(("", "nodes"), "", node_name) if node_name else None
+            node_uid = str(node["metadata"].get("uid", "")) if node is not None else ""
+        return BoundObject(ref.kind, ref.name, uid, ref.api_version, node_name, node_uid)
+
+    def _bound_object_state(self, kind: str, namespace: str, name: str) -> tuple[str, float | None] | None:
+        """For token validation: the bound object's uid and deletion time, None once it is gone."""
+        plural = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}[kind]
+        obj = self.store.get(("", plural), namespace, name)
+        if obj is None:
+            return None
+        deleted = obj["metadata"].get("deletionTimestamp")
+        return str(obj["metadata"].get("uid", "")), parse_time(deleted).timestamp() if deleted else None
 
     async def _requests_endpoint(self, request: web.Request, user: User) -> web.StreamResponse:
         """GET: request counts ({"total", "byVerb", "byResource", "byUser", "items"}); DELETE: reset."""

@@ -6,6 +6,7 @@ and users read ``message``; both must match upstream for clients to behave as th
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypedDict
 
 
@@ -49,8 +50,30 @@ class ApiError(Exception):
         if not self.reason:
             del body["reason"]  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
         if self.details is not None:
-            body["details"] = self.details
+            # metav1.StatusDetails' fields are all omitempty: a core resource's details carry no "group".
+            body["details"] = {k: v for k, v in self.details.items() if v not in ("", None, [])}
         return body
+
+
+class PlainTextError(ApiError):
+    """An error upstream answers in plain text rather than as a Status (Go's http.Error, as its filters'
+    InternalError does: ``Internal Server Error: "<request URI>": <error>``)."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(code, "", text)
+        self.text = text
+
+
+class MalformedImpersonation(Exception):
+    """Impersonation headers without Impersonate-User: the server answers internal_server_error_text."""
+
+
+def internal_server_error_text(request_uri: str, error: str) -> PlainTextError:
+    """responsewriters.InternalError: the message with <, > and & HTML-escaped."""
+    text = f"Internal Server Error: {json.dumps(request_uri, ensure_ascii=False)}: {error}"
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(raw, escaped)
+    return PlainTextError(500, text)
 
 
 def _qualified(resource: str, group: str) -> str:

@@ -496,6 +496,14 @@ class RBACIndex:
 
     # ---- resolution
 
+    def role_rules(self, kind: str, namespace: str, name: str) -> list[dict[str, Any]] | None:
+        """The rules of a Role (in ``namespace``) or ClusterRole as written; None when it does not exist."""
+        with self._lock:
+            rules = (
+                self._cluster_roles.get(name) if kind == "ClusterRole" else self._roles.get((namespace, name))
+            )
+        return None if rules is None else [dict(r.raw) for r in rules]
+
     def _role_rules(self, b: _Binding) -> tuple[tuple[_Rule, ...] | None, str]:
         if b.role_kind == "ClusterRole":
             rules = self._cluster_roles.get(b.role_name)
@@ -611,9 +619,7 @@ class RBACIndex:
 
     # ---- access reviews
 
-    def subject_access_review(
-        self, spec: Mapping[str, Any], *, kind: str = "SubjectAccessReview"
-    ) -> dict[str, Any]:
+    def subject_access_review(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """``status`` of a SubjectAccessReview: ``{"allowed": bool, "reason"?: str}``.
 
         The subject is ``spec.user`` / ``spec.groups`` as given (no group is added, as upstream). Raises
@@ -621,7 +627,7 @@ class RBACIndex:
         """
         causes = _validate_review_spec(spec, require_subject=True)
         if causes:
-            raise errors.invalid(kind, "", causes, group=AUTHORIZATION_GROUP)
+            raise errors.invalid("", "", causes, group=AUTHORIZATION_GROUP)
         extra = tuple((str(k), tuple(str(x) for x in v)) for k, v in (spec.get("extra") or {}).items())
         user = UserInfo(
             str(spec.get("user") or ""),
@@ -635,7 +641,7 @@ class RBACIndex:
         """``status`` of a SelfSubjectAccessReview (what ``kubectl auth can-i`` creates) for the requester."""
         causes = _validate_review_spec(spec, require_subject=False)
         if causes:
-            raise errors.invalid("SelfSubjectAccessReview", "", causes, group=AUTHORIZATION_GROUP)
+            raise errors.invalid("", "", causes, group=AUTHORIZATION_GROUP)
         return self._review(user, spec)
 
     def local_subject_access_review(self, namespace: str, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -659,8 +665,8 @@ class RBACIndex:
                 )
             )
         if causes:
-            raise errors.invalid("LocalSubjectAccessReview", "", causes, group=AUTHORIZATION_GROUP)
-        return self.subject_access_review(spec, kind="LocalSubjectAccessReview")
+            raise errors.invalid("", "", causes, group=AUTHORIZATION_GROUP)
+        return self.subject_access_review(spec)
 
     def _review(self, user: UserInfo, spec: Mapping[str, Any]) -> dict[str, Any]:
         decision = self.authorize(user, review_attributes(spec))
@@ -688,8 +694,9 @@ def review_attributes(spec: Mapping[str, Any]) -> RequestAttributes:
 
 
 def _go_value(value: Any) -> str:
+    """A bad value as field.Error prints it: nil is ``null``."""
     if value is None:
-        return '"null"'
+        return "null"
     if isinstance(value, str):
         return json.dumps(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
@@ -704,10 +711,12 @@ def _validate_review_spec(spec: Mapping[str, Any], *, require_subject: bool) -> 
     ra = spec.get("resourceAttributes")
     nra = spec.get("nonResourceAttributes")
     if ra is not None and nra is not None:
+        # The internal NonResourceAttributes struct has no JSON tags: its fields print capitalized.
+        internal = {"Path": (nra or {}).get("path", ""), "Verb": (nra or {}).get("verb", "")}
         causes.append(
             _invalid_cause(
                 "spec.nonResourceAttributes",
-                _go_value(nra),
+                json.dumps(internal, separators=(",", ":")),
                 "cannot be specified in combination with resourceAttributes",
             )
         )
@@ -757,6 +766,207 @@ def forbidden_error(user: UserInfo, attrs: RequestAttributes, reason: str = "") 
     if suffix:
         return ApiError(err.code, err.reason, err.message + suffix, details=err.details, headers=err.headers)
     return err
+
+
+# ----------------------------------------------------------------------------------- escalation prevention
+#
+# Upstream's RBAC storage refuses to create or update a Role/ClusterRole granting, or a (Cluster)RoleBinding
+# binding, permissions the requester does not hold itself (pkg/registry/rbac: ConfirmNoEscalation), unless
+# the requester is in system:masters, may ``escalate`` the role, or may ``bind`` the bound role.
+
+
+def breakdown_rule(rule: Mapping[str, Any]) -> list[dict[str, list[str]]]:
+    """BreakdownRule: one rule per verb, API group, resource (and resource name, or URL)."""
+    out: list[dict[str, list[str]]] = []
+    names = _str_list(rule.get("resourceNames"))
+    for group in _str_list(rule.get("apiGroups")):
+        for resource in _str_list(rule.get("resources")):
+            for verb in _str_list(rule.get("verbs")):
+                base = {"apiGroups": [group], "resources": [resource], "verbs": [verb]}
+                if names:
+                    out.extend({**base, "resourceNames": [n]} for n in names)
+                else:
+                    out.append(base)
+    for url in _str_list(rule.get("nonResourceURLs")):
+        for verb in _str_list(rule.get("verbs")):
+            out.append({"nonResourceURLs": [url], "verbs": [verb]})
+    return out
+
+
+def _resource_covers(owner: list[str], servant: list[str]) -> bool:
+    if "*" in owner:
+        return True
+    for path in servant:
+        if path in owner:
+            continue
+        if "/" not in path or "*/" + path.split("/", 1)[1] not in owner:
+            return False
+    return True
+
+
+def _url_covers(owner: str, path: str) -> bool:
+    return owner == path or (owner.endswith("*") and path.startswith(owner.rstrip("*")))
+
+
+def _rule_covers(owner: Mapping[str, Any], sub: Mapping[str, list[str]]) -> bool:
+    """ruleCovers (k8s.io/component-helpers/auth/rbac/validation)."""
+    verbs, groups = _str_list(owner.get("verbs")), _str_list(owner.get("apiGroups"))
+    resources, names = _str_list(owner.get("resources")), _str_list(owner.get("resourceNames"))
+    urls = _str_list(owner.get("nonResourceURLs"))
+    if not ("*" in verbs or set(sub.get("verbs", [])) <= set(verbs)):
+        return False
+    if not ("*" in groups or set(sub.get("apiGroups", [])) <= set(groups)):
+        return False
+    if not _resource_covers(resources, sub.get("resources", [])):
+        return False
+    if not all(any(_url_covers(o, p) for o in urls) for p in sub.get("nonResourceURLs", [])):
+        return False
+    if sub.get("resourceNames"):
+        return not names or set(sub["resourceNames"]) <= set(names)
+    return not names
+
+
+def uncovered_rules(
+    owner: Sequence[Mapping[str, Any]], servant: Sequence[Mapping[str, Any]]
+) -> list[dict[str, list[str]]]:
+    """Covers: the broken-down servant rules no owner rule covers."""
+    return [
+        sub
+        for rule in servant
+        for sub in breakdown_rule(rule)
+        if not any(_rule_covers(o, sub) for o in owner)
+    ]
+
+
+def compact_rules(rules: Sequence[dict[str, list[str]]]) -> list[dict[str, list[str]]]:
+    """CompactRules: the verbs of one-group, one-resource (at most one name) rules merged, in order."""
+    compacted: list[dict[str, list[str]]] = []
+    simple: dict[tuple[str, str, tuple[str, ...]], dict[str, list[str]]] = {}
+    for rule in rules:
+        names = rule.get("resourceNames", [])
+        is_simple = (
+            len(names) <= 1
+            and not rule.get("nonResourceURLs")
+            and len(rule.get("apiGroups", [])) == 1
+            and len(rule.get("resources", [])) == 1
+        )
+        if not is_simple:
+            compacted.append(rule)
+            continue
+        key = (rule["apiGroups"][0], rule["resources"][0], tuple(names))
+        if key in simple:
+            simple[key]["verbs"] = simple[key]["verbs"] + rule.get("verbs", [])
+        else:
+            simple[key] = {k: list(v) for k, v in rule.items()}
+    return compacted + list(simple.values())
+
+
+def _go_strings(values: Sequence[str]) -> str:
+    """Go's %q of a []string: ``["a" "b"]``."""
+    return "[" + " ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+
+
+def compact_string(rule: Mapping[str, list[str]]) -> str:
+    """rbacv1helpers.CompactString: ``{APIGroups:[""], Resources:["pods"], Verbs:["get"]}``."""
+    parts = [
+        f"{label}:{_go_strings(rule[key])}"
+        for label, key in (
+            ("APIGroups", "apiGroups"),
+            ("Resources", "resources"),
+            ("NonResourceURLs", "nonResourceURLs"),
+            ("ResourceNames", "resourceNames"),
+            ("Verbs", "verbs"),
+        )
+        if rule.get(key)
+    ]
+    return "{" + ", ".join(parts) + "}"
+
+
+def escalation_message(user: UserInfo, missing: Sequence[dict[str, list[str]]]) -> str:
+    descriptions = sorted({compact_string(r) for r in compact_rules(missing)})
+    return (
+        f'user "{user.name}" (groups={_go_strings(user.groups)}) is attempting to grant RBAC permissions '
+        "not currently held:\n" + "\n".join(descriptions)
+    )
+
+
+def rbac_forbidden(plural: str, name: str, message: str) -> ApiError:
+    """errors.NewForbidden for an RBAC object: ``roles.rbac.authorization.k8s.io "x" is forbidden: ...``."""
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{plural}.{RBAC_GROUP} "{name}" is forbidden: {message}',
+        details={"name": name, "group": RBAC_GROUP, "kind": plural},
+    )
+
+
+_FULL_AUTHORITY = (
+    {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
+    {"verbs": ["*"], "nonResourceURLs": ["*"]},
+)
+
+
+def _only_gc_fields_changed(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    """IsOnlyMutatingGCFields: nothing but owner references and finalizers changed."""
+    if old is None:
+        return False
+
+    def stripped(obj: Mapping[str, Any]) -> dict[str, Any]:
+        meta = {
+            k: v
+            for k, v in (obj.get("metadata") or {}).items()
+            if k not in ("ownerReferences", "finalizers", "managedFields", "resourceVersion", "selfLink")
+        }
+        return {
+            **{k: v for k, v in obj.items() if k not in ("metadata", "kind", "apiVersion")},
+            "metadata": meta,
+        }
+
+    return stripped(new) == stripped(old)
+
+
+def check_escalation(
+    index: RBACIndex, user: UserInfo, plural: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> None:
+    """Raise upstream's 403 (or the role reference's 404) when writing this Role, ClusterRole, RoleBinding
+    or ClusterRoleBinding would grant ``user`` more than it holds."""
+    if SYSTEM_MASTERS in user.groups or _only_gc_fields_changed(obj, old):
+        return
+    meta = obj.get("metadata") or {}
+    name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "")
+    if plural in ("roles", "clusterroles"):
+        # RoleEscalationAuthorized: on create the request names no object.
+        asked = RequestAttributes(
+            "escalate", RBAC_GROUP, plural, name=name if old is not None else "", namespace=namespace
+        )
+        if index.allowed(user, asked):
+            return
+        rules = list(obj.get("rules") or [])
+        aggregated = plural == "clusterroles" and any(
+            ((o or {}).get("aggregationRule") or {}).get("clusterRoleSelectors") for o in (obj, old)
+        )
+    else:
+        ref = obj.get("roleRef") or {}
+        ref_kind, ref_name = str(ref.get("kind", "")), str(ref.get("name", ""))
+        ref_plural = "clusterroles" if ref_kind == "ClusterRole" else "roles"
+        asked = RequestAttributes(
+            "bind", str(ref.get("apiGroup", "")), ref_plural, name=ref_name, namespace=namespace
+        )
+        if index.allowed(user, asked):
+            return
+        found = index.role_rules(ref_kind, namespace, ref_name)
+        if found is None:
+            # Upstream looks the role up with the binding request's context: the error names the binding's
+            # resource.
+            raise errors.not_found(plural, ref_name, RBAC_GROUP)
+        rules, aggregated = found, False
+    resource_rules, non_resource_rules, _ = index._rules_for(user, namespace)
+    owner = [*resource_rules, *non_resource_rules]
+    missing = uncovered_rules(owner, rules)
+    if missing:
+        raise rbac_forbidden(plural, name, escalation_message(user, missing))
+    if aggregated and uncovered_rules(owner, _FULL_AUTHORITY):
+        raise rbac_forbidden(plural, name, "must have cluster-admin privileges to use the aggregationRule")
 
 
 # ----------------------------------------------------------------------------------------- impersonation

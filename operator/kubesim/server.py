@@ -72,6 +72,13 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error(exc: ApiError) -> web.Response:
+    if isinstance(exc, errors.PlainTextError):
+        return web.Response(
+            status=exc.code,
+            text=exc.text + "\n",
+            content_type="text/plain",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
     return _json(exc.status(), exc.code, exc.headers)
 
 
@@ -139,6 +146,8 @@ class Server:
             if self.impersonate is not None and any(k.startswith("Impersonate-") for k in request.headers):
                 user = self.impersonate(user, request.headers)
             return await self._dispatch(request, path, user)
+        except errors.MalformedImpersonation as exc:
+            return _error(errors.internal_server_error_text(request.path_qs, str(exc)))
         except ApiError as exc:
             return _error(exc)
         except web.HTTPRequestEntityTooLarge:

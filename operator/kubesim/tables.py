@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from kubesim import errors
 from kubesim.objectmeta import age, human_duration, parse_time
 from kubesim.resources import ResourceType
+from kubesim.validation import go_float
 
 Obj = dict[str, Any]
 
@@ -85,33 +85,6 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def _go_float(value: float) -> str:
-    """A float64 as Go's ``fmt.Print`` writes it: the shortest digits that read back the same, in
-    exponent form (``1e+06``, ``1.5e-07``) when the decimal exponent is below -4 or from 6 on."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    # repr() gives the shortest round-tripping digits; read them as digits and a decimal exponent.
-    _, digit_tuple, exp = Decimal(repr(abs(value))).normalize().as_tuple()
-    assert isinstance(exp, int)
-    digits = "".join(map(str, digit_tuple))
-    exponent = len(digits) - 1 + exp  # of the leading digit
-    if exponent < -4 or exponent >= 6:
-        tail = digits[1:]
-        body = digits[0] + ("." + tail if tail else "")
-        return f"{sign}{body}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    point = exponent + 1  # digits before the decimal point
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def _go_json(value: Any) -> str:
     """``json.Marshal``: compact, map keys sorted, ``<``, ``>`` and ``&`` escaped."""
     text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
@@ -135,7 +108,7 @@ def _jsonpath_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     return str(value)
 
 

@@ -73,19 +73,31 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _go_float(value: float) -> str:
-    """Go's ``%v`` for a float64: shortest repr, exponent form for very large/small magnitudes."""
-    if math.isinf(value):
+def go_float(value: float) -> str:
+    """A float64 as Go's ``fmt.Print`` writes it: the shortest digits that read back the same, in
+    exponent form (``1e+06``, ``1.5e-07``) when the decimal exponent is below -4 or from 6 on."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        digits = exp.lstrip("+-").rjust(2, "0")
-        return f"{mantissa}e{sign}{digits}"
-    return text
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest round-tripping digits; read them as digits and a decimal exponent.
+    _, digit_tuple, exp = Decimal(repr(abs(value))).normalize().as_tuple()
+    assert isinstance(exp, int)
+    digits = "".join(map(str, digit_tuple))
+    exponent = len(digits) - 1 + exp  # of the leading digit
+    if exponent < -4 or exponent >= 6:
+        tail = digits[1:]
+        body = digits[0] + ("." + tail if tail else "")
+        return f"{sign}{body}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    point = exponent + 1  # digits before the decimal point
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def format_value(value: Any) -> str:
@@ -100,7 +112,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, Decimal):
         return str(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
@@ -852,7 +864,7 @@ class _Walk:
     def type_error(self, node: _Node, value: Any, path: str, gopath: str, struct: str) -> None:
         value_kind = _json_kind(value)
         if node.kind == _INT and isinstance(value, float):
-            value_kind = f"number {_go_float(value) if value != int(value) else repr(value)}"
+            value_kind = f"number {go_float(value) if value != int(value) else repr(value)}"
         if self.decode_error is None:
             if struct or gopath:
                 self.decode_error = (
@@ -1355,19 +1367,38 @@ def _validate_secret(obj: Mapping[str, Any], out: list[Cause]) -> None:
             out.append(err_too_long("data", _MAX_SECRET_SIZE))
 
 
-def _validate_rbac_role(obj: Mapping[str, Any], out: list[Cause]) -> None:
+def _validate_rbac_role(obj: Mapping[str, Any], out: list[Cause], namespaced: bool) -> None:
+    """ValidatePolicyRule for each rule of a Role (namespaced) or ClusterRole."""
     rules = obj.get("rules")
     if not isinstance(rules, list):
         return
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict):
             continue
-        if rule.get("verbs") is not None and len(rule["verbs"]) == 0:
-            out.append(err_required(f"rules[{i}].verbs", "verbs must contain at least one value"))
-        if not rule.get("nonResourceURLs") and rule.get("apiGroups") is None and rule.get("verbs"):
-            out.append(
-                err_required(f"rules[{i}].apiGroups", "resource rules must supply at least one api group")
-            )
+        path = f"rules[{i}]"
+        if not rule.get("verbs"):
+            out.append(err_required(f"{path}.verbs", "verbs must contain at least one value"))
+        urls = rule.get("nonResourceURLs")
+        if urls:
+            if namespaced:
+                out.append(
+                    err_invalid(
+                        f"{path}.nonResourceURLs", urls, "namespaced rules cannot apply to non-resource URLs"
+                    )
+                )
+            if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
+                out.append(
+                    err_invalid(
+                        f"{path}.nonResourceURLs",
+                        urls,
+                        "rules cannot apply to both regular resources and non-resource URLs",
+                    )
+                )
+            continue
+        if not rule.get("apiGroups"):
+            out.append(err_required(f"{path}.apiGroups", "resource rules must supply at least one api group"))
+        if not rule.get("resources"):
+            out.append(err_required(f"{path}.resources", "resource rules must supply at least one resource"))
 
 
 def _validate_rbac_binding(obj: Mapping[str, Any], out: list[Cause], cluster: bool) -> None:
@@ -1421,7 +1452,7 @@ def _semantic(
     elif key == ("", "Secret"):
         _validate_secret(obj, out)
     elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):
-        _validate_rbac_role(obj, out)
+        _validate_rbac_role(obj, out, namespaced=kind == "Role")
     elif key == ("rbac.authorization.k8s.io", "RoleBinding"):
         _validate_rbac_binding(obj, out, cluster=False)
     elif key == ("rbac.authorization.k8s.io", "ClusterRoleBinding"):

@@ -70,7 +70,12 @@ def test_token_request(auth: TokenAuthenticator) -> None:
     tr = auth.create_token("hub", "hub", "uid-1", {"audiences": [], "expirationSeconds": 7200})
     assert tr["kind"] == "TokenRequest"
     assert tr["apiVersion"] == "authentication.k8s.io/v1"
-    assert tr["metadata"] == {"name": "hub", "namespace": "hub", "creationTimestamp": None}
+    assert tr["metadata"] == {
+        "name": "hub",
+        "namespace": "hub",
+        "uid": "uid-1",
+        "creationTimestamp": "2023-11-14T22:13:20Z",
+    }
     assert tr["spec"] == {
         "audiences": ["https://kubernetes.default.svc.cluster.local"],
         "expirationSeconds": 7200,
@@ -176,7 +181,7 @@ def test_expiration_validation(auth: TokenAuthenticator) -> None:
         auth.create_token("ns", "sa", "u", {"expirationSeconds": 599})
     assert exc.value.code == 422
     assert exc.value.message == (
-        'TokenRequest.authentication.k8s.io "sa" is invalid: spec.expirationSeconds: '
+        'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: '
         "Invalid value: 599: may not specify a duration less than 10 minutes"
     )
     with pytest.raises(ApiError) as exc:

@@ -566,15 +566,16 @@ def test_subject_access_review_validation() -> None:
     with pytest.raises(ApiError) as exc:
         idx.subject_access_review({"resourceAttributes": {"verb": "get", "resource": "pods"}})
     assert exc.value.code == 422
+    # Upstream names the kind of the decoded internal object, which is empty: ".authorization.k8s.io".
     assert exc.value.message == (
-        'SubjectAccessReview.authorization.k8s.io "" is invalid: '
+        '.authorization.k8s.io "" is invalid: '
         'spec.user: Invalid value: "": at least one of user or group must be specified'
     )
     with pytest.raises(ApiError) as exc:
         idx.self_subject_access_review(UserInfo("u"), {})
     assert exc.value.message == (
-        'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
-        'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified'
+        '.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+        "Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified"
     )
 
 
