@@ -713,7 +713,17 @@ class API:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": {"name": meta["name"], "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")},
+            # StatusDetails' fields are omitempty: no "group" for a core resource.
+            "details": {
+                k: v
+                for k, v in (
+                    ("name", meta["name"]),
+                    ("group", rt.group),
+                    ("kind", rt.plural),
+                    ("uid", meta.get("uid")),
+                )
+                if v
+            },
         }, True
 
     def _remove(self, rt: ResourceType, obj: Obj) -> Obj:
