@@ -223,10 +223,7 @@ class Cluster:
 
     def _issue_token(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """TokenRequest for the in-process kubelet (projected ServiceAccount tokens)."""
-        uid = self._sa_uid(namespace, name) or ""
-        return self.authn.create_token(
-            namespace, name, uid, body.get("spec") or {}, body.get("metadata") or {}
-        )
+        return self._answer_token_request(namespace, name, body)
 
     def _sa_uid(self, namespace: str, name: str) -> str | None:
         sa = self.store.get(("", "serviceaccounts"), namespace, name)
@@ -350,15 +347,21 @@ class Cluster:
         return {**obj, "metadata": meta, "status": status}
 
     async def _token_request(self, request: web.Request, user: User) -> web.StreamResponse:
+        target = request["kubesim.target"]
+        token = self._answer_token_request(
+            target.namespace or "", target.name or "", request["kubesim.body"] or {}
+        )
+        return web.Response(body=dumps(token), status=201, content_type="application/json")
+
+    def _answer_token_request(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """TokenRequest (upstream's TokenREST): the request's names checked, the ServiceAccount looked up,
         the bound object (if any) resolved, then the token issued."""
-        target = request["kubesim.target"]
-        body = request["kubesim.body"] or {}
-        namespace, name = target.namespace or "", target.name or ""
         causes = token_request_metadata_causes(namespace, name, body.get("metadata"))
         if causes:
             raise errors.invalid("TokenRequest", name, causes, group="authentication.k8s.io")
-        sa = self.api.get(target.rt, namespace, name)
+        rt = self.registry.get("", "v1", "serviceaccounts")
+        assert rt is not None
+        sa = self.api.get(rt, namespace, name)
         spec = body.get("spec") or {}
         bound = None
         if isinstance(spec.get("boundObjectRef"), dict):
@@ -366,10 +369,9 @@ class Cluster:
             token_request_expiration(spec)  # upstream validates the spec before it looks the object up
             if bound.bindable:
                 bound = self._resolve_bound_object(namespace, name, bound)
-        token = self.authn.create_token(
+        return self.authn.create_token(
             namespace, name, sa["metadata"]["uid"], spec, body.get("metadata") or {}, bound_object=bound
         )
-        return web.Response(body=dumps(token), status=201, content_type="application/json")
 
     def _resolve_bound_object(self, namespace: str, sa_name: str, ref: BoundObject) -> BoundObject:
         """The object a token is to be bound to: it must exist (404), carry the uid the reference gives
