@@ -406,7 +406,17 @@ TABLE_CASES = [
     TableCase(
         "daemonsets",
         "/apis/apps/v1/namespaces/{ns}/daemonsets",
-        {"metadata": {"name": "ds"}, "spec": {"selector": _SELECTOR, "template": _TEMPLATE}},
+        # A node selector no node matches: the daemon set controller schedules nothing (both have a node).
+        {
+            "metadata": {"name": "ds"},
+            "spec": {
+                "selector": _SELECTOR,
+                "template": {
+                    **_TEMPLATE,
+                    "spec": {**_TEMPLATE["spec"], "nodeSelector": {"example.com/none": "x"}},
+                },
+            },
+        },
         [
             NAME,
             _c("Desired", "integer"),
@@ -419,7 +429,7 @@ TABLE_CASES = [
             *WIDE,
             SELECTOR_W,
         ],
-        ["ds", 0, 0, 0, 0, 0, "<none>", AGE, "c", "busybox:1.36", "app=a"],
+        ["ds", 0, 0, 0, 0, 0, "example.com/none=x", AGE, "c", "busybox:1.36", "app=a"],
     ),
     TableCase(
         "jobs",
