@@ -215,6 +215,13 @@ class API:
                 rt.plural,
                 name,
                 rt.group,
+                [
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": f"namespace {namespace} is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
             )
 
     def _check_type_meta(self, rt: ResourceType, body: Obj) -> None:
@@ -268,6 +275,9 @@ class API:
             causes.extend(_validate_meta(rt, meta))
         if subresource == "status":
             causes = [c for c in causes if c.get("field", "").startswith("status")]
+        elif not rt.is_custom and "status" in rt.subresources:
+            # Built-in kinds validate their status on /status writes only (ValidateXStatusUpdate).
+            causes = [c for c in causes if not c.get("field", "").startswith("status")]
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
 
@@ -369,6 +379,10 @@ class API:
                     rt.group,
                 )
         name = meta["name"]
+        # etcd3's store refuses a positive resourceVersion on create (ParseUint; anything else is ignored);
+        # a dry run never reaches it and echoes it; an apply creating the object drops it.
+        client_rv = str(meta.get("resourceVersion") or "")
+        rv_set = operation != "Apply" and client_rv.isascii() and client_rv.isdigit() and int(client_rv) > 0
         for server_field in (
             "uid",
             "resourceVersion",
@@ -394,10 +408,14 @@ class API:
             for admit in self.locked_admission:
                 admit(rt, obj, None, opts, name if named_by_client else meta.get("generateName", ""))
             if not opts.dry_run:
+                if rv_set:
+                    raise errors.resource_version_set_on_create()
                 self._check_stored_size(obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
                 raise errors.already_exists(rt.plural, name, rt.group)
             if opts.dry_run:
+                if client_rv and operation != "Apply":
+                    meta["resourceVersion"] = client_rv
                 return obj
             return self.store.put(rt.key, obj)
 

@@ -37,20 +37,32 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if not self.reason:
-            del body["reason"]  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
+        """The ``Status`` as upstream encodes it: Go's field order (kind, apiVersion, metadata, status,
+        message, reason, details, code) with its ``omitempty`` rules, so a client printing the raw body
+        shows the same bytes."""
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.message:
+            body["message"] = self.message
+        if self.reason:  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
+            body["reason"] = self.reason
         if self.details is not None:
-            body["details"] = self.details
+            body["details"] = _go_details(self.details)
+        body["code"] = self.code
         return body
+
+
+# metav1.StatusDetails and metav1.StatusCause fields in Go's order; every one is omitempty.
+_DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+_CAUSE_ORDER = ("reason", "message", "field")
+
+
+def _go_details(details: dict[str, Any]) -> dict[str, Any]:
+    out = {key: details[key] for key in _DETAILS_ORDER if details.get(key)}
+    if "causes" in out:
+        out["causes"] = [
+            {key: cause[key] for key in _CAUSE_ORDER if cause.get(key)} for cause in out["causes"]
+        ]
+    return out
 
 
 def _qualified(resource: str, group: str) -> str:
@@ -58,11 +70,7 @@ def _qualified(resource: str, group: str) -> str:
 
 
 def _details(name: str | None, resource: str, group: str, **extra: Any) -> dict[str, Any]:
-    details: dict[str, Any] = {"group": group, "kind": resource}
-    if name:
-        details["name"] = name
-    details.update(extra)
-    return details
+    return {"name": name or "", "group": group, "kind": resource, **extra}
 
 
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
@@ -189,6 +197,14 @@ def etcd_request_too_large() -> ApiError:
     return ApiError(500, "", "etcdserver: request is too large")
 
 
-def forbidden_message(message: str, resource: str, name: str, group: str = "") -> ApiError:
+def resource_version_set_on_create() -> ApiError:
+    """etcd3's store refuses a create carrying a resourceVersion (storage.ErrResourceVersionSetOnCreate);
+    the API server answers it as a 500 with an empty (Unknown) reason."""
+    return ApiError(500, "", "resourceVersion should not be set on objects to be created")
+
+
+def forbidden_message(
+    message: str, resource: str, name: str, group: str = "", causes: list[Cause] | None = None
+) -> ApiError:
     """403 raised by admission (e.g. creation in a terminating namespace), not by RBAC."""
-    return ApiError(403, "Forbidden", message, details=_details(name, resource, group))
+    return ApiError(403, "Forbidden", message, details=_details(name, resource, group, causes=causes or []))

@@ -26,7 +26,7 @@ from kubesim.api import API, ListResult, User, WriteOptions
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.resources import Registry, ResourceType
-from kubesim.store import Event, Progress, dumps
+from kubesim.store import Event, Progress, dumps, go_json
 
 log = logging.getLogger("kubesim.server")
 
@@ -72,7 +72,11 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error(exc: ApiError) -> web.Response:
-    return _json(exc.status(), exc.code, exc.headers)
+    """A Status encoded byte for byte as upstream's (Go's encoding/json Encoder: HTML-safe escapes and a
+    trailing newline): clients print the raw body of an error."""
+    return web.Response(
+        body=go_json(exc.status()), status=exc.code, content_type="application/json", headers=exc.headers
+    )
 
 
 def _present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

@@ -1302,6 +1302,12 @@ def _validate_service(obj: Mapping[str, Any], out: list[Cause]) -> None:
                 for msg in _is_port_name(target):
                     out.append(err_invalid(f"{ppath}.targetPort", target, msg))
     out.extend(validate_labels(spec.get("selector"), "spec.selector"))
+    # ValidateLoadBalancerStatus (status writes only; the API layer ignores status causes elsewhere).
+    status = obj.get("status")
+    balancer = status.get("loadBalancer") if isinstance(status, dict) else None
+    if isinstance(balancer, dict) and balancer.get("ingress") and stype != "LoadBalancer":
+        detail = "may only be used when `spec.type` is 'LoadBalancer'"
+        out.append(err_forbidden("status.loadBalancer.ingress", detail))
 
 
 def _validate_pvc(obj: Mapping[str, Any], out: list[Cause]) -> None:

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import pytest
 import yaml
 
+from tests.conftest import wait_until
+
 ROOT = Path(__file__).resolve().parents[3]
 CHARTS = Path(__file__).resolve().parent / "charts"
 
@@ -284,3 +286,17 @@ def make_tool(name: str, kubeconfig: str, tmp_path: Path) -> Tool:
 
 def to_yaml(*docs: dict[str, Any]) -> str:
     return yaml.safe_dump_all(list(docs), sort_keys=False)
+
+
+def create_crd(cluster: Cluster, crd: dict[str, Any] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    """Create a CRD (the widget CRD by default) and wait until its resources are served: upstream serves
+    them a moment after the CRD is created (once it is Established and its handler knows it)."""
+    crd = crd or widget_crd()
+    resp = http(cluster, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert resp.status == 201, resp.body
+    spec = crd["spec"]
+    version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+    path = f"/apis/{spec['group']}/{version}/{spec['names']['plural']}"
+    wait_until(lambda: http(cluster, "GET", path).status == 200, timeout, message=f"{path} served")
+    created: dict[str, Any] = resp.json()
+    return created
