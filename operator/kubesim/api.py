@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim import errors, patching, selectors
-from kubesim.errors import ApiError, Cause
+from kubesim.errors import ApiError, Cause, go_details
 from kubesim.objectmeta import generate_name, new_uid, now
 from kubesim.resources import REVIEW_KINDS, Registry, ResourceType
 from kubesim.store import Obj, Store, dumps
-from kubesim.validation import name_validator, validate_object_meta
+from kubesim.validation import err_invalid, name_validator, validate_object_meta
 
 NAMESPACES = ("", "namespaces")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -109,6 +109,69 @@ _GENERATION_KINDS = frozenset(
         ("apiextensions.k8s.io", "customresourcedefinitions"),
     }
 )
+
+
+def _internal_type(group: str, kind: str) -> tuple[str, str]:
+    """The Go type a versioned kind converts to: events.k8s.io Events are core Events."""
+    return ("", kind) if group == "events.k8s.io" and kind in ("Event", "EventList") else (group, kind)
+
+
+def _internal_package(group: str) -> str:
+    """The Go package name of a group's internal types, as conversion errors name it."""
+    if not group:
+        return "core"
+    if group == "internal.apiserver.k8s.io":
+        return "apiserverinternal"
+    return group.split(".", 1)[0]
+
+
+# etcd key prefixes that are not the resource's plural (the registries' storage prefixes).
+_ETCD_PREFIXES = {
+    ("", "services"): "services/specs",
+    ("", "endpoints"): "services/endpoints",
+    ("", "nodes"): "minions",
+    ("", "replicationcontrollers"): "controllers",
+    ("networking.k8s.io", "ingresses"): "ingress",
+    ("apiextensions.k8s.io", "customresourcedefinitions"): "apiextensions.k8s.io/customresourcedefinitions",
+    ("apiregistration.k8s.io", "apiservices"): "apiregistration.k8s.io/apiservices",
+}
+
+
+def _etcd_key(rt: ResourceType, namespace: str, name: str) -> str:
+    """The object's etcd key, as storage errors quote it."""
+    prefix = f"{rt.group}/{rt.plural}" if rt.is_custom else _ETCD_PREFIXES.get(rt.key, rt.plural)
+    return f"/registry/{prefix}/{namespace}/{name}" if rt.namespaced else f"/registry/{prefix}/{name}"
+
+
+def _propagation_policy(options: dict[str, Any]) -> str | None:
+    """The deletion's propagation policy, after upstream's ValidateDeleteOptions (422 before the object is
+    even looked up)."""
+    policy = options.get("propagationPolicy")
+    orphan = options.get("orphanDependents")
+    causes: list[Cause] = []
+    if policy is not None and orphan is not None:
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": f"Invalid value: {json.dumps(policy)}: "
+                "orphanDependents and deletionPropagation cannot be both set",
+                "field": "propagationPolicy",
+            }
+        )
+    if policy not in (None, "Background", "Foreground", "Orphan"):
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "message": f"Unsupported value: {json.dumps(policy)}: supported values: "
+                '"Foreground", "Background", "Orphan", "nil"',
+                "field": "propagationPolicy",
+            }
+        )
+    if causes:
+        raise errors.invalid("DeleteOptions", "", causes, "meta.k8s.io")
+    if policy is None and orphan is not None:
+        policy = "Orphan" if orphan else "Background"
+    return str(policy) if policy is not None else None
 
 
 def _has_generation(rt: ResourceType) -> bool:
@@ -225,24 +288,60 @@ class API:
             )
 
     def _check_type_meta(self, rt: ResourceType, body: Obj) -> None:
-        api_version = body.get("apiVersion")
-        kind = body.get("kind")
-        if api_version and api_version != rt.api_version:
-            # CRDs served at several versions share storage; a body may name any served version.
-            other = self.registry.get(rt.group, api_version.rsplit("/", 1)[-1], rt.plural)
-            if other is None or (rt.group and not api_version.startswith(rt.group + "/")):
+        """The body's apiVersion and kind as upstream's decoders judge them; both are then set to rt's.
+
+        Built-in kinds decode with rt's group/version/kind as defaults for what the body leaves out; a kind
+        the scheme does not know in that version, or one of another Go type, fails decoding (400); a known
+        kind of the same type in another version fails the handler's check (400). Custom resources are
+        decoded as they are: another kind is a 422 (the CRD's validation), another version a 400."""
+        api_version = body.get("apiVersion") or ""
+        kind = body.get("kind") or ""
+        if api_version == rt.api_version and kind == rt.kind:
+            return
+        if rt.is_custom:
+            if api_version != rt.api_version:
+                # CRDs served at several versions share storage; a body may name any served version.
+                group, _, version = str(api_version).rpartition("/")
+                if group != rt.group or self.registry.get(rt.group, version, rt.plural) is None:
+                    raise errors.bad_request(
+                        f"the API version in the data ({api_version}) does not match the expected API "
+                        f"version ({rt.api_version})"
+                    )
+            if kind and kind != rt.kind:
+                name = (body.get("metadata") or {}).get("name") or ""
+                cause: Cause = {
+                    "reason": "FieldValueInvalid",
+                    "message": f'Invalid value: "{kind}": must be {rt.kind}',
+                    "field": "kind",
+                }
+                raise errors.invalid(str(kind), name, [cause], rt.group)
+        else:
+            api_version = api_version or rt.api_version
+            kind = kind or rt.kind
+            group, _, version = str(api_version).rpartition("/")
+            prefix = f'{kind} in version "{version}" cannot be handled as a {rt.kind}: '
+            if kind not in self.registry.kinds_in(group, version):
+                raise errors.bad_request(
+                    prefix
+                    + f'no kind "{kind}" is registered for version "{api_version}" in scheme '
+                    + errors.SCHEME
+                )
+            if _internal_type(group, kind) != _internal_type(rt.group, rt.kind):
+                raise errors.bad_request(
+                    prefix + f"converting ({version}.{kind}) to ({_internal_package(rt.group)}.{rt.kind}): "
+                    "unknown conversion"
+                )
+            if api_version != rt.api_version:
                 raise errors.bad_request(
                     f"the API version in the data ({api_version}) does not match the expected API version "
                     f"({rt.api_version})"
                 )
-        if kind and kind != rt.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
-            )
         body["apiVersion"] = rt.api_version
         body["kind"] = rt.kind
 
-    def _validate(self, rt: ResourceType, obj: Obj, opts: WriteOptions, subresource: str = "") -> None:
+    def _validate(
+        self, rt: ResourceType, obj: Obj, opts: WriteOptions, subresource: str = "", *, patched: bool = False
+    ) -> None:
         """Decode-check, drop unknown fields (built-in kinds) and validate; raises 400 or 422 as upstream.
         A ``status`` write is judged on its status only (upstream's status strategies)."""
         causes: list[Cause] = []
@@ -257,6 +356,11 @@ class API:
             # are dropped (refused with fieldValidation=Strict, reported as warnings by default).
             check = self.check_builtin(obj, rt)
             if check.decode_error:
+                if patched:
+                    # The patched document fails to decode: a 422 quoting it (upstream quotes its own
+                    # encoding of the document; kubesim's key order differs).
+                    prefix = f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    raise patching.patch_invalid(obj, check.decode_error.removeprefix(prefix))
                 raise errors.bad_request(check.decode_error)
             if check.unknown_fields:
                 if opts.field_validation == "Strict":
@@ -453,12 +557,32 @@ class API:
             meta["namespace"] = namespace
         with self.store.lock:
             old = self.try_get(rt, namespace, name)
+            uid = meta.get("uid")
+            if uid and old is not None and uid != old["metadata"].get("uid"):
+                # The body's uid is a storage precondition, checked before the update is tried.
+                raise errors.conflict(
+                    rt.plural,
+                    name,
+                    rt.group,
+                    f"StorageError: invalid object, Code: 4, Key: {_etcd_key(rt, namespace, name)}, "
+                    "ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: "
+                    f"UID in precondition: {uid}, "
+                    f"UID in object meta: {old['metadata'].get('uid', '')}",
+                )
             if old is None:
                 raise errors.not_found(rt.plural, name, rt.group)
             return self._update_locked(rt, old, new, opts, subresource, operation)
 
     def _update_locked(
-        self, rt: ResourceType, old: Obj, new: Obj, opts: WriteOptions, subresource: str, operation: str
+        self,
+        rt: ResourceType,
+        old: Obj,
+        new: Obj,
+        opts: WriteOptions,
+        subresource: str,
+        operation: str,
+        *,
+        patched: bool = False,
     ) -> Obj:
         meta = new["metadata"]
         old_meta = old["metadata"]
@@ -466,6 +590,12 @@ class API:
         rv = meta.get("resourceVersion")
         if rv and rv != old_meta["resourceVersion"]:
             raise errors.conflict(rt.plural, name, rt.group)
+        uid = meta.get("uid")
+        if uid and uid != old_meta.get("uid") and not (rt.is_custom and subresource == "status"):
+            # Checked twice upstream (the registry's common fields, then the kind's ObjectMeta update
+            # validation), so the cause comes twice; custom resources' /status keeps the stored metadata.
+            cause = err_invalid("metadata.uid", uid, "field is immutable")
+            raise errors.invalid(rt.kind, name, [cause, cause], rt.group)
         # Fields the server owns.
         for keep in (
             "uid",
@@ -521,7 +651,7 @@ class API:
         if _has_generation(rt) and _spec_part(rt, new) != _spec_part(rt, old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._run_hooks(self.update_hooks, rt, new, old, opts)
-        self._validate(rt, new, opts, subresource)
+        self._validate(rt, new, opts, subresource, patched=patched)
         _record_manager(rt, old, new, opts, operation, subresource)
         if not subresource:
             for admit in self.locked_admission:
@@ -556,10 +686,12 @@ class API:
             old = self.try_get(rt, namespace, name)
             if patch_type == "apply":
                 if not opts.field_manager:
-                    raise errors.bad_request(
-                        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
-                        "for apply patch"
-                    )
+                    cause: Cause = {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                    raise errors.invalid("PatchOptions", "", [cause], "meta.k8s.io")
                 if not isinstance(patch, dict):
                     raise errors.bad_request("the body of the request was not a YAML/JSON object")
                 if old is None and subresource == "":
@@ -604,15 +736,15 @@ class API:
                 new = patching.apply_merge_patch(base, patch)
             elif patch_type == "strategic":
                 if rt.is_custom or not patching.has_strategic_schema(rt.group, rt.version, rt.kind):
-                    raise errors.unsupported_media_type("application/strategic-merge-patch+json")
+                    raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
                 new = patching.apply_strategic_merge_patch(base, patch, rt.group, rt.version, rt.kind)
             else:
-                raise errors.unsupported_media_type(patch_type)
+                raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object is not a JSON object")
             new = self._prepare_patched(rt, new, name)
             # A patch carrying metadata.resourceVersion is a precondition, as upstream.
-            return self._update_locked(rt, old, new, opts, subresource, "Update"), False
+            return self._update_locked(rt, old, new, opts, subresource, "Update", patched=True), False
 
     def _prepare_patched(self, rt: ResourceType, new: Obj, name: str) -> Obj:
         self._check_type_meta(rt, new)
@@ -637,42 +769,29 @@ class API:
         """Delete; returns (object or Status, removed_now)."""
         opts = opts or WriteOptions()
         options = options or {}
+        policy = _propagation_policy(options)
         with self.store.lock:
             old = self.get(rt, namespace, name)
             meta = old["metadata"]
             pre = options.get("preconditions") or {}
-            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            # rest.BeforeDelete: a Conflict on the kind (not the resource), UID first.
+            if pre.get("uid") is not None and pre["uid"] != meta.get("uid"):
                 raise errors.conflict(
-                    rt.plural,
+                    rt.kind,
                     name,
                     rt.group,
-                    f"Precondition failed: UID in precondition: {pre['uid']}, "
-                    f"UID in object meta: {meta.get('uid')}",
+                    f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                    f"({meta.get('uid')}). The object might have been deleted and then recreated",
                 )
-            if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
+            pre_rv = pre.get("resourceVersion")
+            if pre_rv is not None and pre_rv != meta.get("resourceVersion"):
                 raise errors.conflict(
-                    rt.plural,
+                    rt.kind,
                     name,
                     rt.group,
-                    "Precondition failed: ResourceVersion in precondition: "
-                    f"{pre['resourceVersion']}, "
-                    f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
-                )
-            policy = options.get("propagationPolicy")
-            if policy is None and options.get("orphanDependents") is not None:
-                policy = "Orphan" if options["orphanDependents"] else "Background"
-            if policy not in (None, "Background", "Foreground", "Orphan"):
-                raise errors.invalid(
-                    "DeleteOptions",
-                    "",
-                    [
-                        {
-                            "reason": "FieldValueNotSupported",
-                            "message": f'Unsupported value: "{policy}": supported values: '
-                            '"Foreground", "Background", "Orphan"',
-                            "field": "propagationPolicy",
-                        }
-                    ],
+                    f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
+                    f"ResourceVersion in record ({meta.get('resourceVersion')}). The object might have been "
+                    "modified",
                 )
             finalizers = list(meta.get("finalizers") or ())
             if policy == "Orphan" and "orphan" not in finalizers:
@@ -725,7 +844,9 @@ class API:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": {"name": meta["name"], "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")},
+            "details": go_details(
+                {"name": meta["name"], "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")}
+            ),
         }, True
 
     def _remove(self, rt: ResourceType, obj: Obj) -> Obj:
@@ -740,6 +861,7 @@ class API:
         options: dict[str, Any] | None = None,
         opts: WriteOptions | None = None,
     ) -> builtins.list[Obj]:
+        _propagation_policy(options or {})
         result = self.list(rt, namespace, label_selector, field_selector)
         deleted = []
         for obj in result.items:

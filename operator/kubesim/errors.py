@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+# How upstream's runtime scheme names itself in decoding errors.
+SCHEME = '"pkg/runtime/scheme.go:110"'
+
 
 class Cause(TypedDict, total=False):
     """One entry of ``details.causes``: what is wrong (reason, message) and where (field)."""
@@ -46,7 +49,7 @@ class ApiError(Exception):
         if self.reason:  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
             body["reason"] = self.reason
         if self.details is not None:
-            body["details"] = _go_details(self.details)
+            body["details"] = go_details(self.details)
         body["code"] = self.code
         return body
 
@@ -56,7 +59,8 @@ _DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
 _CAUSE_ORDER = ("reason", "message", "field")
 
 
-def _go_details(details: dict[str, Any]) -> dict[str, Any]:
+def go_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``metav1.StatusDetails`` as Go encodes it: its fields in order, empty ones left out."""
     out = {key: details[key] for key in _DETAILS_ORDER if details.get(key)}
     if "causes" in out:
         out["causes"] = [
@@ -106,11 +110,13 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> ApiErr
 def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
     """422 Invalid, worded like the real server:
     ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
-    parts = []
+    parts: list[str] = []
     for cause in causes:
         field = cause.get("field", "")
         msg = cause.get("message", "")
-        parts.append(f"{field}: {msg}" if field else msg)
+        part = f"{field}: {msg}" if field else msg
+        if part not in parts:  # field.ErrorList.ToAggregate drops repeated messages (the causes keep them)
+            parts.append(part)
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     qualified = _qualified(kind, group)
     return ApiError(
@@ -151,17 +157,28 @@ def bad_request(message: str) -> ApiError:
 def method_not_allowed(
     message: str = "the server does not allow this method on the requested resource",
 ) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", message)
+    return ApiError(405, "MethodNotAllowed", message, details={})
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
+def resource_not_found() -> ApiError:
+    """404 for a path the API serves nothing at (not an object that does not exist)."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+
+
+def unsupported_media_type(accepted: str = "") -> ApiError:
+    """415: worded by the handler when it knows what it accepts (``accepted``), else by the router
+    (``415: Unsupported Media Type``, empty details)."""
+    if not accepted:
+        return ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", details={})
     return ApiError(
         415,
         "UnsupportedMediaType",
-        "the body of the request was in an unknown format - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; "
-        f"got {content_type}",
+        f"the body of the request was in an unknown format - accepted media types include: {accepted}",
     )
+
+
+PATCH_MEDIA_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+BODY_MEDIA_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 def expired(message: str) -> ApiError:

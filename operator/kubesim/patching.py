@@ -173,17 +173,14 @@ def _json_kind(v: Any) -> str:
 
 
 def _generic_422(server_message: str) -> ApiError:
-    """``NewGenericServerResponse(422, ...)``: reason Invalid, the detail as an UnexpectedServerResponse
-    cause."""
-    return ApiError(
-        422,
-        "Invalid",
-        "the server rejected our request due to an error in our request",
-        details={"causes": [{"reason": "UnexpectedServerResponse", "message": server_message}]},
-    )
+    """``NewGenericServerResponse(422, ..., isUnexpectedResponse=false)``: reason Invalid, a fixed message,
+    empty details; the patcher's own words (``server_message``) are not shown to the client."""
+    del server_message
+    message = "the server rejected our request due to an error in our request"
+    return ApiError(422, "Invalid", message, details={})
 
 
-def _patch_invalid(patched: Any, message: str) -> ApiError:
+def patch_invalid(patched: Any, message: str) -> ApiError:
     """``NewInvalid(GroupKind{}, "", patch: Invalid value: ...)`` for a patched document that does not
     decode."""
     shown = json.dumps(patched, separators=(",", ":"))
@@ -197,12 +194,8 @@ def _patch_invalid(patched: Any, message: str) -> ApiError:
 
 
 def _internal(message: str) -> ApiError:
-    return ApiError(
-        500,
-        "InternalError",
-        f"Internal error occurred: {message}",
-        details={"causes": [{"message": message}]},
-    )
+    """A plain Go error returned by the patcher: a 500 with its text, no reason, no details."""
+    return ApiError(500, "", message)
 
 
 def _bad(message: str) -> ApiError:
@@ -249,7 +242,7 @@ def apply_merge_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
         return doc  # type: ignore[no-any-return]
     if isinstance(patch, list):
         result = _prune_nulls(_clone(patch))
-        raise _patch_invalid(
+        raise patch_invalid(
             result, "json: cannot unmarshal array into Go value of type map[string]interface {}"
         )
     raise _bad("Invalid JSON Patch")
@@ -335,6 +328,10 @@ def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
         norm = dict(op)
         if norm.get("op") in ("add", "replace", "test") and "value" not in norm:
             norm["value"] = None  # json-patch v4 treats a missing value as null
+        if norm.get("op") == "replace" and isinstance(norm.get("path"), str):
+            found = _parent(doc, norm["path"])
+            if found is not None and isinstance(found[0], dict) and found[1] not in found[0]:
+                norm["op"] = "add"  # json-patch v4 reads a missing key as null, so replace sets it
         try:
             if norm.get("op") == "test" and isinstance(norm.get("path"), str):
                 # json-patch compares decoded JSON; Python would call True == 1.
@@ -357,7 +354,7 @@ def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
         ) as exc:
             raise _generic_422(_json_patch_error(doc, norm, exc)) from None
     if not isinstance(doc, dict):
-        raise _patch_invalid(
+        raise patch_invalid(
             doc, f"json: cannot unmarshal {_json_kind(doc)} into Go value of type map[string]interface {{}}"
         )
     return doc
@@ -556,7 +553,7 @@ def _slice_element_kind(*lists: list[Any]) -> str:
                     raise _ERR_NO_LIST_OF_LISTS
             elif prev is not t:
                 raise _SmpError(
-                    500, "list element types are not identical: " + " ".join(_go_fmt(x) for x in lists)
+                    500, "list element types are not identical: [" + " ".join(_go_fmt(x) for x in lists) + "]"
                 )
     if prev is None:
         raise _SmpError(500, "no elements in any of the given slices")
@@ -2139,7 +2136,10 @@ def apply_server_side(
         _to_set(config, root, (), new_set, True)
         merged = _merge(live if live else _MISSING, config, root)
     except _KeyError as exc:
-        raise _internal(f"failed to create typed patch object ({expected_gv}, Kind={kind}): {exc}") from None
+        meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        who = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+        what = f"{who}; {expected_gv}, Kind={kind}"
+        raise _internal(f"failed to create typed patch object ({what}): {exc}") from None
     new_set = _status_filter(new_set - _STRIP_PATHS, subresource, reset_status)
 
     ident = (field_manager, "Apply", "", subresource)

@@ -312,6 +312,13 @@ class Registry:
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
         return [rt for rt in self._by_path.values() if rt.group == group and rt.version == version]
 
+    def kinds_in(self, group: str, version: str) -> set[str]:
+        """The kinds (and their list kinds) served in a group version."""
+        kinds: set[str] = set()
+        for rt in self.in_group_version(group, version):
+            kinds.update((rt.kind, rt.list_kind))
+        return kinds
+
     def has_group_version(self, group: str, version: str) -> bool:
         return version in self._group_versions.get(group, [])
 
