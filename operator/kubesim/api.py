@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import builtins
 import copy
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -109,6 +110,12 @@ _GENERATION_KINDS = frozenset(
         ("apiextensions.k8s.io", "customresourcedefinitions"),
     }
 )
+
+
+def _after(seconds: int) -> str:
+    """The time ``seconds`` from now, as a metadata timestamp."""
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _internal_type(group: str, kind: str) -> tuple[str, str]:
@@ -635,17 +642,17 @@ class API:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
+                found = ", ".join(map(json.dumps, sorted(added)))
+                no_new: Cause = {
+                    "reason": "FieldValueForbidden",
+                    "message": _NO_NEW_FINALIZERS + f"[]string{{{found}}}",
+                    "field": "metadata.finalizers",
+                }
                 raise errors.invalid(
                     rt.kind,
                     name,
-                    [
-                        {
-                            "reason": "FieldValueForbidden",
-                            "message": _NO_NEW_FINALIZERS
-                            + f"[]string{{{', '.join(json.dumps(f) for f in sorted(added))}}}",
-                            "field": "metadata.finalizers",
-                        }
-                    ],
+                    # Twice, as the uid: the registry's and the kind's ObjectMeta update validations.
+                    [no_new, no_new],
                     rt.group,
                 )
         if _has_generation(rt) and _spec_part(rt, new) != _spec_part(rt, old):
@@ -800,16 +807,26 @@ class API:
                 finalizers.append("foregroundDeletion")
             grace = self._grace_period(rt, old, options)
             if meta.get("deletionTimestamp"):
-                # Already deleting: a shorter grace period may be requested (pods); otherwise nothing changes.
-                if grace == 0 and rt.plural == "pods" and not rt.group and not finalizers:
-                    return self._finish_delete(rt, old, opts)
-                return old, False
+                # Already deleting: a shorter grace period may be requested (pods), which moves the deadline
+                # (and at 0 removes the pod once no finalizer holds it); otherwise nothing changes.
+                current = meta.get("deletionGracePeriodSeconds")
+                if rt.key != ("", "pods") or current is None or grace >= int(current):
+                    return old, False
+                shortened = copy.deepcopy(old)
+                shortened["metadata"]["deletionTimestamp"] = _after(grace)
+                shortened["metadata"]["deletionGracePeriodSeconds"] = grace
+                if opts.dry_run:
+                    return shortened, False
+                shortened = self.store.put(rt.key, shortened)
+                if grace == 0 and not finalizers:
+                    return self._finish_delete(rt, shortened, opts)
+                return shortened, False
             for hook in self.delete_hooks.get(rt.key, ()):
                 hook(self, rt, old)
             if finalizers or grace or _spec_finalizers(rt, old):
                 new = copy.deepcopy(old)
                 nmeta = new["metadata"]
-                nmeta["deletionTimestamp"] = now()
+                nmeta["deletionTimestamp"] = _after(grace)  # when the grace period ends
                 nmeta["deletionGracePeriodSeconds"] = grace
                 if finalizers:
                     nmeta["finalizers"] = finalizers

@@ -172,10 +172,9 @@ def _json_kind(v: Any) -> str:
     return "null"
 
 
-def _generic_422(server_message: str) -> ApiError:
+def _generic_422() -> ApiError:
     """``NewGenericServerResponse(422, ..., isUnexpectedResponse=false)``: reason Invalid, a fixed message,
-    empty details; the patcher's own words (``server_message``) are not shown to the client."""
-    del server_message
+    empty details (the patcher's own words are not shown to the client)."""
     message = "the server rejected our request due to an error in our request"
     return ApiError(422, "Invalid", message, details={})
 
@@ -271,39 +270,6 @@ def _parent(doc: Any, path: str) -> tuple[Any, str] | None:
     return (cur, parts[-1]) if isinstance(cur, (dict, list)) else None
 
 
-def _json_patch_error(doc: Any, op: Mapping[str, Any], exc: Exception) -> str:
-    """The wording of gopkg.in/evanphx/json-patch.v4 for the failure of one operation."""
-    kind = op.get("op")
-    path = op.get("path")
-    if kind not in ("add", "remove", "replace", "move", "copy", "test"):
-        return f"Unexpected kind: {kind}"
-    if not isinstance(path, str):
-        return f"{kind} operation failed to decode path: operation missing path field: missing value"
-    if kind in ("move", "copy"):
-        frm = op.get("from")
-        if not isinstance(frm, str) or _parent(doc, frm) is None:
-            return f"{kind} operation does not apply: doc is missing from path: {frm}: missing value"
-        return f"error in {kind} for path: '{path}': {exc}"
-    found = _parent(doc, path)
-    if found is None:
-        if kind == "test":
-            return f"test operation does not apply: is missing path: {path}: missing value"
-        if kind == "replace":
-            return f"replace operation does not apply: doc is missing path: {path}: missing value"
-        return f'{kind} operation does not apply: doc is missing path: "{path}": missing value'
-    container, last = found
-    if kind == "test":
-        return f"testing value {path} failed: test failed"
-    if kind == "replace":
-        return f"replace operation does not apply: doc is missing key: {path}: missing value"
-    if isinstance(container, dict):
-        return f"error in {kind} for path: '{path}': Unable to remove nonexistent key: {last}: missing value"
-    return (
-        f"error in {kind} for path: '{path}': Unable to access invalid index: {last}: "
-        "invalid index referenced"
-    )
-
-
 def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
     """Apply a JSON patch (``application/json-patch+json``); returns a new dict.
 
@@ -352,7 +318,7 @@ def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
             TypeError,
             ValueError,
         ) as exc:
-            raise _generic_422(_json_patch_error(doc, norm, exc)) from None
+            raise _generic_422() from exc
     if not isinstance(doc, dict):
         raise patch_invalid(
             doc, f"json: cannot unmarshal {_json_kind(doc)} into Go value of type map[string]interface {{}}"
@@ -887,7 +853,7 @@ def apply_strategic_merge_patch(
         if exc.status == 400:
             raise _bad(exc.message) from None
         if exc.status == 422:
-            raise _generic_422(exc.message) from None
+            raise _generic_422() from None
         raise _internal(exc.message) from None
     return result
 
