@@ -59,6 +59,9 @@ class WriteOptions:
     # The manager of non-apply writes without ?fieldManager: upstream takes the User-Agent's prefix.
     default_manager: str = ""
     warnings: list[str] = field(default_factory=list)
+    # A write that creates what it was not asked to create (a server-side apply of a missing object) needs
+    # the ``create`` verb too: the server sets this check (raises ApiError 403) for the requesting user.
+    authorize_create: Callable[[], None] | None = None
 
 
 @dataclass
@@ -715,6 +718,8 @@ class API:
                         reset_status="status" in rt.subresources,
                     )
                     applied.setdefault("metadata", {})["name"] = name
+                    if opts.authorize_create is not None:
+                        opts.authorize_create()
                     return self.create(rt, namespace, applied, opts, operation="Apply"), True
                 if old is None:
                     raise errors.not_found(rt.plural, name, rt.group)

@@ -395,6 +395,17 @@ class Server:
         )
         rt = target.rt
         ns = target.namespace or ""
+        if verb == "patch" and self.authorize is not None:
+            authorize = self.authorize
+
+            def authorize_create() -> None:
+                exc = authorize(
+                    user, "create", rt, target.subresource, target.namespace, target.name, request.path
+                )
+                if exc is not None:
+                    raise exc
+
+            opts.authorize_create = authorize_create
         if verb == "watch":
             return await self._watch(request, target)
         if verb == "list":
