@@ -632,10 +632,11 @@ class Server:
     def _write_response(
         self, rt: ResourceType, obj: dict[str, Any], status: int, opts: WriteOptions
     ) -> web.Response:
-        headers = {}
-        if opts.warnings:
-            headers["Warning"] = ", ".join(f'299 - "{w}"' for w in opts.warnings[:10])
-        return _json(_present(rt, obj) if obj.get("kind") != "Status" else obj, status, headers)
+        response = _json(_present(rt, obj) if obj.get("kind") != "Status" else obj, status)
+        for text in dict.fromkeys(opts.warnings):  # one header each, repeats dropped, as upstream
+            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{quoted}"')
+        return response
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
         q = request.query

@@ -640,6 +640,7 @@ _ANY, _OBJ, _MAP, _ARR, _STR, _INT, _NUM, _BOOL, _INTSTR, _QTY, _BYTES, _TIME, _
 
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_MICRO_TIME = "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
 
 # Definitions whose ``required`` lists are enforced as ``Required value`` (where upstream's hand-written
 # validation rejects the zero value). Elsewhere Go decodes a missing field as its zero value and accepts it.
@@ -716,6 +717,10 @@ class _Compiler:
             if name in _REQUIRED_ENFORCED:
                 node.required = tuple(schema.get("required", ()))
             return node
+        if name == _MICRO_TIME:
+            node = _Node(_TIME, "v1.MicroTime")
+            self.nodes[name] = node
+            return node
         node = self.compile(schema)
         if (
             node.kind in (_STR, _TIME)
@@ -787,7 +792,94 @@ def _root(group: str, version: str, kind: str) -> _Node | None:
 
 
 _JSON_KIND = {dict: "object", list: "array", str: "string", bool: "bool"}
-_RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+_RFC3339 = "2006-01-02T15:04:05Z07:00"  # metav1.Time
+_RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"  # metav1.MicroTime
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _go_quote(text: str) -> str:
+    """Go's time package quoting: double quotes, backslash escapes, other bytes as ``\\xNN``."""
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif " " <= ch < "\x80":
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return '"' + "".join(out) + '"'
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def go_time_error(value: str, *, micro: bool = False) -> str | None:
+    """What Go's ``time.Parse`` says of a metav1.Time (RFC 3339) or metav1.MicroTime (RFC 3339 with exactly
+    six fractional digits) value; None when it parses."""
+    layout = _RFC3339_MICRO if micro else _RFC3339
+    rest = value
+
+    def cannot(elem: str) -> str:
+        quoted = f"parsing time {_go_quote(value)} as {_go_quote(layout)}"
+        return f"{quoted}: cannot parse {_go_quote(rest)} as {_go_quote(elem)}"
+
+    def out_of_range(what: str) -> str:
+        return f"parsing time {_go_quote(value)}: {what} out of range"
+
+    sign = 1 if rest[:1] in ("+", "-") else 0  # Go's atoi takes a sign
+    if len(rest) < 4 or not _digits(rest[sign:4]):
+        return cannot("2006")
+    year = int(rest[:4])
+    rest = rest[4:]
+    fields: dict[str, int] = {}
+    for literal, name, elem, low, high in (
+        ("-", "month", "01", 1, 12),
+        ("-", "day", "02", 1, 31),
+        ("T", "hour", "15", 0, 23),
+        (":", "minute", "04", 0, 59),
+        (":", "second", "05", 0, 59),
+    ):
+        if not rest.startswith(literal):
+            return cannot(literal)
+        rest = rest[len(literal) :]
+        # Two digits, except the hour: "15" takes one or two.
+        width = 2 if _digits(rest[:2]) else 1 if name == "hour" and _digits(rest[:1]) else 0
+        if not width:
+            return cannot(elem)
+        fields[name] = number = int(rest[:width])
+        rest = rest[width:]
+        if name != "day" and not low <= number <= high:  # the day is checked against its month at the end
+            return out_of_range(name)
+    if micro:
+        if len(rest) < 7 or rest[0] not in ".," or not _digits(rest[1:7]):
+            return cannot(".000000")
+        rest = rest[7:]
+    elif len(rest) >= 2 and rest[0] in ".," and _digits(rest[1]):
+        end = 2  # a fraction the layout does not name is accepted, any length
+        while end < len(rest) and _digits(rest[end]):
+            end += 1
+        rest = rest[end:]
+    if rest.startswith("Z"):
+        rest = rest[1:]
+    else:
+        if len(rest) < 6 or rest[3] != ":" or rest[0] not in "+-" or not _digits(rest[1:3] + rest[4:6]):
+            return cannot("Z07:00")
+        if int(rest[1:3]) > 24:
+            return out_of_range("time zone offset hour")
+        if int(rest[4:6]) > 60:
+            return out_of_range("time zone offset minute")
+        rest = rest[6:]
+    if rest:
+        return f"parsing time {_go_quote(value)}: extra text: {_go_quote(rest)}"
+    month, day = fields["month"], fields["day"]
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not 1 <= day <= _DAYS_IN_MONTH[month - 1] + leap:
+        return out_of_range("day")
+    return None
+
+
 _B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
@@ -967,13 +1059,9 @@ class _Walk:
             if vtype is not str:
                 self.type_error(node, value, path, gopath, struct)
                 return
-            if value and not _RFC3339_RE.match(value):
-                self.custom_error(
-                    path,
-                    value,
-                    f'parsing time {json.dumps(value)} as "2006-01-02T15:04:05Z07:00": '
-                    f'cannot parse {json.dumps(value)} as "2006"',
-                )
+            problem = go_time_error(value, micro=node.go == "v1.MicroTime")
+            if problem:
+                self.custom_error(path, value, problem)
             return
         if kind == _ANYOBJ and vtype is not dict:
             self.type_error(node, value, path, gopath, struct)
@@ -1310,6 +1398,21 @@ def _validate_service(obj: Mapping[str, Any], out: list[Cause]) -> None:
         out.append(err_forbidden("status.loadBalancer.ingress", detail))
 
 
+def _validate_core_event(obj: Mapping[str, Any], out: list[Cause]) -> None:
+    """legacyValidateEvent's namespace rule: the involved object is in the event's namespace; an event
+    naming none is allowed in ``default`` (and, for events with an eventTime, ``kube-system``)."""
+    meta = obj.get("metadata")
+    namespace = (meta.get("namespace") if isinstance(meta, dict) else "") or ""
+    involved = obj.get("involvedObject")
+    involved_ns = (involved.get("namespace") if isinstance(involved, dict) else "") or ""
+    if obj.get("eventTime"):
+        bad = not involved_ns and namespace not in ("default", "kube-system")
+    else:
+        bad = namespace not in ("", "default") if not involved_ns else namespace != involved_ns
+    if bad:
+        out.append(err_invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+
+
 def _validate_pvc(obj: Mapping[str, Any], out: list[Cause]) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -1424,6 +1527,8 @@ def _semantic(
         _validate_pvc(obj, out)
     elif key == ("", "ConfigMap"):
         _validate_data_keys(obj, out, "data", "binaryData")
+    elif key == ("", "Event"):
+        _validate_core_event(obj, out)
     elif key == ("", "Secret"):
         _validate_secret(obj, out)
     elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):

@@ -15,7 +15,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -128,8 +128,12 @@ class Cluster(Protocol):
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # the first value of each header
     body: bytes
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # every header line, repeats included
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.header_list if key.lower() == name.lower()]
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -177,9 +181,9 @@ def http(
     req = urllib.request.Request(cluster.url + path, data=data, method=method, headers=hdrs)
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=ssl_context(cluster)) as resp:
-            return Response(resp.status, dict(resp.headers), resp.read())
+            return Response(resp.status, dict(resp.headers), resp.read(), list(resp.headers.items()))
     except urllib.error.HTTPError as exc:
-        return Response(exc.code, dict(exc.headers), exc.read())
+        return Response(exc.code, dict(exc.headers), exc.read(), list(exc.headers.items()))
 
 
 def watch_events(
