@@ -115,6 +115,28 @@ _GENERATION_KINDS = frozenset(
 )
 
 
+def _sorted_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_json(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_json(item) for item in value]
+    return value
+
+
+def _as_served(rt: ResourceType, obj: Obj) -> Obj:
+    """Custom resources as upstream stores and serves them: unstructured JSON, every object's keys sorted
+    (managedFields entries included). Built-in kinds keep kubesim's key order."""
+    return _sorted_json(obj) if rt.is_custom else obj
+
+
+def _as_stored(rt: ResourceType, obj: Obj) -> Obj:
+    """``_as_served`` with a resourceVersion slot in its sorted place, which the store fills in."""
+    if not rt.is_custom:
+        return obj
+    obj["metadata"].setdefault("resourceVersion", "")
+    return _as_served(rt, obj)
+
+
 def _after(seconds: int) -> str:
     """The time ``seconds`` from now, as a metadata timestamp."""
     moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
@@ -530,8 +552,8 @@ class API:
             if opts.dry_run:
                 if client_rv and operation != "Apply":
                     meta["resourceVersion"] = client_rv
-                return obj
-            return self.store.put(rt.key, obj)
+                return _as_served(rt, obj)
+            return self.store.put(rt.key, _as_stored(rt, obj))
 
     # ------------------------------------------------------------------ update
 
@@ -671,11 +693,11 @@ class API:
         meta.pop("resourceVersion", None)
         if opts.dry_run:
             meta["resourceVersion"] = old_meta["resourceVersion"]
-            return new
+            return _as_served(rt, new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _spec_finalizers(rt, new):
             return self._remove(rt, new)
         self._check_stored_size(new)
-        return self.store.put(rt.key, new)
+        return self.store.put(rt.key, _as_stored(rt, new))
 
     # ------------------------------------------------------------------ patch
 
@@ -836,9 +858,9 @@ class API:
                 if finalizers:
                     nmeta["finalizers"] = finalizers
                 if opts.dry_run:
-                    return new, False
+                    return _as_served(rt, new), False
                 self._check_stored_size(new)
-                return self.store.put(rt.key, new), False
+                return self.store.put(rt.key, _as_stored(rt, new)), False
             return self._finish_delete(rt, old, opts)
 
     def _grace_period(self, rt: ResourceType, obj: Obj, options: dict[str, Any]) -> int:

@@ -43,6 +43,8 @@ def _default_container(c: Any) -> None:
 
 
 def default_pod_spec(spec: Any) -> None:
+    """SetDefaults_PodSpec and its containers': what pods and pod templates (of workloads, PodTemplates)
+    both get."""
     if not isinstance(spec, dict):
         return
     spec.setdefault("restartPolicy", "Always")
@@ -50,12 +52,6 @@ def default_pod_spec(spec: Any) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault("priority", 0)
-    if spec.get("serviceAccountName") is None:
-        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or ():
             _default_container(c)
@@ -103,9 +99,23 @@ def _qos_class(spec: Obj) -> str:
     return "Burstable" if requests_any else "BestEffort"
 
 
+def _pod_only_defaults(spec: Any) -> None:
+    """What only pods get: SetDefaults_Pod's enableServiceLinks, and what the ServiceAccount and Priority
+    admission plugins set (templates keep none of these)."""
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+    if spec.get("serviceAccountName") is None:
+        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+
+
 def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     spec = obj.get("spec")
     default_pod_spec(spec)
+    _pod_only_defaults(spec)
     _requests_from_limits(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
 
@@ -148,6 +158,9 @@ def _mutable_pod_fields_applied(old_spec: Obj, new_spec: Obj) -> Obj:
 
 def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     default_pod_spec(obj.get("spec"))
+    spec = obj.get("spec")
+    if isinstance(spec, dict):  # SetDefaults_Pod runs on every decode; the admission plugins on create only
+        spec.setdefault("enableServiceLinks", True)
     _requests_from_limits(obj.get("spec"))
     old_spec, new_spec = (old or {}).get("spec"), obj.get("spec")
     if (
@@ -292,6 +305,13 @@ def _template_spec(obj: Obj) -> None:
         default_pod_spec(spec["template"].get("spec"))
 
 
+def pod_template_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """v1 PodTemplate: its pod spec is defaulted as a pod's."""
+    template = obj.get("template")
+    if isinstance(template, dict):
+        default_pod_spec(template.get("spec"))
+
+
 def _rolling(strategy: Obj, kind: str) -> None:
     if strategy.get("type", "RollingUpdate") == "RollingUpdate":
         strategy["type"] = "RollingUpdate"
@@ -391,6 +411,7 @@ def install(api: API) -> None:
     api.delete_hooks.setdefault(crds, []).append(crd_delete)
     for hooks in (api.create_hooks, api.update_hooks):
         hooks.setdefault(("", "secrets"), []).append(secret_write)
+        hooks.setdefault(("", "podtemplates"), []).append(pod_template_write)
         for plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
             hooks.setdefault(("apps", plural), []).append(workload_write)
         hooks.setdefault(("batch", "jobs"), []).append(job_write)

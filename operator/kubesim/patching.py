@@ -70,6 +70,7 @@ import jsonpatch
 
 from kubesim import definitions as k8sdefs
 from kubesim.errors import ApiError
+from kubesim.objectmeta import canonical_time
 
 __all__ = [
     "apply_json_patch",
@@ -1700,7 +1701,8 @@ def _decode_entries(raw: Any, stored: Any = None) -> list[_Entry] | None:
                 operation=str(op),
                 api_version=str(e.get("apiVersion", "")),
                 subresource=str(e.get("subresource", "")),
-                time=e.get("time") if isinstance(e.get("time"), str) else None,
+                # Go decodes the time and writes it back in its own form (UTC, seconds, "Z").
+                time=(canonical_time(e["time"]) or e["time"]) if isinstance(e.get("time"), str) else None,
                 fields=decode_fields_v1(e.get("fieldsV1")),
             )
         )
@@ -2092,7 +2094,7 @@ def apply_server_side(
                     "Update",
                     str(live.get("apiVersion", expected_gv)),
                     subresource,
-                    None,
+                    now,  # upstream stamps it with the apply's time
                     owned,
                 )
             )

@@ -124,6 +124,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("", "v1", "Event", "events", short_names=("ev",)),
     _rt("", "v1", "Node", "nodes", False, short_names=("no",), subresources=("status",)),
     _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
+    _rt("", "v1", "PodTemplate", "podtemplates"),
     _rt("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), subresources=("status",)),
     _rt("events.k8s.io", "v1", "Event", "events", short_names=("ev",)),
     _rt(

@@ -37,6 +37,7 @@ from typing import Any
 
 from kubesim.definitions import definition_name, definitions
 from kubesim.errors import Cause
+from kubesim.objectmeta import canonical_time
 
 __all__ = [
     "BuiltinCheck",
@@ -933,13 +934,21 @@ _VALUE_TYPE_NAME = {
 
 
 class _Walk:
-    __slots__ = ("causes", "decode_error", "type_causes", "unknown")
+    __slots__ = ("canonicalize", "causes", "decode_error", "type_causes", "unknown")
 
-    def __init__(self) -> None:
+    def __init__(self, canonicalize: bool = False) -> None:
         self.unknown: list[str] = []
         self.causes: list[Cause] = []
         self.type_causes: list[Cause] = []
         self.decode_error: str | None = None
+        # Rewrite times as Go writes them back once decoded (UTC, "Z", seconds or microseconds).
+        self.canonicalize = canonicalize
+
+    def _time(self, node: _Node, value: Any) -> Any:
+        """The canonical form of a valid time value (the value itself otherwise)."""
+        if node.kind != _TIME or type(value) is not str:
+            return value
+        return canonical_time(value, micro=node.go == "v1.MicroTime") or value
 
     def type_error(self, node: _Node, value: Any, path: str, gopath: str, struct: str) -> None:
         value_kind = _json_kind(value)
@@ -982,6 +991,8 @@ class _Walk:
                     continue
                 if sub is not None:
                     self.walk(child, sub, cpath, f"{gopath}.{key}" if gopath else key, own)
+                    if self.canonicalize and child.kind == _TIME:
+                        value[key] = self._time(child, sub)
             for req in node.required:
                 if value.get(req) is None:
                     self.causes.append(err_required(f"{path}.{req}" if path else req))
@@ -1005,6 +1016,8 @@ class _Walk:
             for i, sub in enumerate(value):
                 if sub is not None:
                     self.walk(item, sub, f"{path}[{i}]", gopath, struct)
+                    if self.canonicalize and item.kind == _TIME:
+                        value[i] = self._time(item, sub)
             return
         if kind == _MAP:
             if vtype is not dict:
@@ -1015,6 +1028,8 @@ class _Walk:
             for key, sub in value.items():
                 if sub is not None:
                     self.walk(item, sub, f"{path}[{key}]", gopath, struct)
+                    if self.canonicalize and item.kind == _TIME:
+                        value[key] = self._time(item, sub)
             return
         if kind == _BOOL:
             if vtype is not bool:
@@ -1572,17 +1587,19 @@ def check_builtin(
     *,
     namespaced: bool | None = None,
     include_metadata: bool = True,
+    canonicalize: bool = False,
 ) -> BuiltinCheck:
     """Decode-check and validate a built-in object in one pass (see :class:`BuiltinCheck`).
 
     Unknown (group, version, kind) -> an empty result: the server decides what it serves. ``namespaced``:
     True requires ``metadata.namespace``, False forbids it, None (default) leaves it to the server.
     ``include_metadata=False`` skips the ObjectMeta checks (name, labels, annotations, finalizers, owners) for
-    a server that validates metadata itself."""
+    a server that validates metadata itself. ``canonicalize=True`` rewrites valid times in ``obj`` as Go
+    writes them back (what a server stores)."""
     root = _root(group, version, kind)
     if root is None:
         return BuiltinCheck()
-    walk = _Walk()
+    walk = _Walk(canonicalize)
     walk.walk(root, obj, "", "", kind)
     if walk.decode_error is not None:
         return BuiltinCheck(

@@ -473,20 +473,22 @@ def _run(seed: int, steps: int, stored_old: bool) -> str:
     return digest.hexdigest()[:16]
 
 
-# Recorded from the implementation that decoded and re-encoded every entry on every write.
+# Recorded from the implementation that decoded and re-encoded every entry on every write, then
+# re-recorded once when the "before-first-apply" entry got the apply's time instead of none, as upstream
+# stamps it (with only that change reverted, the twelve earlier digests came out again).
 PINNED = {
-    0: "90240e518ffe9d1c",
+    0: "a3d5874f3a939497",
     1: "06fe3d5d1784403a",
     2: "382003bd5bdbb165",
-    3: "357a5e3730f561d5",
-    4: "961ca730c7c120a7",
+    3: "bfabae0ebb2a8c09",
+    4: "6ad30c4b2f5c5f6d",
     5: "352df38553a92234",
-    6: "d347477aa1431038",
-    7: "37693db6f5931907",
-    8: "4137bb8d985182e6",
-    9: "47763f3a6dca5361",
-    10: "c91d745b2c75090a",
-    11: "8f8a0c165b6663a0",
+    6: "b0c213447e1518ea",
+    7: "f8b753d7ebc55d7e",
+    8: "bbf493c1ffc0d90a",
+    9: "4de10ffacc92765b",
+    10: "f3d7d3eaea0476ae",
+    11: "fe02fa46d6190766",
 }
 
 
