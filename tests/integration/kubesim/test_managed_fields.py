@@ -159,6 +159,11 @@ def test_config_map_updates_by_several_managers(
         "cm", ns, [{"op": "remove", "path": "/data/c"}], field_manager="carol", _content_type=JSON_PATCH
     )
     steps.snap()
+    steps.write()  # alice removes a field of her own: she loses it (does her time move?)
+    core.patch_namespaced_config_map(
+        "cm", ns, {"metadata": {"labels": None}}, field_manager="alice", _content_type=MERGE
+    )
+    steps.snap()
     steps.write()  # a PUT whose body carries a reordered managedFields list
     cm = http(cluster, "GET", path).json()
     cm["metadata"]["managedFields"] = cm["metadata"]["managedFields"][::-1]
@@ -259,6 +264,11 @@ def test_custom_resource_status_and_apply(
     steps.snap()
     steps.write()  # carol drops color from her configuration: her field alone, it goes (then defaulted)
     doc["spec"] = {"size": 7}
+    resp = _apply(cluster, path + "?fieldManager=carol", doc)
+    assert resp.status == 200, resp.body
+    steps.snap()
+    steps.write()  # carol applies a new value of her own field: the same set, a new value
+    doc["spec"] = {"size": 8}
     resp = _apply(cluster, path + "?fieldManager=carol", doc)
     assert resp.status == 200, resp.body
     steps.snap()
