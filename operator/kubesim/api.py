@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,6 +221,9 @@ class API:
         # unknown fields).
         self.check_builtin: Callable[[Obj, ResourceType], Any] | None = None
         self.create_hooks: dict[tuple[str, str], list[Hook]] = {}
+        # What the registry sets on create after the field manager has recorded the request (upstream: the
+        # REST storage's allocations, e.g. a Service's cluster IP and node ports): no manager owns it.
+        self.allocation_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.update_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.delete_hooks: dict[tuple[str, str], list[Callable[[API, ResourceType, Obj], None]]] = {}
         # Validating admission that must see the store as the write will find it (upstream's ResourceQuota
@@ -539,6 +543,7 @@ class API:
         self._run_hooks(self.create_hooks, rt, obj, None, opts)
         self._validate(rt, obj, opts)
         _record_manager(rt, None, obj, opts, operation, "")
+        self._run_hooks(self.allocation_hooks, rt, obj, None, opts)
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
             for admit in self.locked_admission:
@@ -920,6 +925,18 @@ class API:
         return deleted
 
     # ------------------------------------------------------------------ services
+
+    def allocate_node_port(self, taken: set[int]) -> int:
+        """A free node port (the default range, 30000-32767), not one of ``taken`` nor any service's."""
+        used = set(taken)
+        for svc in self.store.list(("", "services")):
+            for port in (svc.get("spec") or {}).get("ports") or ():
+                if isinstance(port, dict) and isinstance(port.get("nodePort"), int):
+                    used.add(port["nodePort"])
+        free = [p for p in range(30000, 32768) if p not in used]
+        if not free:
+            raise errors.internal_error("range is full")
+        return secrets.choice(free)
 
     def allocate_service_ip(self) -> str:
         with self._lock:

@@ -40,10 +40,12 @@ Simplifications in managed-field tracking and conflict detection
   patch strategy (then ``map`` keyed by the merge key, or ``set``); fields a CRD schema does not describe
   are "deduced" as upstream does (maps granular, lists atomic). Schema version conversion is not modelled:
   sets recorded under another apiVersion are compared as if they were the current one.
-* Upstream computes ``Update`` sets against a Go zero-value object, so whether a parent node is itself a
-  member (the ``.: {}`` entry) depends on Go ``omitempty`` tags. kubesim approximates: for built-in types a
-  struct-valued field and a field listed as ``required`` are never members themselves, maps, lists and list
-  items are; for custom resources every created node is a member (as upstream, which has no Go struct).
+* Upstream computes ``Update`` sets against a Go zero-value object, so whether a created node is itself a
+  member (the ``.: {}`` entry) depends on whether Go holds it by value: for built-in types a struct held by
+  value (``strategy``, ``template``, ``resources``: ``data/value_structs.json``, from upstream's OpenAPI v3
+  ``"default": {}``) and a field listed as ``required`` are never members themselves; structs held by
+  pointer (``rollingUpdate``, ``securityContext``), maps, lists and list items are; for custom resources
+  every created node is a member (as upstream, which has no Go struct).
 * A missing list-map key field takes its schema ``default`` (``protocol`` defaults to ``TCP``); duplicate
   keys or missing keys without default make ``apply_server_side`` answer 500, while Update tracking falls
   back to positional ``i:<n>`` elements instead of failing.
@@ -64,6 +66,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jsonpatch
@@ -967,6 +970,35 @@ def _declared(t: _Type, key: str) -> bool:
     return t.kind == _STRUCT and key in t.props
 
 
+@functools.cache
+def _value_struct_props() -> frozenset[int]:
+    """The property schemas (by identity: the definitions are loaded once) of struct fields Go holds by
+    value rather than by pointer."""
+    table = json.loads((Path(__file__).parent / "data" / "value_structs.json").read_text())["structs"]
+    ids: set[int] = set()
+    for name, props in table.items():
+        try:  # the very objects _resolve reaches (the definitions are cached per call signature)
+            declared = k8sdefs.resolve_ref(f"#/$defs/{name}").get("properties") or {}
+        except KeyError:
+            continue
+        ids.update(id(declared[prop]) for prop in props if prop in declared)
+    return frozenset(ids)
+
+
+def _created_child(t: _Type, key: str, ct: _Type, builtin: bool, skeleton: bool) -> tuple[bool, bool]:
+    """(whether a created field is itself a member of the writer's set (``".": {}``), whether it is part
+    of the Go zero-value object). Upstream compares against a zero-value Go object: a struct held by value
+    under a node of that object (the root, ``spec``, ``spec.template``...) exists already, so creating it
+    is no change of its own; in a created list item or pointer struct it is created like anything else. A
+    required field is never a member. Custom resources have no Go struct: every created node is a
+    member."""
+    if not builtin or not _declared(t, key):
+        return True, False
+    if skeleton and ct.kind == _STRUCT and id(t.props[key]) in _value_struct_props():
+        return False, True
+    return key not in t.required, False
+
+
 _root_cache: dict[int, tuple[Any, Any]] = {}
 
 
@@ -1101,14 +1133,22 @@ def _mode(t: _Type, v: Any) -> str | None:
 
 
 def _compare(
-    lhs: Any, rhs: Any, t: _Type, path: FieldPath, res: _Comparison, builtin: bool, member_if_created: bool
+    lhs: Any,
+    rhs: Any,
+    t: _Type,
+    path: FieldPath,
+    res: _Comparison,
+    builtin: bool,
+    member_if_created: bool,
+    skeleton: bool = False,
 ) -> None:
-    """structured-merge-diff's Compare: leaves added/modified/removed, plus created/deleted nodes."""
+    """structured-merge-diff's Compare: leaves added/modified/removed, plus created/deleted nodes.
+    ``skeleton``: the node is part of the Go zero-value object (see :func:`_created_child`)."""
     if lhs is _MISSING:
-        _one_sided(rhs, t, path, res.added, builtin, member_if_created)
+        _one_sided(rhs, t, path, res.added, builtin, member_if_created, skeleton)
         return
     if rhs is _MISSING:
-        _one_sided(lhs, t, path, res.removed, builtin, member_if_created)
+        _one_sided(lhs, t, path, res.removed, builtin, member_if_created, skeleton)
         return
     if (lhs is rhs or type(lhs) is type(rhs)) and isinstance(lhs, (dict, list)) and _same_json(lhs, rhs):
         return  # nothing below differs
@@ -1142,9 +1182,7 @@ def _compare(
         rmap: Mapping[str, Any] = rhs if isinstance(rhs, dict) else {}
         for key in {**lmap, **rmap}:
             ct = _child_type(t, key)
-            # Go zero values: a struct-valued or required field of a built-in type exists as soon as its
-            # parent does, so creating it does not make it a member of the set (no ".": {}).
-            member = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
+            member, child_skeleton = _created_child(t, key, ct, builtin, skeleton)
             _compare(
                 lmap.get(key, _MISSING),
                 rmap.get(key, _MISSING),
@@ -1153,6 +1191,7 @@ def _compare(
                 res,
                 builtin,
                 member,
+                child_skeleton,
             )
     if member_if_created:
         if lhs is _MISSING:
@@ -1162,7 +1201,13 @@ def _compare(
 
 
 def _one_sided(
-    v: Any, t: _Type, path: FieldPath, out: set[FieldPath], builtin: bool, member_if_created: bool
+    v: Any,
+    t: _Type,
+    path: FieldPath,
+    out: set[FieldPath],
+    builtin: bool,
+    member_if_created: bool,
+    skeleton: bool = False,
 ) -> None:
     """:func:`_compare` of a value with nothing on the other side (a created or a deleted subtree): its
     leaves and its member nodes go to ``out`` (``added`` or ``removed``)."""
@@ -1177,9 +1222,8 @@ def _one_sided(
     else:
         for key, val in v.items():
             ct = _child_type(t, key)
-            # As in _compare: a struct-valued or required field of a built-in type is not a member itself.
-            member = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
-            _one_sided(val, ct, (*path, "f:" + key), out, builtin, member)
+            member, child_skeleton = _created_child(t, key, ct, builtin, skeleton)
+            _one_sided(val, ct, (*path, "f:" + key), out, builtin, member, child_skeleton)
     if member_if_created:
         out.add(path)
 
@@ -1831,17 +1875,17 @@ def _created_fields_v1(
         elif reset_status and key == "status":
             continue  # ...and the main resource none of it when status is a subresource
         ct = _child_type(root, key)
-        member = not (builtin and _declared(root, key) and (ct.kind == _STRUCT or key in root.required))
+        member, skeleton = _created_child(root, key, ct, builtin, True)
         pe = "f:" + key
         strip = _STRIP_TREE.get(pe)
-        node = _created_node(val, ct, builtin, member, strip)
+        node = _created_node(val, ct, builtin, member, strip, skeleton)
         if node is not None:
             children.append((pe, node))
     return _fv1_node(children, False)
 
 
 def _created_node(
-    v: Any, t: _Type, builtin: bool, member: bool, strip: list[Any] | None
+    v: Any, t: _Type, builtin: bool, member: bool, strip: list[Any] | None, skeleton: bool = False
 ) -> dict[str, Any] | None:
     """The encoded fieldsV1 node of a created value (see :func:`_one_sided`), None when nothing at or
     below it is a member. ``strip``: [whether the node itself is stripped, the tree of its children]."""
@@ -1860,9 +1904,9 @@ def _created_node(
     else:
         for key, val in v.items():
             ct = _child_type(t, key)
-            m = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
+            m, child_skeleton = _created_child(t, key, ct, builtin, skeleton)
             pe = "f:" + key
-            node = _created_node(val, ct, builtin, m, below.get(pe) if below else None)
+            node = _created_node(val, ct, builtin, m, below.get(pe) if below else None, child_skeleton)
             if node is not None:
                 children.append((pe, node))
     is_member = member and not stripped
@@ -1952,6 +1996,7 @@ def record_update_manager(
         res,
         builtin,
         False,
+        True,
     )
     changed = _status_filter((res.added | res.modified) - _STRIP_PATHS, subresource, reset_status)
     removed = res.removed
@@ -2085,7 +2130,7 @@ def apply_server_side(
     if existing is not None and not entries:
         # The object predates field tracking: someone owns what is there ("before-first-apply").
         res0 = _Comparison()
-        _compare(_MISSING, live, root, (), res0, builtin, False)
+        _compare(_MISSING, live, root, (), res0, builtin, False, True)
         owned = _status_filter(res0.added - _STRIP_PATHS, subresource, reset_status)
         if owned:
             entries.append(
@@ -2121,7 +2166,7 @@ def apply_server_side(
         merged = pruned if pruned is not _MISSING else {}
 
     res = _Comparison()
-    _compare(live if existing is not None else _MISSING, merged, root, (), res, builtin, False)
+    _compare(live if existing is not None else _MISSING, merged, root, (), res, builtin, False, True)
     touched = res.modified | res.added
     conflicts = [(e, p) for e in others for p in sorted(e.fields & touched)]
     if conflicts and not force:

@@ -294,3 +294,160 @@ def test_cluster_scoped_and_namespaced_paths(cluster: ClusterUnderTest, ns: str)
     assert http(cluster, "GET", f"/api/v1/namespaces/{ns}/nodes").status == 404
     assert http(cluster, "GET", f"/api/v1/namespaces/{ns}").status == 200
     assert http(cluster, "GET", "/api/v1/configmaps").status == 200
+
+
+_PORT_80 = {
+    "f:ports": {
+        ".": {},
+        'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}},
+    },
+    "f:selector": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "keys", "owned"),
+    [
+        (
+            {"type": "ClusterIP"},
+            [
+                "clusterIP",
+                "clusterIPs",
+                "internalTrafficPolicy",
+                "ipFamilies",
+                "ipFamilyPolicy",
+                "ports",
+                "selector",
+                "sessionAffinity",
+                "type",
+            ],
+            {"f:internalTrafficPolicy": {}, **_PORT_80, "f:sessionAffinity": {}, "f:type": {}},
+        ),
+        (
+            {"type": "NodePort"},
+            [
+                "clusterIP",
+                "clusterIPs",
+                "externalTrafficPolicy",
+                "internalTrafficPolicy",
+                "ipFamilies",
+                "ipFamilyPolicy",
+                "ports",
+                "selector",
+                "sessionAffinity",
+                "type",
+            ],
+            {
+                "f:externalTrafficPolicy": {},
+                "f:internalTrafficPolicy": {},
+                **_PORT_80,
+                "f:sessionAffinity": {},
+                "f:type": {},
+            },
+        ),
+        (
+            {"type": "LoadBalancer"},
+            [
+                "allocateLoadBalancerNodePorts",
+                "clusterIP",
+                "clusterIPs",
+                "externalTrafficPolicy",
+                "internalTrafficPolicy",
+                "ipFamilies",
+                "ipFamilyPolicy",
+                "ports",
+                "selector",
+                "sessionAffinity",
+                "type",
+            ],
+            {
+                "f:allocateLoadBalancerNodePorts": {},
+                "f:externalTrafficPolicy": {},
+                "f:internalTrafficPolicy": {},
+                **_PORT_80,
+                "f:sessionAffinity": {},
+                "f:type": {},
+            },
+        ),
+        (
+            {"clusterIP": "None"},
+            [
+                "clusterIP",
+                "clusterIPs",
+                "internalTrafficPolicy",
+                "ipFamilies",
+                "ipFamilyPolicy",
+                "ports",
+                "selector",
+                "sessionAffinity",
+                "type",
+            ],
+            {
+                "f:clusterIP": {},
+                "f:internalTrafficPolicy": {},
+                **_PORT_80,
+                "f:sessionAffinity": {},
+                "f:type": {},
+            },
+        ),
+        (
+            {"sessionAffinity": "ClientIP"},
+            [
+                "clusterIP",
+                "clusterIPs",
+                "internalTrafficPolicy",
+                "ipFamilies",
+                "ipFamilyPolicy",
+                "ports",
+                "selector",
+                "sessionAffinity",
+                "sessionAffinityConfig",
+                "type",
+            ],
+            {
+                "f:internalTrafficPolicy": {},
+                **_PORT_80,
+                "f:sessionAffinity": {},
+                "f:sessionAffinityConfig": {".": {}, "f:clientIP": {".": {}, "f:timeoutSeconds": {}}},
+                "f:type": {},
+            },
+        ),
+        (
+            {"type": "ExternalName", "externalName": "example.com"},
+            ["externalName", "sessionAffinity", "type"],
+            {"f:externalName": {}, "f:sessionAffinity": {}, "f:type": {}},
+        ),
+    ],
+    ids=["cluster-ip", "node-port", "load-balancer", "headless", "client-ip", "external-name"],
+)
+def test_service_defaults_and_allocations(
+    cluster: ClusterUnderTest, ns: str, spec: dict[str, Any], keys: list[str], owned: dict[str, Any]
+) -> None:
+    """Defaults are applied as the request is decoded, so its manager owns them; what the registry
+    allocates afterwards (cluster IPs, IP families, node ports) belongs to no manager."""
+    if spec.get("type") != "ExternalName":
+        spec = {**spec, "ports": [{"port": 80}], "selector": {"app": "s"}}
+    resp = http(
+        cluster,
+        "POST",
+        f"/api/v1/namespaces/{ns}/services?fieldManager=creator",
+        {"metadata": {"name": "s"}, "spec": spec},
+    )
+    assert resp.status == 201, resp.body
+    created = resp.json()
+    assert sorted(created["spec"]) == keys
+    (entry,) = created["metadata"]["managedFields"]
+    assert (entry["manager"], entry["fieldsV1"]) == ("creator", {"f:spec": owned})
+    assert created["status"] == {"loadBalancer": {}}
+    if "clusterIPs" in created["spec"]:
+        assert created["spec"]["clusterIPs"] == [created["spec"]["clusterIP"]]
+        assert (created["spec"]["ipFamilies"], created["spec"]["ipFamilyPolicy"]) == (["IPv4"], "SingleStack")
+    node_ports = [p.get("nodePort") for p in created["spec"].get("ports", ())]
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        assert all(30000 <= p <= 32767 for p in node_ports), node_ports
+        # A replace that leaves the node port out keeps it.
+        body = {**created, "spec": {**created["spec"], "ports": [{"port": 80}]}}
+        replaced = http(cluster, "PUT", f"/api/v1/namespaces/{ns}/services/s", body).json()
+        assert [p["nodePort"] for p in replaced["spec"]["ports"]] == node_ports
+    else:
+        assert node_ports == [None] * len(node_ports)
