@@ -84,17 +84,21 @@ class Steps:
         return out
 
     def check(self, name: str) -> None:
-        got = self.normalised()
-        if RECORD:
-            if self.cluster.upstream:
-                goldens = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
-                goldens[name] = got
-                GOLDEN.write_text(_golden_text(goldens))
-            return
-        expected = json.loads(GOLDEN.read_text())[name]
-        assert len(got) == len(expected)
-        for number, (have, want) in enumerate(zip(got, expected, strict=True), start=1):
-            assert json.dumps(have) == json.dumps(want), f"snapshot {number}: {json.dumps(have)}"
+        check_golden(self.cluster, name, self.normalised())
+
+
+def check_golden(cluster: ClusterUnderTest, name: str, got: list[Any]) -> None:
+    """Compare with the golden snapshots (their JSON, key order included), or record them (upstream)."""
+    if RECORD:
+        if cluster.upstream:
+            goldens = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+            goldens[name] = got
+            GOLDEN.write_text(_golden_text(goldens))
+        return
+    expected = json.loads(GOLDEN.read_text())[name]
+    assert len(got) == len(expected)
+    for number, (have, want) in enumerate(zip(got, expected, strict=True), start=1):
+        assert json.dumps(have) == json.dumps(want), f"snapshot {number}: {json.dumps(have)}"
 
 
 def _golden_text(goldens: dict[str, list[Any]]) -> str:
@@ -347,3 +351,116 @@ def test_pod_template_strategic_and_json_patches(
     steps.snap()
     core.patch_namespaced_pod_template("web", ns, {"metadata": {"finalizers": None}}, field_manager="holder")
     steps.check("pod_template")
+
+
+def _pod_spec(**extra: Any) -> dict[str, Any]:
+    return {"containers": [{"name": "c", "image": "busybox:1.36"}], **extra}
+
+
+def _template(**extra: Any) -> dict[str, Any]:
+    return {"metadata": {"labels": {"a": "b"}}, "spec": _pod_spec(**extra)}
+
+
+# (path under the namespace, or absolute; body) of creates whose recorded sets are pinned.
+CREATES: list[tuple[str, dict[str, Any]]] = [
+    (
+        "/apis/apps/v1/namespaces/{ns}/deployments",
+        {"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": _template()}},
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/deployments",
+        {
+            "spec": {
+                "selector": {"matchLabels": {"a": "b"}},
+                "strategy": {"rollingUpdate": {"maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": {"a": "b"}},
+                    "spec": {
+                        "securityContext": {"runAsUser": 1000},
+                        "containers": [
+                            {
+                                "name": "c",
+                                "image": "busybox:1.36",
+                                "securityContext": {"privileged": False},
+                                "resources": {"limits": {"cpu": "1"}},
+                                "livenessProbe": {"httpGet": {"path": "/", "port": 80}},
+                                "lifecycle": {"preStop": {"httpGet": {"port": 80}}},
+                            }
+                        ],
+                    },
+                },
+            }
+        },
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/statefulsets",
+        {"spec": {"serviceName": "x", "selector": {"matchLabels": {"a": "b"}}, "template": _template()}},
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/daemonsets",
+        {"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": _template()}},
+    ),
+    (
+        "/apis/batch/v1/namespaces/{ns}/jobs",
+        {"spec": {"template": {"spec": _pod_spec(restartPolicy="Never")}}},
+    ),
+    (
+        "/apis/batch/v1/namespaces/{ns}/cronjobs",
+        {
+            "spec": {
+                "schedule": "* * * * *",
+                "jobTemplate": {"spec": {"template": {"spec": _pod_spec(restartPolicy="Never")}}},
+            }
+        },
+    ),
+    (
+        "/api/v1/namespaces/{ns}/pods",
+        {
+            "spec": _pod_spec(
+                volumes=[
+                    {"name": "v", "configMap": {"name": "x"}},
+                    {"name": "h", "hostPath": {"path": "/tmp"}},
+                ]
+            )
+        },
+    ),
+    (
+        "/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+    ),
+    ("/api/v1/namespaces/{ns}/secrets", {"metadata": {"labels": {"a": "b"}}, "stringData": {"a": "b"}}),
+    ("/api/v1/namespaces/{ns}/services", {"spec": {"type": "NodePort", "ports": [{"port": 80}]}}),
+    ("/api/v1/namespaces", {"metadata": {"labels": {"a": "b"}}}),
+    (
+        "/api/v1/persistentvolumes",
+        {
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/tmp/x"},
+            }
+        },
+    ),
+]
+
+
+def test_created_field_sets_of_builtin_kinds(cluster: ClusterUnderTest, ns: str) -> None:
+    """What a create records for its manager, kind by kind (dry runs: nothing is stored): the defaults
+    applied as the request is decoded are the creator's; what the registry, its strategies and the
+    admission plugins set afterwards (cluster IPs, node ports, a pod's service account, a claim's class
+    and finalizer, a Job's selector) is no manager's; a struct created where Go holds none yet (a pointer,
+    or inside a new list item) is a member itself."""
+    got = []
+    for path, body in CREATES:
+        meta = {"name": f"{ns}-created", **body.get("metadata", {})}
+        resp = http(
+            cluster,
+            "POST",
+            path.format(ns=ns) + "?dryRun=All&fieldManager=creator",
+            {**body, "metadata": meta},
+        )
+        assert resp.status == 201, resp.body
+        (entry,) = resp.json()["metadata"]["managedFields"]
+        assert (entry["manager"], entry["operation"]) == ("creator", "Update")
+        got.append(entry["fieldsV1"])
+    check_golden(cluster, "created_sets", got)
