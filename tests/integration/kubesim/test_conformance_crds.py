@@ -261,8 +261,8 @@ def test_custom_resources_refuse_unconditional_updates(
     resp = http(cluster, "PUT", f"{BASE}/w", widget("w", size=4))
     assert resp.status == 422
     assert resp.json()["message"] == (
-        f'Widget.{GROUP} "w" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
-        "must be specified for an update"
+        f'{WIDGETS}.{GROUP} "w" is invalid: metadata.resourceVersion: Invalid value: 0: '
+        "must be specified for an update"  # upstream names the resource here, not the kind
     )
     scale = custom.get_namespaced_custom_object_scale(GROUP, "v1", NS, WIDGETS, "w")
     custom.patch_namespaced_custom_object(
