@@ -124,12 +124,36 @@ def test_already_exists(client: kubernetes.client.ApiClient, ns: str) -> None:
     with pytest.raises(ApiException) as info:
         core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}})
     assert info.value.status == 409
-    body = api_exception_body(info.value)
-    assert body["reason"] == "AlreadyExists"
-    assert body["message"] == 'configmaps "x" already exists'
-    assert body["details"] == {"name": "x", "kind": "configmaps", "group": ""} or body["details"] == {
-        "name": "x",
-        "kind": "configmaps",
+    # The raw body, as the client prints it: Go's field order, no empty group, a trailing newline.
+    assert info.value.body == (
+        '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \\"x\\" '
+        'already exists","reason":"AlreadyExists","details":{"name":"x","kind":"configmaps"},"code":409}\n'
+    )
+    # In a group: the qualified resource in the message, the group in the details.
+    apps = kubernetes.client.AppsV1Api(client)
+    labels = {"app": "d"}
+    deployment = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            },
+        },
+    }
+    apps.create_namespaced_deployment(ns, deployment)
+    with pytest.raises(ApiException) as info:
+        apps.create_namespaced_deployment(ns, deployment)
+    assert api_exception_body(info.value) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'deployments.apps "d" already exists',
+        "reason": "AlreadyExists",
+        "details": {"name": "d", "group": "apps", "kind": "deployments"},
+        "code": 409,
     }
 
 
@@ -141,11 +165,11 @@ def test_conflict_on_stale_resource_version(client: kubernetes.client.ApiClient,
     with pytest.raises(ApiException) as info:
         core.replace_namespaced_config_map("x", ns, stale)
     assert info.value.status == 409
-    body = api_exception_body(info.value)
-    assert body["reason"] == "Conflict"
-    assert body["message"] == (
-        'Operation cannot be fulfilled on configmaps "x": the object has been modified; '
-        "please apply your changes to the latest version and try again"
+    assert info.value.body == (
+        '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be '
+        'fulfilled on configmaps \\"x\\": the object has been modified; please apply your changes to the '
+        'latest version and try again","reason":"Conflict","details":{"name":"x","kind":"configmaps"},'
+        '"code":409}\n'
     )
     # A patch carrying a stale resourceVersion is a precondition too.
     with pytest.raises(ApiException) as info:
