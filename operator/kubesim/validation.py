@@ -455,10 +455,12 @@ def validate_object_meta(
     name_fn: NameFn = _name_dns_subdomain,
     namespaced: bool | None = None,
     path: str = "metadata",
+    kube_finalizers: bool = False,
 ) -> list[Cause]:
     """``ValidateObjectMetaAccessor``: name/generateName, namespace, labels, annotations, finalizers,
     ownerReferences. ``namespaced=None`` skips the namespace presence check (the server fills it from the URL
-    before validating)."""
+    before validating). ``kube_finalizers``: built-in kinds also refuse a finalizer that is neither
+    standard nor domain-qualified (core's ValidateObjectMeta)."""
     causes: list[Cause] = []
     if not isinstance(meta, dict):
         meta = {}
@@ -514,29 +516,35 @@ def validate_object_meta(
         for ref in owners:
             if not isinstance(ref, dict):
                 continue
-            if not ref.get("apiVersion"):
+            api_version = ref.get("apiVersion") or ""
+            if not _owner_version(api_version):
                 causes.append(
-                    err_invalid(
-                        _child(opath, "apiVersion"), ref.get("apiVersion") or "", "version must not be empty"
-                    )
+                    err_invalid(_child(opath, "apiVersion"), api_version, "version must not be empty")
                 )
-            if not ref.get("kind"):
-                causes.append(
-                    err_invalid(_child(opath, "kind"), ref.get("kind") or "", "kind must not be empty")
-                )
-            if not ref.get("name"):
-                causes.append(
-                    err_invalid(_child(opath, "name"), ref.get("name") or "", "name must not be empty")
-                )
-            if not ref.get("uid"):
-                causes.append(
-                    err_invalid(_child(opath, "uid"), ref.get("uid") or "", "uid must not be empty")
-                )
+            for key in ("kind", "name", "uid"):
+                if not ref.get(key):
+                    causes.append(err_invalid(_child(opath, key), ref.get(key) or "", "must not be empty"))
             if ref.get("controller") is True:
                 controllers += 1
         if controllers > 1:
             causes.append(err_invalid(opath, owners, "Only one reference can have Controller set to true"))
+    if kube_finalizers and isinstance(finalizers, list):
+        for i, fin in enumerate(finalizers):
+            if isinstance(fin, str) and "/" not in fin and fin not in _STANDARD_FINALIZERS:
+                message = "name is neither a standard finalizer name nor is it fully qualified"
+                causes.append(err_invalid(f"{_child(path, 'finalizers')}[{i}]", fin, message))
     return causes
+
+
+_STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
+
+
+def _owner_version(api_version: Any) -> str:
+    """The version of an owner reference's apiVersion as schema.ParseGroupVersion reads it ("" when it
+    does not parse: more than one "/", or nothing after it)."""
+    if not isinstance(api_version, str) or api_version.count("/") > 1:
+        return ""
+    return api_version.rpartition("/")[2]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1523,7 +1531,10 @@ def _semantic(
     if include_metadata:
         out.extend(
             validate_object_meta(
-                obj.get("metadata"), name_fn=name_validator(group, kind), namespaced=namespaced
+                obj.get("metadata"),
+                name_fn=name_validator(group, kind),
+                namespaced=namespaced,
+                kube_finalizers=True,
             )
         )
     key = (group, kind)

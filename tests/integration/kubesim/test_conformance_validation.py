@@ -374,3 +374,47 @@ def test_strict_field_validation_rejects_unknown_fields(cluster: ClusterUnderTes
         '299 - "unknown field \\"bogus\\""',
         '299 - "unknown field \\"we\\\\\\"ird\\""',
     ]
+
+
+def test_finalizers_must_be_qualified_on_builtin_kinds(cluster: ClusterUnderTest, ns: str) -> None:
+    """A finalizer without a domain must be a standard one on built-in kinds (custom resources take any
+    qualified name)."""
+    path = f"/api/v1/namespaces/{ns}/configmaps?dryRun=All"
+    resp = http(
+        cluster, "POST", path, {"metadata": {"name": "x", "finalizers": ["kubernetes", "orphan", "hold"]}}
+    )
+    assert resp.status == 422, resp.body
+    cause = {
+        "reason": "FieldValueInvalid",
+        "message": 'Invalid value: "hold": name is neither a standard finalizer name nor is it '
+        "fully qualified",
+        "field": "metadata.finalizers[2]",
+    }
+    assert resp.json()["details"] == {"name": "x", "kind": "ConfigMap", "causes": [cause]}
+    assert resp.json()["message"] == f'ConfigMap "x" is invalid: metadata.finalizers[2]: {cause["message"]}'
+    ok = {"metadata": {"name": "x", "finalizers": ["kubernetes", "foregroundDeletion", "example.com/hold"]}}
+    assert http(cluster, "POST", path, ok).status == 201
+
+
+def test_owner_reference_fields_must_not_be_empty(cluster: ClusterUnderTest, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps?dryRun=All"
+    resp = http(
+        cluster, "POST", path, {"metadata": {"name": "x", "ownerReferences": [{"apiVersion": "a/b/c"}]}}
+    )
+    assert resp.status == 422, resp.body
+    causes = resp.json()["details"]["causes"]
+    assert causes == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": 'Invalid value: "a/b/c": version must not be empty',
+            "field": "metadata.ownerReferences.apiVersion",
+        },
+        *(
+            {
+                "reason": "FieldValueInvalid",
+                "message": 'Invalid value: "": must not be empty',
+                "field": f"metadata.ownerReferences.{key}",
+            }
+            for key in ("kind", "name", "uid")
+        ),
+    ]
