@@ -10,20 +10,22 @@ from __future__ import annotations
 import base64
 import builtins
 import copy
+import datetime as dt
 import ipaddress
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim import errors, patching, selectors
-from kubesim.errors import ApiError, Cause
+from kubesim.errors import ApiError, Cause, go_details
 from kubesim.objectmeta import generate_name, new_uid, now
 from kubesim.resources import REVIEW_KINDS, Registry, ResourceType
 from kubesim.store import Obj, Store, dumps, storage_key
-from kubesim.validation import name_validator, validate_object_meta
+from kubesim.validation import err_invalid, name_validator, validate_object_meta
 
 NAMESPACES = ("", "namespaces")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -58,6 +60,9 @@ class WriteOptions:
     # The manager of non-apply writes without ?fieldManager: upstream takes the User-Agent's prefix.
     default_manager: str = ""
     warnings: list[str] = field(default_factory=list)
+    # A write that creates what it was not asked to create (a server-side apply of a missing object) needs
+    # the ``create`` verb too: the server sets this check (raises ApiError 403) for the requesting user.
+    authorize_create: Callable[[], None] | None = None
 
 
 @dataclass
@@ -111,6 +116,97 @@ _GENERATION_KINDS = frozenset(
 )
 
 
+def _sorted_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_json(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_json(item) for item in value]
+    return value
+
+
+def _as_served(rt: ResourceType, obj: Obj) -> Obj:
+    """Custom resources as upstream stores and serves them: unstructured JSON, every object's keys sorted
+    (managedFields entries included). Built-in kinds keep kubesim's key order."""
+    return _sorted_json(obj) if rt.is_custom else obj
+
+
+def _as_stored(rt: ResourceType, obj: Obj) -> Obj:
+    """``_as_served`` with a resourceVersion slot in its sorted place, which the store fills in."""
+    if not rt.is_custom:
+        return obj
+    obj["metadata"].setdefault("resourceVersion", "")
+    return _as_served(rt, obj)
+
+
+def _after(seconds: int) -> str:
+    """The time ``seconds`` from now, as a metadata timestamp."""
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _internal_type(group: str, kind: str) -> tuple[str, str]:
+    """The Go type a versioned kind converts to: events.k8s.io Events are core Events."""
+    return ("", kind) if group == "events.k8s.io" and kind in ("Event", "EventList") else (group, kind)
+
+
+def _internal_package(group: str) -> str:
+    """The Go package name of a group's internal types, as conversion errors name it."""
+    if not group:
+        return "core"
+    if group == "internal.apiserver.k8s.io":
+        return "apiserverinternal"
+    return group.split(".", 1)[0]
+
+
+# etcd key prefixes that are not the resource's plural (the registries' storage prefixes).
+_ETCD_PREFIXES = {
+    ("", "services"): "services/specs",
+    ("", "endpoints"): "services/endpoints",
+    ("", "nodes"): "minions",
+    ("", "replicationcontrollers"): "controllers",
+    ("networking.k8s.io", "ingresses"): "ingress",
+    ("apiextensions.k8s.io", "customresourcedefinitions"): "apiextensions.k8s.io/customresourcedefinitions",
+    ("apiregistration.k8s.io", "apiservices"): "apiregistration.k8s.io/apiservices",
+}
+
+
+def _etcd_key(rt: ResourceType, namespace: str, name: str) -> str:
+    """The object's etcd key, as storage errors quote it."""
+    prefix = f"{rt.group}/{rt.plural}" if rt.is_custom else _ETCD_PREFIXES.get(rt.key, rt.plural)
+    return f"/registry/{prefix}/{namespace}/{name}" if rt.namespaced else f"/registry/{prefix}/{name}"
+
+
+def _propagation_policy(options: dict[str, Any]) -> str | None:
+    """The deletion's propagation policy, after upstream's ValidateDeleteOptions (422 before the object is
+    even looked up)."""
+    policy = options.get("propagationPolicy")
+    orphan = options.get("orphanDependents")
+    causes: list[Cause] = []
+    if policy is not None and orphan is not None:
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": f"Invalid value: {json.dumps(policy)}: "
+                "orphanDependents and deletionPropagation cannot be both set",
+                "field": "propagationPolicy",
+            }
+        )
+    if policy not in (None, "Background", "Foreground", "Orphan"):
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "message": f"Unsupported value: {json.dumps(policy)}: supported values: "
+                '"Foreground", "Background", "Orphan", "nil"',
+                "field": "propagationPolicy",
+            }
+        )
+    if causes:
+        raise errors.invalid("DeleteOptions", "", causes, "meta.k8s.io")
+    if policy is None and orphan is not None:
+        policy = "Orphan" if orphan else "Background"
+    return str(policy) if policy is not None else None
+
+
 def _has_generation(rt: ResourceType) -> bool:
     return rt.is_custom or rt.key in _GENERATION_KINDS
 
@@ -125,6 +221,9 @@ class API:
         # unknown fields).
         self.check_builtin: Callable[[Obj, ResourceType], Any] | None = None
         self.create_hooks: dict[tuple[str, str], list[Hook]] = {}
+        # What the registry sets on create after the field manager has recorded the request (upstream: the
+        # REST storage's allocations, e.g. a Service's cluster IP and node ports): no manager owns it.
+        self.allocation_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.update_hooks: dict[tuple[str, str], list[Hook]] = {}
         self.delete_hooks: dict[tuple[str, str], list[Callable[[API, ResourceType, Obj], None]]] = {}
         # Validating admission that must see the store as the write will find it (upstream's ResourceQuota
@@ -217,27 +316,70 @@ class API:
                 rt.plural,
                 name,
                 rt.group,
+                [
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": f"namespace {namespace} is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
             )
 
     def _check_type_meta(self, rt: ResourceType, body: Obj) -> None:
-        api_version = body.get("apiVersion")
-        kind = body.get("kind")
-        if api_version and api_version != rt.api_version:
-            # CRDs served at several versions share storage; a body may name any served version.
-            other = self.registry.get(rt.group, api_version.rsplit("/", 1)[-1], rt.plural)
-            if other is None or (rt.group and not api_version.startswith(rt.group + "/")):
+        """The body's apiVersion and kind as upstream's decoders judge them; both are then set to rt's.
+
+        Built-in kinds decode with rt's group/version/kind as defaults for what the body leaves out; a kind
+        the scheme does not know in that version, or one of another Go type, fails decoding (400); a known
+        kind of the same type in another version fails the handler's check (400). Custom resources are
+        decoded as they are: another kind is a 422 (the CRD's validation), another version a 400."""
+        api_version = body.get("apiVersion") or ""
+        kind = body.get("kind") or ""
+        if api_version == rt.api_version and kind == rt.kind:
+            return
+        if rt.is_custom:
+            if api_version != rt.api_version:
+                # CRDs served at several versions share storage; a body may name any served version.
+                group, _, version = str(api_version).rpartition("/")
+                if group != rt.group or self.registry.get(rt.group, version, rt.plural) is None:
+                    raise errors.bad_request(
+                        f"the API version in the data ({api_version}) does not match the expected API "
+                        f"version ({rt.api_version})"
+                    )
+            if kind and kind != rt.kind:
+                name = (body.get("metadata") or {}).get("name") or ""
+                cause: Cause = {
+                    "reason": "FieldValueInvalid",
+                    "message": f'Invalid value: "{kind}": must be {rt.kind}',
+                    "field": "kind",
+                }
+                raise errors.invalid(str(kind), name, [cause], rt.group)
+        else:
+            api_version = api_version or rt.api_version
+            kind = kind or rt.kind
+            group, _, version = str(api_version).rpartition("/")
+            prefix = f'{kind} in version "{version}" cannot be handled as a {rt.kind}: '
+            if kind not in self.registry.kinds_in(group, version):
+                raise errors.bad_request(
+                    prefix
+                    + f'no kind "{kind}" is registered for version "{api_version}" in scheme '
+                    + errors.SCHEME
+                )
+            if _internal_type(group, kind) != _internal_type(rt.group, rt.kind):
+                raise errors.bad_request(
+                    prefix + f"converting ({version}.{kind}) to ({_internal_package(rt.group)}.{rt.kind}): "
+                    "unknown conversion"
+                )
+            if api_version != rt.api_version:
                 raise errors.bad_request(
                     f"the API version in the data ({api_version}) does not match the expected API version "
                     f"({rt.api_version})"
                 )
-        if kind and kind != rt.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
-            )
         body["apiVersion"] = rt.api_version
         body["kind"] = rt.kind
 
-    def _validate(self, rt: ResourceType, obj: Obj, opts: WriteOptions, subresource: str = "") -> None:
+    def _validate(
+        self, rt: ResourceType, obj: Obj, opts: WriteOptions, subresource: str = "", *, patched: bool = False
+    ) -> None:
         """Decode-check, drop unknown fields (built-in kinds) and validate; raises 400 or 422 as upstream.
         A ``status`` write is judged on its status only (upstream's status strategies)."""
         causes: list[Cause] = []
@@ -252,6 +394,11 @@ class API:
             # are dropped (refused with fieldValidation=Strict, reported as warnings by default).
             check = self.check_builtin(obj, rt)
             if check.decode_error:
+                if patched:
+                    # The patched document fails to decode: a 422 quoting it (upstream quotes its own
+                    # encoding of the document; kubesim's key order differs).
+                    prefix = f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    raise patching.patch_invalid(obj, check.decode_error.removeprefix(prefix))
                 raise errors.bad_request(check.decode_error)
             if check.unknown_fields:
                 if opts.field_validation == "Strict":
@@ -270,6 +417,9 @@ class API:
             causes.extend(_validate_meta(rt, meta))
         if subresource == "status":
             causes = [c for c in causes if c.get("field", "").startswith("status")]
+        elif not rt.is_custom and "status" in rt.subresources:
+            # Built-in kinds validate their status on /status writes only (ValidateXStatusUpdate).
+            causes = [c for c in causes if not c.get("field", "").startswith("status")]
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
 
@@ -371,6 +521,10 @@ class API:
                     rt.group,
                 )
         name = meta["name"]
+        # etcd3's store refuses a positive resourceVersion on create (ParseUint; anything else is ignored);
+        # a dry run never reaches it and echoes it; an apply creating the object drops it.
+        client_rv = str(meta.get("resourceVersion") or "")
+        rv_set = operation != "Apply" and client_rv.isascii() and client_rv.isdigit() and int(client_rv) > 0
         for server_field in (
             "uid",
             "resourceVersion",
@@ -391,17 +545,22 @@ class API:
         self._run_hooks(self.create_hooks, rt, obj, None, opts)
         self._validate(rt, obj, opts)
         _record_manager(rt, None, obj, opts, operation, "")
+        self._run_hooks(self.allocation_hooks, rt, obj, None, opts)
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
             for admit in self.locked_admission:
                 admit(rt, obj, None, opts, name if named_by_client else meta.get("generateName", ""))
             if not opts.dry_run:
+                if rv_set:
+                    raise errors.resource_version_set_on_create()
                 self._check_stored_size(obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
                 raise errors.already_exists(rt.plural, name, rt.group)
             if opts.dry_run:
-                return obj
-            return self.store.put(rt.key, obj)
+                if client_rv and operation != "Apply":
+                    meta["resourceVersion"] = client_rv
+                return _as_served(rt, obj)
+            return self.store.put(rt.key, _as_stored(rt, obj))
 
     # ------------------------------------------------------------------ update
 
@@ -437,12 +596,32 @@ class API:
             meta["namespace"] = namespace
         with self.store.lock:
             old = self.try_get(rt, namespace, name)
+            uid = meta.get("uid")
+            if uid and old is not None and uid != old["metadata"].get("uid"):
+                # The body's uid is a storage precondition, checked before the update is tried.
+                raise errors.conflict(
+                    rt.plural,
+                    name,
+                    rt.group,
+                    f"StorageError: invalid object, Code: 4, Key: {_etcd_key(rt, namespace, name)}, "
+                    "ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: "
+                    f"UID in precondition: {uid}, "
+                    f"UID in object meta: {old['metadata'].get('uid', '')}",
+                )
             if old is None:
                 raise errors.not_found(rt.plural, name, rt.group)
             return self._update_locked(rt, old, new, opts, subresource, operation)
 
     def _update_locked(
-        self, rt: ResourceType, old: Obj, new: Obj, opts: WriteOptions, subresource: str, operation: str
+        self,
+        rt: ResourceType,
+        old: Obj,
+        new: Obj,
+        opts: WriteOptions,
+        subresource: str,
+        operation: str,
+        *,
+        patched: bool = False,
     ) -> Obj:
         meta = new["metadata"]
         old_meta = old["metadata"]
@@ -450,6 +629,12 @@ class API:
         rv = meta.get("resourceVersion")
         if rv and rv != old_meta["resourceVersion"]:
             raise errors.conflict(rt.plural, name, rt.group)
+        uid = meta.get("uid")
+        if uid and uid != old_meta.get("uid") and not (rt.is_custom and subresource == "status"):
+            # Checked twice upstream (the registry's common fields, then the kind's ObjectMeta update
+            # validation), so the cause comes twice; custom resources' /status keeps the stored metadata.
+            cause = err_invalid("metadata.uid", uid, "field is immutable")
+            raise errors.invalid(rt.kind, name, [cause, cause], rt.group)
         # Fields the server owns.
         for keep in (
             "uid",
@@ -489,23 +674,23 @@ class API:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
+                found = ", ".join(map(json.dumps, sorted(added)))
+                no_new: Cause = {
+                    "reason": "FieldValueForbidden",
+                    "message": _NO_NEW_FINALIZERS + f"[]string{{{found}}}",
+                    "field": "metadata.finalizers",
+                }
                 raise errors.invalid(
                     rt.kind,
                     name,
-                    [
-                        {
-                            "reason": "FieldValueForbidden",
-                            "message": _NO_NEW_FINALIZERS
-                            + f"[]string{{{', '.join(json.dumps(f) for f in sorted(added))}}}",
-                            "field": "metadata.finalizers",
-                        }
-                    ],
+                    # Twice, as the uid: the registry's and the kind's ObjectMeta update validations.
+                    [no_new, no_new],
                     rt.group,
                 )
         if _has_generation(rt) and _spec_part(rt, new) != _spec_part(rt, old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         self._run_hooks(self.update_hooks, rt, new, old, opts)
-        self._validate(rt, new, opts, subresource)
+        self._validate(rt, new, opts, subresource, patched=patched)
         _record_manager(rt, old, new, opts, operation, subresource)
         if not subresource:
             for admit in self.locked_admission:
@@ -515,7 +700,7 @@ class API:
         meta.pop("resourceVersion", None)
         if opts.dry_run:
             meta["resourceVersion"] = old_meta["resourceVersion"]
-            return new
+            return _as_served(rt, new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _spec_finalizers(rt, new):
             # The last finalizer gone, the object is deleted: the DELETED event carries its last stored
             # state at the deletion's resourceVersion, the answer the update at the last stored version.
@@ -523,7 +708,7 @@ class API:
             meta["resourceVersion"] = old_meta["resourceVersion"]
             return new
         self._check_stored_size(new)
-        return self.store.put(rt.key, new)
+        return self.store.put(rt.key, _as_stored(rt, new))
 
     # ------------------------------------------------------------------ patch
 
@@ -544,10 +729,12 @@ class API:
             old = self.try_get(rt, namespace, name)
             if patch_type == "apply":
                 if not opts.field_manager:
-                    raise errors.bad_request(
-                        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
-                        "for apply patch"
-                    )
+                    cause: Cause = {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                    raise errors.invalid("PatchOptions", "", [cause], "meta.k8s.io")
                 if not isinstance(patch, dict):
                     raise errors.bad_request("the body of the request was not a YAML/JSON object")
                 if old is None and subresource == "":
@@ -564,6 +751,8 @@ class API:
                         reset_status="status" in rt.subresources,
                     )
                     applied.setdefault("metadata", {})["name"] = name
+                    if opts.authorize_create is not None:
+                        opts.authorize_create()
                     return self.create(rt, namespace, applied, opts, operation="Apply"), True
                 if old is None:
                     raise errors.not_found(rt.plural, name, rt.group)
@@ -592,15 +781,15 @@ class API:
                 new = patching.apply_merge_patch(base, patch)
             elif patch_type == "strategic":
                 if rt.is_custom or not patching.has_strategic_schema(rt.group, rt.version, rt.kind):
-                    raise errors.unsupported_media_type("application/strategic-merge-patch+json")
+                    raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
                 new = patching.apply_strategic_merge_patch(base, patch, rt.group, rt.version, rt.kind)
             else:
-                raise errors.unsupported_media_type(patch_type)
+                raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object is not a JSON object")
             new = self._prepare_patched(rt, new, name)
             # A patch carrying metadata.resourceVersion is a precondition, as upstream.
-            return self._update_locked(rt, old, new, opts, subresource, "Update"), False
+            return self._update_locked(rt, old, new, opts, subresource, "Update", patched=True), False
 
     def _prepare_patched(self, rt: ResourceType, new: Obj, name: str) -> Obj:
         self._check_type_meta(rt, new)
@@ -625,42 +814,29 @@ class API:
         """Delete; returns (object or Status, removed_now)."""
         opts = opts or WriteOptions()
         options = options or {}
+        policy = _propagation_policy(options)
         with self.store.lock:
             old = self.get(rt, namespace, name)
             meta = old["metadata"]
             pre = options.get("preconditions") or {}
-            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            # rest.BeforeDelete: a Conflict on the kind (not the resource), UID first.
+            if pre.get("uid") is not None and pre["uid"] != meta.get("uid"):
                 raise errors.conflict(
-                    rt.plural,
+                    rt.kind,
                     name,
                     rt.group,
-                    f"Precondition failed: UID in precondition: {pre['uid']}, "
-                    f"UID in object meta: {meta.get('uid')}",
+                    f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                    f"({meta.get('uid')}). The object might have been deleted and then recreated",
                 )
-            if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
+            pre_rv = pre.get("resourceVersion")
+            if pre_rv is not None and pre_rv != meta.get("resourceVersion"):
                 raise errors.conflict(
-                    rt.plural,
+                    rt.kind,
                     name,
                     rt.group,
-                    "Precondition failed: ResourceVersion in precondition: "
-                    f"{pre['resourceVersion']}, "
-                    f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
-                )
-            policy = options.get("propagationPolicy")
-            if policy is None and options.get("orphanDependents") is not None:
-                policy = "Orphan" if options["orphanDependents"] else "Background"
-            if policy not in (None, "Background", "Foreground", "Orphan"):
-                raise errors.invalid(
-                    "DeleteOptions",
-                    "",
-                    [
-                        {
-                            "reason": "FieldValueNotSupported",
-                            "message": f'Unsupported value: "{policy}": supported values: '
-                            '"Foreground", "Background", "Orphan"',
-                            "field": "propagationPolicy",
-                        }
-                    ],
+                    f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
+                    f"ResourceVersion in record ({meta.get('resourceVersion')}). The object might have been "
+                    "modified",
                 )
             finalizers = list(meta.get("finalizers") or ())
             if policy == "Orphan" and "orphan" not in finalizers:
@@ -669,23 +845,33 @@ class API:
                 finalizers.append("foregroundDeletion")
             grace = self._grace_period(rt, old, options)
             if meta.get("deletionTimestamp"):
-                # Already deleting: a shorter grace period may be requested (pods); otherwise nothing changes.
-                if grace == 0 and rt.plural == "pods" and not rt.group and not finalizers:
-                    return self._finish_delete(rt, old, opts)
-                return old, False
+                # Already deleting: a shorter grace period may be requested (pods), which moves the deadline
+                # (and at 0 removes the pod once no finalizer holds it); otherwise nothing changes.
+                current = meta.get("deletionGracePeriodSeconds")
+                if rt.key != ("", "pods") or current is None or grace >= int(current):
+                    return old, False
+                shortened = copy.deepcopy(old)
+                shortened["metadata"]["deletionTimestamp"] = _after(grace)
+                shortened["metadata"]["deletionGracePeriodSeconds"] = grace
+                if opts.dry_run:
+                    return shortened, False
+                shortened = self.store.put(rt.key, shortened)
+                if grace == 0 and not finalizers:
+                    return self._finish_delete(rt, shortened, opts)
+                return shortened, False
             for hook in self.delete_hooks.get(rt.key, ()):
                 hook(self, rt, old)
             if finalizers or grace or _spec_finalizers(rt, old):
                 new = copy.deepcopy(old)
                 nmeta = new["metadata"]
-                nmeta["deletionTimestamp"] = now()
+                nmeta["deletionTimestamp"] = _after(grace)  # when the grace period ends
                 nmeta["deletionGracePeriodSeconds"] = grace
                 if finalizers:
                     nmeta["finalizers"] = finalizers
                 if opts.dry_run:
-                    return new, False
+                    return _as_served(rt, new), False
                 self._check_stored_size(new)
-                return self.store.put(rt.key, new), False
+                return self.store.put(rt.key, _as_stored(rt, new)), False
             return self._finish_delete(rt, old, opts)
 
     def _grace_period(self, rt: ResourceType, obj: Obj, options: dict[str, Any]) -> int:
@@ -713,17 +899,9 @@ class API:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            # StatusDetails' fields are omitempty: no "group" for a core resource.
-            "details": {
-                k: v
-                for k, v in (
-                    ("name", meta["name"]),
-                    ("group", rt.group),
-                    ("kind", rt.plural),
-                    ("uid", meta.get("uid")),
-                )
-                if v
-            },
+            "details": go_details(
+                {"name": meta["name"], "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")}
+            ),
         }, True
 
     def _remove(self, rt: ResourceType, obj: Obj) -> Obj:
@@ -738,6 +916,7 @@ class API:
         options: dict[str, Any] | None = None,
         opts: WriteOptions | None = None,
     ) -> builtins.list[Obj]:
+        _propagation_policy(options or {})
         result = self.list(rt, namespace, label_selector, field_selector)
         deleted = []
         for obj in result.items:
@@ -752,6 +931,18 @@ class API:
         return deleted
 
     # ------------------------------------------------------------------ services
+
+    def allocate_node_port(self, taken: set[int]) -> int:
+        """A free node port (the default range, 30000-32767), not one of ``taken`` nor any service's."""
+        used = set(taken)
+        for svc in self.store.list(("", "services")):
+            for port in (svc.get("spec") or {}).get("ports") or ():
+                if isinstance(port, dict) and isinstance(port.get("nodePort"), int):
+                    used.add(port["nodePort"])
+        free = [p for p in range(30000, 32768) if p not in used]
+        if not free:
+            raise errors.internal_error("range is full")
+        return secrets.choice(free)
 
     def allocate_service_ip(self) -> str:
         with self._lock:

@@ -4,6 +4,7 @@ defaults (pods, services, PVCs, namespaces), server-set status, ClusterIP alloca
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -40,9 +41,32 @@ def _default_container(c: Any) -> None:
             ref = env["valueFrom"].get("fieldRef")
             if isinstance(ref, dict):
                 ref.setdefault("apiVersion", "v1")
+    for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = c.get(kind)
+        if isinstance(probe, dict):  # SetDefaults_Probe
+            probe.setdefault("timeoutSeconds", 1)
+            probe.setdefault("periodSeconds", 10)
+            probe.setdefault("successThreshold", 1)
+            probe.setdefault("failureThreshold", 3)
+            _default_http_get(probe)
+    lifecycle = c.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        for hook in (lifecycle.get("postStart"), lifecycle.get("preStop")):
+            if isinstance(hook, dict):
+                _default_http_get(hook)
+
+
+def _default_http_get(handler: Obj) -> None:
+    """SetDefaults_HTTPGetAction."""
+    action = handler.get("httpGet")
+    if isinstance(action, dict):
+        action.setdefault("path", "/")
+        action.setdefault("scheme", "HTTP")
 
 
 def default_pod_spec(spec: Any) -> None:
+    """SetDefaults_PodSpec and its containers': what pods and pod templates (of workloads, PodTemplates)
+    both get."""
     if not isinstance(spec, dict):
         return
     spec.setdefault("restartPolicy", "Always")
@@ -50,12 +74,6 @@ def default_pod_spec(spec: Any) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault("priority", 0)
-    if spec.get("serviceAccountName") is None:
-        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or ():
             _default_container(c)
@@ -64,6 +82,8 @@ def default_pod_spec(spec: Any) -> None:
             for src in ("configMap", "secret"):
                 if isinstance(v.get(src), dict):
                     v[src].setdefault("defaultMode", 420)
+            if isinstance(v.get("hostPath"), dict):
+                v["hostPath"].setdefault("type", "")
 
 
 def _requests_from_limits(spec: Any) -> None:
@@ -103,11 +123,31 @@ def _qos_class(spec: Obj) -> str:
     return "Burstable" if requests_any else "BestEffort"
 
 
+def _pod_only_defaults(spec: Any) -> None:
+    """What the ServiceAccount and Priority admission plugins set on pods (templates get none of it)."""
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+    if spec.get("serviceAccountName") is None:
+        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+
+
 def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     spec = obj.get("spec")
     default_pod_spec(spec)
+    if isinstance(spec, dict):
+        spec.setdefault("enableServiceLinks", True)  # SetDefaults_Pod
     _service_account_admission(api, obj)
     _requests_from_limits(spec)
+
+
+def pod_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """After the field manager, as upstream's admission plugins and strategy: the ServiceAccount and
+    Priority plugins' fields (no manager owns them) and the initial status."""
+    spec = obj.get("spec")
+    _pod_only_defaults(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
 
 
@@ -120,7 +160,7 @@ def _service_account_admission(api: API, pod: Obj) -> None:
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return
-    name = str(spec.get("serviceAccountName") or "default")
+    name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
     namespace = str(meta.get("namespace", ""))
     if api.store.get(("", "serviceaccounts"), namespace, name) is not None:
         return
@@ -173,6 +213,9 @@ def _mutable_pod_fields_applied(old_spec: Obj, new_spec: Obj) -> Obj:
 
 def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     default_pod_spec(obj.get("spec"))
+    spec = obj.get("spec")
+    if isinstance(spec, dict):  # SetDefaults_Pod runs on every decode; the admission plugins on create only
+        spec.setdefault("enableServiceLinks", True)
     _requests_from_limits(obj.get("spec"))
     old_spec, new_spec = (old or {}).get("spec"), obj.get("spec")
     if (
@@ -189,43 +232,116 @@ def pod_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
 
 
 def namespace_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
-    obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
-    obj["status"] = {"phase": "Active"}
+    """SetDefaults_Namespace: the name label, owned by the creator."""
     labels = obj["metadata"].setdefault("labels", {})
     labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
 
 
+def namespace_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """After the field manager, as the namespace strategy's PrepareForCreate: the finalizer, the phase."""
+    obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+    obj["status"] = {"phase": "Active"}
+
+
+def pv_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """SetDefaults_PersistentVolume (and its host path's type)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    if isinstance(spec.get("hostPath"), dict):
+        spec["hostPath"].setdefault("type", "")
+
+
+def cronjob_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """SetDefaults_CronJob, and the pod defaults of its job template's pod template."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job = spec.get("jobTemplate")
+    if isinstance(job, dict):
+        _template_spec(job)
+
+
 def service_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
-    spec = obj.setdefault("spec", {})
-    spec.setdefault("type", "ClusterIP")
+    _service_defaults(obj.setdefault("spec", {}))
+
+
+def _service_defaults(spec: Obj) -> None:
+    """SetDefaults_Service: applied as any request is decoded, so the writer owns these fields."""
+    stype = spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
-    spec.setdefault("internalTrafficPolicy", "Cluster")
-    spec.setdefault("ipFamilies", ["IPv4"])
-    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if stype in ("NodePort", "LoadBalancer") and not spec.get("externalTrafficPolicy"):
+        spec["externalTrafficPolicy"] = "Cluster"
+    if stype in ("ClusterIP", "NodePort", "LoadBalancer"):
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if stype == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if spec.get("sessionAffinity") == "ClientIP":
+        config = spec.setdefault("sessionAffinityConfig", {})
+        if isinstance(config, dict):
+            client_ip = config.setdefault("clientIP", {})
+            if isinstance(client_ip, dict):
+                client_ip.setdefault("timeoutSeconds", 10800)
     for p in spec.get("ports") or ():
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
             p.setdefault("targetPort", p.get("port"))
-    if spec.get("clusterIP") in (None, ""):
-        spec["clusterIP"] = api.allocate_service_ip()
-    spec.setdefault("clusterIPs", [spec["clusterIP"]])  # ["None"] for a headless service too
+
+
+def service_allocate(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """The service registry's allocations, after the field manager: cluster IPs and IP families (not for
+    ExternalName services) and node ports (NodePort, and LoadBalancer unless told not to)."""
+    spec = obj.setdefault("spec", {})
+    stype = spec.get("type")
+    if stype != "ExternalName":
+        if spec.get("clusterIP") in (None, ""):
+            spec["clusterIP"] = api.allocate_service_ip()
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if stype == "NodePort" or (stype == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True)):
+        ports = [p for p in spec.get("ports") or () if isinstance(p, dict)]
+        taken = {p["nodePort"] for p in ports if isinstance(p.get("nodePort"), int)}
+        for p in ports:
+            if not p.get("nodePort"):
+                p["nodePort"] = api.allocate_node_port(taken)
+                taken.add(p["nodePort"])
     obj["status"] = {"loadBalancer": {}}
 
 
 def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """Defaults as on create; what the registry allocated (cluster IPs, IP families, node ports) is kept
+    when the request leaves it out."""
     spec = obj.setdefault("spec", {})
     old_spec = (old or {}).get("spec", {})
     # clusterIP is immutable once allocated; clients that omit it (kubectl apply) keep it.
     if not spec.get("clusterIP") and old_spec.get("clusterIP"):
         spec["clusterIP"] = old_spec["clusterIP"]
         spec.setdefault("clusterIPs", old_spec.get("clusterIPs", [old_spec["clusterIP"]]))
-    for key in ("type", "sessionAffinity", "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy"):
+    for key in ("type", "ipFamilies", "ipFamilyPolicy"):
         if key not in spec and key in old_spec:
             spec[key] = old_spec[key]
-    for p in spec.get("ports") or ():
-        if isinstance(p, dict):
-            p.setdefault("protocol", "TCP")
-            p.setdefault("targetPort", p.get("port"))
+    _service_defaults(spec)
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        allocated = {
+            (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+            for p in old_spec.get("ports") or ()
+            if isinstance(p, dict) and p.get("nodePort")
+        }
+        ports = [p for p in spec.get("ports") or () if isinstance(p, dict)]
+        taken = {p["nodePort"] for p in ports if isinstance(p.get("nodePort"), int)}
+        for p in ports:
+            if not p.get("nodePort"):
+                p["nodePort"] = allocated.get((p.get("port"), p.get("protocol"))) or api.allocate_node_port(
+                    taken
+                )
+                taken.add(p["nodePort"])
 
 
 def pv_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -236,8 +352,12 @@ def pv_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Write
 
 
 def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")  # SetDefaults_PersistentVolumeClaim
+
+
+def pvc_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """After the field manager: the DefaultStorageClass admission plugin's class, the initial status."""
     spec = obj.setdefault("spec", {})
-    spec.setdefault("volumeMode", "Filesystem")
     if not spec.get("storageClassName"):
         default = _default_storage_class(api)
         if default:
@@ -313,14 +433,29 @@ def crd_delete(api: API, rt: ResourceType, obj: Obj) -> None:
 
 
 def secret_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """Decoding a v1 Secret: stringData is write-only, merged into data (its keys win) and never stored."""
     if not obj.get("type"):
         obj["type"] = "Opaque"
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data")
+        if not isinstance(data, dict):
+            data = obj["data"] = {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _template_spec(obj: Obj) -> None:
     spec = obj.get("spec")
     if isinstance(spec, dict) and isinstance(spec.get("template"), dict):
         default_pod_spec(spec["template"].get("spec"))
+
+
+def pod_template_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """v1 PodTemplate: its pod spec is defaulted as a pod's."""
+    template = obj.get("template")
+    if isinstance(template, dict):
+        default_pod_spec(template.get("spec"))
 
 
 def _rolling(strategy: Obj, kind: str) -> None:
@@ -357,6 +492,17 @@ def workload_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: 
         strategy = spec.setdefault("updateStrategy", {})
         if isinstance(strategy, dict):
             _rolling(strategy, rt.kind)
+        # apps/v1 carries the internal templateGeneration as an annotation, counted up when the template
+        # changes (the DaemonSet strategy).
+        annotations = obj["metadata"].setdefault("annotations", {})
+        key = "deprecated.daemonset.template.generation"
+        previous = ((old or {}).get("metadata") or {}).get("annotations") or {}
+        if old is None:
+            annotations[key] = "1"
+        elif (old.get("spec") or {}).get("template") != spec.get("template"):
+            annotations[key] = str(int(previous.get(key, "0") or 0) + 1)
+        elif key in previous:
+            annotations[key] = previous[key]
     elif rt.kind == "StatefulSet":
         spec.setdefault("podManagementPolicy", "OrderedReady")
         strategy = spec.setdefault("updateStrategy", {})
@@ -389,8 +535,16 @@ def job_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Write
     spec.setdefault("backoffLimit", 6)
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
+    spec.setdefault("manualSelector", False)
     if "podFailurePolicy" not in spec:
         spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+
+
+def job_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """After the field manager, as the Job strategy's PrepareForCreate: the generated selector and labels."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
     if old is None and not spec.get("manualSelector"):
         meta = obj["metadata"]
         uid, name = meta.get("uid", ""), meta.get("name", "")
@@ -412,9 +566,14 @@ def install(api: API) -> None:
     pods, nss, svcs, pvcs = ("", "pods"), ("", "namespaces"), ("", "services"), ("", "persistentvolumeclaims")
     crds = ("apiextensions.k8s.io", "customresourcedefinitions")
     api.create_hooks.setdefault(pods, []).append(pod_create)
+    api.allocation_hooks.setdefault(nss, []).append(namespace_admit)
+    api.allocation_hooks.setdefault(pods, []).append(pod_admit)
+    api.allocation_hooks.setdefault(pvcs, []).append(pvc_admit)
+    api.allocation_hooks.setdefault(("batch", "jobs"), []).append(job_admit)
     api.update_hooks.setdefault(pods, []).append(pod_update)
     api.create_hooks.setdefault(nss, []).append(namespace_create)
     api.create_hooks.setdefault(svcs, []).append(service_create)
+    api.allocation_hooks.setdefault(svcs, []).append(service_allocate)
     api.update_hooks.setdefault(svcs, []).append(service_update)
     api.create_hooks.setdefault(pvcs, []).append(pvc_create)
     api.create_hooks.setdefault(("", "persistentvolumes"), []).append(pv_create)
@@ -423,6 +582,9 @@ def install(api: API) -> None:
     api.delete_hooks.setdefault(crds, []).append(crd_delete)
     for hooks in (api.create_hooks, api.update_hooks):
         hooks.setdefault(("", "secrets"), []).append(secret_write)
+        hooks.setdefault(("", "podtemplates"), []).append(pod_template_write)
+        hooks.setdefault(("", "persistentvolumes"), []).append(pv_write)
+        hooks.setdefault(("batch", "cronjobs"), []).append(cronjob_write)
         for plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
             hooks.setdefault(("apps", plural), []).append(workload_write)
         hooks.setdefault(("batch", "jobs"), []).append(job_write)

@@ -140,7 +140,7 @@ class Cluster:
         from kubesim.validation import BuiltinCheck, check_builtin
 
         def check(obj: dict[str, Any], rt: ResourceType) -> BuiltinCheck:
-            return check_builtin(obj, rt.group, rt.version, rt.kind)
+            return check_builtin(obj, rt.group, rt.version, rt.kind, canonicalize=True)
 
         self.api.check_builtin = check
         for plural in _RBAC_KINDS:

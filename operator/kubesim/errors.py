@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
+# How upstream's runtime scheme names itself in decoding errors.
+SCHEME = '"pkg/runtime/scheme.go:110"'
+
 
 class Cause(TypedDict, total=False):
     """One entry of ``details.causes``: what is wrong (reason, message) and where (field)."""
@@ -38,21 +41,33 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if not self.reason:
-            del body["reason"]  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
+        """The ``Status`` as upstream encodes it: Go's field order (kind, apiVersion, metadata, status,
+        message, reason, details, code) with its ``omitempty`` rules, so a client printing the raw body
+        shows the same bytes."""
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.message:
+            body["message"] = self.message
+        if self.reason:  # metav1.StatusReasonUnknown is "", which Go's omitempty leaves out
+            body["reason"] = self.reason
         if self.details is not None:
-            # metav1.StatusDetails' fields are all omitempty: a core resource's details carry no "group".
-            body["details"] = {k: v for k, v in self.details.items() if v not in ("", None, [])}
+            body["details"] = go_details(self.details)
+        body["code"] = self.code
         return body
+
+
+# metav1.StatusDetails and metav1.StatusCause fields in Go's order; every one is omitempty.
+_DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+_CAUSE_ORDER = ("reason", "message", "field")
+
+
+def go_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``metav1.StatusDetails`` as Go encodes it: its fields in order, empty ones left out."""
+    out = {key: details[key] for key in _DETAILS_ORDER if details.get(key)}
+    if "causes" in out:
+        out["causes"] = [
+            {key: cause[key] for key in _CAUSE_ORDER if cause.get(key)} for cause in out["causes"]
+        ]
+    return out
 
 
 class PlainTextError(ApiError):
@@ -81,16 +96,7 @@ def _qualified(resource: str, group: str) -> str:
 
 
 def _details(name: str | None, resource: str, group: str, **extra: Any) -> dict[str, Any]:
-    details: dict[str, Any] = {"group": group, "kind": resource}
-    if name:
-        details["name"] = name
-    details.update(extra)
-    return details
-
-
-def resource_not_found() -> ApiError:
-    """No such resource in a served group/version (upstream's NewNotFound with empty details)."""
-    return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+    return {"name": name or "", "group": group, "kind": resource, **extra}
 
 
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
@@ -126,11 +132,13 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> ApiErr
 def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
     """422 Invalid, worded like the real server:
     ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
-    parts = []
+    parts: list[str] = []
     for cause in causes:
         field = cause.get("field", "")
         msg = cause.get("message", "")
-        parts.append(f"{field}: {msg}" if field else msg)
+        part = f"{field}: {msg}" if field else msg
+        if part not in parts:  # field.ErrorList.ToAggregate drops repeated messages (the causes keep them)
+            parts.append(part)
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     qualified = _qualified(kind, group)
     return ApiError(
@@ -171,17 +179,28 @@ def bad_request(message: str) -> ApiError:
 def method_not_allowed(
     message: str = "the server does not allow this method on the requested resource",
 ) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", message)
+    return ApiError(405, "MethodNotAllowed", message, details={})
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
+def resource_not_found() -> ApiError:
+    """404 for a path the API serves nothing at (not an object that does not exist)."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+
+
+def unsupported_media_type(accepted: str = "") -> ApiError:
+    """415: worded by the handler when it knows what it accepts (``accepted``), else by the router
+    (``415: Unsupported Media Type``, empty details)."""
+    if not accepted:
+        return ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", details={})
     return ApiError(
         415,
         "UnsupportedMediaType",
-        "the body of the request was in an unknown format - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; "
-        f"got {content_type}",
+        f"the body of the request was in an unknown format - accepted media types include: {accepted}",
     )
+
+
+PATCH_MEDIA_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+BODY_MEDIA_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 def expired(message: str) -> ApiError:
@@ -217,6 +236,14 @@ def etcd_request_too_large() -> ApiError:
     return ApiError(500, "", "etcdserver: request is too large")
 
 
-def forbidden_message(message: str, resource: str, name: str, group: str = "") -> ApiError:
+def resource_version_set_on_create() -> ApiError:
+    """etcd3's store refuses a create carrying a resourceVersion (storage.ErrResourceVersionSetOnCreate);
+    the API server answers it as a 500 with an empty (Unknown) reason."""
+    return ApiError(500, "", "resourceVersion should not be set on objects to be created")
+
+
+def forbidden_message(
+    message: str, resource: str, name: str, group: str = "", causes: list[Cause] | None = None
+) -> ApiError:
     """403 raised by admission (e.g. creation in a terminating namespace), not by RBAC."""
-    return ApiError(403, "Forbidden", message, details=_details(name, resource, group))
+    return ApiError(403, "Forbidden", message, details=_details(name, resource, group, causes=causes or []))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import uuid
 from typing import Any
@@ -16,6 +17,36 @@ def now() -> str:
 
 def now_micro() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_CANONICAL_MICRO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?(?:Z|([+-])(\d\d):(\d\d))", re.ASCII
+)
+
+
+def canonical_time(value: str, *, micro: bool = False) -> str | None:
+    """A metav1.Time (or, ``micro``, MicroTime) as Go writes it back once decoded: in UTC, to the second
+    (MicroTime: the microsecond), ``Z``; None when the value is not RFC 3339 as Go reads it."""
+    if (_CANONICAL_MICRO_TIME if micro else _CANONICAL_TIME).fullmatch(value):
+        return value
+    found = _RFC3339.fullmatch(value)
+    if found is None:
+        return None
+    year, month, day, hour, minute, second, fraction, sign, off_h, off_m = found.groups()
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=dt.UTC
+        )
+    except ValueError:
+        return None
+    if fraction:
+        moment += dt.timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
+    if sign:
+        offset = dt.timedelta(hours=int(off_h), minutes=int(off_m))
+        moment = moment - offset if sign == "+" else moment + offset
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_uid() -> str:

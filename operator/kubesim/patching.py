@@ -40,10 +40,12 @@ Simplifications in managed-field tracking and conflict detection
   patch strategy (then ``map`` keyed by the merge key, or ``set``); fields a CRD schema does not describe
   are "deduced" as upstream does (maps granular, lists atomic). Schema version conversion is not modelled:
   sets recorded under another apiVersion are compared as if they were the current one.
-* Upstream computes ``Update`` sets against a Go zero-value object, so whether a parent node is itself a
-  member (the ``.: {}`` entry) depends on Go ``omitempty`` tags. kubesim approximates: for built-in types a
-  struct-valued field and a field listed as ``required`` are never members themselves, maps, lists and list
-  items are; for custom resources every created node is a member (as upstream, which has no Go struct).
+* Upstream computes ``Update`` sets against a Go zero-value object, so whether a created node is itself a
+  member (the ``.: {}`` entry) depends on whether Go holds it by value: for built-in types a struct held by
+  value (``strategy``, ``template``, ``resources``: ``data/value_structs.json``, from upstream's OpenAPI v3
+  ``"default": {}``) and a field listed as ``required`` are never members themselves; structs held by
+  pointer (``rollingUpdate``, ``securityContext``), maps, lists and list items are; for custom resources
+  every created node is a member (as upstream, which has no Go struct).
 * A missing list-map key field takes its schema ``default`` (``protocol`` defaults to ``TCP``); duplicate
   keys or missing keys without default make ``apply_server_side`` answer 500, while Update tracking falls
   back to positional ``i:<n>`` elements instead of failing.
@@ -64,12 +66,14 @@ import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jsonpatch
 
 from kubesim import definitions as k8sdefs
 from kubesim.errors import ApiError
+from kubesim.objectmeta import canonical_time
 
 __all__ = [
     "apply_json_patch",
@@ -172,18 +176,14 @@ def _json_kind(v: Any) -> str:
     return "null"
 
 
-def _generic_422(server_message: str) -> ApiError:
-    """``NewGenericServerResponse(422, ...)``: reason Invalid, the detail as an UnexpectedServerResponse
-    cause."""
-    return ApiError(
-        422,
-        "Invalid",
-        "the server rejected our request due to an error in our request",
-        details={"causes": [{"reason": "UnexpectedServerResponse", "message": server_message}]},
-    )
+def _generic_422() -> ApiError:
+    """``NewGenericServerResponse(422, ..., isUnexpectedResponse=false)``: reason Invalid, a fixed message,
+    empty details (the patcher's own words are not shown to the client)."""
+    message = "the server rejected our request due to an error in our request"
+    return ApiError(422, "Invalid", message, details={})
 
 
-def _patch_invalid(patched: Any, message: str) -> ApiError:
+def patch_invalid(patched: Any, message: str) -> ApiError:
     """``NewInvalid(GroupKind{}, "", patch: Invalid value: ...)`` for a patched document that does not
     decode."""
     shown = json.dumps(patched, separators=(",", ":"))
@@ -197,12 +197,8 @@ def _patch_invalid(patched: Any, message: str) -> ApiError:
 
 
 def _internal(message: str) -> ApiError:
-    return ApiError(
-        500,
-        "InternalError",
-        f"Internal error occurred: {message}",
-        details={"causes": [{"message": message}]},
-    )
+    """A plain Go error returned by the patcher: a 500 with its text, no reason, no details."""
+    return ApiError(500, "", message)
 
 
 def _bad(message: str) -> ApiError:
@@ -249,7 +245,7 @@ def apply_merge_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
         return doc  # type: ignore[no-any-return]
     if isinstance(patch, list):
         result = _prune_nulls(_clone(patch))
-        raise _patch_invalid(
+        raise patch_invalid(
             result, "json: cannot unmarshal array into Go value of type map[string]interface {}"
         )
     raise _bad("Invalid JSON Patch")
@@ -278,39 +274,6 @@ def _parent(doc: Any, path: str) -> tuple[Any, str] | None:
     return (cur, parts[-1]) if isinstance(cur, (dict, list)) else None
 
 
-def _json_patch_error(doc: Any, op: Mapping[str, Any], exc: Exception) -> str:
-    """The wording of gopkg.in/evanphx/json-patch.v4 for the failure of one operation."""
-    kind = op.get("op")
-    path = op.get("path")
-    if kind not in ("add", "remove", "replace", "move", "copy", "test"):
-        return f"Unexpected kind: {kind}"
-    if not isinstance(path, str):
-        return f"{kind} operation failed to decode path: operation missing path field: missing value"
-    if kind in ("move", "copy"):
-        frm = op.get("from")
-        if not isinstance(frm, str) or _parent(doc, frm) is None:
-            return f"{kind} operation does not apply: doc is missing from path: {frm}: missing value"
-        return f"error in {kind} for path: '{path}': {exc}"
-    found = _parent(doc, path)
-    if found is None:
-        if kind == "test":
-            return f"test operation does not apply: is missing path: {path}: missing value"
-        if kind == "replace":
-            return f"replace operation does not apply: doc is missing path: {path}: missing value"
-        return f'{kind} operation does not apply: doc is missing path: "{path}": missing value'
-    container, last = found
-    if kind == "test":
-        return f"testing value {path} failed: test failed"
-    if kind == "replace":
-        return f"replace operation does not apply: doc is missing key: {path}: missing value"
-    if isinstance(container, dict):
-        return f"error in {kind} for path: '{path}': Unable to remove nonexistent key: {last}: missing value"
-    return (
-        f"error in {kind} for path: '{path}': Unable to access invalid index: {last}: "
-        "invalid index referenced"
-    )
-
-
 def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
     """Apply a JSON patch (``application/json-patch+json``); returns a new dict.
 
@@ -335,6 +298,10 @@ def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
         norm = dict(op)
         if norm.get("op") in ("add", "replace", "test") and "value" not in norm:
             norm["value"] = None  # json-patch v4 treats a missing value as null
+        if norm.get("op") == "replace" and isinstance(norm.get("path"), str):
+            found = _parent(doc, norm["path"])
+            if found is not None and isinstance(found[0], dict) and found[1] not in found[0]:
+                norm["op"] = "add"  # json-patch v4 reads a missing key as null, so replace sets it
         try:
             if norm.get("op") == "test" and isinstance(norm.get("path"), str):
                 # json-patch compares decoded JSON; Python would call True == 1.
@@ -355,9 +322,9 @@ def apply_json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
             TypeError,
             ValueError,
         ) as exc:
-            raise _generic_422(_json_patch_error(doc, norm, exc)) from None
+            raise _generic_422() from exc
     if not isinstance(doc, dict):
-        raise _patch_invalid(
+        raise patch_invalid(
             doc, f"json: cannot unmarshal {_json_kind(doc)} into Go value of type map[string]interface {{}}"
         )
     return doc
@@ -556,7 +523,7 @@ def _slice_element_kind(*lists: list[Any]) -> str:
                     raise _ERR_NO_LIST_OF_LISTS
             elif prev is not t:
                 raise _SmpError(
-                    500, "list element types are not identical: " + " ".join(_go_fmt(x) for x in lists)
+                    500, "list element types are not identical: [" + " ".join(_go_fmt(x) for x in lists) + "]"
                 )
     if prev is None:
         raise _SmpError(500, "no elements in any of the given slices")
@@ -890,7 +857,7 @@ def apply_strategic_merge_patch(
         if exc.status == 400:
             raise _bad(exc.message) from None
         if exc.status == 422:
-            raise _generic_422(exc.message) from None
+            raise _generic_422() from None
         raise _internal(exc.message) from None
     return result
 
@@ -1001,6 +968,35 @@ def _child_type(t: _Type, key: str) -> _Type:
 
 def _declared(t: _Type, key: str) -> bool:
     return t.kind == _STRUCT and key in t.props
+
+
+@functools.cache
+def _value_struct_props() -> frozenset[int]:
+    """The property schemas (by identity: the definitions are loaded once) of struct fields Go holds by
+    value rather than by pointer."""
+    table = json.loads((Path(__file__).parent / "data" / "value_structs.json").read_text())["structs"]
+    ids: set[int] = set()
+    for name, props in table.items():
+        try:  # the very objects _resolve reaches (the definitions are cached per call signature)
+            declared = k8sdefs.resolve_ref(f"#/$defs/{name}").get("properties") or {}
+        except KeyError:
+            continue
+        ids.update(id(declared[prop]) for prop in props if prop in declared)
+    return frozenset(ids)
+
+
+def _created_child(t: _Type, key: str, ct: _Type, builtin: bool, skeleton: bool) -> tuple[bool, bool]:
+    """(whether a created field is itself a member of the writer's set (``".": {}``), whether it is part
+    of the Go zero-value object). Upstream compares against a zero-value Go object: a struct held by value
+    under a node of that object (the root, ``spec``, ``spec.template``...) exists already, so creating it
+    is no change of its own; in a created list item or pointer struct it is created like anything else. A
+    required field is never a member. Custom resources have no Go struct: every created node is a
+    member."""
+    if not builtin or not _declared(t, key):
+        return True, False
+    if skeleton and ct.kind == _STRUCT and id(t.props[key]) in _value_struct_props():
+        return False, True
+    return key not in t.required, False
 
 
 _root_cache: dict[int, tuple[Any, Any]] = {}
@@ -1137,14 +1133,22 @@ def _mode(t: _Type, v: Any) -> str | None:
 
 
 def _compare(
-    lhs: Any, rhs: Any, t: _Type, path: FieldPath, res: _Comparison, builtin: bool, member_if_created: bool
+    lhs: Any,
+    rhs: Any,
+    t: _Type,
+    path: FieldPath,
+    res: _Comparison,
+    builtin: bool,
+    member_if_created: bool,
+    skeleton: bool = False,
 ) -> None:
-    """structured-merge-diff's Compare: leaves added/modified/removed, plus created/deleted nodes."""
+    """structured-merge-diff's Compare: leaves added/modified/removed, plus created/deleted nodes.
+    ``skeleton``: the node is part of the Go zero-value object (see :func:`_created_child`)."""
     if lhs is _MISSING:
-        _one_sided(rhs, t, path, res.added, builtin, member_if_created)
+        _one_sided(rhs, t, path, res.added, builtin, member_if_created, skeleton)
         return
     if rhs is _MISSING:
-        _one_sided(lhs, t, path, res.removed, builtin, member_if_created)
+        _one_sided(lhs, t, path, res.removed, builtin, member_if_created, skeleton)
         return
     if (lhs is rhs or type(lhs) is type(rhs)) and isinstance(lhs, (dict, list)) and _same_json(lhs, rhs):
         return  # nothing below differs
@@ -1178,9 +1182,7 @@ def _compare(
         rmap: Mapping[str, Any] = rhs if isinstance(rhs, dict) else {}
         for key in {**lmap, **rmap}:
             ct = _child_type(t, key)
-            # Go zero values: a struct-valued or required field of a built-in type exists as soon as its
-            # parent does, so creating it does not make it a member of the set (no ".": {}).
-            member = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
+            member, child_skeleton = _created_child(t, key, ct, builtin, skeleton)
             _compare(
                 lmap.get(key, _MISSING),
                 rmap.get(key, _MISSING),
@@ -1189,6 +1191,7 @@ def _compare(
                 res,
                 builtin,
                 member,
+                child_skeleton,
             )
     if member_if_created:
         if lhs is _MISSING:
@@ -1198,7 +1201,13 @@ def _compare(
 
 
 def _one_sided(
-    v: Any, t: _Type, path: FieldPath, out: set[FieldPath], builtin: bool, member_if_created: bool
+    v: Any,
+    t: _Type,
+    path: FieldPath,
+    out: set[FieldPath],
+    builtin: bool,
+    member_if_created: bool,
+    skeleton: bool = False,
 ) -> None:
     """:func:`_compare` of a value with nothing on the other side (a created or a deleted subtree): its
     leaves and its member nodes go to ``out`` (``added`` or ``removed``)."""
@@ -1213,9 +1222,8 @@ def _one_sided(
     else:
         for key, val in v.items():
             ct = _child_type(t, key)
-            # As in _compare: a struct-valued or required field of a built-in type is not a member itself.
-            member = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
-            _one_sided(val, ct, (*path, "f:" + key), out, builtin, member)
+            member, child_skeleton = _created_child(t, key, ct, builtin, skeleton)
+            _one_sided(val, ct, (*path, "f:" + key), out, builtin, member, child_skeleton)
     if member_if_created:
         out.add(path)
 
@@ -1737,7 +1745,8 @@ def _decode_entries(raw: Any, stored: Any = None) -> list[_Entry] | None:
                 operation=str(op),
                 api_version=str(e.get("apiVersion", "")),
                 subresource=str(e.get("subresource", "")),
-                time=e.get("time") if isinstance(e.get("time"), str) else None,
+                # Go decodes the time and writes it back in its own form (UTC, seconds, "Z").
+                time=(canonical_time(e["time"]) or e["time"]) if isinstance(e.get("time"), str) else None,
                 fields=decode_fields_v1(e.get("fieldsV1")),
             )
         )
@@ -1866,17 +1875,17 @@ def _created_fields_v1(
         elif reset_status and key == "status":
             continue  # ...and the main resource none of it when status is a subresource
         ct = _child_type(root, key)
-        member = not (builtin and _declared(root, key) and (ct.kind == _STRUCT or key in root.required))
+        member, skeleton = _created_child(root, key, ct, builtin, True)
         pe = "f:" + key
         strip = _STRIP_TREE.get(pe)
-        node = _created_node(val, ct, builtin, member, strip)
+        node = _created_node(val, ct, builtin, member, strip, skeleton)
         if node is not None:
             children.append((pe, node))
     return _fv1_node(children, False)
 
 
 def _created_node(
-    v: Any, t: _Type, builtin: bool, member: bool, strip: list[Any] | None
+    v: Any, t: _Type, builtin: bool, member: bool, strip: list[Any] | None, skeleton: bool = False
 ) -> dict[str, Any] | None:
     """The encoded fieldsV1 node of a created value (see :func:`_one_sided`), None when nothing at or
     below it is a member. ``strip``: [whether the node itself is stripped, the tree of its children]."""
@@ -1895,9 +1904,9 @@ def _created_node(
     else:
         for key, val in v.items():
             ct = _child_type(t, key)
-            m = not (builtin and _declared(t, key) and (ct.kind == _STRUCT or key in t.required))
+            m, child_skeleton = _created_child(t, key, ct, builtin, skeleton)
             pe = "f:" + key
-            node = _created_node(val, ct, builtin, m, below.get(pe) if below else None)
+            node = _created_node(val, ct, builtin, m, below.get(pe) if below else None, child_skeleton)
             if node is not None:
                 children.append((pe, node))
     is_member = member and not stripped
@@ -1987,6 +1996,7 @@ def record_update_manager(
         res,
         builtin,
         False,
+        True,
     )
     changed = _status_filter((res.added | res.modified) - _STRIP_PATHS, subresource, reset_status)
     removed = res.removed
@@ -2120,7 +2130,7 @@ def apply_server_side(
     if existing is not None and not entries:
         # The object predates field tracking: someone owns what is there ("before-first-apply").
         res0 = _Comparison()
-        _compare(_MISSING, live, root, (), res0, builtin, False)
+        _compare(_MISSING, live, root, (), res0, builtin, False, True)
         owned = _status_filter(res0.added - _STRIP_PATHS, subresource, reset_status)
         if owned:
             entries.append(
@@ -2129,7 +2139,7 @@ def apply_server_side(
                     "Update",
                     str(live.get("apiVersion", expected_gv)),
                     subresource,
-                    None,
+                    now,  # upstream stamps it with the apply's time
                     owned,
                 )
             )
@@ -2139,7 +2149,10 @@ def apply_server_side(
         _to_set(config, root, (), new_set, True)
         merged = _merge(live if live else _MISSING, config, root)
     except _KeyError as exc:
-        raise _internal(f"failed to create typed patch object ({expected_gv}, Kind={kind}): {exc}") from None
+        meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        who = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+        what = f"{who}; {expected_gv}, Kind={kind}"
+        raise _internal(f"failed to create typed patch object ({what}): {exc}") from None
     new_set = _status_filter(new_set - _STRIP_PATHS, subresource, reset_status)
 
     ident = (field_manager, "Apply", "", subresource)
@@ -2153,7 +2166,7 @@ def apply_server_side(
         merged = pruned if pruned is not _MISSING else {}
 
     res = _Comparison()
-    _compare(live if existing is not None else _MISSING, merged, root, (), res, builtin, False)
+    _compare(live if existing is not None else _MISSING, merged, root, (), res, builtin, False, True)
     touched = res.modified | res.added
     conflicts = [(e, p) for e in others for p in sorted(e.fields & touched)]
     if conflicts and not force:

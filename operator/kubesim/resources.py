@@ -124,6 +124,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("", "v1", "Event", "events", short_names=("ev",)),
     _rt("", "v1", "Node", "nodes", False, short_names=("no",), subresources=("status",)),
     _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
+    _rt("", "v1", "PodTemplate", "podtemplates"),
     _rt("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), subresources=("status",)),
     _rt("events.k8s.io", "v1", "Event", "events", short_names=("ev",)),
     _rt(
@@ -311,6 +312,13 @@ class Registry:
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
         return [rt for rt in self._by_path.values() if rt.group == group and rt.version == version]
+
+    def kinds_in(self, group: str, version: str) -> set[str]:
+        """The kinds (and their list kinds) served in a group version."""
+        kinds: set[str] = set()
+        for rt in self.in_group_version(group, version):
+            kinds.update((rt.kind, rt.list_kind))
+        return kinds
 
     def has_group_version(self, group: str, version: str) -> bool:
         return version in self._group_versions.get(group, [])

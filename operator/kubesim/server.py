@@ -20,13 +20,13 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim import errors, openapi_proto, protobuf, tables
+from kubesim import errors, gojson, openapi_proto, protobuf, tables
 from kubesim.accounting import RequestCounter
 from kubesim.api import API, ListResult, User, WriteOptions
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.resources import Registry, ResourceType
-from kubesim.store import Event, Progress, dumps
+from kubesim.store import Event, Progress, dumps, go_json
 
 log = logging.getLogger("kubesim.server")
 
@@ -71,7 +71,23 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return web.Response(body=dumps(body), status=status, content_type="application/json", headers=headers)
 
 
+class _PageNotFound(Exception):
+    """A path no handler serves: Go's http.NotFound page, not a Status."""
+
+
+def _page_not_found() -> web.Response:
+    return web.Response(
+        status=404,
+        text="404 page not found\n",
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
 def _error(exc: ApiError) -> web.Response:
+    """A Status encoded byte for byte as upstream's (Go's encoding/json Encoder: HTML-safe escapes and a
+    trailing newline): clients print the raw body of an error. Some errors upstream answers as plain text."""
     if isinstance(exc, errors.PlainTextError):
         return web.Response(
             status=exc.code,
@@ -79,7 +95,9 @@ def _error(exc: ApiError) -> web.Response:
             content_type="text/plain",
             headers={"X-Content-Type-Options": "nosniff"},
         )
-    return _json(exc.status(), exc.code, exc.headers)
+    return web.Response(
+        body=go_json(exc.status()), status=exc.code, content_type="application/json", headers=exc.headers
+    )
 
 
 def _present(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +168,8 @@ class Server:
             return _error(errors.internal_server_error_text(request.path_qs, str(exc)))
         except ApiError as exc:
             return _error(exc)
+        except _PageNotFound:
+            return _page_not_found()
         except web.HTTPRequestEntityTooLarge:
             return _error(errors.request_entity_too_large(request.client_max_size))
         except asyncio.CancelledError:
@@ -188,14 +208,14 @@ class Server:
         if head == "apis" and len(parts) == 2:
             group = self._group(parts[1])
             if group is None:
-                return _page_not_found()
+                raise _PageNotFound
             return _json(group)
         if head == "openapi" and self.openapi is not None:
             return self._openapi(request, parts)
         handler = self.non_resource.get(path)
         if handler is not None:
             return await handler(request, user)
-        return _page_not_found()
+        raise _PageNotFound
 
     def _authorize_nonresource(self, user: User, method: str, path: str) -> None:
         if self.authorize is None:
@@ -320,11 +340,11 @@ class Server:
         if len(parts) > 2 and parts[1] == "v3":
             doc = self.openapi.v3_bytes("/".join(parts[2:]))
             if doc is None:
-                return _page_not_found()
+                raise _PageNotFound
             return web.Response(
                 body=doc, content_type="application/json", headers={"Cache-Control": "public, immutable"}
             )
-        return _page_not_found()
+        raise _PageNotFound
 
     # ------------------------------------------------------------------ resources
 
@@ -344,8 +364,10 @@ class Server:
     ) -> web.StreamResponse:
         group, version, rest, watch_prefix = self._parse_target(parts)
         if not self.registry.has_group_version(group, version):
-            if group and self._group(group) is None:
-                return _page_not_found()
+            # Built-in groups answer a Status; unknown groups and CRDs' groups fall through to the
+            # mux's plain-text page.
+            if group and self._custom_group(group):
+                raise _PageNotFound
             raise errors.resource_not_found()
         if not rest:
             self._authorize_nonresource(user, request.method, request.path)
@@ -379,6 +401,17 @@ class Server:
         )
         rt = target.rt
         ns = target.namespace or ""
+        if verb == "patch" and self.authorize is not None:
+            authorize = self.authorize
+
+            def authorize_create() -> None:
+                exc = authorize(
+                    user, "create", rt, target.subresource, target.namespace, target.name, request.path
+                )
+                if exc is not None:
+                    raise exc
+
+            opts.authorize_create = authorize_create
         if verb == "watch":
             return await self._watch(request, target)
         if verb == "list":
@@ -391,7 +424,7 @@ class Server:
             obj = self.api.get(rt, ns, target.name or "")
             return self._object_response(request, rt, obj)
         if verb == "create":
-            body = await self._body(request)
+            body = await (self._body(request) if target.subresource else self._object_body(request, rt))
             if target.subresource:
                 handler = self.non_resource.get(f"subresource:{rt.plural}/{target.subresource}")
                 if handler is None:
@@ -411,7 +444,10 @@ class Server:
                 return _json(obj, 201)
             return self._write_response(rt, obj, 201, opts)
         if verb == "update":
-            body = await self._body(request)
+            if target.subresource in ("", "status"):
+                body = await self._object_body(request, rt)
+            else:
+                body = await self._body(request)
             if target.subresource == "scale":
                 return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", body, opts)))
             sub = "status" if target.subresource in ("status", "finalize") else target.subresource
@@ -429,15 +465,11 @@ class Server:
                 obj = self.api.update(rt, ns, target.name or "", body, opts, sub)
             return self._write_response(rt, obj, 200, opts)
         if verb == "patch":
-            ctype = request.content_type
-            patch_type = _PATCH_TYPES.get(ctype)
+            patch_type = _PATCH_TYPES.get(request.content_type)
             if patch_type is None:
-                raise errors.unsupported_media_type(ctype)
-            raw = await self.read_body(request)
-            try:
-                patch = yaml.safe_load(raw) if patch_type == "apply" else json.loads(raw or b"null")
-            except (ValueError, yaml.YAMLError) as exc:
-                raise errors.bad_request(f"error decoding patch: {exc}") from exc
+                # Custom resources' handler words it; for built-in kinds the router refuses it.
+                raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES if rt.is_custom else "")
+            patch = _decode_patch(patch_type, await self.read_body(request))
             if target.subresource == "scale":
                 scale = _scale_of(rt, self.api.get(rt, ns, target.name or ""))
                 from kubesim import patching
@@ -490,6 +522,8 @@ class Server:
         plural = rest[0]
         rt = self.registry.get(group, version, plural)
         if rt is None:
+            if self._custom_group(group):
+                raise _PageNotFound
             raise errors.resource_not_found()
         if rt.namespaced and namespace is None and len(rest) > 1:
             raise errors.resource_not_found()
@@ -502,6 +536,12 @@ class Server:
         if len(rest) > 3:
             raise errors.resource_not_found()
         return Target(rt, namespace, name, sub)
+
+    def _custom_group(self, group: str) -> bool:
+        """Whether the group is unknown or served by CRDs: the API server's own handlers do not know
+        it, and the mux answers its plain-text 404 page."""
+        types = [rt for rt in self.registry.all() if rt.group == group]
+        return not types or any(rt.is_custom for rt in types)
 
     @staticmethod
     def _verb(method: str, target: Target, watch: bool) -> str:
@@ -546,13 +586,31 @@ class Server:
             raise errors.bad_request("the body of the request was empty")
         return _decode_body(request.content_type, raw)
 
+    async def _object_body(self, request: web.Request, rt: ResourceType) -> Any:
+        """A create or update body, refused as upstream's decoder refuses it."""
+        ctype = request.content_type if request.headers.get("Content-Type") else "application/json"
+        if ctype not in ("application/json", "application/yaml", protobuf.CONTENT_TYPE):
+            raise errors.unsupported_media_type(errors.BODY_MEDIA_TYPES)
+        raw = await self.read_body(request)
+        if ctype != "application/json":
+            if not raw:
+                raise errors.bad_request("the body of the request was empty")
+            return _decode_body(request.content_type, raw)
+        unrecognized = f"the object provided is unrecognized (must be of type {rt.kind}): "
+        body = _go_json(raw, unrecognized + _PARSE_ERROR, _TYPE_META_STRUCT)
+        if body is None:
+            return {}  # decodes as an empty object
+        if rt.is_custom and not body.get("kind"):
+            text = raw.decode("utf-8", "replace")
+            summary = gojson.summarize(raw)
+            raise errors.bad_request(unrecognized + f"Object 'Kind' is missing in '{text}' ({summary})")
+        return body
+
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
         raw = await self.read_body(request) if request.can_read_body else b""
         if raw:
-            body = _decode_body(request.content_type, raw)
-            if isinstance(body, dict):
-                options.update(body)
+            options.update(_decode_delete_options(request.content_type, raw))
         q = request.query
         if "propagationPolicy" in q:
             options["propagationPolicy"] = q["propagationPolicy"]
@@ -580,10 +638,11 @@ class Server:
     def _write_response(
         self, rt: ResourceType, obj: dict[str, Any], status: int, opts: WriteOptions
     ) -> web.Response:
-        headers = {}
-        if opts.warnings:
-            headers["Warning"] = ", ".join(f'299 - "{w}"' for w in opts.warnings[:10])
-        return _json(_present(rt, obj) if obj.get("kind") != "Status" else obj, status, headers)
+        response = _json(_present(rt, obj) if obj.get("kind") != "Status" else obj, status)
+        for text in dict.fromkeys(opts.warnings):  # one header each, repeats dropped, as upstream
+            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{quoted}"')
+        return response
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
         q = request.query
@@ -849,8 +908,7 @@ def _require_resource_version(rt: ResourceType, name: str, body: Any) -> None:
         "message": "Invalid value: 0: must be specified for an update",
         "field": "metadata.resourceVersion",
     }
-    # Upstream's store names the qualified resource here (widgets.example.com), not the kind.
-    raise errors.invalid(rt.plural, name, [cause], rt.group)
+    raise errors.invalid(rt.plural, name, [cause], rt.group)  # named by the resource, not the kind
 
 
 def _next_bookmark(now: float, interval: float, deadline: float | None) -> float | None:
@@ -878,12 +936,6 @@ def _parse_resource_version(value: str, error: Callable[[str], ApiError]) -> int
     return int(value)
 
 
-def _page_not_found() -> web.Response:
-    """What upstream answers for a path no handler serves (an unknown group, a non-resource URL): Go's
-    http.NotFound, plain text rather than a Status."""
-    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
-
-
 def _flag(value: str | None) -> bool:
     """A boolean query parameter as Go's strconv.ParseBool reads it (``true``, ``True``, ``1``, ``t``...)."""
     return value in ("1", "t", "T", "true", "TRUE", "True")
@@ -896,6 +948,86 @@ class _WatchCut(Exception):
 def _manager_from_user_agent(agent: str) -> str:
     """Upstream's default field manager: the User-Agent up to its first "/", at most 128 bytes."""
     return agent.split("/", 1)[0][:128]
+
+
+_PARSE_ERROR = "couldn't get version/kind; json parse error: "
+
+
+def _unmarshal_error(value: Any, go_type: str) -> str:
+    return f"json: cannot unmarshal {gojson.value_type(value)} into Go value of type {go_type}"
+
+
+# The Go type upstream decodes a body into first, to find its apiVersion and kind.
+_TYPE_META_STRUCT = (
+    'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+)
+
+
+def _go_json(raw: bytes, prefix: str, go_type: str, *, summary: bool = True) -> Any:
+    """Decode JSON as upstream's decoders do: Go's syntax errors, and a type error for a value that is
+    neither an object nor null; both as 400s worded ``prefix + error`` (and the body's summary)."""
+    suffix = f" ({gojson.summarize(raw)})" if summary else ""
+    err = gojson.syntax_error(raw)
+    if err is not None:
+        raise errors.bad_request(prefix + err + suffix)
+    value = json.loads(raw.decode("utf-8", "replace"))
+    if value is not None and not isinstance(value, dict):
+        raise errors.bad_request(prefix + _unmarshal_error(value, go_type) + suffix)
+    return value
+
+
+def _patch_decoding(error: str) -> ApiError:
+    return errors.bad_request(f"error decoding patch: {error}")
+
+
+def _decode_patch(patch_type: str, raw: bytes) -> Any:
+    """A patch body decoded, or refused with upstream's words."""
+    if patch_type == "apply":
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise errors.bad_request(f"error decoding YAML: {exc}") from exc
+    err = gojson.syntax_error(raw)
+    if err is not None:
+        # The strategic merge patcher reports the decoder's error as it is.
+        raise errors.bad_request(err) if patch_type == "strategic" else _patch_decoding(err)
+    patch = json.loads(raw.decode("utf-8", "replace"))
+    if patch_type == "json":
+        # The handler counts the operations first, decoding them as a list of structs.
+        if patch is None:
+            return []
+        if not isinstance(patch, list):
+            raise _patch_decoding(_unmarshal_error(patch, "[]handlers.jsonPatchOp"))
+        for op in patch:
+            if op is not None and not isinstance(op, dict):
+                raise _patch_decoding(_unmarshal_error(op, "handlers.jsonPatchOp"))
+        return [op or {} for op in patch]
+    if patch is None:
+        return None if patch_type == "merge" else {}  # a null merge patch is refused by the patcher
+    if patch_type == "merge" and not isinstance(patch, dict):
+        raise _patch_decoding(_unmarshal_error(patch, "map[string]interface {}"))
+    return patch
+
+
+def _decode_delete_options(content_type: str, raw: bytes) -> dict[str, Any]:
+    """DeleteOptions from a body; upstream's failures to decode them are 500s without a reason."""
+    if content_type in (protobuf.CONTENT_TYPE, "application/yaml"):
+        body = _decode_body(content_type, raw)
+        return body if isinstance(body, dict) else {}
+    err = gojson.syntax_error(raw)
+    if err is not None:
+        raise ApiError(500, "", _PARSE_ERROR + err)
+    body = json.loads(raw.decode("utf-8", "replace"))
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ApiError(500, "", _PARSE_ERROR + _unmarshal_error(body, _TYPE_META_STRUCT))
+    kind = body.get("kind") or "DeleteOptions"
+    if kind != "DeleteOptions":
+        version = body.get("apiVersion") or "meta.k8s.io/v1"
+        message = f'no kind "{kind}" is registered for version "{version}" in scheme {errors.SCHEME}'
+        raise ApiError(500, "", message)
+    return body
 
 
 def _decode_body(content_type: str, raw: bytes) -> Any:

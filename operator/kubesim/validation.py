@@ -37,6 +37,7 @@ from typing import Any
 
 from kubesim.definitions import definition_name, definitions
 from kubesim.errors import Cause
+from kubesim.objectmeta import canonical_time
 
 __all__ = [
     "BuiltinCheck",
@@ -466,10 +467,12 @@ def validate_object_meta(
     name_fn: NameFn = _name_dns_subdomain,
     namespaced: bool | None = None,
     path: str = "metadata",
+    kube_finalizers: bool = False,
 ) -> list[Cause]:
     """``ValidateObjectMetaAccessor``: name/generateName, namespace, labels, annotations, finalizers,
     ownerReferences. ``namespaced=None`` skips the namespace presence check (the server fills it from the URL
-    before validating)."""
+    before validating). ``kube_finalizers``: built-in kinds also refuse a finalizer that is neither
+    standard nor domain-qualified (core's ValidateObjectMeta)."""
     causes: list[Cause] = []
     if not isinstance(meta, dict):
         meta = {}
@@ -525,29 +528,35 @@ def validate_object_meta(
         for ref in owners:
             if not isinstance(ref, dict):
                 continue
-            if not ref.get("apiVersion"):
+            api_version = ref.get("apiVersion") or ""
+            if not _owner_version(api_version):
                 causes.append(
-                    err_invalid(
-                        _child(opath, "apiVersion"), ref.get("apiVersion") or "", "version must not be empty"
-                    )
+                    err_invalid(_child(opath, "apiVersion"), api_version, "version must not be empty")
                 )
-            if not ref.get("kind"):
-                causes.append(
-                    err_invalid(_child(opath, "kind"), ref.get("kind") or "", "kind must not be empty")
-                )
-            if not ref.get("name"):
-                causes.append(
-                    err_invalid(_child(opath, "name"), ref.get("name") or "", "name must not be empty")
-                )
-            if not ref.get("uid"):
-                causes.append(
-                    err_invalid(_child(opath, "uid"), ref.get("uid") or "", "uid must not be empty")
-                )
+            for key in ("kind", "name", "uid"):
+                if not ref.get(key):
+                    causes.append(err_invalid(_child(opath, key), ref.get(key) or "", "must not be empty"))
             if ref.get("controller") is True:
                 controllers += 1
         if controllers > 1:
             causes.append(err_invalid(opath, owners, "Only one reference can have Controller set to true"))
+    if kube_finalizers and isinstance(finalizers, list):
+        for i, fin in enumerate(finalizers):
+            if isinstance(fin, str) and "/" not in fin and fin not in _STANDARD_FINALIZERS:
+                message = "name is neither a standard finalizer name nor is it fully qualified"
+                causes.append(err_invalid(f"{_child(path, 'finalizers')}[{i}]", fin, message))
     return causes
+
+
+_STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
+
+
+def _owner_version(api_version: Any) -> str:
+    """The version of an owner reference's apiVersion as schema.ParseGroupVersion reads it ("" when it
+    does not parse: more than one "/", or nothing after it)."""
+    if not isinstance(api_version, str) or api_version.count("/") > 1:
+        return ""
+    return api_version.rpartition("/")[2]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -652,6 +661,7 @@ _ANY, _OBJ, _MAP, _ARR, _STR, _INT, _NUM, _BOOL, _INTSTR, _QTY, _BYTES, _TIME, _
 
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_MICRO_TIME = "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
 
 # Definitions whose ``required`` lists are enforced as ``Required value`` (where upstream's hand-written
 # validation rejects the zero value). Elsewhere Go decodes a missing field as its zero value and accepts it.
@@ -728,6 +738,10 @@ class _Compiler:
             if name in _REQUIRED_ENFORCED:
                 node.required = tuple(schema.get("required", ()))
             return node
+        if name == _MICRO_TIME:
+            node = _Node(_TIME, "v1.MicroTime")
+            self.nodes[name] = node
+            return node
         node = self.compile(schema)
         if (
             node.kind in (_STR, _TIME)
@@ -799,7 +813,94 @@ def _root(group: str, version: str, kind: str) -> _Node | None:
 
 
 _JSON_KIND = {dict: "object", list: "array", str: "string", bool: "bool"}
-_RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+_RFC3339 = "2006-01-02T15:04:05Z07:00"  # metav1.Time
+_RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"  # metav1.MicroTime
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _go_quote(text: str) -> str:
+    """Go's time package quoting: double quotes, backslash escapes, other bytes as ``\\xNN``."""
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif " " <= ch < "\x80":
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return '"' + "".join(out) + '"'
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def go_time_error(value: str, *, micro: bool = False) -> str | None:
+    """What Go's ``time.Parse`` says of a metav1.Time (RFC 3339) or metav1.MicroTime (RFC 3339 with exactly
+    six fractional digits) value; None when it parses."""
+    layout = _RFC3339_MICRO if micro else _RFC3339
+    rest = value
+
+    def cannot(elem: str) -> str:
+        quoted = f"parsing time {_go_quote(value)} as {_go_quote(layout)}"
+        return f"{quoted}: cannot parse {_go_quote(rest)} as {_go_quote(elem)}"
+
+    def out_of_range(what: str) -> str:
+        return f"parsing time {_go_quote(value)}: {what} out of range"
+
+    sign = 1 if rest[:1] in ("+", "-") else 0  # Go's atoi takes a sign
+    if len(rest) < 4 or not _digits(rest[sign:4]):
+        return cannot("2006")
+    year = int(rest[:4])
+    rest = rest[4:]
+    fields: dict[str, int] = {}
+    for literal, name, elem, low, high in (
+        ("-", "month", "01", 1, 12),
+        ("-", "day", "02", 1, 31),
+        ("T", "hour", "15", 0, 23),
+        (":", "minute", "04", 0, 59),
+        (":", "second", "05", 0, 59),
+    ):
+        if not rest.startswith(literal):
+            return cannot(literal)
+        rest = rest[len(literal) :]
+        # Two digits, except the hour: "15" takes one or two.
+        width = 2 if _digits(rest[:2]) else 1 if name == "hour" and _digits(rest[:1]) else 0
+        if not width:
+            return cannot(elem)
+        fields[name] = number = int(rest[:width])
+        rest = rest[width:]
+        if name != "day" and not low <= number <= high:  # the day is checked against its month at the end
+            return out_of_range(name)
+    if micro:
+        if len(rest) < 7 or rest[0] not in ".," or not _digits(rest[1:7]):
+            return cannot(".000000")
+        rest = rest[7:]
+    elif len(rest) >= 2 and rest[0] in ".," and _digits(rest[1]):
+        end = 2  # a fraction the layout does not name is accepted, any length
+        while end < len(rest) and _digits(rest[end]):
+            end += 1
+        rest = rest[end:]
+    if rest.startswith("Z"):
+        rest = rest[1:]
+    else:
+        if len(rest) < 6 or rest[3] != ":" or rest[0] not in "+-" or not _digits(rest[1:3] + rest[4:6]):
+            return cannot("Z07:00")
+        if int(rest[1:3]) > 24:
+            return out_of_range("time zone offset hour")
+        if int(rest[4:6]) > 60:
+            return out_of_range("time zone offset minute")
+        rest = rest[6:]
+    if rest:
+        return f"parsing time {_go_quote(value)}: extra text: {_go_quote(rest)}"
+    month, day = fields["month"], fields["day"]
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not 1 <= day <= _DAYS_IN_MONTH[month - 1] + leap:
+        return out_of_range("day")
+    return None
+
+
 _B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
@@ -853,13 +954,21 @@ _VALUE_TYPE_NAME = {
 
 
 class _Walk:
-    __slots__ = ("causes", "decode_error", "type_causes", "unknown")
+    __slots__ = ("canonicalize", "causes", "decode_error", "type_causes", "unknown")
 
-    def __init__(self) -> None:
+    def __init__(self, canonicalize: bool = False) -> None:
         self.unknown: list[str] = []
         self.causes: list[Cause] = []
         self.type_causes: list[Cause] = []
         self.decode_error: str | None = None
+        # Rewrite times as Go writes them back once decoded (UTC, "Z", seconds or microseconds).
+        self.canonicalize = canonicalize
+
+    def _time(self, node: _Node, value: Any) -> Any:
+        """The canonical form of a valid time value (the value itself otherwise)."""
+        if node.kind != _TIME or type(value) is not str:
+            return value
+        return canonical_time(value, micro=node.go == "v1.MicroTime") or value
 
     def type_error(self, node: _Node, value: Any, path: str, gopath: str, struct: str) -> None:
         value_kind = _json_kind(value)
@@ -902,6 +1011,8 @@ class _Walk:
                     continue
                 if sub is not None:
                     self.walk(child, sub, cpath, f"{gopath}.{key}" if gopath else key, own)
+                    if self.canonicalize and child.kind == _TIME:
+                        value[key] = self._time(child, sub)
             for req in node.required:
                 if value.get(req) is None:
                     self.causes.append(err_required(f"{path}.{req}" if path else req))
@@ -925,6 +1036,8 @@ class _Walk:
             for i, sub in enumerate(value):
                 if sub is not None:
                     self.walk(item, sub, f"{path}[{i}]", gopath, struct)
+                    if self.canonicalize and item.kind == _TIME:
+                        value[i] = self._time(item, sub)
             return
         if kind == _MAP:
             if vtype is not dict:
@@ -935,6 +1048,8 @@ class _Walk:
             for key, sub in value.items():
                 if sub is not None:
                     self.walk(item, sub, f"{path}[{key}]", gopath, struct)
+                    if self.canonicalize and item.kind == _TIME:
+                        value[key] = self._time(item, sub)
             return
         if kind == _BOOL:
             if vtype is not bool:
@@ -979,13 +1094,9 @@ class _Walk:
             if vtype is not str:
                 self.type_error(node, value, path, gopath, struct)
                 return
-            if value and not _RFC3339_RE.match(value):
-                self.custom_error(
-                    path,
-                    value,
-                    f'parsing time {json.dumps(value)} as "2006-01-02T15:04:05Z07:00": '
-                    f'cannot parse {json.dumps(value)} as "2006"',
-                )
+            problem = go_time_error(value, micro=node.go == "v1.MicroTime")
+            if problem:
+                self.custom_error(path, value, problem)
             return
         if kind == _ANYOBJ and vtype is not dict:
             self.type_error(node, value, path, gopath, struct)
@@ -1314,6 +1425,27 @@ def _validate_service(obj: Mapping[str, Any], out: list[Cause]) -> None:
                 for msg in _is_port_name(target):
                     out.append(err_invalid(f"{ppath}.targetPort", target, msg))
     out.extend(validate_labels(spec.get("selector"), "spec.selector"))
+    # ValidateLoadBalancerStatus (status writes only; the API layer ignores status causes elsewhere).
+    status = obj.get("status")
+    balancer = status.get("loadBalancer") if isinstance(status, dict) else None
+    if isinstance(balancer, dict) and balancer.get("ingress") and stype != "LoadBalancer":
+        detail = "may only be used when `spec.type` is 'LoadBalancer'"
+        out.append(err_forbidden("status.loadBalancer.ingress", detail))
+
+
+def _validate_core_event(obj: Mapping[str, Any], out: list[Cause]) -> None:
+    """legacyValidateEvent's namespace rule: the involved object is in the event's namespace; an event
+    naming none is allowed in ``default`` (and, for events with an eventTime, ``kube-system``)."""
+    meta = obj.get("metadata")
+    namespace = (meta.get("namespace") if isinstance(meta, dict) else "") or ""
+    involved = obj.get("involvedObject")
+    involved_ns = (involved.get("namespace") if isinstance(involved, dict) else "") or ""
+    if obj.get("eventTime"):
+        bad = not involved_ns and namespace not in ("default", "kube-system")
+    else:
+        bad = namespace not in ("", "default") if not involved_ns else namespace != involved_ns
+    if bad:
+        out.append(err_invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
 
 
 def _validate_pvc(obj: Mapping[str, Any], out: list[Cause]) -> None:
@@ -1430,7 +1562,10 @@ def _semantic(
     if include_metadata:
         out.extend(
             validate_object_meta(
-                obj.get("metadata"), name_fn=name_validator(group, kind), namespaced=namespaced
+                obj.get("metadata"),
+                name_fn=name_validator(group, kind),
+                namespaced=namespaced,
+                kube_finalizers=True,
             )
         )
     key = (group, kind)
@@ -1449,6 +1584,8 @@ def _semantic(
         _validate_pvc(obj, out)
     elif key == ("", "ConfigMap"):
         _validate_data_keys(obj, out, "data", "binaryData")
+    elif key == ("", "Event"):
+        _validate_core_event(obj, out)
     elif key == ("", "Secret"):
         _validate_secret(obj, out)
     elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):
@@ -1492,17 +1629,19 @@ def check_builtin(
     *,
     namespaced: bool | None = None,
     include_metadata: bool = True,
+    canonicalize: bool = False,
 ) -> BuiltinCheck:
     """Decode-check and validate a built-in object in one pass (see :class:`BuiltinCheck`).
 
     Unknown (group, version, kind) -> an empty result: the server decides what it serves. ``namespaced``:
     True requires ``metadata.namespace``, False forbids it, None (default) leaves it to the server.
     ``include_metadata=False`` skips the ObjectMeta checks (name, labels, annotations, finalizers, owners) for
-    a server that validates metadata itself."""
+    a server that validates metadata itself. ``canonicalize=True`` rewrites valid times in ``obj`` as Go
+    writes them back (what a server stores)."""
     root = _root(group, version, kind)
     if root is None:
         return BuiltinCheck()
-    walk = _Walk()
+    walk = _Walk(canonicalize)
     walk.walk(root, obj, "", "", kind)
     if walk.decode_error is not None:
         return BuiltinCheck(

@@ -163,8 +163,9 @@ class StorageController(Controller):
         self._pod_claims: dict[tuple[str, str], tuple[str, ...]] = {}
         self._due: dict[str, float] = {}  # claim uid -> loop time at which it may be provisioned
         self._announced: dict[str, set[str]] = {}  # claim uid -> reasons of events already posted
-        api.create_hooks.setdefault(PVCS, []).append(_protect_pvc)
-        api.create_hooks.setdefault(PVS, []).append(_protect_pv)
+        # Admission plugins: after the field manager (the finalizers belong to no manager).
+        api.allocation_hooks.setdefault(PVCS, []).append(_protect_pvc)
+        api.allocation_hooks.setdefault(PVS, []).append(_protect_pv)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -15,12 +15,14 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 import yaml
+
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 CHARTS = Path(__file__).resolve().parent / "charts"
@@ -126,8 +128,12 @@ class Cluster(Protocol):
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # the first value of each header
     body: bytes
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # every header line, repeats included
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.header_list if key.lower() == name.lower()]
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -175,9 +181,9 @@ def http(
     req = urllib.request.Request(cluster.url + path, data=data, method=method, headers=hdrs)
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=ssl_context(cluster)) as resp:
-            return Response(resp.status, dict(resp.headers), resp.read())
+            return Response(resp.status, dict(resp.headers), resp.read(), list(resp.headers.items()))
     except urllib.error.HTTPError as exc:
-        return Response(exc.code, dict(exc.headers), exc.read())
+        return Response(exc.code, dict(exc.headers), exc.read(), list(exc.headers.items()))
 
 
 def watch_events(
@@ -320,3 +326,27 @@ def create_crd(
     wait_for(discovered, timeout=timeout, what=f"{plural}.{group} discovered")
     out: dict[str, Any] = client.sanitize_for_serialization(got)
     return out
+
+
+def create_crd_over_http(
+    cluster: Cluster, crd: dict[str, Any] | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """:func:`create_crd` for tests that hold a cluster rather than a client: create the CRD (the widget
+    CRD by default) with the admin token and wait until it is Established and its resources are served
+    (upstream serves them a moment after the creation)."""
+    crd = crd or widget_crd()
+    resp = http(cluster, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert resp.status == 201, resp.body
+    name, spec = crd["metadata"]["name"], crd["spec"]
+    version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+    path = f"/apis/{spec['group']}/{version}/{spec['names']['plural']}"
+
+    def ready() -> bool:
+        got = http(cluster, "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").json()
+        conditions = {c["type"]: c["status"] for c in (got.get("status") or {}).get("conditions") or ()}
+        established = conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True"
+        return established and http(cluster, "GET", path).status == 200
+
+    wait_until(ready, timeout, message=f"CRD {name} Established and {path} served")
+    created: dict[str, Any] = resp.json()
+    return created
