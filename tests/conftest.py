@@ -40,9 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests that take ``cluster`` run once per backend, same code, same assertions."""
-    if "cluster" not in metafunc.fixturenames:
-        return
+    """Tests that take ``cluster`` run once per backend, same code, same assertions; so do tests that take
+    ``node_backend`` (the backend's name, module scope: a module that starts its own clusters per backend,
+    see tests/integration/kubesim/kubelet_support.py)."""
+    if "cluster" in metafunc.fixturenames:
+        metafunc.parametrize("cluster", backend_params(metafunc), indirect=True)
+    elif "node_backend" in metafunc.fixturenames:
+        metafunc.parametrize("node_backend", backend_params(metafunc), scope="module")
+
+
+def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
+    """One parameter per chosen backend; ``kubesim_diverges`` makes the kubesim one a strict xfail."""
     diverges = metafunc.definition.get_closest_marker("kubesim_diverges")
     params = []
     for backend in backends(metafunc.config):
@@ -53,7 +61,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid}: kubesim_diverges needs a reason")
             marks.append(pytest.mark.xfail(reason=f"kubesim diverges: {reason}", strict=True))
         params.append(pytest.param(backend, id=backend, marks=marks))
-    metafunc.parametrize("cluster", params, indirect=True)
+    return params
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

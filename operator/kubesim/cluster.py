@@ -193,7 +193,13 @@ class Cluster:
         target = request["kubesim.target"]
         pod = self.api.get(target.rt, target.namespace or "", target.name or "")
         node_name = (pod.get("spec") or {}).get("nodeName") or ""
-        if not node_name or node_name == self.kubelet.node_name:
+        from kubesim.kubelet import log_container
+
+        if not node_name:
+            # Not scheduled: no node to ask, an empty log (as upstream's API server answers).
+            log_container(pod, request.query.get("container", ""))
+            return web.Response(text="")
+        if node_name == self.kubelet.node_name:
             return await self.kubelet.serve_log(
                 request, target.namespace or "", target.name or "", request.query.get("container", "")
             )

@@ -15,6 +15,8 @@ import aiohttp
 from aiohttp import web
 
 from kubesim import errors
+from kubesim.errors import ApiError
+from kubesim.kubelet import log_container
 
 Obj = dict[str, Any]
 
@@ -28,6 +30,28 @@ LOG_QUERY = (
     "tailLines",
     "limitBytes",
 )
+
+
+MAX_ERROR_BODY = 4096  # upstream reads at most this much of a kubelet's error answer
+
+
+def _kubelet_error(code: int, text: str, name: str) -> ApiError:
+    """A kubelet's error answer (plain text) as the API server's pods/log response checker reports it
+    (apimachinery's GenericHttpResponseChecker): 400 and 500 carry the kubelet's text as their message,
+    other codes are a generic server response about ``pods/log <name>``."""
+    if code == 400:
+        return errors.bad_request(text)
+    if code == 500:
+        return errors.internal_error(text)
+    reason, message = (
+        "",
+        f"the server responded with the status code {code} but did not return more information",
+    )
+    if code == 404:
+        reason, message = "NotFound", "the server could not find the requested resource"
+    elif code == 403:
+        reason, message = "Forbidden", text
+    return ApiError(code, reason, f"{message} ( pods/log {name})", details={"name": name, "kind": "pods/log"})
 
 
 def kubelet_endpoint(node: Obj | None) -> str:
@@ -49,13 +73,7 @@ async def proxy_container_log(
     endpoint = kubelet_endpoint(node)
     if not endpoint:
         raise errors.internal_error(f"no kubelet endpoint known for node {pod['spec'].get('nodeName')!r}")
-    containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or ()]
-    container = request.query.get("container") or (containers[0] if len(containers) == 1 else "")
-    if not container:
-        choices = " ".join(containers)
-        raise errors.bad_request(
-            f"a container name must be specified for pod {meta['name']}, choose one of: [{choices}]"
-        )
+    container = log_container(pod, request.query.get("container", ""))
     query = {k: request.query[k] for k in LOG_QUERY if k in request.query and k != "container"}
     path = "/".join(quote(part) for part in (meta.get("namespace", ""), meta["name"], container))
     url = f"{endpoint}/containerLogs/{path}"
@@ -65,9 +83,9 @@ async def proxy_container_log(
             aiohttp.ClientSession(connector=connector) as session,
             session.get(url, params=query) as upstream,
         ):
-            if upstream.status != 200:
-                body = await upstream.read()
-                return web.Response(status=upstream.status, body=body, content_type=upstream.content_type)
+            if not 200 <= upstream.status <= 206:
+                text = (await upstream.content.read(MAX_ERROR_BODY)).decode(errors="replace")
+                raise _kubelet_error(upstream.status, text, meta["name"])
             resp = web.StreamResponse(
                 status=200,
                 headers={
@@ -81,5 +99,7 @@ async def proxy_container_log(
                 await resp.write(chunk)
             await resp.write_eof()
             return resp
+    except ApiError:
+        raise
     except (aiohttp.ClientError, OSError) as exc:
         raise errors.internal_error(f"Get {url!r}: {exc}") from exc

@@ -5,6 +5,12 @@ Kubernetes, kube-scheduler binds and kubesim's kubelet only runs what is bound t
 ``schedulerName`` is not ``default-scheduler`` are left alone. A pod that fits no node stays Pending with
 ``PodScheduled=False/Unschedulable`` and a ``FailedScheduling`` event, and is looked at again when PVCs,
 nodes or other pods change. ``pods/binding`` binds a pod for another scheduler.
+
+Its Events are what kube-scheduler's events.k8s.io recorder writes, as the core API shows them: an
+``action`` (``Scheduling``, ``Binding``), ``eventTime``, the reporting controller and instance, no
+``source``, no ``count``; the same event again makes a series (its second occurrence is written as
+``series.count: 2``; later ones only count in the recorder's memory, as upstream's recorder writes
+them back every 30 minutes).
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import socket
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,10 +30,9 @@ from kubesim import errors
 from kubesim.api import API, User, WriteOptions
 from kubesim.controllers import scheduling
 from kubesim.controllers.base import Controller
-from kubesim.controllers.gc import record_event
 from kubesim.errors import ApiError
 from kubesim.kubelet.status import merge_conditions, scheduled_condition
-from kubesim.objectmeta import now
+from kubesim.objectmeta import now, now_micro
 from kubesim.server import Server
 from kubesim.store import Event, Key
 
@@ -37,6 +45,8 @@ PVCS: Key = ("", "persistentvolumeclaims")
 NODES: Key = ("", "nodes")
 
 USER = User("system:kube-scheduler", ("system:authenticated",))
+COMPONENT = "default-scheduler"
+EVENT_CACHE = 4096  # isomorphic events remembered (upstream's recorder: an LRU of 4096)
 
 
 class Scheduler(Controller):
@@ -48,6 +58,9 @@ class Scheduler(Controller):
         self.opts = WriteOptions(user=USER, field_manager="kube-scheduler")
         self.unschedulable: dict[tuple[str, str], set[str]] = {}  # pod -> claim names it waits for
         self.usage = scheduling.NodeUsage()
+        self.instance = f"{COMPONENT}-{socket.gethostname()}"
+        # event key -> (namespace, name, occurrences) of the Event written for it
+        self._events: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
         for pod in api.store.list(PODS):
             self.usage.observe(pod)
 
@@ -75,6 +88,7 @@ class Scheduler(Controller):
                 out.append((PODS, ns, meta["name"]))
             elif event.type == "DELETED":
                 self.unschedulable.pop((ns, meta["name"]), None)
+                self.forget_events(meta.get("uid", ""))
             if event.type == "DELETED" or (event.type == "MODIFIED" and _terminal(event.obj)):
                 # Capacity freed: look again at pods that did not fit.
                 out += [(PODS, pns, pname) for (pns, pname) in list(self.unschedulable)][:200]
@@ -115,19 +129,69 @@ class Scheduler(Controller):
         if not verdict.ok:
             self.unschedulable[ident] = set(verdict.claims)
             self._set_scheduled_condition(pod, False, "Unschedulable", verdict.message)
-            record_event(self.api, pod, "Warning", "FailedScheduling", verdict.message, "default-scheduler")
+            self._event(pod, "Warning", "FailedScheduling", verdict.message, "Scheduling")
             return
         if self.bind(ident[0], ident[1], meta["uid"], verdict.node, self.opts):
             self.unschedulable.pop(ident, None)
-            record_event(
-                self.api,
+            self._event(
                 pod,
                 "Normal",
                 "Scheduled",
                 f"Successfully assigned {ident[0]}/{ident[1]} to {verdict.node}",
-                "default-scheduler",
-                action="Binding",
+                "Binding",
             )
+
+    def _event(self, pod: Obj, event_type: str, reason: str, message: str, action: str) -> None:
+        """Post (or add to the series of) an Event about ``pod``, as kube-scheduler's recorder does."""
+        meta = pod["metadata"]
+        namespace = meta.get("namespace", "")
+        key = (meta.get("uid", ""), event_type, reason, message, action)
+        rt = self.api.registry.get("", "v1", "events")
+        if rt is None:
+            return
+        seen = self._events.get(key)
+        try:
+            if seen is None:
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": namespace},
+                    "involvedObject": {
+                        "kind": "Pod",
+                        "namespace": namespace,
+                        "name": meta["name"],
+                        "uid": meta.get("uid", ""),
+                        "apiVersion": "v1",
+                        "resourceVersion": meta.get("resourceVersion", ""),
+                    },
+                    "reason": reason,
+                    "message": message,
+                    "source": {},
+                    "type": event_type,
+                    "eventTime": now_micro(),
+                    "action": action,
+                    "reportingComponent": COMPONENT,
+                    "reportingInstance": self.instance,
+                }
+                created = self.api.create(rt, namespace, body, self.opts)
+                self._events[key] = (namespace, created["metadata"]["name"], 1)
+                while len(self._events) > EVENT_CACHE:
+                    self._events.popitem(last=False)
+                return
+            ns, name, count = seen
+            self._events[key] = (ns, name, count + 1)
+            self._events.move_to_end(key)
+            if count == 1:
+                stored = self.api.store.get(("", "events"), ns, name)
+                if stored is not None:
+                    series = {"count": 2, "lastObservedTime": now_micro()}
+                    self.api.update(rt, ns, name, {**stored, "series": series}, self.opts)
+        except ApiError as exc:  # e.g. the namespace is terminating
+            log.debug("event %s about %s/%s not recorded: %s", reason, namespace, meta["name"], exc.message)
+
+    def forget_events(self, uid: str) -> None:
+        for key in [k for k in self._events if k[0] == uid]:
+            del self._events[key]
 
     def bind(self, namespace: str, name: str, uid: str | None, node: str, opts: WriteOptions) -> bool:
         """Set ``spec.nodeName`` (once) and ``PodScheduled=True``, as the binding subresource does."""

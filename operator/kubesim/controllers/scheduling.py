@@ -4,8 +4,10 @@ Checked: the pod's PVCs (exist, not being deleted, Bound — or, for a WaitForFi
 claim is handed to the provisioner with the ``volume.kubernetes.io/selected-node`` annotation), then for
 each node its taints, ``unschedulable``, ``nodeSelector`` and required node affinity, and its capacity
 (pods, cpu, memory, ephemeral-storage requests). Of the nodes that fit, the one with the fewest pods wins;
-when none fits, the reasons are counted per node as upstream words them
-(``0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable.``).
+when none fits, the reasons are counted per node as kube-scheduler 1.34 words them, with what its
+PostFilter plugins add (``0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable. no new
+claims to deallocate, preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod,
+1 Preemption is not helpful for scheduling.``).
 """
 
 from __future__ import annotations
@@ -165,16 +167,27 @@ class NodeUsage:
         return dict(self._requested.get(node, {}))
 
 
-def _fail(nodes: int, reason: str, preemption: str = "", claims: list[str] | None = None) -> Verdict:
-    preemption = (
-        preemption
-        or f"preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for scheduling."
-    )
-    return Verdict(False, f"0/{nodes} nodes are available: {reason}. {preemption}", claims or [])
+# kube-scheduler 1.34's PostFilter plugins answer after a failed cycle: dynamic resources first ("no new
+# claims to deallocate"; "not found" when its PreFilter never ran, an error that ends the PostFilter
+# phase), then preemption, which counts per node whether evicting pods could help.
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+
+
+def _histogram(reasons: dict[str, int]) -> str:
+    """``1 Insufficient cpu, 2 Too many pods``: counts and reasons, sorted as upstream sorts the strings."""
+    return ", ".join(sorted(f"{n} {reason}" for reason, n in reasons.items()))
+
+
+def _prefilter_fail(nodes: int, reason: str, claims: list[str]) -> Verdict:
+    """A PreFilter plugin (volume binding) rejected the pod before any node was looked at."""
+    return Verdict(False, f"0/{nodes} nodes are available: {reason}. not found", claims)
 
 
 def node_reasons(pod: Obj, node: Obj, usage: NodeUsage) -> tuple[list[str], bool]:
-    """Why ``pod`` does not fit ``node`` (empty: it fits), and whether preemption could help (resources)."""
+    """Why ``pod`` does not fit ``node`` (empty: it fits), and whether that is resolvable by preemption
+    (upstream's Unschedulable, as opposed to UnschedulableAndUnresolvable): only a shortage of resources
+    the pod alone does not exceed is."""
     spec = pod.get("spec", {})
     taints = node.get("spec", {}).get("taints") or []
     tolerations = spec.get("tolerations") or []
@@ -187,19 +200,21 @@ def node_reasons(pod: Obj, node: Obj, usage: NodeUsage) -> tuple[list[str], bool
         return ["node(s) didn't match Pod's node affinity/selector"], False
     allocatable = node.get("status", {}).get("allocatable") or {}
     node_name = node["metadata"]["name"]
-    if "pods" in allocatable and usage.count(node_name) + 1 > int(_quantity(allocatable["pods"])):
-        return ["Too many pods"], True
+    reasons: list[str] = []
+    resolvable = True
+    if "pods" in allocatable:
+        allowed = int(_quantity(allocatable["pods"]))
+        if usage.count(node_name) + 1 > allowed:
+            reasons.append("Too many pods")
+            resolvable = resolvable and allowed >= 1
     wanted = pod_requests(pod)
     if any(wanted.values()):
         used = usage.requested(node_name)
-        short = [
-            f"Insufficient {k}"
-            for k, v in sorted(wanted.items())
-            if v > 0 and k in allocatable and used.get(k, Decimal(0)) + v > _quantity(allocatable[k])
-        ]
-        if short:
-            return short, True
-    return [], False
+        for k, v in sorted(wanted.items()):
+            if v > 0 and k in allocatable and used.get(k, Decimal(0)) + v > _quantity(allocatable[k]):
+                reasons.append(f"Insufficient {k}")
+                resolvable = resolvable and v <= _quantity(allocatable[k])
+    return reasons, bool(reasons) and resolvable
 
 
 def check(api: API, pod: Obj, nodes: list[Obj], usage: NodeUsage) -> Verdict:
@@ -215,33 +230,37 @@ def check(api: API, pod: Obj, nodes: list[Obj], usage: NodeUsage) -> Verdict:
     for claim in claims:
         pvc = api.store.get(PVCS, ns, claim)
         if pvc is None:
-            return _fail(count, f'persistentvolumeclaim "{claim}" not found', claims=claims)
+            return _prefilter_fail(count, f'persistentvolumeclaim "{claim}" not found', claims)
         if pvc["metadata"].get("deletionTimestamp"):
-            return _fail(count, f'persistentvolumeclaim "{claim}" is being deleted', claims=claims)
+            return _prefilter_fail(count, f'persistentvolumeclaim "{claim}" is being deleted', claims)
         if pvc.get("status", {}).get("phase") == "Bound":
             continue
         sc = api.store.get(STORAGECLASSES, "", pvc.get("spec", {}).get("storageClassName") or "")
         if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer" and nodes:
             waiting_for_first_consumer.append(pvc)
             continue
-        return _fail(count, "pod has unbound immediate PersistentVolumeClaims", claims=claims)
+        return _prefilter_fail(count, "pod has unbound immediate PersistentVolumeClaims", claims)
     if not nodes:
         return Verdict(False, "no nodes available to schedule pods", claims)
     tally: dict[str, int] = {}
-    helpful = False
+    preemption: dict[str, int] = {}
     fitting: list[Obj] = []
     for node in nodes:
-        reasons, resources = node_reasons(pod, node, usage)
+        reasons, resolvable = node_reasons(pod, node, usage)
         if not reasons:
             fitting.append(node)
+            continue
         for reason in reasons:
             tally[reason] = tally.get(reason, 0) + 1
-        helpful = helpful or resources
+        # Pods are not preempted here (no priorities): where eviction could help, there is no victim.
+        verdict = NO_VICTIMS if resolvable else NOT_HELPFUL
+        preemption[verdict] = preemption.get(verdict, 0) + 1
     if not fitting:
-        text = ", ".join(f"{n} {reason}" for reason, n in sorted(tally.items()))
-        victims = f"{count} No preemption victims found for incoming pod."
-        preemption = f"preemption: 0/{count} nodes are available: {victims}" if helpful else ""
-        return _fail(count, text, preemption, claims=claims)
+        message = (
+            f"0/{count} nodes are available: {_histogram(tally)}. no new claims to deallocate, "
+            f"preemption: 0/{count} nodes are available: {_histogram(preemption)}."
+        )
+        return Verdict(False, message, claims)
     chosen = min(fitting, key=lambda n: (usage.count(n["metadata"]["name"]), n["metadata"]["name"]))
     if waiting_for_first_consumer:
         for pvc in waiting_for_first_consumer:

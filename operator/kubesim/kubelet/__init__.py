@@ -405,20 +405,7 @@ class Kubelet:
         pod = self.pods.get((namespace, name)) or await self.client.get(PODS, namespace, name)
         if pod is None:
             raise errors.not_found("pods", name)
-        spec = pod.get("spec", {})
-        containers = [c["name"] for c in spec.get("containers") or ()]
-        inits = [c["name"] for c in spec.get("initContainers") or ()]
-        if not container:
-            if len(containers) == 1:
-                container = containers[0]
-            else:
-                extra = f" or one of the init containers: [{' '.join(inits)}]" if inits else ""
-                raise errors.bad_request(
-                    f"a container name must be specified for pod {name}, choose one of: "
-                    f"[{' '.join(containers)}]{extra}"
-                )
-        if container not in containers and container not in inits:
-            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        container = log_container(pod, container)
         opts = parse_options(request.query)
         worker = self.workers.get((namespace, name))
         if worker is None or worker.uid != pod["metadata"].get("uid"):
@@ -432,6 +419,26 @@ class Kubelet:
         return await serve(
             request, logfile, opts, lambda: not worker.terminating or not logfile.finished, self._stopping
         )
+
+
+def log_container(pod: Obj, container: str) -> str:
+    """The container whose log ``pods/log`` reads: the one named (which must exist), or the pod's only
+    container; errors worded as the API server's (``validateContainer``)."""
+    name = pod["metadata"]["name"]
+    spec = pod.get("spec", {})
+    containers = [c["name"] for c in spec.get("containers") or ()]
+    inits = [c["name"] for c in spec.get("initContainers") or ()]
+    if not container:
+        if len(containers) == 1:
+            return str(containers[0])
+        extra = f" or one of the init containers: [{' '.join(inits)}]" if inits else ""
+        choices = " ".join(containers)
+        raise errors.bad_request(
+            f"a container name must be specified for pod {name}, choose one of: [{choices}]{extra}"
+        )
+    if container not in containers and container not in inits:
+        raise errors.bad_request(f"container {container} is not valid for pod {name}")
+    return container
 
 
 def _newer(a: Obj, b: Obj) -> bool:

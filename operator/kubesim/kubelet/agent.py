@@ -125,7 +125,9 @@ class Agent:
                 request.match_info["container"],
             )
         except ApiError as exc:
-            return web.json_response(exc.status(), status=exc.code)
+            # Upstream's kubelet answers errors as plain text (go-restful's WriteError); the API server
+            # turns that text into the message of its own Status.
+            return web.Response(status=exc.code, text=exc.message)
 
 
 async def run(agent: Agent, stop: asyncio.Event, say: Any = print) -> None:
