@@ -1,4 +1,5 @@
-"""The kubesim kubelet with the ``process`` runtime: containers are real local processes."""
+"""kubesim's kubelet with the ``process`` runtime (containers are real local processes), on kubesim and on
+upstream (one node each: kubelet_support)."""
 
 from __future__ import annotations
 
@@ -16,67 +17,59 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 import pytest
 import yaml
-from kubernetes.client import ApiClient, CoreV1Api
 
 import kubesim
 from kubesim.kubelet.config import JUPYTER_IMAGE
 from kubesim.kubelet.process import namespace_mounts_available
 
+from .conformance_support import binary
+from .kubelet_support import (
+    NodeCluster,
+    Obj,
+    condition,
+    core_api,
+    is_ready,
+    node_cluster,
+    phase,
+    wait_for,
+    waiting_reason,
+)
+
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the process runtime needs Linux"
 )
 
-Obj = dict[str, Any]
-WaitFor = Callable[..., Any]
 PY = "python3"
-_bin = Path(sys.executable).parent / "kubectl"
-KUBECTL = str(_bin) if _bin.exists() else "kubectl"
 OPTIONS = {"backoff_base": 0.3, "backoff_max": 2.0, "stop_grace": 1.0}
 MOUNT_MODES = ["remap", *(["namespace"] if namespace_mounts_available() else [])]
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[kubesim.Cluster]:
-    with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as c:
+def node(
+    request: pytest.FixtureRequest, node_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NodeCluster]:
+    state = tmp_path_factory.mktemp("process")
+    with node_cluster(request.config, node_backend, "process", OPTIONS, state) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def core(sim: kubesim.Cluster) -> Iterator[Any]:
-    sim_client: ApiClient = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
-    try:
-        yield CoreV1Api(sim_client)
-    finally:
-        sim_client.close()  # type: ignore[no-untyped-call]
-
-
-_counter = iter(range(10**6))
+def core(node: NodeCluster) -> Iterator[Any]:
+    with core_api(node) as api:
+        yield api
 
 
 @pytest.fixture
-def ns(sim: kubesim.Cluster, core: Any) -> str:
-    name = f"kp{next(_counter)}"
-    core.create_namespace({"metadata": {"name": name}})
-    return name
-
-
-def kubectl(
-    sim: kubesim.Cluster, *args: str, check: bool = True, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KUBECTL, "--kubeconfig", sim.kubeconfig, *args],
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=timeout,
-    )
+def ns(node: NodeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = node.new_namespace(request)
+    yield name
+    node.delete_namespace(name)  # stops the test's processes in the background
 
 
 def pod(name: str, command: list[str], **spec: Any) -> Obj:
@@ -102,38 +95,9 @@ def pod(name: str, command: list[str], **spec: Any) -> Obj:
     }
 
 
-def get(sim: kubesim.Cluster, ns: str, name: str) -> Obj | None:
-    obj: Obj | None = sim.get("pods", name, ns)
-    return obj
-
-
-def condition(p: Obj | None, ctype: str) -> Obj | None:
-    for c in ((p or {}).get("status") or {}).get("conditions") or ():
-        if c["type"] == ctype:
-            return dict(c)
-    return None
-
-
-def is_ready(p: Obj | None) -> bool:
-    c = condition(p, "Ready")
-    return bool(c and c["status"] == "True")
-
-
-def phase(p: Obj | None) -> str:
-    return str(((p or {}).get("status") or {}).get("phase", ""))
-
-
 def cstatus(p: Obj | None) -> Obj:
     statuses = ((p or {}).get("status") or {}).get("containerStatuses") or [{}]
     return dict(statuses[0])
-
-
-def waiting_reason(p: Obj | None) -> str:
-    return str((cstatus(p).get("state", {}).get("waiting") or {}).get("reason", ""))
-
-
-def events(sim: kubesim.Cluster, ns: str, name: str) -> list[Obj]:
-    return [e for e in sim.list("events", ns) if e["involvedObject"]["name"] == name]
 
 
 def http_get(url: str, deadline: float = 5.0) -> tuple[int, bytes]:
@@ -176,11 +140,11 @@ def script(code: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_two_pods_serve_the_same_port(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+def test_two_pods_serve_the_same_port(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_pod(ns, pod("a", [PY, "-u", "-m", "http.server", "8888", "--bind", "0.0.0.0"]))
     core.create_namespaced_pod(ns, pod("b", [PY, "-m", "http.server", "8888"]))
-    a = wait_for(lambda: (x := get(sim, ns, "a")) and is_ready(x) and x, what="pod a Ready")
-    b = wait_for(lambda: (x := get(sim, ns, "b")) and is_ready(x) and x, what="pod b Ready")
+    a = wait_for(lambda: (x := node.pod(ns, "a")) and is_ready(x) and x, what="pod a Ready")
+    b = wait_for(lambda: (x := node.pod(ns, "b")) and is_ready(x) and x, what="pod b Ready")
     ip_a, ip_b = a["status"]["podIP"], b["status"]["podIP"]
     assert ip_a != ip_b
     assert ip_a.startswith("127.")
@@ -188,16 +152,21 @@ def test_two_pods_serve_the_same_port(sim: kubesim.Cluster, core: Any, ns: str, 
     assert http_get(f"http://{ip_a}:8888/")[0] == 200
     assert http_get(f"http://{ip_b}:8888/")[0] == 200
     wait_for(
-        lambda: "GET / HTTP/1.1" in kubectl(sim, "logs", "a", "-n", ns).stdout, what="request in a's log"
+        lambda: "GET / HTTP/1.1" in node.kubectl("logs", "a", "-n", ns).stdout, what="request in a's log"
     )
-    assert f"Serving HTTP on {ip_a} port 8888" in kubectl(sim, "logs", "a", "-n", ns).stdout
+    assert f"Serving HTTP on {ip_a} port 8888" in node.kubectl("logs", "a", "-n", ns).stdout
 
 
 @pytest.mark.parametrize("mode", MOUNT_MODES)
-def test_pvc_data_outlives_the_pod(mode: str, wait_for: WaitFor) -> None:
+def test_pvc_data_outlives_the_pod(
+    mode: str, request: pytest.FixtureRequest, node_backend: str, tmp_path: Path
+) -> None:
     mount = f"/kubesim-test-{uuid.uuid4().hex[:8]}/work"
-    with kubesim.Cluster(runtime="process", kubelet={**OPTIONS, "mounts": mode}) as sim:
-        assert sim.kubelet.runtime.mount_mode == mode  # type: ignore[attr-defined]
+    options = {**OPTIONS, "mounts": mode}
+    with (
+        node_cluster(request.config, node_backend, "process", options, tmp_path) as own,
+        core_api(own) as core,
+    ):
         pvc = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
@@ -219,38 +188,35 @@ def test_pvc_data_outlives_the_pod(mode: str, wait_for: WaitFor) -> None:
             workingDir=mount,
             restartPolicy="Never",
         )
-        sim_client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
-        core: Any = CoreV1Api(sim_client)
-        try:
-            core.create_namespaced_persistent_volume_claim("default", pvc)
-            core.create_namespaced_pod("default", writer)
-            wait_for(lambda: phase(get(sim, "default", "writer")) in ("Succeeded", "Failed"), timeout=10)
-            assert phase(get(sim, "default", "writer")) == "Succeeded", kubectl(sim, "logs", "writer").stdout
-            kubectl(sim, "delete", "pod", "writer")
-            reader = pod(
-                "reader",
-                script(f"""
-                print(open("{mount}/greeting.txt").read())
-                print(open("relative.txt").read())
-                """),
-                volumes=volumes,
-                volumeMounts=mounts,
-                workingDir=mount,
-                restartPolicy="Never",
-            )
-            core.create_namespaced_pod("default", reader)
-            wait_for(lambda: phase(get(sim, "default", "reader")) in ("Succeeded", "Failed"), timeout=10)
-            out = kubectl(sim, "logs", "reader").stdout
-            assert "hello from the first pod" in out
-            assert "written in the working directory" in out
-        finally:
-            sim_client.close()
+        core.create_namespaced_persistent_volume_claim("default", pvc)
+        core.create_namespaced_pod("default", writer)
+        wait_for(lambda: phase(own.pod("default", "writer")) in ("Succeeded", "Failed"), timeout=60)
+        out = own.kubectl("logs", "writer").stdout
+        assert phase(own.pod("default", "writer")) == "Succeeded", out
+        # The mode, seen from the process: mounted at the mountPath itself in a mount namespace; remapped
+        # to a directory of the pod's elsewhere.
+        assert (out == f"cwd {mount}\n") == (mode == "namespace"), out
+        own.kubectl("delete", "pod", "writer")
+        reader = pod(
+            "reader",
+            script(f"""
+            print(open("{mount}/greeting.txt").read())
+            print(open("relative.txt").read())
+            """),
+            volumes=volumes,
+            volumeMounts=mounts,
+            workingDir=mount,
+            restartPolicy="Never",
+        )
+        core.create_namespaced_pod("default", reader)
+        wait_for(lambda: phase(own.pod("default", "reader")) in ("Succeeded", "Failed"), timeout=60)
+        out = own.kubectl("logs", "reader").stdout
+        assert "hello from the first pod" in out
+        assert "written in the working directory" in out
     assert not os.path.exists(os.path.dirname(mount)), "the mount point must not be created on the host"
 
 
-def test_logs_follow_and_tail(
-    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
-) -> None:
+def test_logs_follow_and_tail(node: NodeCluster, core: Any, ns: str, tmp_path: Path) -> None:
     core.create_namespaced_pod(
         ns,
         pod(
@@ -269,9 +235,9 @@ def test_logs_follow_and_tail(
             restartPolicy="Never",
         ),
     )
-    wait_for(lambda: phase(get(sim, ns, "talker")) == "Running")
+    wait_for(lambda: phase(node.pod(ns, "talker")) == "Running")
     follower = subprocess.Popen(
-        [KUBECTL, "--kubeconfig", sim.kubeconfig, "logs", "-f", "talker", "-n", ns],
+        [binary("kubectl"), "--kubeconfig", node.kubeconfig, "logs", "-f", "talker", "-n", ns],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -290,18 +256,16 @@ def test_logs_follow_and_tail(
         assert lines == ["line 1\n", "line 2\n", "line 3\n", "line 4\n", "to stderr\n"]
     finally:
         follower.kill()
-    wait_for(lambda: phase(get(sim, ns, "talker")) == "Succeeded")
-    assert kubectl(sim, "logs", "talker", "-n", ns, "--tail=2").stdout == "line 4\nto stderr\n"
-    stamped = kubectl(sim, "logs", "talker", "-n", ns, "--timestamps", "--tail=1").stdout
+    wait_for(lambda: phase(node.pod(ns, "talker")) == "Succeeded")
+    assert node.kubectl("logs", "talker", "-n", ns, "--tail=2").stdout == "line 4\nto stderr\n"
+    stamped = node.kubectl("logs", "talker", "-n", ns, "--timestamps", "--tail=1").stdout
     assert stamped.endswith(" to stderr\n")
     assert stamped[:4].isdigit()
     assert "T" in stamped.split()[0]
     assert core.read_namespaced_pod_log("talker", ns, tail_lines=1) == "to stderr\n"
 
 
-def test_readiness_probe_gates_ready(
-    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
-) -> None:
+def test_readiness_probe_gates_ready(node: NodeCluster, core: Any, ns: str, tmp_path: Path) -> None:
     core.create_namespaced_pod(
         ns,
         pod(
@@ -319,81 +283,73 @@ def test_readiness_probe_gates_ready(
             readinessProbe={"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
         ),
     )
-    wait_for(lambda: phase(get(sim, ns, "slow")) == "Running")
-    wait_for(lambda: any(e["reason"] == "Unhealthy" for e in events(sim, ns, "slow")), what="a failed probe")
-    p = get(sim, ns, "slow")
+    wait_for(lambda: phase(node.pod(ns, "slow")) == "Running")
+    wait_for(lambda: any(e["reason"] == "Unhealthy" for e in node.events(ns, "slow")), what="a failed probe")
+    p = node.pod(ns, "slow")
     assert not is_ready(p)
     assert cstatus(p)["ready"] is False
-    unhealthy = next(e for e in events(sim, ns, "slow") if e["reason"] == "Unhealthy")
+    unhealthy = next(e for e in node.events(ns, "slow") if e["reason"] == "Unhealthy")
     assert unhealthy["message"].startswith('Readiness probe failed: Get "http://')
     assert "connection refused" in unhealthy["message"]
     ready_cond = condition(p, "Ready")
     assert ready_cond is not None
     assert ready_cond["reason"] == "ContainersNotReady"
     (tmp_path / "go").touch()
-    p = wait_for(
-        lambda: (x := get(sim, ns, "slow")) and is_ready(x) and x, timeout=5, what="Ready after the probe"
-    )
+    p = wait_for(lambda: (x := node.pod(ns, "slow")) and is_ready(x) and x, what="Ready after the probe")
     assert http_get(f"http://{p['status']['podIP']}:8080/")[0] == 200
 
 
-def test_crash_loop_back_off_and_previous_logs(
-    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
-) -> None:
+def test_crash_loop_back_off_and_previous_logs(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_pod(ns, pod("crash", script("print('boom'); raise SystemExit(2)")))
-    wait_for(lambda: waiting_reason(get(sim, ns, "crash")) == "CrashLoopBackOff", what="CrashLoopBackOff")
-    wait_for(lambda: cstatus(get(sim, ns, "crash")).get("restartCount", 0) >= 2, timeout=10)
-    cs = cstatus(get(sim, ns, "crash"))
+    wait_for(lambda: waiting_reason(node.pod(ns, "crash")) == "CrashLoopBackOff", what="CrashLoopBackOff")
+    wait_for(lambda: cstatus(node.pod(ns, "crash")).get("restartCount", 0) >= 2)
+    cs = cstatus(node.pod(ns, "crash"))
     assert cs["lastState"]["terminated"]["exitCode"] == 2
     assert cs["lastState"]["terminated"]["reason"] == "Error"
-    assert any(e["reason"] == "BackOff" for e in events(sim, ns, "crash"))
-    assert kubectl(sim, "logs", "crash", "-n", ns, "--previous").stdout == "boom\n"
+    assert any(e["reason"] == "BackOff" for e in node.events(ns, "crash"))
+    assert node.kubectl("logs", "crash", "-n", ns, "--previous").stdout == "boom\n"
     assert (
-        "CrashLoopBackOff" in kubectl(sim, "get", "pod", "crash", "-n", ns).stdout
-        or "Error" in kubectl(sim, "get", "pod", "crash", "-n", ns).stdout
+        "CrashLoopBackOff" in node.kubectl("get", "pod", "crash", "-n", ns).stdout
+        or "Error" in node.kubectl("get", "pod", "crash", "-n", ns).stdout
     )
 
 
-def test_restart_policies_end_in_terminal_phases(
-    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
-) -> None:
+def test_restart_policies_end_in_terminal_phases(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_pod(ns, pod("fails", script("raise SystemExit(3)"), restartPolicy="Never"))
     core.create_namespaced_pod(ns, pod("works", script("print('ok')"), restartPolicy="OnFailure"))
-    wait_for(lambda: phase(get(sim, ns, "fails")) == "Failed")
-    term = cstatus(get(sim, ns, "fails"))["state"]["terminated"]
+    wait_for(lambda: phase(node.pod(ns, "fails")) == "Failed")
+    term = cstatus(node.pod(ns, "fails"))["state"]["terminated"]
     assert (term["exitCode"], term["reason"]) == (3, "Error")
-    wait_for(lambda: phase(get(sim, ns, "works")) == "Succeeded")
-    term = cstatus(get(sim, ns, "works"))["state"]["terminated"]
+    wait_for(lambda: phase(node.pod(ns, "works")) == "Succeeded")
+    term = cstatus(node.pod(ns, "works"))["state"]["terminated"]
     assert (term["exitCode"], term["reason"]) == (0, "Completed")
-    assert cstatus(get(sim, ns, "works"))["restartCount"] == 0
+    assert cstatus(node.pod(ns, "works"))["restartCount"] == 0
 
 
-def test_missing_executable_is_a_start_error(
-    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
-) -> None:
+def test_missing_executable_is_a_start_error(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_pod(ns, pod("nocmd", ["no-such-program-kubesim"], restartPolicy="Never"))
-    wait_for(lambda: phase(get(sim, ns, "nocmd")) == "Failed")
-    term = cstatus(get(sim, ns, "nocmd"))["state"]["terminated"]
+    wait_for(lambda: phase(node.pod(ns, "nocmd")) == "Failed")
+    term = cstatus(node.pod(ns, "nocmd"))["state"]["terminated"]
     assert term["reason"] == "StartError"
     assert term["exitCode"] == 128
     assert 'exec: "no-such-program-kubesim": executable file not found in $PATH' in term["message"]
 
 
-def test_image_pull_failure(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+def test_image_pull_failure(node: NodeCluster, core: Any, ns: str) -> None:
     body = pod("nopull", [PY, "-c", "pass"])
     body["spec"]["containers"][0]["image"] = "quay.io/nobody/invalid-image:1"
     core.create_namespaced_pod(ns, body)
-    wait_for(lambda: waiting_reason(get(sim, ns, "nopull")) in ("ErrImagePull", "ImagePullBackOff"))
-    wait_for(lambda: waiting_reason(get(sim, ns, "nopull")) == "ImagePullBackOff")
-    assert phase(get(sim, ns, "nopull")) == "Pending"
+    wait_for(lambda: waiting_reason(node.pod(ns, "nopull")) in ("ErrImagePull", "ImagePullBackOff"))
+    wait_for(lambda: waiting_reason(node.pod(ns, "nopull")) == "ImagePullBackOff")
+    assert phase(node.pod(ns, "nopull")) == "Pending"
     assert any(
         e["reason"] == "Failed" and e["message"].startswith('Failed to pull image "quay.io/nobody/invalid')
-        for e in events(sim, ns, "nopull")
+        for e in node.events(ns, "nopull")
     )
 
 
 def test_graceful_deletion_sends_sigterm_then_sigkill(
-    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
+    node: NodeCluster, core: Any, ns: str, tmp_path: Path
 ) -> None:
     marker = f"kubesim-{uuid.uuid4().hex}"
     core.create_namespaced_pod(
@@ -428,23 +384,23 @@ def test_graceful_deletion_sends_sigterm_then_sigkill(
         ),
     )
     for name in ("polite", "stubborn"):
-        wait_for(lambda name=name: kubectl(sim, "logs", name, "-n", ns, check=False).stdout == "ready\n")
+        wait_for(lambda name=name: node.kubectl("logs", name, "-n", ns, check=False).stdout == "ready\n")
     polite, stubborn = pids_with(f"{marker}-polite"), pids_with(f"{marker}-stubborn")
     assert polite
     assert stubborn
     started = time.monotonic()
-    kubectl(sim, "delete", "pod", "polite", "-n", ns)  # returns once the object is gone
-    assert get(sim, ns, "polite") is None
+    node.kubectl("delete", "pod", "polite", "-n", ns)  # returns once the object is gone
+    assert node.pod(ns, "polite") is None
     assert (tmp_path / "terminated").read_text() == "SIGTERM"
     assert not any(pid_alive(p) for p in polite)
     assert time.monotonic() - started < 10  # the process exited on SIGTERM, no 30 s wait
-    kubectl(sim, "delete", "pod", "stubborn", "-n", ns)
+    node.kubectl("delete", "pod", "stubborn", "-n", ns)
     assert not any(pid_alive(p) for p in stubborn)
-    killing = [e for e in events(sim, ns, "stubborn") if e["reason"] == "Killing"]
+    killing = [e for e in node.events(ns, "stubborn") if e["reason"] == "Killing"]
     assert killing[0]["message"] == "Stopping container main"
 
 
-def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+def test_environment(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_secret(ns, {"metadata": {"name": "creds"}, "stringData": {"token": "s3cret"}})
     core.create_namespaced_config_map(
         ns,
@@ -492,10 +448,10 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
         restartPolicy="Never",
     )
     core.create_namespaced_pod(ns, body)
-    wait_for(lambda: phase(get(sim, ns, "env")) in ("Succeeded", "Failed"))
-    p = get(sim, ns, "env")
+    wait_for(lambda: phase(node.pod(ns, "env")) in ("Succeeded", "Failed"))
+    p = node.pod(ns, "env")
     assert p is not None
-    out = kubectl(sim, "logs", "env", "-n", ns).stdout.splitlines()
+    out = node.kubectl("logs", "env", "-n", ns).stdout.splitlines()
     assert phase(p) == "Succeeded", out
     env = json.loads(out[0])
     ip = p["status"]["podIP"]
@@ -504,7 +460,7 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
     assert "OPTIONAL" not in env
     assert (env["POD_NAME"], env["POD_NAMESPACE"], env["POD_UID"]) == ("env", ns, p["metadata"]["uid"])
     assert env["POD_IP"] == ip
-    assert env["NODE"] == "kubesim-node"
+    assert env["NODE"] == node.node_name
     assert env["SA"] == "default"
     assert env["GREETING"] == f"hello env in {ns}, $(POD_NAME) $(UNDEFINED)"
     assert env["CFG_MODE"] == "fast"
@@ -520,9 +476,7 @@ def test_environment(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
     assert not os.path.exists("/opt/kubesim-workdir-test")
 
 
-def test_liveness_probe_restarts_the_container(
-    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
-) -> None:
+def test_liveness_probe_restarts_the_container(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_pod(
         ns,
         pod(
@@ -550,17 +504,18 @@ def test_liveness_probe_restarts_the_container(
             },
         ),
     )
-    wait_for(lambda: cstatus(get(sim, ns, "sick")).get("restartCount", 0) >= 1, timeout=10, what="a restart")
-    reasons = {e["reason"]: e for e in events(sim, ns, "sick")}
+    wait_for(lambda: cstatus(node.pod(ns, "sick")).get("restartCount", 0) >= 1, what="a restart")
+    reasons = {e["reason"]: e for e in node.events(ns, "sick")}
     assert reasons["Unhealthy"]["message"].startswith("Liveness probe failed")
     assert reasons["Killing"]["message"] == "Container main failed liveness probe, will be restarted"
 
 
-def test_no_process_outlives_the_cluster(tmp_path: Path, wait_for: WaitFor) -> None:
+def test_no_process_outlives_the_cluster(
+    request: pytest.FixtureRequest, node_backend: str, tmp_path: Path
+) -> None:
     marker = f"kubesim-{uuid.uuid4().hex}"
-    with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as sim:
-        kubectl(
-            sim,
+    with node_cluster(request.config, node_backend, "process", OPTIONS, tmp_path) as own:
+        own.kubectl(
             "run",
             "sleeper",
             "--image=python:3.11",
@@ -574,8 +529,10 @@ def test_no_process_outlives_the_cluster(tmp_path: Path, wait_for: WaitFor) -> N
     assert not any(pid_alive(p) for p in pids)
 
 
-def test_no_process_outlives_a_killed_kubesim(tmp_path: Path, wait_for: WaitFor) -> None:
-    """Even when the Python process running kubesim is SIGKILLed (no cleanup code runs)."""
+def test_no_process_outlives_a_killed_kubesim(tmp_path: Path) -> None:
+    """Even when the Python process running kubesim is SIGKILLed (no cleanup code runs). kubesim only: its
+    node runs in the API server's process; the agent's counterpart (a SIGKILLed ``kubesim kubelet`` takes
+    its containers with it) is tests/integration/k8slocal/test_nodes.py's."""
     marker = f"kubesim-{uuid.uuid4().hex}"
     driver = tmp_path / "driver.py"
     driver.write_text(
@@ -584,7 +541,7 @@ def test_no_process_outlives_a_killed_kubesim(tmp_path: Path, wait_for: WaitFor)
         import kubesim
         with kubesim.Cluster(runtime="process") as sim:
             command = ["python3", "-c", "import time; time.sleep(600)  # {marker}"]
-            kubectl = [{KUBECTL!r}, "--kubeconfig", sim.kubeconfig]
+            kubectl = [{binary("kubectl")!r}, "--kubeconfig", sim.kubeconfig]
             subprocess.run([*kubectl, "run", "sleeper", "--image=python:3.11", "--command", "--", *command],
                            check=True, capture_output=True)
             while True:
@@ -646,7 +603,9 @@ class _FakeHub(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_jupyter_single_user_server_from_the_announcement_template(wait_for: WaitFor) -> None:
+def test_jupyter_single_user_server_from_the_announcement_template(
+    request: pytest.FixtureRequest, node_backend: str, tmp_path: Path
+) -> None:
     """The announcement's template (image without a command, JUPYTERHUB_SERVICE_URL on 0.0.0.0, a PVC at
     /home/<user>/work) runs a real jupyterhub-singleuser; a file saved through it survives the pod.
     (Default mount mode only: both modes' volume handling is covered by test_pvc_data_outlives_the_pod.)"""
@@ -676,14 +635,16 @@ def test_jupyter_single_user_server_from_the_announcement_template(wait_for: Wai
         "spec": template["spec"]["pvcs"][0]["spec"],
     }
     jupyter = {**JUPYTER_IMAGE, "workingDir": "/home/$(JUPYTERHUB_USER)"}  # the server's root holds work/
+    options = {**OPTIONS, "image_commands": [jupyter]}
+    headers = {"Authorization": "token secret-token", "Content-Type": "application/json"}
     try:
-        with kubesim.Cluster(runtime="process", kubelet={**OPTIONS, "image_commands": [jupyter]}) as sim:
-            sim_client = kubernetes.config.new_client_from_config(config_file=sim.kubeconfig)  # type: ignore[no-untyped-call]
-            core: Any = CoreV1Api(sim_client)
-            headers = {"Authorization": "token secret-token", "Content-Type": "application/json"}
+        with (
+            node_cluster(request.config, node_backend, "process", options, tmp_path) as own,
+            core_api(own) as core,
+        ):
 
             def serving() -> str:
-                ip = str((get(sim, "default", "notebook") or {}).get("status", {}).get("podIP", ""))
+                ip = str((own.pod("default", "notebook") or {}).get("status", {}).get("podIP", ""))
                 if ip:
                     try:
                         with urllib.request.urlopen(f"http://{ip}:8888/user/alice/api", timeout=1):
@@ -692,35 +653,41 @@ def test_jupyter_single_user_server_from_the_announcement_template(wait_for: Wai
                         pass
                 return ""
 
-            try:
-                core.create_namespaced_persistent_volume_claim("default", pvc)
-                core.create_namespaced_pod("default", pod_body)
-                ip = wait_for(serving, timeout=30, what="the single-user server to answer on its pod IP")
-                url = f"http://{ip}:8888/user/alice/api/contents/work/hello.txt"
-                content = json.dumps({"type": "file", "format": "text", "content": "kept"}).encode()
-                put = urllib.request.Request(url, data=content, headers=headers, method="PUT")
-                with urllib.request.urlopen(put, timeout=10) as resp:
-                    assert resp.status == 201
-                kubectl(sim, "delete", "pod", "notebook")
-                core.create_namespaced_pod("default", pod_body)
-                ip = wait_for(serving, timeout=30, what="the second single-user server")
-                url = f"http://{ip}:8888/user/alice/api/contents/work/hello.txt"
-                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
-                    assert json.loads(resp.read())["content"] == "kept"
-            finally:
-                sim_client.close()
+            core.create_namespaced_persistent_volume_claim("default", pvc)
+            core.create_namespaced_pod("default", pod_body)
+            ip = wait_for(serving, timeout=60, what="the single-user server to answer on its pod IP")
+            url = f"http://{ip}:8888/user/alice/api/contents/work/hello.txt"
+            content = json.dumps({"type": "file", "format": "text", "content": "kept"}).encode()
+            put = urllib.request.Request(url, data=content, headers=headers, method="PUT")
+            with urllib.request.urlopen(put, timeout=10) as resp:
+                assert resp.status == 201
+            own.kubectl("delete", "pod", "notebook")
+            core.create_namespaced_pod("default", pod_body)
+            ip = wait_for(serving, timeout=60, what="the second single-user server")
+            url = f"http://{ip}:8888/user/alice/api/contents/work/hello.txt"
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
+                assert json.loads(resp.read())["content"] == "kept"
     finally:
         hub.shutdown()
 
 
-def test_clusters_on_one_host_get_distinct_pod_addresses(sim: kubesim.Cluster) -> None:
-    with kubesim.Cluster(runtime="process", kubelet=OPTIONS) as other:
-        mine, theirs = sim.kubelet.ips.network, other.kubelet.ips.network
+def test_clusters_on_one_host_get_distinct_pod_addresses(
+    node: NodeCluster, request: pytest.FixtureRequest, node_backend: str, tmp_path: Path
+) -> None:
+    """Each node takes a loopback range of its own (the Node's podCIDR), held host-wide while it runs."""
+
+    def pod_cidr(cluster: NodeCluster) -> ipaddress.IPv4Network:
+        found = cluster.request("GET", f"/api/v1/nodes/{cluster.node_name}")[1]
+        return ipaddress.IPv4Network(found["spec"]["podCIDR"])
+
+    with node_cluster(request.config, node_backend, "process", OPTIONS, tmp_path) as other:
+        mine, theirs = pod_cidr(node), pod_cidr(other)
         assert mine.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
+        assert theirs.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
         assert not mine.overlaps(theirs)
 
 
-def test_init_container_runs_first(sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor) -> None:
+def test_init_container_runs_first(node: NodeCluster, core: Any, ns: str) -> None:
     shared = [{"name": "shared", "mountPath": "/var/lib/kubesim-test/shared"}]
     body = pod(
         "ordered",
@@ -738,14 +705,12 @@ def test_init_container_runs_first(sim: kubesim.Cluster, core: Any, ns: str, wai
         }
     ]
     core.create_namespaced_pod(ns, body)
-    wait_for(lambda: phase(get(sim, ns, "ordered")) in ("Succeeded", "Failed"))
-    assert phase(get(sim, ns, "ordered")) == "Succeeded"
-    assert kubectl(sim, "logs", "ordered", "-n", ns).stdout == "prepared\n"
+    wait_for(lambda: phase(node.pod(ns, "ordered")) in ("Succeeded", "Failed"))
+    assert phase(node.pod(ns, "ordered")) == "Succeeded"
+    assert node.kubectl("logs", "ordered", "-n", ns).stdout == "prepared\n"
 
 
-def test_startup_probe_holds_started_and_ready(
-    sim: kubesim.Cluster, core: Any, ns: str, tmp_path: Path, wait_for: WaitFor
-) -> None:
+def test_startup_probe_holds_started_and_ready(node: NodeCluster, core: Any, ns: str, tmp_path: Path) -> None:
     core.create_namespaced_pod(
         ns,
         pod(
@@ -763,20 +728,18 @@ def test_startup_probe_holds_started_and_ready(
             startupProbe={"tcpSocket": {"port": 7000}, "periodSeconds": 1, "failureThreshold": 30},
         ),
     )
-    wait_for(lambda: phase(get(sim, ns, "late")) == "Running")
-    wait_for(lambda: any(e["reason"] == "Unhealthy" for e in events(sim, ns, "late")))
-    cs = cstatus(get(sim, ns, "late"))
+    wait_for(lambda: phase(node.pod(ns, "late")) == "Running")
+    wait_for(lambda: any(e["reason"] == "Unhealthy" for e in node.events(ns, "late")))
+    cs = cstatus(node.pod(ns, "late"))
     assert (cs["started"], cs["ready"]) == (False, False)
-    unhealthy = next(e for e in events(sim, ns, "late") if e["reason"] == "Unhealthy")
+    unhealthy = next(e for e in node.events(ns, "late") if e["reason"] == "Unhealthy")
     assert unhealthy["message"].startswith("Startup probe failed: dial tcp ")
     (tmp_path / "go").touch()
-    wait_for(lambda: is_ready(get(sim, ns, "late")), timeout=5, what="Ready once the startup probe passes")
-    assert cstatus(get(sim, ns, "late"))["started"] is True
+    wait_for(lambda: is_ready(node.pod(ns, "late")), what="Ready once the startup probe passes")
+    assert cstatus(node.pod(ns, "late"))["started"] is True
 
 
-def test_forced_deletion_cuts_the_grace_period_short(
-    sim: kubesim.Cluster, core: Any, ns: str, wait_for: WaitFor
-) -> None:
+def test_forced_deletion_cuts_the_grace_period_short(node: NodeCluster, core: Any, ns: str) -> None:
     marker = f"kubesim-{uuid.uuid4().hex}"
     core.create_namespaced_pod(
         ns,
@@ -791,14 +754,14 @@ def test_forced_deletion_cuts_the_grace_period_short(
             terminationGracePeriodSeconds=300,
         ),
     )
-    wait_for(lambda: kubectl(sim, "logs", "slowpoke", "-n", ns, check=False).stdout == "ready\n")
+    wait_for(lambda: node.kubectl("logs", "slowpoke", "-n", ns, check=False).stdout == "ready\n")
     pids = pids_with(marker)
-    kubectl(sim, "delete", "pod", "slowpoke", "-n", ns, "--wait=false")
-    p = get(sim, ns, "slowpoke")
+    node.kubectl("delete", "pod", "slowpoke", "-n", ns, "--wait=false")
+    p = node.pod(ns, "slowpoke")
     assert p is not None
     assert p["metadata"]["deletionGracePeriodSeconds"] == 300
     started = time.monotonic()
-    kubectl(sim, "delete", "pod", "slowpoke", "-n", ns, "--grace-period=0", "--force")
-    wait_for(lambda: not any(pid_alive(x) for x in pids), timeout=10, what="the process killed")
+    node.kubectl("delete", "pod", "slowpoke", "-n", ns, "--grace-period=0", "--force")
+    wait_for(lambda: not any(pid_alive(x) for x in pids), what="the process killed")
     assert time.monotonic() - started < 15  # not the 300 s grace period
-    assert get(sim, ns, "slowpoke") is None
+    assert node.pod(ns, "slowpoke") is None
