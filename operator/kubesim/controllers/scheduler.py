@@ -8,9 +8,9 @@ nodes or other pods change. ``pods/binding`` binds a pod for another scheduler.
 
 Its Events are what kube-scheduler's events.k8s.io recorder writes, as the core API shows them: an
 ``action`` (``Scheduling``, ``Binding``), ``eventTime``, the reporting controller and instance, no
-``source``, no ``count``; the same event again makes a series (its second occurrence is written as
-``series.count: 2``; later ones only count in the recorder's memory, as upstream's recorder writes
-them back every 30 minutes).
+``source``, no ``count``; the same event about the same version of the pod again makes a series (its
+second occurrence is written as ``series.count: 2``; later ones only count in the recorder's memory, as
+upstream's recorder writes them back every 30 minutes).
 """
 
 from __future__ import annotations
@@ -145,7 +145,9 @@ class Scheduler(Controller):
         """Post (or add to the series of) an Event about ``pod``, as kube-scheduler's recorder does."""
         meta = pod["metadata"]
         namespace = meta.get("namespace", "")
-        key = (meta.get("uid", ""), event_type, reason, message, action)
+        # Upstream's recorder keys on the whole object reference, resourceVersion included: a retry after
+        # the pod changed (its PodScheduled condition written by the first attempt) is a new Event.
+        key = (meta.get("uid", ""), meta.get("resourceVersion", ""), event_type, reason, message, action)
         rt = self.api.registry.get("", "v1", "events")
         if rt is None:
             return

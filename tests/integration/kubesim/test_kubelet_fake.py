@@ -212,6 +212,30 @@ def test_insufficient_cpu(node: NodeCluster, core: Any, ns: str) -> None:
     )
     assert failed[0]["reportingComponent"] == "default-scheduler"
     assert failed[0]["action"] == "Scheduling"
+    assert "count" not in failed[0]
+    # A pod leaving the node makes the scheduler try again. The first attempt wrote the pod's PodScheduled
+    # condition, so the second is about another version of the pod: a new Event. The third, about the
+    # same version, makes the second a series (events.k8s.io).
+    for i in range(2):
+        core.create_namespaced_pod(ns, pod(f"passing-{i}"))
+        wait_for(lambda i=i: is_ready(node.pod(ns, f"passing-{i}")))
+        core.delete_namespaced_pod(f"passing-{i}", ns, grace_period_seconds=0)
+        wait_for(
+            lambda i=i: (
+                len(failed_scheduling(node, ns, "greedy")) == 2
+                and (i == 0 or "series" in failed_scheduling(node, ns, "greedy")[1])
+            )
+        )
+    first, second = failed_scheduling(node, ns, "greedy")
+    assert first["metadata"]["name"] == failed[0]["metadata"]["name"]
+    assert "series" not in first
+    assert second["series"]["count"] == 2
+    assert second["series"]["lastObservedTime"]
+    assert second["message"] == first["message"]
+    greedy = node.pod(ns, "greedy")
+    assert greedy is not None
+    assert second["involvedObject"]["resourceVersion"] == greedy["metadata"]["resourceVersion"]
+    assert first["involvedObject"]["resourceVersion"] != second["involvedObject"]["resourceVersion"]
 
 
 def test_image_pull_failure(node: NodeCluster, core: Any, ns: str) -> None:

@@ -7,6 +7,7 @@ import http.server
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -333,6 +334,26 @@ def test_missing_executable_is_a_start_error(node: NodeCluster, core: Any, ns: s
     assert term["reason"] == "StartError"
     assert term["exitCode"] == 128
     assert 'exec: "no-such-program-kubesim": executable file not found in $PATH' in term["message"]
+
+
+def test_image_without_a_command_is_a_create_container_error(node: NodeCluster, core: Any, ns: str) -> None:
+    """The process runtime has no images: an image it knows no command for, in a container that sets none,
+    cannot be created (CreateContainerError, retried with back-off, the pod stays Pending)."""
+    body = pod("nocommand", [])
+    del body["spec"]["containers"][0]["command"]
+    body["spec"]["containers"][0]["image"] = "busybox:1.36"
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: waiting_reason(node.pod(ns, "nocommand")) == "CreateContainerError")
+    p = node.pod(ns, "nocommand")
+    waiting = cstatus(p)["state"]["waiting"]
+    assert waiting["message"].startswith('failed to generate container "')
+    assert 'spec: no command specified (kubesim process runtime: image "busybox:1.36"' in waiting["message"]
+    assert phase(p) == "Pending"
+    assert cstatus(p)["restartCount"] == 0
+    failed = wait_for(lambda: [e for e in node.events(ns, "nocommand") if e["reason"] == "Failed"])
+    assert failed[0]["type"] == "Warning"
+    assert failed[0]["message"] == f"Error: {waiting['message']}"
+    assert failed[0]["involvedObject"]["fieldPath"] == "spec.containers{main}"
 
 
 def test_image_pull_failure(node: NodeCluster, core: Any, ns: str) -> None:
@@ -765,3 +786,125 @@ def test_forced_deletion_cuts_the_grace_period_short(node: NodeCluster, core: An
     wait_for(lambda: not any(pid_alive(x) for x in pids), what="the process killed")
     assert time.monotonic() - started < 15  # not the 300 s grace period
     assert node.pod(ns, "slowpoke") is None
+
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# In-cluster configuration, as client libraries do it: the projected token, CA and namespace, and the API
+# server at KUBERNETES_SERVICE_HOST:PORT; the ServiceAccount asks who it is (SelfSubjectReview).
+IN_CLUSTER = script("""
+    import json, os, ssl, urllib.request
+    d = os.environ["SA_DIR"]
+    token = open(d + "/token").read()
+    namespace = open(d + "/namespace").read()
+    context = ssl.create_default_context(cafile=d + "/ca.crt")
+    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
+    url = f"https://{host}:{port}/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode()
+    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    review = json.load(urllib.request.urlopen(request, context=context, timeout=10))
+    print(json.dumps({"namespace": namespace, "user": review["status"]["userInfo"]}))
+    """)
+
+
+def kube_api_access(name: str, configmap: str = "kube-root-ca.crt") -> Obj:
+    """The projected volume kube-apiserver's ServiceAccount admission plugin gives every pod."""
+    return {
+        "name": name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": configmap, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+
+
+def in_cluster_identity(node: NodeCluster, ns: str, name: str) -> Obj:
+    """What the pod's IN_CLUSTER program printed, once it succeeded."""
+    wait_for(lambda: phase(node.pod(ns, name)) in ("Succeeded", "Failed"))
+    out = node.kubectl("logs", name, "-n", ns).stdout
+    assert phase(node.pod(ns, name)) == "Succeeded", out
+    found: Obj = json.loads(out)
+    return found
+
+
+def assert_bound_to(identity: Obj, node: NodeCluster, ns: str, p: Obj) -> None:
+    """The token is the pod's ServiceAccount's, bound to the pod (TokenRequest with a boundObjectRef)."""
+    assert identity["namespace"] == ns
+    user = identity["user"]
+    assert user["username"] == f"system:serviceaccount:{ns}:default"
+    assert set(user["groups"]) == {
+        "system:serviceaccounts",
+        f"system:serviceaccounts:{ns}",
+        "system:authenticated",
+    }
+    assert user["extra"]["authentication.kubernetes.io/pod-name"] == [p["metadata"]["name"]]
+    assert user["extra"]["authentication.kubernetes.io/pod-uid"] == [p["metadata"]["uid"]]
+    assert user["extra"]["authentication.kubernetes.io/node-name"] == [node.node_name]
+
+
+def test_projected_service_account_volume(node: NodeCluster, core: Any, ns: str) -> None:
+    """The kubelet projects a ServiceAccount token (TokenRequest bound to the pod), a ConfigMap's key and
+    the pod's namespace (downward API) into one volume: the volume kube-apiserver's ServiceAccount
+    admission adds to every pod (see the next test), declared here with a ConfigMap of the test's own
+    holding the cluster's CA, so that it runs wherever the pod runs."""
+    ca = Path(node.ca_file).read_text()
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "cluster-ca"}, "data": {"ca.crt": ca}})
+    body = pod(
+        "projected",
+        IN_CLUSTER,
+        env=[{"name": "SA_DIR", "value": SERVICE_ACCOUNT_DIR}],
+        volumes=[kube_api_access("kube-api-access-test", configmap="cluster-ca")],
+        volumeMounts=[{"name": "kube-api-access-test", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}],
+        restartPolicy="Never",
+    )
+    core.create_namespaced_pod(ns, body)
+    identity = in_cluster_identity(node, ns, "projected")
+    p = node.pod(ns, "projected")
+    assert p is not None
+    assert_bound_to(identity, node, ns, p)
+
+
+@pytest.mark.kubesim_diverges(
+    reason="kubesim has no ServiceAccount admission mutation: pods get no kube-api-access volume "
+    "(docs/kubesim.md, What is simplified)"
+)
+def test_service_account_admission_mounts_kube_api_access(node: NodeCluster, core: Any, ns: str) -> None:
+    """Every pod gets the ``kube-api-access-<random>`` projected volume, mounted read-only in every
+    container at the well-known path, unless it opts out (``automountServiceAccountToken: false``); the
+    kubelet projects it, and a program uses it as in-cluster configuration."""
+    body = pod(
+        "in-cluster",
+        IN_CLUSTER,
+        env=[{"name": "SA_DIR", "value": SERVICE_ACCOUNT_DIR}],
+        restartPolicy="Never",
+    )
+    core.create_namespaced_pod(ns, body)
+    p = node.pod(ns, "in-cluster")
+    assert p is not None
+    (volume,) = p["spec"]["volumes"]
+    assert re.fullmatch(r"kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}", volume["name"])
+    assert volume == kube_api_access(volume["name"])
+    mount = {"name": volume["name"], "readOnly": True, "mountPath": SERVICE_ACCOUNT_DIR}
+    assert p["spec"]["containers"][0]["volumeMounts"] == [mount]
+    assert_bound_to(in_cluster_identity(node, ns, "in-cluster"), node, ns, p)
+    opted_out = pod(
+        "opted-out", [PY, "-c", "pass"], automountServiceAccountToken=False, restartPolicy="Never"
+    )
+    core.create_namespaced_pod(ns, opted_out)
+    p = node.pod(ns, "opted-out")
+    assert p is not None
+    assert not p["spec"].get("volumes")
+    assert not p["spec"]["containers"][0].get("volumeMounts")
