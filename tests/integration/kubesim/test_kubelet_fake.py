@@ -156,8 +156,8 @@ def test_missing_pvc_fails_scheduling_until_created(node: NodeCluster, core: Any
     # plugin (dynamic resources, whose PreFilter never ran) answers.
     message = '0/1 nodes are available: persistentvolumeclaim "work" not found. not found'
     assert failed[0]["message"] == message
-    p = node.pod(ns, "needs-pvc")
-    assert p is not None
+    # The condition is written apart from the Event (upstream: in no set order).
+    p = wait_for(lambda: (x := node.pod(ns, "needs-pvc")) and condition(x, "PodScheduled") and x)
     assert p["status"]["phase"] == "Pending"
     assert not p["spec"].get("nodeName")
     sched = condition(p, "PodScheduled")
@@ -193,10 +193,10 @@ def test_unbound_pvc_message(node: NodeCluster, core: Any, ns: str) -> None:
     core.create_namespaced_pod(
         ns, pod("waits", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "nowhere"}}])
     )
-    failed = wait_for(lambda: failed_scheduling(node, ns, "waits"))
-    assert failed[0]["message"] == (
-        "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found"
-    )
+    # The scheduler may look at the pod before its cache has the claim (upstream: then `persistentvolumeclaim
+    # "nowhere" not found`, and again once the claim arrives).
+    message = "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found"
+    wait_for(lambda: any(e["message"] == message for e in failed_scheduling(node, ns, "waits")))
 
 
 def test_insufficient_cpu(node: NodeCluster, core: Any, ns: str) -> None:
@@ -259,12 +259,15 @@ def test_image_pull_failure(node: NodeCluster, core: Any, ns: str) -> None:
     assert p is not None
     assert p["status"]["phase"] == "Pending"
     assert not is_ready(p)
-    evs = node.events(ns, "bad")
-    failed = [e for e in evs if e["reason"] == "Failed"]
+    # Events are posted in the background: they may come after the status.
+    failed = wait_for(
+        lambda: len(x := [e for e in node.events(ns, "bad") if e["reason"] == "Failed"]) >= 3 and x
+    )
     assert any(
         e["message"].startswith('Failed to pull image "registry.example/doesnotexist:1.0": ') for e in failed
     )
     assert any(e["message"] == "Error: ErrImagePull" for e in failed)
+    assert any(e["message"] == "Error: ImagePullBackOff" for e in failed)
     assert all(e["type"] == "Warning" for e in failed)
     # Retries are aggregated into the same Event (count), as upstream's event correlator does.
     pulling = wait_for(
@@ -315,8 +318,7 @@ def test_crash_loop_back_off(node: NodeCluster, core: Any, ns: str) -> None:
     p = node.pod(ns, "crash")
     assert p is not None
     assert p["status"]["phase"] == "Running"  # restartPolicy Always: restarting, not failed
-    backoff = [e for e in node.events(ns, "crash") if e["reason"] == "BackOff"]
-    assert backoff
+    backoff = wait_for(lambda: [e for e in node.events(ns, "crash") if e["reason"] == "BackOff"])
     assert backoff[0]["message"].startswith("Back-off restarting failed container main in pod crash_")
 
 

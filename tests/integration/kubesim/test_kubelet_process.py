@@ -307,7 +307,7 @@ def test_crash_loop_back_off_and_previous_logs(node: NodeCluster, core: Any, ns:
     cs = cstatus(node.pod(ns, "crash"))
     assert cs["lastState"]["terminated"]["exitCode"] == 2
     assert cs["lastState"]["terminated"]["reason"] == "Error"
-    assert any(e["reason"] == "BackOff" for e in node.events(ns, "crash"))
+    wait_for(lambda: any(e["reason"] == "BackOff" for e in node.events(ns, "crash")))
     assert node.kubectl("logs", "crash", "-n", ns, "--previous").stdout == "boom\n"
     assert (
         "CrashLoopBackOff" in node.kubectl("get", "pod", "crash", "-n", ns).stdout
@@ -363,9 +363,12 @@ def test_image_pull_failure(node: NodeCluster, core: Any, ns: str) -> None:
     wait_for(lambda: waiting_reason(node.pod(ns, "nopull")) in ("ErrImagePull", "ImagePullBackOff"))
     wait_for(lambda: waiting_reason(node.pod(ns, "nopull")) == "ImagePullBackOff")
     assert phase(node.pod(ns, "nopull")) == "Pending"
-    assert any(
-        e["reason"] == "Failed" and e["message"].startswith('Failed to pull image "quay.io/nobody/invalid')
-        for e in node.events(ns, "nopull")
+    wait_for(
+        lambda: any(
+            e["reason"] == "Failed"
+            and e["message"].startswith('Failed to pull image "quay.io/nobody/invalid')
+            for e in node.events(ns, "nopull")
+        )
     )
 
 
@@ -417,7 +420,7 @@ def test_graceful_deletion_sends_sigterm_then_sigkill(
     assert time.monotonic() - started < 10  # the process exited on SIGTERM, no 30 s wait
     node.kubectl("delete", "pod", "stubborn", "-n", ns)
     assert not any(pid_alive(p) for p in stubborn)
-    killing = [e for e in node.events(ns, "stubborn") if e["reason"] == "Killing"]
+    killing = wait_for(lambda: [e for e in node.events(ns, "stubborn") if e["reason"] == "Killing"])
     assert killing[0]["message"] == "Stopping container main"
 
 
@@ -526,7 +529,10 @@ def test_liveness_probe_restarts_the_container(node: NodeCluster, core: Any, ns:
         ),
     )
     wait_for(lambda: cstatus(node.pod(ns, "sick")).get("restartCount", 0) >= 1, what="a restart")
-    reasons = {e["reason"]: e for e in node.events(ns, "sick")}
+    # Events are posted in the background: they may come after the status.
+    reasons = wait_for(
+        lambda: {"Unhealthy", "Killing"} <= set(x := {e["reason"]: e for e in node.events(ns, "sick")}) and x
+    )
     assert reasons["Unhealthy"]["message"].startswith("Liveness probe failed")
     assert reasons["Killing"]["message"] == "Container main failed liveness probe, will be restarted"
 
