@@ -143,7 +143,8 @@ def node_cluster(
     config: pytest.Config, backend: str, runtime: str, options: Mapping[str, Any], state_dir: Path
 ) -> Iterator[NodeCluster]:
     """One node of kubesim's kubelet with ``options`` (``KubeletConfig``), on the backend's control plane
-    (upstream's in a temporary state dir: the volumes its host-path provisioner made go with it)."""
+    (upstream's in a temporary state dir: the volumes its host-path provisioner made go with it; the logs
+    of the node, kube-scheduler and kube-controller-manager are copied to ``state_dir``)."""
     if backend == "kubesim":
         with kubesim.Cluster(runtime=runtime, kubelet=dict(options), state_dir=state_dir / "kubesim") as sim:
             yield NodeCluster(
@@ -167,17 +168,23 @@ def node_cluster(
         runtime=runtime,
         kubelet_flags=flags,
     ) as plane:
-        yield NodeCluster(
-            "upstream",
-            plane.url,
-            plane.admin_token,
-            plane.ca_file,
-            plane.kubeconfig,
-            "default",
-            state_dir,
-            plane=plane,
-            node_name=plane.node_names()[0],
-        )
+        node = plane.node_names()[0]
+        try:
+            yield NodeCluster(
+                "upstream",
+                plane.url,
+                plane.admin_token,
+                plane.ca_file,
+                plane.kubeconfig,
+                "default",
+                state_dir,
+                plane=plane,
+                node_name=node,
+            )
+        finally:
+            # The control plane's state dir goes with it; the pytest temporary directory is kept a while.
+            for component in (node, "kube-scheduler", "kube-controller-manager"):
+                (state_dir / f"{component}.log").write_text(plane.logs(component))
 
 
 @contextmanager
