@@ -105,7 +105,9 @@ class Kubelet:
         self.node_uid = ""
         self.synced = asyncio.Event()
         self._status_queue: asyncio.Queue[tuple[str, str]] | None = None
-        self._status_pending: set[tuple[str, str]] = set()
+        self._status_pending: set[tuple[str, str]] = set()  # queued
+        self._status_inflight: set[tuple[str, str]] = set()  # being written
+        self._status_again: set[tuple[str, str]] = set()  # to write again once the write in flight ends
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Event | None = None
 
@@ -327,21 +329,33 @@ class Kubelet:
         self._status_queue.put_nowait(key)
 
     async def _write_statuses(self) -> None:
+        """One of the status writers. A pod's writes never overlap: two patches in flight at once could
+        reach the API server in either order, and the older would undo the newer (a container's state
+        going back). A write asked for while one is in flight is made after it."""
         assert self._status_queue is not None
         while True:
             key = await self._status_queue.get()
             self._status_pending.discard(key)
+            if key in self._status_inflight:
+                self._status_again.add(key)
+                continue
             worker = self.workers.get(key)
             if worker is None or worker.terminating:
                 continue
+            self._status_inflight.add(key)
             try:
                 await self._write_status(worker)
             except ConnectionError as exc:
                 log.info("status of %s/%s not written (%s); retrying", key[0], key[1], exc)
                 await asyncio.sleep(1.0)
-                self.write_pod_status(worker)
+                self._status_again.add(key)
             except ApiError as exc:
                 log.debug("status of %s/%s not written: %s", key[0], key[1], exc)
+            finally:
+                self._status_inflight.discard(key)
+            if key in self._status_again:
+                self._status_again.discard(key)
+                self.write_pod_status(worker)
 
     async def _write_status(self, worker: PodWorker) -> None:
         key = (worker.namespace, worker.name)

@@ -405,8 +405,20 @@ def test_namespace_deletion_stops_pods(node: NodeCluster, core: Any, ns: str) ->
 def test_init_containers_complete_before_containers_start(node: NodeCluster, core: Any, ns: str) -> None:
     body = pod("with-init")
     body["spec"]["initContainers"] = [{"name": "setup", "image": "busybox:1.36"}]
-    core.create_namespaced_pod(ns, body)
-    p = wait_for(lambda: (x := node.pod(ns, "with-init")) and is_ready(x) and x)
+    created = core.create_namespaced_pod(ns, body)
+    history = node.watch_pod(ns, "with-init", created.metadata.resource_version)
+    try:
+        p = wait_for(lambda: (x := node.pod(ns, "with-init")) and is_ready(x) and x)
+    finally:
+        history.close()
+    # Every status written, in order: once the init container has completed, no later version says
+    # otherwise (the kubelet's writes of one pod never overtake each other).
+    states = [
+        next(iter((v["status"].get("initContainerStatuses") or [{}])[0].get("state") or {"none": 0}))
+        for v in history.versions
+    ]
+    assert "terminated" in states
+    assert set(states[states.index("terminated") :]) == {"terminated"}, states
     init = p["status"]["initContainerStatuses"][0]
     assert init["state"]["terminated"]["reason"] == "Completed"
     assert init["ready"] is True
