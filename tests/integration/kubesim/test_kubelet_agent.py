@@ -178,6 +178,11 @@ def test_a_process_agent_serves_its_pod_and_its_logs(
             what="the server's access log through the API server",
         )
         assert "GET / HTTP" in logs
+        # The node answers a log error as plain text; the API server makes it its Status' message.
+        previous = kubectl.run("logs", "web", "-n", ns, "--previous", check=False)
+        assert previous.stderr == (
+            'Error from server (BadRequest): previous terminated container "c" in pod "web" not found\n'
+        )
         server_pid = int(
             next(
                 p
