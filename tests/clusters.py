@@ -20,7 +20,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,8 @@ class ClusterUnderTest:
     state_dir: Path
     sim: kubesim.Cluster | None = None
     plane: k8slocal.ControlPlane | None = None
+    # The namespaces of the test (``namespace`` and those of ``add_namespace``), deleted after it.
+    namespaces: list[str] = field(default_factory=list)
     _ssl: ssl.SSLContext | None = field(default=None, repr=False)
 
     @property
@@ -79,6 +81,14 @@ class ClusterUnderTest:
         """One JSON request as the admin (or ``token``): (status, decoded body); never raises on HTTP
         errors."""
         return _request(self.url, self.ssl_context(), token or self.admin_token, method, path, body)
+
+    def add_namespace(self, suffix: str) -> str:
+        """Another namespace of the test's own, ``<namespace>-<suffix>`` (unique like the first one),
+        created with its ``default`` ServiceAccount and deleted after the test like the first one."""
+        name = f"{self.namespace}-{suffix}"
+        create_namespace(self, name)
+        self.namespaces.append(name)
+        return name
 
     def token_for(self, name: str, namespace: str | None = None, expiration_seconds: int = 3600) -> str:
         """A token of the ServiceAccount (which must exist) from the TokenRequest API."""
@@ -178,7 +188,17 @@ class Upstream:
             found[plural] = {item["metadata"]["name"] for item in body.get("items", [])}
         return found
 
-    def remove_leftovers(self, namespace: str, timeout: float = 90.0) -> None:
+    def keep(self, prefix: str, plural: str, body: dict[str, Any]) -> None:
+        """Create a cluster-scoped object that the session's tests share (the project's CRDs, say) and add
+        it to the baseline, so it is not removed after each test. One that exists already is left as it
+        is. Call it from a session fixture, between tests (not while a test's objects are present)."""
+        name = body["metadata"]["name"]
+        status, answer = self.plane.request("POST", f"{prefix}/{plural}", body)
+        if status not in (201, 409):
+            raise AssertionError(f"creating {plural}/{name} for the session: HTTP {status} {answer}")
+        self.baseline[plural].add(name)
+
+    def remove_leftovers(self, namespaces: Collection[str], timeout: float = 90.0) -> None:
         """Delete the cluster-scoped objects tests created; wait until they are gone (names get reused),
         except test namespaces (unique names: their deletion goes on in the background)."""
         waiting: list[str] = []
@@ -186,7 +206,7 @@ class Upstream:
             for name in sorted(names - self.baseline[plural]):
                 path = f"{prefix}/{plural}/{name}"
                 if plural == "namespaces" and name in self.test_namespaces:
-                    if name == namespace:
+                    if name in namespaces:
                         self.plane.request("DELETE", path)
                     continue
                 status, body = self.plane.request("DELETE", path)
@@ -254,6 +274,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClusterU
                 "kubesim", sim.url, sim.admin_token, sim.ca_file, sim.kubeconfig, ns, tmp_path, sim=sim
             )
             create_namespace(cut, ns)
+            cut.namespaces.append(ns)
             _write_namespaced_kubeconfig(cut)
             yield cut
         return
@@ -264,11 +285,13 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClusterU
     )
     up.test_namespaces.add(ns)
     create_namespace(cut, ns)
+    cut.namespaces.append(ns)
     _write_namespaced_kubeconfig(cut)
     try:
         yield cut
     finally:
-        up.remove_leftovers(ns)
+        up.test_namespaces.update(cut.namespaces)
+        up.remove_leftovers(cut.namespaces)
 
 
 def _write_namespaced_kubeconfig(cut: ClusterUnderTest) -> None:

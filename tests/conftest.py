@@ -37,6 +37,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "kubesim_diverges(reason): kubesim knowingly differs from upstream here (docs/kubesim.md, "
         "'What is simplified'): strict xfail on kubesim, a plain test on upstream",
     )
+    config.addinivalue_line(
+        "markers",
+        "needs_node: needs a running pod (a kubelet): skipped on upstream, which has no node yet",
+    )
+    config.addinivalue_line(
+        "markers",
+        "kubesim_only(reason): measures with a kubesim instrument (fault injection, its request log): "
+        "skipped on upstream with the reason",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -52,6 +61,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
     """One parameter per chosen backend; ``kubesim_diverges`` makes the kubesim one a strict xfail."""
     diverges = metafunc.definition.get_closest_marker("kubesim_diverges")
+    only = metafunc.definition.get_closest_marker("kubesim_only")
     params = []
     for backend in backends(metafunc.config):
         marks = []
@@ -60,6 +70,13 @@ def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
             if not reason:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid}: kubesim_diverges needs a reason")
             marks.append(pytest.mark.xfail(reason=f"kubesim diverges: {reason}", strict=True))
+        if backend == "upstream" and metafunc.definition.get_closest_marker("needs_node") is not None:
+            marks.append(pytest.mark.skip(reason="needs a running pod: upstream has no node (kubelet) yet"))
+        if backend == "upstream" and only is not None:
+            reason = only.kwargs.get("reason") or (only.args[0] if only.args else "")
+            if not reason:
+                raise pytest.UsageError(f"{metafunc.definition.nodeid}: kubesim_only needs a reason")
+            marks.append(pytest.mark.skip(reason=f"kubesim only: {reason}"))
         params.append(pytest.param(backend, id=backend, marks=marks))
     return params
 

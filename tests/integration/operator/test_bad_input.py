@@ -15,10 +15,8 @@ from kopf.testing import KopfRunner
 from tests.conftest import wait_until
 from tests.integration.operator.conftest import Env, operator_runner
 
-NS = "users"
 
-
-def _template(name: str = "t", **pod_overrides: Any) -> dict[str, Any]:
+def _template(env: Env, name: str = "t", **pod_overrides: Any) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": "notebook",
         "image": "jupyter/base:1",
@@ -30,7 +28,7 @@ def _template(name: str = "t", **pod_overrides: Any) -> dict[str, Any]:
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookTemplate",
-        "metadata": {"name": name, "namespace": "kadense"},
+        "metadata": {"name": name, "namespace": env.tns},
         "spec": {
             "pvcs": [
                 {
@@ -57,23 +55,29 @@ def _template(name: str = "t", **pod_overrides: Any) -> dict[str, Any]:
 
 
 def _instance(
-    name: str, template: str = "t", namespace: str = NS, tns: str | None = "kadense", **variables: str
+    env: Env,
+    name: str,
+    template: str = "t",
+    namespace: str | None = None,
+    tns: str | None = None,
+    **variables: str,
 ) -> dict[str, Any]:
+    """An instance in ``env.ns`` (or ``namespace``) of the template ``tns/template`` (``env.tns`` by
+    default)."""
     spec: dict[str, Any] = {"template": {"name": template}, "variables": {"user": "ana", **variables}}
-    if tns is not None:
-        spec["template"]["namespace"] = tns
+    spec["template"]["namespace"] = tns or env.tns
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookInstance",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace or env.ns},
         "spec": spec,
     }
 
 
-def _failed(env: Env, name: str, namespace: str = NS) -> dict[str, Any]:
+def _failed(env: Env, name: str) -> dict[str, Any]:
     cond: dict[str, Any] = wait_until(
-        lambda: (c := env.condition(namespace, name, "Failed")) and c["status"] == "True" and c,
-        10,
+        lambda: (c := env.condition(env.ns, name, "Failed")) and c["status"] == "True" and c,
+        30,
         message=f"instance {name} Failed",
     )
     return cond
@@ -82,21 +86,24 @@ def _failed(env: Env, name: str, namespace: str = NS) -> dict[str, Any]:
 def _assert_clean_failure(env: Env, name: str, reason: str, *needles: str) -> dict[str, Any]:
     cond = _failed(env, name)
     assert cond["reason"] == reason, cond
+    needles = tuple(n.replace("<tns>", env.tns) for n in needles)
     for needle in needles:
         assert needle in cond["message"], cond["message"]
     wait_until(
         lambda: any(
-            e.reason == reason and all(n in e.message for n in needles) for e in env.events(NS, name)
+            e.reason == reason and all(n in e.message for n in needles) for e in env.events(env.ns, name)
         ),
         10,
         message=f"a {reason} event on {name}",
     )
     pods = [
-        p.metadata.name for p in env.core.list_namespaced_pod(NS).items if p.metadata.name.startswith(name)
+        p.metadata.name
+        for p in env.core.list_namespaced_pod(env.ns).items
+        if p.metadata.name.startswith(name)
     ]
     pvcs = [
         p.metadata.name
-        for p in env.core.list_namespaced_persistent_volume_claim(NS).items
+        for p in env.core.list_namespaced_persistent_volume_claim(env.ns).items
         if p.metadata.name.startswith(name)
     ]
     assert pods == [], f"nothing is created half-way: {pods}"
@@ -105,14 +112,15 @@ def _assert_clean_failure(env: Env, name: str, reason: str, *needles: str) -> di
 
 
 def _still_serving(env: Env) -> None:
-    env.create_instance(_instance("healthy"))
-    wait_until(lambda: env.is_true(NS, "healthy", "Provisioned"), 10, message="another instance provisioned")
+    env.create_instance(_instance(env, "healthy"))
+    wait_until(
+        lambda: env.is_true(env.ns, "healthy", "Provisioned"), 30, message="another instance provisioned"
+    )
 
 
 @pytest.fixture
 def setup(env: Env, operator: KopfRunner) -> Env:
-    env.create_namespace(NS)
-    env.create_template(_template())
+    env.create_template(_template(env))
     return env
 
 
@@ -121,10 +129,10 @@ Case = tuple[Callable[[Env], dict[str, Any]], str, tuple[str, ...]]
 
 def _template_with(name: str, mutate: Callable[[dict[str, Any]], None]) -> Callable[[Env], dict[str, Any]]:
     def make(env: Env) -> dict[str, Any]:
-        t = _template(name)
+        t = _template(env, name)
         mutate(t)
         env.create_template(t)
-        return _instance("bad", template=name)
+        return _instance(env, "bad", template=name)
 
     return make
 
@@ -136,12 +144,12 @@ def _pod(t: dict[str, Any]) -> dict[str, Any]:
 
 CASES: dict[str, Case] = {
     "template missing": (
-        lambda env: _instance("bad", template="nope"),
+        lambda env: _instance(env, "bad", template="nope"),
         "TemplateNotFound",
-        ('"nope" not found', '"kadense"'),
+        ('"nope" not found', '"<tns>"'),
     ),
     "template namespace not allowed": (
-        lambda env: _instance("bad", tns="default"),
+        lambda env: _instance(env, "bad", tns="default"),
         "TemplateNotAllowed",
         ('"default" is not allowed',),
     ),
@@ -189,8 +197,8 @@ CASES: dict[str, Case] = {
     ),
     "missing variablesFrom secret": (
         lambda env: {
-            **_instance("bad"),
-            "spec": {**_instance("bad")["spec"], "variablesFrom": [{"secretRef": {"name": "absent"}}]},
+            **_instance(env, "bad"),
+            "spec": {**_instance(env, "bad")["spec"], "variablesFrom": [{"secretRef": {"name": "absent"}}]},
         },
         "SecretNotFound",
         ('"absent" not found',),
@@ -207,86 +215,88 @@ def test_bad_input_fails_cleanly(setup: Env, case: str) -> None:
 
 
 def test_other_resource_of_unknown_kind_is_an_entry_error(setup: Env) -> None:
-    t = _template("other")
+    t = _template(setup, "other")
     t["spec"]["otherResources"] = [
         {"name": "gadget", "apiVersion": "example.com/v1", "kind": "Gadget", "body": {"spec": {"size": 1}}}
     ]
     setup.create_template(t)
-    setup.create_instance(_instance("bad", template="other"))
+    setup.create_instance(_instance(setup, "bad", template="other"))
     cond = _failed(setup, "bad")
     assert "example.com/v1" in cond["message"], cond
-    status = (setup.instance(NS, "bad") or {})["status"]
+    status = (setup.instance(setup.ns, "bad") or {})["status"]
     assert status["otherResources"].get("gadget", {}).get("state") == "Error", (status, cond)
     assert "Gadget" in status["otherResources"]["gadget"]["errorMessage"]
     _still_serving(setup)
 
 
 def test_huge_and_non_ascii_values(setup: Env) -> None:
-    setup.create_instance(_instance("unicode", user="ana", greeting="héllo wörld ✓ 日本語"))
-    t = _template("greet")
+    ns = setup.ns
+    setup.create_instance(_instance(setup, "unicode", user="ana", greeting="héllo wörld ✓ 日本語"))
+    t = _template(setup, "greet")
     _pod(t)["env"].append({"name": "GREETING", "value": "{greeting}"})
     setup.create_template(t)
-    setup.delete_instance(NS, "unicode")
-    setup.create_instance(_instance("unicode2", template="greet", greeting="héllo wörld ✓ 日本語"))
-    wait_until(lambda: setup.pod(NS, "unicode2-main"), 10, message="pod with non-ASCII env")
-    env = {e.name: e.value for e in setup.pod(NS, "unicode2-main").spec.containers[0].env}
+    setup.delete_instance(ns, "unicode")
+    setup.create_instance(_instance(setup, "unicode2", template="greet", greeting="héllo wörld ✓ 日本語"))
+    wait_until(lambda: setup.pod(ns, "unicode2-main"), 30, message="pod with non-ASCII env")
+    env = {e.name: e.value for e in setup.pod(ns, "unicode2-main").spec.containers[0].env}
     assert env["GREETING"] == "héllo wörld ✓ 日本語"
 
     big = "x" * (1024 * 1024)
-    setup.create_instance(_instance("huge", template="greet", greeting=big))
+    setup.create_instance(_instance(setup, "huge", template="greet", greeting=big))
     cond = _failed(setup, "huge")
     assert cond["reason"] == "InvalidObject", cond
     assert "too large" in cond["message"], cond
-    assert setup.pod(NS, "huge-main") is None
+    assert setup.pod(ns, "huge-main") is None
     _still_serving(setup)
 
 
 def test_secret_variables(setup: Env) -> None:
+    ns = setup.ns
     setup.core.create_namespaced_secret(
-        NS, {"metadata": {"name": "vars"}, "data": {"token": base64.b64encode(b"s3cret").decode()}}
+        ns, {"metadata": {"name": "vars"}, "data": {"token": base64.b64encode(b"s3cret").decode()}}
     )
-    t = _template("sec")
+    t = _template(setup, "sec")
     _pod(t)["env"].append({"name": "TOKEN", "value": "{token}"})
     setup.create_template(t)
-    inst = _instance("sec", template="sec")
+    inst = _instance(setup, "sec", template="sec")
     inst["spec"]["variablesFrom"] = [{"secretRef": {"name": "vars"}}]
     setup.create_instance(inst)
-    wait_until(lambda: setup.pod(NS, "sec-main"), 10, message="pod rendered with a secret variable")
-    env = {e.name: e.value for e in setup.pod(NS, "sec-main").spec.containers[0].env}
+    wait_until(lambda: setup.pod(ns, "sec-main"), 30, message="pod rendered with a secret variable")
+    env = {e.name: e.value for e in setup.pod(ns, "sec-main").spec.containers[0].env}
     assert env["TOKEN"] == "s3cret"
 
 
 def test_instance_in_unwatched_namespace_is_left_alone(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    env.create_namespace(NS)
-    env.create_namespace("elsewhere")
-    env.create_template(_template())
-    with operator_runner(env, monkeypatch, watchedNamespaces=[NS]) as runner:
-        env.create_instance(_instance("ignored", namespace="elsewhere"))
-        env.create_instance(_instance("served"))
-        wait_until(lambda: env.is_true(NS, "served", "Provisioned"), 10, message="watched instance served")
-        assert (env.instance("elsewhere", "ignored") or {}).get("status") is None
-        assert env.core.list_namespaced_pod("elsewhere").items == []
+    elsewhere = env.add_namespace("elsewhere")
+    env.create_template(_template(env))
+    with operator_runner(env, monkeypatch, watchedNamespaces=[env.ns]) as runner:
+        env.create_instance(_instance(env, "ignored", namespace=elsewhere))
+        env.create_instance(_instance(env, "served"))
+        wait_until(
+            lambda: env.is_true(env.ns, "served", "Provisioned"), 30, message="watched instance served"
+        )
+        assert (env.instance(elsewhere, "ignored") or {}).get("status") is None
+        assert env.core.list_namespaced_pod(elsewhere).items == []
     assert runner.exit_code == 0, runner.output
 
 
 def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
-    setup.create_instance(_instance("first"))
-    wait_until(lambda: setup.pod(NS, "first-main"), 10, message="first pod")
-    t = copy.deepcopy(_template())
+    ns, tns = setup.ns, setup.tns
+    setup.create_instance(_instance(setup, "first"))
+    wait_until(lambda: setup.pod(ns, "first-main"), 30, message="first pod")
+    t = copy.deepcopy(_template(setup))
     _pod(t)["image"] = "jupyter/base:2"
     current = setup.custom.get_namespaced_custom_object(
-        "kadense.io", "v1", "kadense", "jupyternotebooktemplates", "t"
+        "kadense.io", "v1", tns, "jupyternotebooktemplates", "t"
     )
     t["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    setup.custom.replace_namespaced_custom_object(
-        "kadense.io", "v1", "kadense", "jupyternotebooktemplates", "t", t
-    )
-    setup.create_instance(_instance("second"))
-    wait_until(lambda: setup.pod(NS, "second-main"), 10, message="second pod")
-    assert setup.pod(NS, "first-main").spec.containers[0].image == "jupyter/base:1"
-    assert setup.pod(NS, "second-main").spec.containers[0].image == "jupyter/base:2"
-    first = (setup.instance(NS, "first") or {})["status"]
-    second = (setup.instance(NS, "second") or {})["status"]
+    setup.custom.replace_namespaced_custom_object("kadense.io", "v1", tns, "jupyternotebooktemplates", "t", t)
+    setup.create_instance(_instance(setup, "second"))
+    wait_until(lambda: setup.pod(ns, "second-main"), 30, message="second pod")
+    assert setup.pod(ns, "first-main").spec.containers[0].image == "jupyter/base:1"
+    assert setup.pod(ns, "second-main").spec.containers[0].image == "jupyter/base:2"
+    first = (setup.instance(ns, "first") or {})["status"]
+    second = (setup.instance(ns, "second") or {})["status"]
     assert first["templateGeneration"] == 1
     assert second["templateGeneration"] == 2
 
@@ -294,19 +304,22 @@ def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
 def test_a_missing_secret_is_looked_for_again_with_back_off(setup: Env) -> None:
     """The operator cannot watch Secrets (it may only read them), so it looks again: less and less often
     (0.1 s doubling), not in a loop, and the instance provisions once the Secret exists."""
-    setup.cluster.requests.reset()
-    body = _instance("late")
+    before = setup.missing_secret_gets()
+    body = _instance(setup, "late")
     body["spec"]["variablesFrom"] = [{"secretRef": {"name": "late-vars"}}]
     started = time.monotonic()
     setup.create_instance(body)
 
-    def gets() -> int:
-        return int(setup.cluster.requests.by("verb", "resource").get("get secrets", 0))
-
-    wait_until(lambda: gets() >= 6, 30, message="six looks for the Secret")
+    wait_until(lambda: setup.missing_secret_gets() - before >= 6, 30, message="six looks for the Secret")
     elapsed = time.monotonic() - started
     # Back-off before the sixth: 0.2 + 0.4 + 0.8 + 1.6 + 3.2 s, jitter taking off half of each at most.
     assert elapsed > 1.5, f"six GETs of the missing Secret in {elapsed:.2f} s: no back-off"
     assert _failed(setup, "late")["reason"] == "SecretNotFound"
-    setup.core.create_namespaced_secret(NS, {"metadata": {"name": "late-vars"}, "stringData": {"x": "1"}})
-    wait_until(lambda: setup.is_true(NS, "late", "Ready"), 30, message="Ready once the Secret exists")
+    setup.core.create_namespaced_secret(
+        setup.ns, {"metadata": {"name": "late-vars"}, "stringData": {"x": "1"}}
+    )
+    wait_until(
+        lambda: setup.is_true(setup.ns, "late", "Provisioned"),
+        30,
+        message="provisioned once the Secret exists",
+    )

@@ -1,4 +1,7 @@
-"""The status stays true: what happens to a pod behind the operator's back shows up within a second."""
+"""The status stays true: what happens to a pod behind the operator's back shows up within a second.
+
+Every test here needs a running pod (Ready, the kubelet's image pull and exit reports): upstream has no
+node yet."""
 
 from __future__ import annotations
 
@@ -11,14 +14,14 @@ from kopf.testing import KopfRunner
 from tests.conftest import wait_until
 from tests.integration.operator.conftest import Env
 
-NS = "users"
+pytestmark = pytest.mark.needs_node
 
 
-def _template(image: str = "jupyter/base:1", **annotations: str) -> dict[str, Any]:
+def _template(env: Env, image: str = "jupyter/base:1", **annotations: str) -> dict[str, Any]:
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookTemplate",
-        "metadata": {"name": "t", "namespace": "kadense"},
+        "metadata": {"name": "t", "namespace": env.tns},
         "spec": {
             "pods": [
                 {
@@ -33,25 +36,24 @@ def _template(image: str = "jupyter/base:1", **annotations: str) -> dict[str, An
     }
 
 
-def _instance(name: str) -> dict[str, Any]:
+def _instance(env: Env, name: str) -> dict[str, Any]:
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookInstance",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {"template": {"name": "t", "namespace": "kadense"}},
+        "metadata": {"name": name, "namespace": env.ns},
+        "spec": {"template": {"name": "t", "namespace": env.tns}},
     }
 
 
 @pytest.fixture
 def users(env: Env, operator: KopfRunner) -> Env:
-    env.create_namespace(NS)
     return env
 
 
 def _failed_within(env: Env, name: str, seconds: float) -> dict[str, Any]:
     start = time.monotonic()
     cond: dict[str, Any] = wait_until(
-        lambda: (c := env.condition(NS, name, "Failed")) and c["status"] == "True" and c,
+        lambda: (c := env.condition(env.ns, name, "Failed")) and c["status"] == "True" and c,
         10,
         message=f"{name} Failed",
     )
@@ -61,43 +63,43 @@ def _failed_within(env: Env, name: str, seconds: float) -> dict[str, Any]:
 
 
 def test_pod_deleted_behind_the_operators_back(users: Env) -> None:
-    users.create_template(_template())
-    users.create_instance(_instance("gone"))
-    wait_until(lambda: users.is_true(NS, "gone", "Ready"), 10, message="Ready")
-    status = (users.instance(NS, "gone") or {})["status"]
+    users.create_template(_template(users))
+    users.create_instance(_instance(users, "gone"))
+    wait_until(lambda: users.is_true(users.ns, "gone", "Ready"), 10, message="Ready")
+    status = (users.instance(users.ns, "gone") or {})["status"]
     assert status["pods"]["main"]["portNumber"] == 9999, "the first declared port when none is named http"
-    users.core.delete_namespaced_pod("gone-main", NS, grace_period_seconds=0)
+    users.core.delete_namespaced_pod("gone-main", users.ns, grace_period_seconds=0)
     cond = _failed_within(users, "gone", 1.0)
     assert cond["reason"] == "PodDeleted"
-    assert not users.is_true(NS, "gone", "Ready")
-    wait_until(lambda: users.pod(NS, "gone-main") is None, 10, message="pod gone")
-    assert users.pod(NS, "gone-main") is None, "a deleted notebook pod is reported, not resurrected"
+    assert not users.is_true(users.ns, "gone", "Ready")
+    wait_until(lambda: users.pod(users.ns, "gone-main") is None, 10, message="pod gone")
+    assert users.pod(users.ns, "gone-main") is None, "a deleted notebook pod is reported, not resurrected"
 
 
 def test_image_pull_failure_carries_the_kubelets_message(users: Env) -> None:
-    users.create_template(_template(image="registry.example/doesnotexist:1"))
-    users.create_instance(_instance("pull"))
+    users.create_template(_template(users, image="registry.example/doesnotexist:1"))
+    users.create_instance(_instance(users, "pull"))
     cond = _failed_within(users, "pull", 5.0)
     assert cond["reason"] == "ImagePullFailed", cond
     assert "doesnotexist" in cond["message"], cond
-    pod = (users.instance(NS, "pull") or {})["status"]["pods"]["main"]
+    pod = (users.instance(users.ns, "pull") or {})["status"]["pods"]["main"]
     assert pod["state"] == "Error"
     assert "ErrImagePull" in pod["errorMessage"] or "ImagePullBackOff" in pod["errorMessage"]
     # Events are posted by the operator's recorder after the status write, not with it.
     wait_until(
-        lambda: any(e.reason == "ImagePullFailed" for e in users.events(NS, "pull")),
+        lambda: any(e.reason == "ImagePullFailed" for e in users.events(users.ns, "pull")),
         10,
         message="an ImagePullFailed event",
     )
 
 
 def test_failed_container_is_reported(users: Env) -> None:
-    template = _template(**{"kubesim.io/fake-exit-code": "3", "kubesim.io/fake-run-seconds": "0"})
+    template = _template(users, **{"kubesim.io/fake-exit-code": "3", "kubesim.io/fake-run-seconds": "0"})
     template["spec"]["pods"][0]["spec"]["restartPolicy"] = "Never"
     users.create_template(template)
-    users.create_instance(_instance("crash"))
+    users.create_instance(_instance(users, "crash"))
     cond = wait_until(
-        lambda: (c := users.condition(NS, "crash", "Failed")) and c["status"] == "True" and c,
+        lambda: (c := users.condition(users.ns, "crash", "Failed")) and c["status"] == "True" and c,
         10,
         message="Failed",
     )
