@@ -1317,6 +1317,22 @@ def _bootstrap_cluster_roles() -> list[dict[str, Any]]:
             "system:public-info-viewer",
             [_rule(["get"], urls=["/livez", "/readyz", "/healthz", "/version", "/version/"])],
         ),
+        # OIDC discovery of the ServiceAccount token issuer (kubesim serves neither URL: the rule is there so
+        # that what a ServiceAccount may do reads as upstream's, e.g. in `kubectl auth can-i --list`).
+        _cluster_role(
+            "system:service-account-issuer-discovery",
+            [
+                _rule(
+                    ["get"],
+                    urls=[
+                        "/.well-known/openid-configuration",
+                        "/.well-known/openid-configuration/",
+                        "/openid/v1/jwks",
+                        "/openid/v1/jwks/",
+                    ],
+                )
+            ],
+        ),
         _cluster_role(
             "system:auth-delegator",
             [
@@ -1340,7 +1356,8 @@ def bootstrap_policy() -> list[dict[str, Any]]:
     Included: ``cluster-admin`` (bound to ``system:masters``), ``system:discovery`` and
     ``system:basic-user`` (bound to ``system:authenticated``), ``system:public-info-viewer`` (bound to
     ``system:authenticated`` and ``system:unauthenticated``), ``system:monitoring`` (bound to the
-    ``system:monitoring`` group), ``system:auth-delegator`` (unbound), and ``admin``/``edit``/``view`` with
+    ``system:monitoring`` group), ``system:service-account-issuer-discovery`` (bound to
+    ``system:serviceaccounts``), ``system:auth-delegator`` (unbound), and ``admin``/``edit``/``view`` with
     their ``system:aggregate-to-*`` sources. Upstream's controller/node/scheduler roles are left out: kubesim
     runs those components in-process without identities.
     """
@@ -1355,5 +1372,6 @@ def bootstrap_policy() -> list[dict[str, Any]]:
         _cluster_role_binding("system:basic-user", groups=[AUTHENTICATED]),
         _cluster_role_binding("system:public-info-viewer", groups=[AUTHENTICATED, UNAUTHENTICATED]),
         _cluster_role_binding("system:monitoring", groups=["system:monitoring"]),
+        _cluster_role_binding("system:service-account-issuer-discovery", groups=["system:serviceaccounts"]),
     ]
     return copy.deepcopy(roles + bindings)
