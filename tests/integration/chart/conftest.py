@@ -31,6 +31,16 @@ def helm_binary() -> str:
     return found
 
 
+def kubectl_binary() -> str:
+    """The real kubectl (installed into the venv beside helm)."""
+    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    if found is None:
+        pytest.fail(
+            "kubectl not found: run `make test` (tools/fetch_k8s_binaries.py installs it into .venv/bin)"
+        )
+    return found
+
+
 def helm_env(home: Path, kubeconfig: str | None = None) -> dict[str, str]:
     """An environment that keeps helm's cache and config out of the user's home."""
     env = dict(os.environ)

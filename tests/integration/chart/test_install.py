@@ -1,6 +1,8 @@
-"""``helm install`` of the chart onto kubesim, then the RBAC exactly as installed: the operator, running
-in-process under KopfRunner with its ServiceAccount's token, provisions an instance the hub's
-ServiceAccount asked for; the hub's ServiceAccount is refused everything else."""
+"""``helm install`` of the chart onto the test's cluster (kubesim, or upstream Kubernetes in namespaces of
+the test's own), then the RBAC exactly as installed: what each ServiceAccount may do, listed by
+``kubectl auth can-i --list``, is what docs/install.md says and nothing more; the operator, running
+in-process under KopfRunner with its ServiceAccount's token, provisions an instance the hub's ServiceAccount
+asked for; the hub's ServiceAccount is refused everything else."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ import argparse
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,22 @@ import yaml
 from kopf.testing import KopfRunner
 from kubernetes import client, config
 
-import kubesim
 from jupyternetes.handlers import CONFIG_ENV, registry
+from tests.clusters import ClusterUnderTest
 from tests.conftest import wait_until
-from tests.integration.chart.conftest import CHART, RELEASE, Obj, helm, one, operator_args, values_file
+from tests.integration.chart.conftest import (
+    CHART,
+    RELEASE,
+    Obj,
+    helm,
+    kubectl_binary,
+    one,
+    operator_args,
+    values_file,
+)
+from tests.integration.crds import install_crds, project_crds
 
 GROUP, VERSION = "kadense.io", "v1"
-HUB_NAMESPACE = "jhub"
 OPERATOR_SA = f"{RELEASE}-jupyternetes-operator"
 
 # What the chart's default template reads: JupyterHub's get_env(), passed by the spawner as jupyterhub.env.*
@@ -61,28 +73,36 @@ class Layout:
     """A way to install the chart, and where the hub puts instances and finds templates."""
 
     values: dict[str, Any]
-    namespaces: list[str]
+    hub_namespace: str
     instance_namespace: str
     template_namespace: str
-    template_name: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    template_name: str = "default"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return sorted({self.hub_namespace, self.instance_namespace, self.template_namespace})
 
 
-LAYOUTS = {
-    # Everything in the hub's namespace: the chart's defaults.
-    "default": Layout({}, [HUB_NAMESPACE], HUB_NAMESPACE, HUB_NAMESPACE, "default"),
+def layout(kind: str, cluster: ClusterUnderTest) -> Layout:
+    """The chart's layouts in the test's namespaces: the release (and the hub) in the test's namespace."""
+    hub = cluster.namespace
+    if kind == "default":  # everything in the hub's namespace: the chart's defaults
+        return Layout({}, hub, hub, hub)
+    if kind == "cluster-wide":  # a namespace per user: the rights in every namespace
+        return Layout({"operator": {"allNamespaces": True}, "hub": {"clusterWide": True}}, hub, hub, hub)
     # Users' servers in their own namespace, templates in a third one; the hub elsewhere.
-    "multi-namespace": Layout(
-        {
-            "operator": {"watchNamespaces": ["users"], "templateNamespaces": ["templates"]},
-            "hub": {"namespaces": ["users"], "serviceAccount": {"name": "hub", "namespace": HUB_NAMESPACE}},
-        },
-        [HUB_NAMESPACE, "users", "templates"],
-        "users",
-        "templates",
-        "default",
-    ),
-}
+    users, templates = cluster.add_namespace("users"), cluster.add_namespace("templates")
+    values = {
+        "operator": {"watchNamespaces": [users], "templateNamespaces": [templates]},
+        "hub": {"namespaces": [users], "serviceAccount": {"name": "hub", "namespace": hub}},
+    }
+    return Layout(values, hub, users, templates)
+
+
+# The layouts the operator runs in. "cluster-wide" (operator.allNamespaces, hub.clusterWide) is only looked at
+# through its RBAC: an operator serving every namespace of the session's shared upstream cluster would serve
+# other tests' instances.
+LAYOUTS = ("default", "multi-namespace")
 
 
 class Api:
@@ -140,73 +160,199 @@ def kopf_args(deployment_args: list[str]) -> tuple[list[str], dict[str, Any]]:
 
 @dataclass
 class Installed:
-    cluster: kubesim.Cluster
+    cluster: ClusterUnderTest
     layout: Layout
     admin: Api
     hub: Api
     operator: Api
     operator_kubeconfig: str
     manifests: list[Obj]
+    helm_home: Path
 
 
-@pytest.fixture(params=list(LAYOUTS))
-def installed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installed]:
-    layout = LAYOUTS[request.param]
-    with kubesim.Cluster(state_dir=tmp_path / "sim") as cluster:
-        admin = Api(cluster.kubeconfig)
-        for ns in layout.namespaces:
-            admin.core.create_namespace({"metadata": {"name": ns}})
-        # Zero to JupyterHub's hub ServiceAccount.
-        admin.core.create_namespaced_service_account(HUB_NAMESPACE, {"metadata": {"name": "hub"}})
-        args = ["install", RELEASE, str(CHART), "--namespace", HUB_NAMESPACE]
-        if layout.values:
-            args += ["--values", str(values_file(tmp_path, layout.values))]
-        out = helm(args, tmp_path / "helm", kubeconfig=cluster.kubeconfig)
-        assert "STATUS: deployed" in out.stdout, out.stdout
-        manifest = helm(
-            ["get", "manifest", RELEASE, "--namespace", HUB_NAMESPACE],
-            tmp_path / "helm",
-            kubeconfig=cluster.kubeconfig,
-        ).stdout
-        operator_kubeconfig = cluster.kubeconfig_for(OPERATOR_SA, HUB_NAMESPACE)
-        hub = Api(cluster.kubeconfig_for("hub", HUB_NAMESPACE))
-        operator = Api(operator_kubeconfig)
-        try:
-            yield Installed(
-                cluster,
-                layout,
-                admin,
-                hub,
-                operator,
-                operator_kubeconfig,
-                [d for d in yaml.safe_load_all(manifest) if d],
-            )
-        finally:
-            for api in (admin, hub, operator):
-                api.close()
+@pytest.fixture(params=LAYOUTS)
+def installed(
+    request: pytest.FixtureRequest, cluster: ClusterUnderTest, tmp_path: Path
+) -> Iterator[Installed]:
+    """The chart installed as release ``jn`` in the test's namespace, with the project's CRDs already
+    there on upstream (the session's, kept across tests; helm leaves existing CRDs alone)."""
+    install_crds(cluster, request, kubesim=False)
+    lay = layout(request.param, cluster)
+    hub_ns = lay.hub_namespace
+    admin = Api(cluster.kubeconfig)
+    # Zero to JupyterHub's hub ServiceAccount.
+    admin.core.create_namespaced_service_account(hub_ns, {"metadata": {"name": "hub"}})
+    args = ["install", RELEASE, str(CHART), "--namespace", hub_ns]
+    if lay.values:
+        args += ["--values", str(values_file(tmp_path, lay.values))]
+    home = tmp_path / "helm"
+    out = helm(args, home, kubeconfig=cluster.kubeconfig)
+    assert "STATUS: deployed" in out.stdout, out.stdout
+    manifest = helm(["get", "manifest", RELEASE, "--namespace", hub_ns], home, kubeconfig=cluster.kubeconfig)
+    operator_kubeconfig = cluster.kubeconfig_for(OPERATOR_SA, hub_ns)
+    hub = Api(cluster.kubeconfig_for("hub", hub_ns))
+    operator = Api(operator_kubeconfig)
+    try:
+        yield Installed(
+            cluster,
+            lay,
+            admin,
+            hub,
+            operator,
+            operator_kubeconfig,
+            [d for d in yaml.safe_load_all(manifest.stdout) if d],
+            home,
+        )
+    finally:
+        for api in (admin, hub, operator):
+            api.close()
 
 
-def test_helm_install_creates_everything(installed: Installed, tmp_path: Path) -> None:
-    admin = installed.admin
-    crds: Any = client.ApiextensionsV1Api(admin.client).list_custom_resource_definition().items
-    assert {c.metadata.name for c in crds} >= {
-        "jupyternotebookinstances.kadense.io",
-        "jupyternotebooktemplates.kadense.io",
-    }
+def test_helm_install_creates_everything(installed: Installed) -> None:
+    admin, layout = installed.admin, installed.layout
+    ext: Any = client.ApiextensionsV1Api(admin.client)
+    for crd in project_crds():  # the chart's crds/ (a test holds them equal to the repository's)
+        live = ext.read_custom_resource_definition(crd["metadata"]["name"])
+        assert [v.name for v in live.spec.versions] == [v["name"] for v in crd["spec"]["versions"]]
     apps: Any = client.AppsV1Api(admin.client)
-    deployment = apps.read_namespaced_deployment(f"{RELEASE}-jupyternetes-operator", HUB_NAMESPACE)
+    deployment = apps.read_namespaced_deployment(f"{RELEASE}-jupyternetes-operator", layout.hub_namespace)
     assert deployment.spec.template.spec.service_account_name == OPERATOR_SA
-    layout = installed.layout
     template = admin.custom.get_namespaced_custom_object(
         GROUP, VERSION, layout.template_namespace, "jupyternotebooktemplates", layout.template_name
     )
     assert template["spec"]["pods"][0]["name"] == "notebook"
     status = helm(
-        ["status", RELEASE, "--namespace", HUB_NAMESPACE, "-o", "json"],
-        tmp_path / "helm",
+        ["status", RELEASE, "--namespace", layout.hub_namespace, "-o", "json"],
+        installed.helm_home,
         kubeconfig=installed.cluster.kubeconfig,
     ).stdout
     assert json.loads(status)["info"]["status"] == "deployed"
+
+
+# What docs/install.md ("RBAC") says each ServiceAccount may do, as `kubectl auth can-i --list` names it
+# ("resource[.group][/subresource] verb"), on top of what every ServiceAccount may do.
+INSTANCES = "jupyternotebookinstances.kadense.io"
+TEMPLATES = "jupyternotebooktemplates.kadense.io"
+
+
+HUB_RULES = {f"{INSTANCES} {v}" for v in ["create", "get", "list", "watch", "patch", "delete"]} | {
+    f"secrets {v}" for v in ["create", "patch", "delete"]
+}
+OPERATOR_READ = {
+    f"{r} {v}"
+    for r in (INSTANCES, TEMPLATES, "pods", "persistentvolumeclaims")
+    for v in ("get", "list", "watch")
+}
+OPERATOR_PROVISION = {
+    f"{INSTANCES} patch",
+    f"{INSTANCES}/status patch",
+    f"{INSTANCES}/finalizers update",
+    "pods create",
+    "pods delete",
+    "persistentvolumeclaims create",
+    "persistentvolumeclaims delete",
+    "secrets get",
+    "events create",
+    "events.events.k8s.io create",
+}
+OPERATOR_DISCOVERY = {
+    "customresourcedefinitions.apiextensions.k8s.io list",
+    "customresourcedefinitions.apiextensions.k8s.io watch",
+    "namespaces list",
+    "namespaces watch",
+}
+# What any ServiceAccount may do (upstream's bootstrap roles system:basic-user, system:discovery,
+# system:public-info-viewer and system:service-account-issuer-discovery).
+ANY_SERVICE_ACCOUNT = {
+    "selfsubjectreviews.authentication.k8s.io create",
+    "selfsubjectaccessreviews.authorization.k8s.io create",
+    "selfsubjectrulesreviews.authorization.k8s.io create",
+} | {
+    f"{url} get"
+    for url in [
+        "/.well-known/openid-configuration",
+        "/.well-known/openid-configuration/",
+        "/openid/v1/jwks",
+        "/openid/v1/jwks/",
+        "/api",
+        "/api/*",
+        "/apis",
+        "/apis/*",
+        "/openapi",
+        "/openapi/*",
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/version",
+        "/version/",
+    ]
+}
+CAN_I_LINE = re.compile(r"^(\S*)\s*\[([^\]]*)\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$")
+
+
+def can_i_list(installed: Installed, account: str, namespace: str) -> set[str]:
+    """What ``kubectl auth can-i --list`` shows the ServiceAccount ``account`` of the hub's namespace may do
+    in ``namespace`` (a SelfSubjectRulesReview, impersonating it): "resource verb" and "url verb"."""
+    proc = subprocess.run(
+        [
+            kubectl_binary(),
+            "auth",
+            "can-i",
+            "--list",
+            f"--as=system:serviceaccount:{installed.layout.hub_namespace}:{account}",
+            f"--namespace={namespace}",
+        ],
+        env={**os.environ, "KUBECONFIG": installed.cluster.kubeconfig},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found: set[str] = set()
+    lines = proc.stdout.splitlines()
+    assert lines
+    assert lines[0].split() == ["Resources", "Non-Resource", "URLs", "Resource", "Names", "Verbs"]
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        match = CAN_I_LINE.match(line)
+        assert match, f"unparsed line of kubectl auth can-i --list: {line!r}"
+        resource, urls, names, verbs = match.groups()
+        assert not names, f"no rule is limited to resource names here: {line!r}"
+        for verb in verbs.split():
+            if resource:
+                found.add(f"{resource} {verb}")
+            for url in urls.split():
+                found.add(f"{url} {verb}")
+    return found
+
+
+@pytest.mark.parametrize("installed", [*LAYOUTS, "cluster-wide"], indirect=True)
+def test_each_serviceaccount_may_do_what_the_docs_say_and_nothing_more(installed: Installed) -> None:
+    """docs/install.md's RBAC section, checked on the installed chart: in each namespace, what the hub's and
+    the operator's ServiceAccounts may do beyond any ServiceAccount (the namespace's ``default``, which has
+    no binding: discovery, self reviews) is exactly what the docs list."""
+    layout, cluster = installed.layout, installed.cluster
+    cluster_wide = bool(layout.values.get("operator", {}).get("allNamespaces"))
+    other = cluster.add_namespace("other")
+    for namespace in [*layout.namespaces, other]:
+        anyone = can_i_list(installed, "default", namespace)
+        assert anyone == ANY_SERVICE_ACCOUNT, sorted(anyone ^ ANY_SERVICE_ACCOUNT)
+        hub = can_i_list(installed, "hub", namespace)
+        operator = can_i_list(installed, OPERATOR_SA, namespace)
+        assert anyone <= hub
+        assert anyone <= operator
+        serves = cluster_wide or namespace == layout.instance_namespace
+        reads = serves or namespace == layout.template_namespace
+        expected_hub = HUB_RULES if serves else set()
+        expected_operator = (
+            (OPERATOR_READ if reads else set())
+            | (OPERATOR_PROVISION if serves else set())
+            | OPERATOR_DISCOVERY
+        )
+        assert hub - anyone == expected_hub, (namespace, sorted(hub - anyone))
+        assert operator - anyone == expected_operator, (namespace, sorted(operator - anyone))
 
 
 def _instance(layout: Layout, name: str) -> Obj:
@@ -228,9 +374,14 @@ def _secret(layout: Layout, name: str) -> Obj:
     return {"metadata": {"name": f"{name}-hub-vars", "namespace": layout.instance_namespace}, "data": data}
 
 
-def _ready(inst: Obj | None) -> bool:
-    conditions = ((inst or {}).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+def _provisioned(inst: Obj | None) -> bool:
+    """All the instance's objects exist and its claim is bound (its pod need not run: upstream has no node
+    yet)."""
+    status = (inst or {}).get("status") or {}
+    conditions = status.get("conditions") or []
+    return status.get("pvcsProvisioned") == "Completed" and any(
+        c["type"] == "Provisioned" and c["status"] == "True" for c in conditions
+    )
 
 
 def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
@@ -256,11 +407,10 @@ def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
             return out
 
         def describe() -> str:
-            return (
-                f"instance Ready; status: {json.dumps((get() or {}).get('status'))}\n{runner.output[-3000:]}"
-            )
+            status = json.dumps((get() or {}).get("status"))
+            return f"instance provisioned; status: {status}\n{runner.output[-3000:]}"
 
-        inst = wait_until(lambda: get() if _ready(get()) else None, 30, message=describe)
+        inst = wait_until(lambda: get() if _provisioned(get()) else None, 60, message=describe)
         assert inst["status"]["podsProvisioned"] == "Completed"
         assert inst["status"]["pvcsProvisioned"] == "Completed"
         pod_name = inst["status"]["pods"]["notebook"]["resourceName"]
@@ -268,21 +418,28 @@ def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
         env = {e.name: e.value for e in pod.spec.containers[0].env}
         assert env["JUPYTERHUB_API_TOKEN"] == "secret-token", "read from the Secret by the operator"
         assert env["JUPYTERHUB_SERVICE_URL"] == "http://0.0.0.0:8888/user/jovyan/"
-        assert inst["status"]["address"] == f"{pod.status.pod_ip}:8888"
         pvc_name = inst["status"]["pvcs"]["workspace"]["resourceName"]
         assert admin.core.read_namespaced_persistent_volume_claim(pvc_name, ns).status.phase == "Bound"
-        reasons = {
-            e.reason for e in admin.core.list_namespaced_event(ns).items if e.involved_object.name == name
-        }
-        assert "Created" in reasons, "the operator may post Events"
+        wait_until(
+            lambda: (
+                "Created"
+                in {
+                    e.reason
+                    for e in admin.core.list_namespaced_event(ns).items
+                    if e.involved_object.name == name
+                }
+            ),
+            30,
+            message="a Created event: the operator may post Events",
+        )
 
         # Stop: the hub deletes the instance; the pod goes with it, the claim stays.
         hub.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, "jupyternotebookinstances", name)
         hub.core.delete_namespaced_secret(f"{name}-hub-vars", ns)
         wait_until(
             lambda: status_of(lambda: admin.core.read_namespaced_pod(pod_name, ns)) == 404,
-            30,
-            message="the pod deleted with its instance",
+            60,
+            message="the pod deleted with its instance (by the garbage collector)",
         )
         assert status_of(lambda: admin.core.read_namespaced_persistent_volume_claim(pvc_name, ns)) == 200
     output: str = runner.output
@@ -428,13 +585,13 @@ def test_operator_command_as_the_deployment_runs_it(installed: Installed, tmp_pa
             GROUP, VERSION, ns, "jupyternotebookinstances", _instance(layout, "jupyter-cli")
         )
         wait_until(
-            lambda: _ready(
+            lambda: _provisioned(
                 hub.custom.get_namespaced_custom_object(
                     GROUP, VERSION, ns, "jupyternotebookinstances", "jupyter-cli"
                 )
             ),
-            30,
-            message=lambda: "instance Ready\n" + (tmp_path / "operator.log").read_text()[-3000:],
+            60,
+            message=lambda: "instance provisioned\n" + (tmp_path / "operator.log").read_text()[-3000:],
         )
     finally:
         proc.terminate()
