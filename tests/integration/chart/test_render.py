@@ -480,6 +480,9 @@ def test_peering_objects_per_namespace(tmp_path: Path) -> None:
     assert peerings == {"a", "b", "t"}
     read = one(objs, "ClusterRole", f"{FULLNAME}-operator-read")
     assert (("kopf.dev",), ("kopfpeerings",), ("get", "list", "patch", "watch")) in _rules(read)
+    assert not [
+        o for o in by_kind(objs, "ClusterRole") if o["metadata"]["name"] == f"{FULLNAME}-operator-peering"
+    ], "the cluster-wide peering role only where it is bound (operator.allNamespaces)"
     for minor in MINORS:
         for obj in objs:
             if obj["apiVersion"] != KOPF_API:
