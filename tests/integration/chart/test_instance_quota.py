@@ -59,8 +59,10 @@ def test_the_hub_gets_403_beyond_max_instances(
         )
     assert refused.value.status == 403
     assert f"exceeded quota: {QUOTA}" in refused.value.body
-    # A stopped server frees its place.
+    # A stopped server frees its place, once the quota controller has counted the deletion (admission
+    # charges creates at once, but only the controller gives back).
     custom.delete_namespaced_custom_object("kadense.io", "v1", ns, "jupyternotebookinstances", "jupyter-a")
+    wait_until(lambda: used() == {COUNT: "1"}, 30, message=lambda: f"the quota's status.used at 1: {used()}")
     custom.create_namespaced_custom_object(
         "kadense.io", "v1", ns, "jupyternotebookinstances", instance("jupyter-c")
     )
