@@ -442,6 +442,16 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
                 f"no room for another server: an administrator's ResourceQuota is used up ({exc.message})",
                 "QuotaExceeded",
             )
+        # Until the quota controller has counted a quota once, quota admission refuses every create it
+        # covers: "status unknown for quota: <name>, resources: ...". Not a missing right: usually gone in
+        # moments, but a quota created with the CRDs (a first `helm install` with hub.maxInstances) stays
+        # uncounted until the controller's resync (`--resource-quota-sync-period`, 5 minutes by default).
+        if exc.status == 403 and "status unknown for quota" in exc.message:
+            return SpawnFailed(
+                "the cluster has not yet counted the servers an administrator's ResourceQuota limits; "
+                f"try again in a few minutes ({exc.message})",
+                "QuotaNotCounted",
+            )
         if exc.status == 403:
             return SpawnFailed(f"the hub may not {what}: {exc.message}", "Forbidden")
         return SpawnFailed(f"could not {what}: {exc.message}", exc.reason or "ApiError")

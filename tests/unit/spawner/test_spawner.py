@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from jupyternetes.spawner import SpawnFailed
+from jupyternetes.adapters.kube import KubeError
+from jupyternetes.spawner import JupyternetesSpawner, SpawnFailed
 from tests.unit.spawner.conftest import NS, Env, failed_status, ready_status, until
 
 NAME = "jupyter-alice"
@@ -409,3 +410,18 @@ async def test_a_used_up_instance_quota_fails_with_a_clear_message_and_leaves_no
     assert "exceeded quota: hub-instances" in str(info.value)
     assert await env.instance("jupyter-bob") is None
     assert await env.secret("jupyter-bob-hub-vars") is None, "the Secret created first is removed again"
+
+
+def test_an_uncounted_quota_is_not_reported_as_a_missing_right() -> None:
+    """Upstream's quota admission refuses creates while the quota controller has not yet counted the quota
+    (kubesim never does: docs/kubesim.md); the hub has the right, so the error must not say it lacks it."""
+    message = (
+        'jupyternotebookinstances.kadense.io "jupyter-ada" is forbidden: status unknown for quota: '
+        "jn-jupyternetes-hub-instances, resources: count/jupyternotebookinstances.kadense.io"
+    )
+    failed = JupyternetesSpawner._api_failure(
+        "create the JupyterNotebookInstance", KubeError(403, "Forbidden", message)
+    )
+    assert failed.reason == "QuotaNotCounted"
+    assert "may not" not in str(failed)
+    assert message in str(failed)
