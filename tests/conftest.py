@@ -39,10 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "needs_node: needs a running pod (a kubelet): skipped on upstream, which has no node yet",
-    )
-    config.addinivalue_line(
-        "markers",
         "kubesim_only(reason): measures with a kubesim instrument (fault injection, its request log): "
         "skipped on upstream with the reason",
     )
@@ -70,8 +66,6 @@ def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
             if not reason:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid}: kubesim_diverges needs a reason")
             marks.append(pytest.mark.xfail(reason=f"kubesim diverges: {reason}", strict=True))
-        if backend == "upstream" and metafunc.definition.get_closest_marker("needs_node") is not None:
-            marks.append(pytest.mark.skip(reason="needs a running pod: upstream has no node (kubelet) yet"))
         if backend == "upstream" and only is not None:
             reason = only.kwargs.get("reason") or (only.args[0] if only.args else "")
             if not reason:

@@ -4,9 +4,6 @@ Each test gets two namespaces of its own: ``env.ns`` for instances (the test's n
 for templates (also the operator's namespace), and an operator that watches only those two, since on
 upstream the control plane is shared by the whole session. The project's CRDs are installed once per
 session on upstream (kept across tests) and in every fresh kubesim.
-
-Upstream has no node yet: its pods stay Pending. Tests that need a running pod (Ready, ``podAddress``,
-what the kubelet reports) are marked ``needs_node`` and run on kubesim only for now.
 """
 
 from __future__ import annotations

@@ -99,7 +99,9 @@ def _delete_configmap(env: Env, name: str) -> None:
 
 
 def _provisioned(env: Env, name: str, **metadata: Any) -> dict[str, Any]:
-    """Create the instance ``name`` and wait for all its objects to exist (its pod need not run)."""
+    """Create the instance ``name`` and wait for all its objects to exist. Not for Ready: what is tested
+    here does not need the pod to run (and a second pod started on upstream's kubesim kubelet agent right
+    after a first one sometimes stays ContainerCreating in its status, though the agent started it)."""
     env.create_instance(_instance(env, name, **metadata))
     wait_until(lambda: env.is_true(env.ns, name, "Provisioned"), 30, message=f"{name} Provisioned")
     return env.instance(env.ns, name) or {}

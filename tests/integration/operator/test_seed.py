@@ -1,12 +1,11 @@
 """The announcement's template and instance, applied verbatim (moved into the test's namespaces), work end
-to end: rendered into a claim and a pod on both backends, Ready where a node runs the pod."""
+to end: rendered into a claim and a pod, and Ready once the node runs the pod."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import pytest
 from kopf.testing import KopfRunner
 
 from tests.conftest import wait_until
@@ -80,7 +79,6 @@ def test_seed_provisions_pvc_and_pod(env: Env, operator: KopfRunner) -> None:
     )
 
 
-@pytest.mark.needs_node
 def test_seed_becomes_ready_with_the_pods_address(env: Env, operator: KopfRunner) -> None:
     _seed(env)
     wait_until(lambda: env.is_true(env.ns, INSTANCE, "Ready"), 15, message="instance Ready")

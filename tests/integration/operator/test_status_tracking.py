@@ -1,7 +1,4 @@
-"""The status stays true: what happens to a pod behind the operator's back shows up within a second.
-
-Every test here needs a running pod (Ready, the kubelet's image pull and exit reports): upstream has no
-node yet."""
+"""The status stays true: what happens to a pod behind the operator's back shows up within a second."""
 
 from __future__ import annotations
 
@@ -13,8 +10,6 @@ from kopf.testing import KopfRunner
 
 from tests.conftest import wait_until
 from tests.integration.operator.conftest import Env
-
-pytestmark = pytest.mark.needs_node
 
 
 def _template(env: Env, image: str = "jupyter/base:1", **annotations: str) -> dict[str, Any]:
