@@ -9,7 +9,9 @@ import pytest
 from kopf.testing import KopfRunner
 
 from tests.conftest import wait_until
-from tests.integration.operator.conftest import Env
+from tests.integration.operator.conftest import NODE_STATUS_RACE, Env
+
+pytestmark = pytest.mark.kubesim_only(reason=NODE_STATUS_RACE)
 
 
 def _template(env: Env, image: str = "jupyter/base:1", **annotations: str) -> dict[str, Any]:
