@@ -284,6 +284,13 @@ def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
     ns, tns = setup.ns, setup.tns
     setup.create_instance(_instance(setup, "first"))
     wait_until(lambda: setup.pod(ns, "first-main"), 30, message="first pod")
+    # The operator renders from its watch cache, and watches of different kinds are not ordered with each
+    # other (upstream: separate streams), so an instance created right after the edit may be rendered from
+    # the previous version. A barrier in the templates' own stream: an instance waiting for a template that
+    # does not exist yet is reconciled again only when that template's creation comes through the watch,
+    # after the edit.
+    setup.create_instance(_instance(setup, "probe", template="barrier"))
+    assert _failed(setup, "probe")["reason"] == "TemplateNotFound"
     t = copy.deepcopy(_template(setup))
     _pod(t)["image"] = "jupyter/base:2"
     current = setup.custom.get_namespaced_custom_object(
@@ -291,6 +298,10 @@ def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
     )
     t["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
     setup.custom.replace_namespaced_custom_object("kadense.io", "v1", tns, "jupyternotebooktemplates", "t", t)
+    setup.create_template(_template(setup, "barrier"))
+    wait_until(
+        lambda: setup.is_true(ns, "probe", "Provisioned"), 30, message="the barrier's instance provisioned"
+    )
     setup.create_instance(_instance(setup, "second"))
     wait_until(lambda: setup.pod(ns, "second-main"), 30, message="second pod")
     assert setup.pod(ns, "first-main").spec.containers[0].image == "jupyter/base:1"
