@@ -39,8 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "kubesim_only(reason): skipped on upstream with the reason (a kubesim instrument such as fault "
-        "injection or its request log, or a known gap of the upstream setup)",
+        "kubesim_only(reason): measures with a kubesim instrument (fault injection, its request log): "
+        "skipped on upstream with the reason",
     )
 
 

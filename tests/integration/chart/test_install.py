@@ -374,14 +374,9 @@ def _secret(layout: Layout, name: str) -> Obj:
     return {"metadata": {"name": f"{name}-hub-vars", "namespace": layout.instance_namespace}, "data": data}
 
 
-def _provisioned(inst: Obj | None) -> bool:
-    """All the instance's objects exist and its claim is bound. Not Ready: what is tested is the chart's
-    RBAC, not the node (see NODE_STATUS_RACE in tests/integration/operator/conftest.py)."""
-    status = (inst or {}).get("status") or {}
-    conditions = status.get("conditions") or []
-    return status.get("pvcsProvisioned") == "Completed" and any(
-        c["type"] == "Provisioned" and c["status"] == "True" for c in conditions
-    )
+def _ready(inst: Obj | None) -> bool:
+    conditions = ((inst or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
@@ -408,9 +403,9 @@ def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
 
         def describe() -> str:
             status = json.dumps((get() or {}).get("status"))
-            return f"instance provisioned; status: {status}\n{runner.output[-3000:]}"
+            return f"instance Ready; status: {status}\n{runner.output[-3000:]}"
 
-        inst = wait_until(lambda: get() if _provisioned(get()) else None, 60, message=describe)
+        inst = wait_until(lambda: get() if _ready(get()) else None, 60, message=describe)
         assert inst["status"]["podsProvisioned"] == "Completed"
         assert inst["status"]["pvcsProvisioned"] == "Completed"
         pod_name = inst["status"]["pods"]["notebook"]["resourceName"]
@@ -418,6 +413,7 @@ def test_operator_serviceaccount_provisions_what_the_hub_asks_for(
         env = {e.name: e.value for e in pod.spec.containers[0].env}
         assert env["JUPYTERHUB_API_TOKEN"] == "secret-token", "read from the Secret by the operator"
         assert env["JUPYTERHUB_SERVICE_URL"] == "http://0.0.0.0:8888/user/jovyan/"
+        assert inst["status"]["address"] == f"{pod.status.pod_ip}:8888"
         pvc_name = inst["status"]["pvcs"]["workspace"]["resourceName"]
         assert admin.core.read_namespaced_persistent_volume_claim(pvc_name, ns).status.phase == "Bound"
         wait_until(
@@ -585,13 +581,13 @@ def test_operator_command_as_the_deployment_runs_it(installed: Installed, tmp_pa
             GROUP, VERSION, ns, "jupyternotebookinstances", _instance(layout, "jupyter-cli")
         )
         wait_until(
-            lambda: _provisioned(
+            lambda: _ready(
                 hub.custom.get_namespaced_custom_object(
                     GROUP, VERSION, ns, "jupyternotebookinstances", "jupyter-cli"
                 )
             ),
             60,
-            message=lambda: "instance provisioned\n" + (tmp_path / "operator.log").read_text()[-3000:],
+            message=lambda: "instance Ready\n" + (tmp_path / "operator.log").read_text()[-3000:],
         )
     finally:
         proc.terminate()

@@ -23,14 +23,6 @@ from tests.clusters import ClusterUnderTest
 from tests.integration.crds import install_crds
 
 ROOT = Path(__file__).resolve().parents[3]
-# Why the tests of a running pod's status are kubesim only for now: on upstream the session's node (kubesim's
-# kubelet as an agent) sometimes leaves a pod it started at ContainerCreating in the API (its "Started"
-# Event posted, phase Running, the container's state still waiting), and never writes it again. Likely:
-# two of its background status writers can patch one pod at once, so an older patch may land last.
-NODE_STATUS_RACE = (
-    "upstream's node (kubesim's kubelet agent) sometimes loses a pod's status write (a started container "
-    "left ContainerCreating)"
-)
 
 
 def load_yaml(name: str) -> dict[str, Any]:

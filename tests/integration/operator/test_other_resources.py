@@ -98,12 +98,10 @@ def _delete_configmap(env: Env, name: str) -> None:
             raise
 
 
-def _provisioned(env: Env, name: str, **metadata: Any) -> dict[str, Any]:
-    """Create the instance ``name`` and wait for all its objects to exist. Not for Ready: what is tested
-    here does not need the pod to run (and a second pod started on upstream's kubesim kubelet agent right
-    after a first one sometimes stays ContainerCreating in its status, though the agent started it)."""
+def _ready(env: Env, name: str, **metadata: Any) -> dict[str, Any]:
+    """Create the instance ``name`` and wait for it to be Ready."""
     env.create_instance(_instance(env, name, **metadata))
-    wait_until(lambda: env.is_true(env.ns, name, "Provisioned"), 30, message=f"{name} Provisioned")
+    wait_until(lambda: env.is_true(env.ns, name, "Ready"), 30, message=f"{name} Ready")
     return env.instance(env.ns, name) or {}
 
 
@@ -142,7 +140,7 @@ def watching(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 def test_deleted_other_resources_are_restored(watching: Env) -> None:
     env = watching
-    inst = _provisioned(env, "alice")
+    inst = _ready(env, "alice")
     uid = inst["metadata"]["uid"]
     cm = _configmap(env, "alice-settings")
     svc = _service(env, "alice-svc")
@@ -156,7 +154,7 @@ def test_deleted_other_resources_are_restored(watching: Env) -> None:
     assert again.metadata.labels["jupyternetes.kadense.io/instance"] == "alice"
     events = wait_until(lambda: _recreations(env, "alice"), 30, message="an OtherResourceRecreated event")
     assert "ConfigMap alice-settings" in events[0].message, events[0].message
-    # A Service as well (a kind of another shape), and the instance stays provisioned, unfailed.
+    # A Service as well (a kind of another shape), and the instance stays Ready throughout.
     env.core.delete_namespaced_service("alice-svc", env.ns)
     wait_until(
         lambda: (s := _service(env, "alice-svc")) is not None and s.metadata.uid != svc.metadata.uid,
@@ -164,8 +162,7 @@ def test_deleted_other_resources_are_restored(watching: Env) -> None:
         message="Service alice-svc re-created",
     )
     wait_until(lambda: len(_recreations(env, "alice")) == 2, 30, message="a second OtherResourceRecreated")
-    assert env.is_true(env.ns, "alice", "Provisioned")
-    assert not env.is_true(env.ns, "alice", "Failed")
+    assert env.is_true(env.ns, "alice", "Ready")
     status = (env.instance(env.ns, "alice") or {})["status"]
     assert {e: s["state"] for e, s in status["otherResources"].items()} == {
         "svc": "Processed",
@@ -175,8 +172,8 @@ def test_deleted_other_resources_are_restored(watching: Env) -> None:
 
 def test_deleted_pod_is_still_reported_not_restored(watching: Env) -> None:
     env = watching
-    _provisioned(env, "bob")
-    _provisioned(env, "witness")
+    _ready(env, "bob")
+    _ready(env, "witness")
     env.core.delete_namespaced_pod("bob-main", env.ns, grace_period_seconds=0)
     wait_until(
         lambda: (c := env.condition(env.ns, "bob", "Failed")) and c["reason"] == "PodDeleted",
@@ -189,8 +186,8 @@ def test_deleted_pod_is_still_reported_not_restored(watching: Env) -> None:
 
 def test_deleting_the_instance_removes_everything_and_restores_nothing(watching: Env) -> None:
     env = watching
-    _provisioned(env, "gone")
-    _provisioned(env, "witness")
+    _ready(env, "gone")
+    _ready(env, "witness")
     env.delete_instance(env.ns, "gone")
     wait_until(
         lambda: (
@@ -210,8 +207,8 @@ def test_deleting_the_instance_removes_everything_and_restores_nothing(watching:
 
 def test_other_resource_deleted_while_its_instance_is_deleted_is_not_restored(watching: Env) -> None:
     env = watching
-    _provisioned(env, "leaving", finalizers=[HOLD])
-    _provisioned(env, "witness")
+    _ready(env, "leaving", finalizers=[HOLD])
+    _ready(env, "witness")
     env.delete_instance(env.ns, "leaving")  # held by our finalizer: being deleted, not gone
     wait_until(
         lambda: ((env.instance(env.ns, "leaving") or {}).get("metadata") or {}).get("deletionTimestamp"),
@@ -241,7 +238,7 @@ def test_kinds_not_configured_are_created_once_and_not_restored(
     restored."""
     env.create_template(_template(env))
     with operator_runner(env, monkeypatch, otherResources=["services"]) as runner:
-        _provisioned(env, "carol")
+        _ready(env, "carol")
         svc = _service(env, "carol-svc")
         assert _configmap(env, "carol-settings") is not None, "created like any other resource"
         env.core.delete_namespaced_config_map("carol-settings", env.ns)
@@ -289,8 +286,8 @@ def test_after_a_restart_existing_ones_are_left_alone_and_deleted_ones_restored(
     env.create_template(_template(env))
     kinds = ["services", "configmaps"]
     with operator_runner(env, monkeypatch, otherResources=kinds):
-        _provisioned(env, "dave")
-        _provisioned(env, "erin")
+        _ready(env, "dave")
+        _ready(env, "erin")
         cm = _configmap(env, "erin-settings")
     env.core.delete_namespaced_config_map("erin-settings", env.ns)  # while the operator is down
     sim = env.cluster.sim

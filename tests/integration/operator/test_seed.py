@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from kopf.testing import KopfRunner
 
 from tests.conftest import wait_until
-from tests.integration.operator.conftest import NODE_STATUS_RACE, Env, load_yaml
+from tests.integration.operator.conftest import Env, load_yaml
 
 INSTANCE = "8dc366d8a0f05869bfdb6e7eb3d83f65"
 POD = f"{INSTANCE}-notebook"
@@ -80,7 +79,6 @@ def test_seed_provisions_pvc_and_pod(env: Env, operator: KopfRunner) -> None:
     )
 
 
-@pytest.mark.kubesim_only(reason=NODE_STATUS_RACE)
 def test_seed_becomes_ready_with_the_pods_address(env: Env, operator: KopfRunner) -> None:
     _seed(env)
     wait_until(lambda: env.is_true(env.ns, INSTANCE, "Ready"), 15, message="instance Ready")

@@ -9,9 +9,7 @@ import pytest
 from kopf.testing import KopfRunner
 
 from tests.conftest import wait_until
-from tests.integration.operator.conftest import NODE_STATUS_RACE, Env
-
-pytestmark = pytest.mark.kubesim_only(reason=NODE_STATUS_RACE)
+from tests.integration.operator.conftest import Env
 
 
 def _template(env: Env, image: str = "jupyter/base:1", **annotations: str) -> dict[str, Any]:
