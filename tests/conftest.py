@@ -37,10 +37,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "kubesim_diverges(reason): kubesim knowingly differs from upstream here (docs/kubesim.md, "
         "'What is simplified'): strict xfail on kubesim, a plain test on upstream",
     )
+    config.addinivalue_line("markers", "backend_not_chosen: internal (deselected): see kubesim_only")
     config.addinivalue_line(
         "markers",
         "kubesim_only(reason): measures with a kubesim instrument (fault injection, its request log): "
-        "skipped on upstream with the reason",
+        "runs on kubesim only (no upstream case is generated; with --backends=upstream it is deselected)",
     )
 
 
@@ -70,12 +71,18 @@ def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
             reason = only.kwargs.get("reason") or (only.args[0] if only.args else "")
             if not reason:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid}: kubesim_only needs a reason")
-            marks.append(pytest.mark.skip(reason=f"kubesim only: {reason}"))
+            continue
         params.append(pytest.param(backend, id=backend, marks=marks))
+    if not params:  # kubesim only, and kubesim not chosen: the one case exists to be deselected
+        params.append(pytest.param("kubesim", id="kubesim", marks=pytest.mark.backend_not_chosen))
     return params
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unchosen = [item for item in items if "backend_not_chosen" in item.keywords]
+    if unchosen:
+        config.hook.pytest_deselected(items=unchosen)
+        items[:] = [item for item in items if "backend_not_chosen" not in item.keywords]
     cluster = config.getoption("--cluster")
     for item in items:
         if "kind" in item.keywords and cluster != "kind":
