@@ -441,6 +441,60 @@ class ControlPlane:
         )
         return target
 
+    def wait_for_garbage_collector(
+        self,
+        api_version: str,
+        kind: str,
+        plural: str,
+        *,
+        namespace: str = "default",
+        timeout: float = 90.0,
+    ) -> float:
+        """Wait until kube-controller-manager's garbage collector knows the kind ``api_version``/``kind``
+        (served as ``plural``); returns the seconds waited.
+
+        The collector learns new kinds (a CRD just installed) only at its discovery resync, every 30 s
+        (not configurable): until then the dependents of a deleted object of that kind stay. The probe is a
+        ConfigMap in ``namespace`` owned by an object of the kind that does not exist (a random uid): the
+        collector deletes it as soon as it can look the owner up. A fresh probe every 2 s: the collector's
+        attempts on one owner back off exponentially while its kind is unknown, so a probe left waiting
+        would be seen late; a new one is looked at within milliseconds of the resync."""
+        import uuid
+
+        started = time.monotonic()
+        deadline = started + timeout
+        group = api_version.rpartition("/")[0]
+        prefix = f"/apis/{api_version}" if group else f"/api/{api_version}"
+        while self.request("GET", f"{prefix}/{plural}?limit=1")[0] != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the API server does not serve {plural} ({api_version})")
+            time.sleep(0.1)
+        configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
+        probes: list[str] = []
+        try:
+            while True:
+                name = f"k8s-local-gc-probe-{uuid.uuid4().hex[:10]}"
+                owner = {"apiVersion": api_version, "kind": kind, "name": name, "uid": str(uuid.uuid4())}
+                status, body = self.request(
+                    "POST", configmaps, {"metadata": {"name": name, "ownerReferences": [owner]}}
+                )
+                if status != 201:
+                    raise RuntimeError(f"creating the garbage collector's probe: HTTP {status} {body}")
+                probes.append(name)
+                probe_deadline = min(time.monotonic() + 2.0, deadline)
+                while time.monotonic() < probe_deadline:
+                    if any(self.request("GET", f"{configmaps}/{p}")[0] == 404 for p in probes[-2:]):
+                        return time.monotonic() - started
+                    time.sleep(0.05)
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"the garbage collector did not learn {kind}.{api_version} in {timeout:.0f} s "
+                        "(a dependent of a missing owner of that kind was never collected)"
+                    )
+        finally:
+            for p in probes:
+                self.request("DELETE", f"{configmaps}/{p}")
+
     def logs(self, component: str) -> str:
         return self.layout.log(component).read_text(errors="replace")
 
