@@ -1,14 +1,20 @@
 """The hardening scenarios' machinery, shared by the tests (small sizes) and bench/ (full sizes).
 
-- :class:`SimEnv`: a kubesim cluster (served from a background thread) with the CRDs, the namespaces, a
-  ServiceAccount for the operator and one for the hub, and a small REST client that retries what a real
-  client retries (so the scenario itself survives the faults it injects).
+- :class:`Env`: what a scenario sees of its cluster, on either backend: :class:`SimEnv` (kubesim, served
+  from a background thread: reads from its store, its own fault injection and request accounting) or
+  :class:`UpstreamEnv` (a k8s-local control plane with a kubesim kubelet node: reads as the admin, straight
+  from the API server; the operator alone talks through a :class:`~kubesim.faultproxy.FaultProxy` that
+  injects the same fault rules and counts its requests). Both have the CRDs, the scenario's namespaces,
+  the chart's RBAC for the operator (a least-privilege ServiceAccount with a TokenRequest token) and for
+  the hub, and a small REST client that retries what a real client retries (so the scenario itself
+  survives the faults it injects).
 - :class:`OperatorProcess`: ``jupyternetes operator`` as a real subprocess: started, SIGKILLed, restarted,
   its RSS sampled.
-- :class:`ReadyClock`: a kubesim store listener that stamps each instance's creation and its first
-  ``Ready=True`` on the server's side, so latencies need no polling.
+- :class:`ReadyClock`: stamps each instance's creation and its first ``Ready=True`` as the events happen
+  (kubesim: a store listener, server-side; upstream: an admin watch, client-side), so latencies need no
+  polling.
 - :func:`audit_children` / :func:`status_problems`: the checks that every instance has exactly the
-  children its template asks for (by instance label and owner uid, read from the store directly, never
+  children its template asks for (by instance label and owner uid, read directly as the admin, never
   through injected faults) and that its status says what the pods say.
 
 Sizes: the tests run scaled down; ``JUPYTERNETES_HARDENING_FULL=1`` runs them at the issue's sizes (300
@@ -17,7 +23,10 @@ instances), and the bench scripts (bench/crash_restart.py, bench/faults.py, benc
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +42,11 @@ import psutil
 import requests
 import yaml
 
+import k8slocal
 import kubesim
+from kubesim import kubeconfig as kubeconfigs
+from kubesim.faultproxy import FaultProxy
+from kubesim.faults import Faults
 from tests.conftest import wait_until as shared_wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,6 +60,7 @@ TEMPLATE_NS = "kadense"
 USERS_NS = "users"
 OPERATOR_SA = "jupyternetes-operator"
 HUB_SA = "hub"
+CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 FULL = os.environ.get("JUPYTERNETES_HARDENING_FULL", "") not in ("", "0", "false")
 
 
@@ -57,7 +71,8 @@ def size(small: int, full: int) -> int:
 
 # The template of the hardening scenarios: a retained PVC, a PVC deleted with the instance, one pod and
 # one other resource, so each kind of child (owned or not) is checked for duplicates and strays.
-def hardening_template(name: str = "hardened", namespace: str = TEMPLATE_NS) -> dict[str, Any]:
+def hardening_template(env: Env, name: str = "hardened") -> dict[str, Any]:
+    namespace = env.template_ns
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookTemplate",
@@ -115,9 +130,9 @@ def hardening_template(name: str = "hardened", namespace: str = TEMPLATE_NS) -> 
     }
 
 
-def simple_template(name: str = "simple", namespace: str = TEMPLATE_NS) -> dict[str, Any]:
+def simple_template(env: Env, name: str = "simple") -> dict[str, Any]:
     """A notebook server as most hubs run it: one retained PVC and one pod (bench/provision.py's)."""
-    full = hardening_template(name, namespace)
+    full = hardening_template(env, name)
     spec = full["spec"]
     spec["pvcs"] = spec["pvcs"][:1]
     container = spec["pods"][0]["spec"]["containers"][0]
@@ -135,15 +150,13 @@ EXPECTED_CHILDREN: dict[tuple[str, str], list[tuple[str, bool]]] = {
 }
 
 
-def instance_body(
-    name: str, *, template: str = "hardened", namespace: str = USERS_NS, **variables: str
-) -> dict[str, Any]:
+def instance_body(env: Env, name: str, *, template: str = "hardened", **variables: str) -> dict[str, Any]:
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookInstance",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": env.users_ns},
         "spec": {
-            "template": {"name": template, "namespace": TEMPLATE_NS},
+            "template": {"name": template, "namespace": env.template_ns},
             "variables": {"user": name, **variables},
         },
     }
@@ -217,24 +230,269 @@ class Rest:
                 raise
 
 
-@dataclass
-class SimEnv:
-    cluster: kubesim.Cluster
+API_PREFIX = {"": "/api/v1", GROUP: f"/apis/{GROUP}/v1"}
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+# Every pod of the scenarios fits on the one node (a real cluster would spread them over many).
+NODE_CAPACITY = {"pods": "6000", "cpu": "100000", "memory": "100000Gi"}
+
+
+def collection(key: tuple[str, str], namespace: str | None = None) -> str:
+    prefix = API_PREFIX[key[0]]
+    return f"{prefix}/namespaces/{namespace}/{key[1]}" if namespace else f"{prefix}/{key[1]}"
+
+
+def chart_rbac(release: str, template_ns: str, users_ns: str) -> list[dict[str, Any]]:
+    """The chart's own ServiceAccount, roles and bindings (helm template) for an operator serving
+    ``users_ns`` with templates from ``template_ns`` and ConfigMaps as otherResources, and for a hub whose
+    ServiceAccount ``hub`` lives in ``users_ns``: the operator runs with exactly the rights a release
+    gives it."""
+    helm = shutil.which("helm") or str(ROOT / ".venv" / "bin" / "helm")
+    sets = {
+        "operator.watchNamespaces": f"{{{users_ns}}}",
+        "operator.templateNamespaces": f"{{{template_ns}}}",
+        "hub.namespaces": f"{{{users_ns}}}",
+        "hub.serviceAccount.name": HUB_SA,
+        "hub.serviceAccount.namespace": users_ns,
+        "serviceAccount.name": OPERATOR_SA,
+        "defaultTemplate.enabled": "false",
+    }
+    argv = [helm, "template", release, str(ROOT / "charts" / "jupyternetes"), "--namespace", template_ns]
+    for key, value in sets.items():
+        argv += ["--set", f"{key}={value}"]
+    argv += ["--set-json", 'operator.otherResources=[{"apiGroups":[""],"resources":["configmaps"]}]']
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    kinds = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+    return [d for d in yaml.safe_load_all(out) if d and d.get("kind") in kinds]
+
+
+def _create_path(obj: dict[str, Any]) -> str:
+    ns = obj["metadata"].get("namespace")
+    plural = {
+        "ServiceAccount": "serviceaccounts",
+        "ClusterRole": "clusterroles",
+        "ClusterRoleBinding": "clusterrolebindings",
+        "Role": "roles",
+        "RoleBinding": "rolebindings",
+    }[obj["kind"]]
+    prefix = "/api/v1" if obj["kind"] == "ServiceAccount" else RBAC
+    return f"{prefix}/namespaces/{ns}/{plural}" if ns else f"{prefix}/{plural}"
+
+
+InstanceCallback = Callable[[str, dict[str, Any], "dict[str, Any] | None"], None]
+
+
+class Env:
+    """What a scenario sees of its cluster, whichever the backend: an admin client and reads that never go
+    through injected faults, the namespaces, the operator's and the hub's credentials, the fault rules the
+    operator's requests meet, the operator's request counts, and instance events as they happen."""
+
+    backend = ""
+    url = ""
+    ca_file = ""
     admin: Rest
-    operator_kubeconfig: str
-    hub_kubeconfig: str
-    hub_token: str
-    operator_user: str = f"system:serviceaccount:{TEMPLATE_NS}:{OPERATOR_SA}"
+    template_ns = TEMPLATE_NS
+    users_ns = USERS_NS
+    extra: dict[str, str]
+    operator_kubeconfig = ""
+    hub_kubeconfig = ""
+    hub_token = ""
+    faults: Faults
+    state_dir: Path
+
+    @property
+    def operator_user(self) -> str:
+        return f"system:serviceaccount:{self.template_ns}:{OPERATOR_SA}"
+
+    @property
+    def upstream(self) -> bool:
+        return self.backend == "upstream"
+
+    def operator_args(self) -> list[str]:
+        """``jupyternetes operator`` as the chart runs it for these namespaces."""
+        return [
+            "--namespace",
+            self.users_ns,
+            "--template-namespace",
+            self.template_ns,
+            "--operator-namespace",
+            self.template_ns,
+            "--other-resource",
+            "configmaps",
+            "--kubeconfig",
+            self.operator_kubeconfig,
+        ]
+
+    # ------------------------------------------------------------ reads (admin, never faulted)
 
     def objects(self, key: tuple[str, str], namespace: str | None = None) -> list[dict[str, Any]]:
-        """Stored objects, read from kubesim's store (no HTTP, no injected faults)."""
-        return self.cluster.store.list(key, namespace)
+        raise NotImplementedError
 
-    def instance(self, name: str, namespace: str = USERS_NS) -> dict[str, Any] | None:
-        return self.cluster.store.get(INSTANCES, namespace, name)
+    def get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def instance(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return self.get(INSTANCES, namespace or self.users_ns, name)
+
+    def instances(self, namespace: str | None = None) -> dict[str, dict[str, Any]]:
+        return {i["metadata"]["name"]: i for i in self.objects(INSTANCES, namespace or self.users_ns)}
 
     def hub(self) -> Rest:
-        return Rest(self.cluster.url, self.hub_token, self.cluster.ca_file)
+        return Rest(self.url, self.hub_token, self.ca_file)
+
+    def create_template(self, body: dict[str, Any]) -> dict[str, Any]:
+        ns = body["metadata"]["namespace"]
+        return self.admin.create(f"/apis/{GROUP}/v1/namespaces/{ns}/jupyternotebooktemplates", body)
+
+    # ------------------------------------------------------------ observation and faults
+
+    def listen(self, callback: InstanceCallback) -> None:
+        """``callback(type, object, previous)`` for every event of an instance in ``users_ns``."""
+        raise NotImplementedError
+
+    def operator_requests(self, *, watches: bool = False) -> dict[str, int]:
+        """The operator's requests since the last reset, by ``verb resource`` (watches only if asked)."""
+        counts = self._request_counts()
+        return {k: v for k, v in counts.items() if k.startswith("watch ") == watches}
+
+    def _request_counts(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def reset_requests(self) -> None:
+        raise NotImplementedError
+
+    def end_watches(self, resource: str) -> None:
+        """End the operator's open watch streams of ``resource`` now (as a cut would)."""
+        raise NotImplementedError
+
+    def record_operator_calls(self) -> None:
+        """Start recording every request of the operator (:meth:`operator_calls`)."""
+
+    def operator_calls(self) -> list[tuple[str, str, str, str]]:
+        """(verb, plural[/subresource], namespace, name) of every request the operator made, refused or
+        not, since recording started."""
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------- kubesim
+
+
+@dataclass
+class _Recorder:
+    user: str
+    calls: list[tuple[str, str, str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wrap(self, authorize: Any) -> Any:
+        def recording(
+            user: Any, verb: str, rt: Any, sub: str, ns: str | None, name: str | None, path: str
+        ) -> Any:
+            if user.name == self.user and rt is not None:
+                with self.lock:
+                    self.calls.append((verb, rt.plural + (f"/{sub}" if sub else ""), ns or "", name or ""))
+            return authorize(user, verb, rt, sub, ns, name, path)
+
+        return recording
+
+
+class SimEnv(Env):
+    """kubesim, in this process: reads from its store, its own fault injection and request accounting,
+    server-side event times (a store listener)."""
+
+    backend = "kubesim"
+
+    def __init__(self, cluster: kubesim.Cluster, admin: Rest, state_dir: Path) -> None:
+        self.cluster = cluster
+        self.admin = admin
+        self.url = cluster.url
+        self.ca_file = cluster.ca_file
+        self.faults = cluster.faults
+        self.state_dir = state_dir
+        self.extra = {}
+        self._recorder: _Recorder | None = None
+
+    def objects(self, key: tuple[str, str], namespace: str | None = None) -> list[dict[str, Any]]:
+        return self.cluster.store.list(key, namespace)
+
+    def get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        return self.cluster.store.get(key, namespace, name)
+
+    def listen(self, callback: InstanceCallback) -> None:
+        users = self.users_ns
+
+        def on_event(key: tuple[str, str], event: Any) -> None:
+            if key == INSTANCES and event.obj["metadata"].get("namespace") == users:
+                callback(event.type, event.obj, event.old)
+
+        self.cluster.store.listeners.append(on_event)
+
+    def _request_counts(self) -> dict[str, int]:
+        return self.cluster.requests.by("verb", "resource", user=self.operator_user)
+
+    def reset_requests(self) -> None:
+        self.cluster.requests.reset()
+
+    def end_watches(self, resource: str) -> None:
+        key = next(k for k in (INSTANCES, PODS, PVCS, CONFIGMAPS) if k[1] == resource)
+        self.cluster.store.close_watchers(key)
+
+    def record_operator_calls(self) -> None:
+        if self._recorder is None:
+            self._recorder = _Recorder(self.operator_user)
+            self.cluster.server.authorize = self._recorder.wrap(self.cluster.server.authorize)
+
+    def operator_calls(self) -> list[tuple[str, str, str, str]]:
+        assert self._recorder is not None, "record_operator_calls() first"
+        with self._recorder.lock:
+            return list(self._recorder.calls)
+
+
+def _install(admin: Rest, env: Env, namespaces: Iterable[str], release: str) -> list[str]:
+    """CRD-independent set-up of a scenario's namespaces and accounts; returns the cluster-scoped objects
+    it created (paths), for the caller to delete."""
+    created: list[str] = []
+    for ns in namespaces:
+        admin.create("/api/v1/namespaces", {"metadata": {"name": ns}})
+    admin.create(f"/api/v1/namespaces/{env.users_ns}/serviceaccounts", {"metadata": {"name": HUB_SA}})
+    for obj in chart_rbac(release, env.template_ns, env.users_ns):
+        path = _create_path(obj)
+        admin.create(path, obj)
+        if not obj["metadata"].get("namespace"):
+            created.append(f"{path}/{obj['metadata']['name']}")
+    # Pods need their namespace's default ServiceAccount (upstream's token controller makes it).
+    for ns in namespaces:
+        wait_until(
+            lambda ns=ns: _exists(admin, f"/api/v1/namespaces/{ns}/serviceaccounts/default"),
+            30,
+            what=f"the default ServiceAccount of {ns}",
+        )
+    return created
+
+
+def _exists(admin: Rest, path: str) -> bool:
+    try:
+        admin.request("GET", path)
+    except ApiError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def install_crds(admin: Rest) -> None:
+    names = []
+    for crd in sorted((ROOT / "crds").glob("*.yaml")):
+        body = yaml.safe_load(crd.read_text())
+        admin.create(CRD_API, body)
+        names.append(body["metadata"]["name"])
+
+    def established() -> bool:
+        for name in names:
+            established = condition(admin.request("GET", f"{CRD_API}/{name}"), "Established")
+            if not established or established.get("status") != "True":
+                return False
+        return True
+
+    wait_until(established, 30, what="the CRDs Established")
 
 
 @contextmanager
@@ -242,68 +500,235 @@ def sim_env(
     state_dir: Path, *, pods: int = 1000, history_size: int = 50000, extra_namespaces: Iterable[str] = ()
 ) -> Iterator[SimEnv]:
     """A kubesim cluster with the CRDs, namespaces ``kadense`` (templates, operator) and ``users``
-    (instances), the operator's ServiceAccount (cluster-admin, as broad as any chart would grant: the
-    scenarios check what the operator *does*, not what RBAC stops it from doing) and a hub ServiceAccount
-    that may only create, read and delete instances in ``users``."""
+    (instances), and the chart's RBAC: the operator's ServiceAccount with the rights a release gives it
+    (:func:`chart_rbac`) and a hub ServiceAccount that may only do what the chart lets a hub do."""
     capacity = {"pods": str(pods), "cpu": "100000", "memory": "100000Gi"}
     with kubesim.Cluster(
         state_dir=state_dir, history_size=history_size, kubelet={"node_capacity": capacity}
     ) as cluster:
         admin = Rest(cluster.url, cluster.admin_token, cluster.ca_file)
         try:
-            for crd in sorted((ROOT / "crds").glob("*.yaml")):
-                admin.create(
-                    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", yaml.safe_load(crd.read_text())
-                )
-            for ns in (TEMPLATE_NS, USERS_NS, *extra_namespaces):
-                admin.create("/api/v1/namespaces", {"metadata": {"name": ns}})
-            admin.create(
-                f"/api/v1/namespaces/{TEMPLATE_NS}/serviceaccounts", {"metadata": {"name": OPERATOR_SA}}
-            )
-            admin.create(f"/api/v1/namespaces/{USERS_NS}/serviceaccounts", {"metadata": {"name": HUB_SA}})
-            admin.create(
-                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-                {
-                    "metadata": {"name": "jupyternetes-operator"},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": "cluster-admin",
-                    },
-                    "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_SA, "namespace": TEMPLATE_NS}],
-                },
-            )
-            admin.create(
-                f"/apis/rbac.authorization.k8s.io/v1/namespaces/{USERS_NS}/roles",
-                {
-                    "metadata": {"name": "hub"},
-                    "rules": [
-                        {
-                            "apiGroups": [GROUP],
-                            "resources": ["jupyternotebookinstances"],
-                            "verbs": ["create", "get", "list", "watch", "delete"],
-                        }
-                    ],
-                },
-            )
-            admin.create(
-                f"/apis/rbac.authorization.k8s.io/v1/namespaces/{USERS_NS}/rolebindings",
-                {
-                    "metadata": {"name": "hub"},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "hub"},
-                    "subjects": [{"kind": "ServiceAccount", "name": HUB_SA, "namespace": USERS_NS}],
-                },
-            )
-            env = SimEnv(
-                cluster=cluster,
-                admin=admin,
-                operator_kubeconfig=cluster.kubeconfig_for(OPERATOR_SA, TEMPLATE_NS),
-                hub_kubeconfig=cluster.kubeconfig_for(HUB_SA, USERS_NS),
-                hub_token=cluster.token_for(HUB_SA, USERS_NS),
-            )
+            env = SimEnv(cluster, admin, state_dir)
+            env.extra = {ns: ns for ns in extra_namespaces}
+            install_crds(admin)
+            _install(admin, env, (TEMPLATE_NS, USERS_NS, *extra_namespaces), "hardening")
+            env.operator_kubeconfig = cluster.kubeconfig_for(OPERATOR_SA, TEMPLATE_NS)
+            env.hub_kubeconfig = cluster.kubeconfig_for(HUB_SA, USERS_NS)
+            env.hub_token = cluster.token_for(HUB_SA, USERS_NS)
             yield env
         finally:
             admin.close()
+
+
+# ---------------------------------------------------------------------------------------------- upstream
+
+
+class InstanceWatch(threading.Thread):
+    """An admin watch of the instances of one namespace, handing every event to callbacks with the time it
+    arrived (client-side) and the object as last seen before it. It resumes from the last resourceVersion
+    when a stream ends; after a 410 it lists again and reports what it had not seen as new."""
+
+    def __init__(self, env: UpstreamEnv) -> None:
+        super().__init__(daemon=True, name="instance-watch")
+        self.env = env
+        self.callbacks: list[InstanceCallback] = []
+        self.known: dict[str, dict[str, Any]] = {}
+        self.started_watching = threading.Event()
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:
+            self.error = exc
+            self.started_watching.set()
+
+    def _run(self) -> None:
+        session = requests.Session()
+        session.trust_env = False
+        session.headers["Authorization"] = f"Bearer {self.env.admin_token}"
+        session.verify = self.env.ca_file
+        url = self.env.url + collection(INSTANCES, self.env.users_ns)
+        rv = ""
+        while not self.stopping.is_set():
+            params = {"watch": "true", "timeoutSeconds": "5", "allowWatchBookmarks": "true"}
+            if rv:
+                params["resourceVersion"] = rv
+            with session.get(url, params=params, stream=True, timeout=30) as resp:
+                if resp.status_code != 200:
+                    raise AssertionError(f"watching instances: HTTP {resp.status_code} {resp.text}")
+                self.started_watching.set()
+                for line in resp.iter_lines():
+                    if not line:
+                        continue
+                    event = json.loads(line)
+                    obj = event["object"]
+                    if event["type"] == "ERROR":
+                        rv = ""  # expired: start again, listing what exists
+                        break
+                    rv = obj["metadata"]["resourceVersion"]
+                    if event["type"] == "BOOKMARK":
+                        continue
+                    self._deliver(event["type"], obj)
+                    if self.stopping.is_set():
+                        break
+        session.close()
+
+    def _deliver(self, kind: str, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        old = self.known.get(name)
+        if kind == "ADDED" and old is not None and old["metadata"]["uid"] == obj["metadata"]["uid"]:
+            kind = "MODIFIED"  # listed again after a 410: not a new instance
+        if kind == "DELETED":
+            self.known.pop(name, None)
+        else:
+            self.known[name] = obj
+        for callback in list(self.callbacks):
+            callback(kind, obj, old)
+
+
+class UpstreamEnv(Env):
+    """Upstream Kubernetes (a k8s-local control plane with a kubesim kubelet node, fake runtime): reads
+    as the admin, straight from the API server; the operator talks through a :class:`FaultProxy` (the
+    only client that does), so its faults and its request counts are the proxy's; instance event times
+    are client-side, when an admin watch delivers the event."""
+
+    backend = "upstream"
+
+    def __init__(self, plane: k8slocal.ControlPlane, admin: Rest, proxy: FaultProxy, state_dir: Path) -> None:
+        self.plane = plane
+        self.admin = admin
+        self.admin_token = plane.admin_token
+        self.proxy = proxy
+        self.url = plane.url
+        self.ca_file = plane.ca_file
+        self.faults = proxy.faults
+        self.state_dir = state_dir
+        self.extra = {}
+        self._watch: InstanceWatch | None = None
+
+    def objects(self, key: tuple[str, str], namespace: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.admin.request("GET", collection(key, namespace))["items"]
+        return items
+
+    def get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.admin.request("GET", f"{collection(key, namespace)}/{name}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def listen(self, callback: InstanceCallback) -> None:
+        if self._watch is None:
+            self._watch = InstanceWatch(self)
+            self._watch.start()
+            self._watch.started_watching.wait(30)
+            if self._watch.error is not None:
+                raise self._watch.error
+        self._watch.callbacks.append(callback)
+
+    def _request_counts(self) -> dict[str, int]:
+        return self.proxy.requests.by("verb", "resource")
+
+    def reset_requests(self) -> None:
+        self.proxy.requests.reset()
+
+    def end_watches(self, resource: str) -> None:
+        self.proxy.close_watches(resource)
+
+    def operator_calls(self) -> list[tuple[str, str, str, str]]:
+        def plural(label: str) -> str:
+            resource, _, sub = label.partition("/")
+            return resource.split(".", 1)[0] + (f"/{sub}" if sub else "")
+
+        return [(c.verb, plural(c.resource), c.namespace, c.name) for c in list(self.proxy.calls)]
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stopping.set()
+            self._watch.join(10)
+
+
+@contextmanager
+def upstream_plane(
+    state_dir: Path | None = None, *, binaries: k8slocal.Binaries | None = None
+) -> Iterator[k8slocal.ControlPlane]:
+    """A k8s-local control plane with one kubesim kubelet node (fake runtime) and the project's CRDs,
+    returned once kube-controller-manager's garbage collector knows the instance kind (until then a
+    deleted instance's pods would stay up to 30 s)."""
+    flags = [f"--kubelet-option=node_capacity={json.dumps(NODE_CAPACITY)}"]
+    with k8slocal.ControlPlane(
+        state_dir=state_dir, binaries=binaries, nodes=1, runtime="fake", kubelet_flags=flags
+    ) as plane:
+        admin = Rest(plane.url, plane.admin_token, plane.ca_file)
+        try:
+            install_crds(admin)
+        finally:
+            admin.close()
+        plane.wait_for_garbage_collector(f"{GROUP}/v1", "JupyterNotebookInstance", INSTANCES[1])
+        yield plane
+
+
+@contextmanager
+def upstream_env(
+    plane: k8slocal.ControlPlane, state_dir: Path, *, extra_namespaces: Iterable[str] = ()
+) -> Iterator[UpstreamEnv]:
+    """A scenario's own namespaces (unique names: the plane is shared) on ``plane``, with the chart's RBAC,
+    the operator's token from the TokenRequest API and a fault proxy for it. Afterwards its namespaces
+    and cluster-scoped RBAC objects are deleted (namespaces in the background)."""
+    suffix = secrets.token_hex(3)
+    admin = Rest(plane.url, plane.admin_token, plane.ca_file)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    created: list[str] = []
+    namespaces: list[str] = []
+    try:
+        with FaultProxy(plane.url, ca_file=plane.ca_file, state_dir=state_dir / "proxy") as proxy:
+            env = UpstreamEnv(plane, admin, proxy, state_dir)
+            env.template_ns = f"{TEMPLATE_NS}-{suffix}"
+            env.users_ns = f"{USERS_NS}-{suffix}"
+            env.extra = {ns: f"{ns}-{suffix}" for ns in extra_namespaces}
+            namespaces = [env.template_ns, env.users_ns, *env.extra.values()]
+            try:
+                created = _install(admin, env, namespaces, f"hardening-{suffix}")
+                token = _token(admin, OPERATOR_SA, env.template_ns)
+                env.operator_kubeconfig = proxy.write_kubeconfig(
+                    state_dir / "operator.kubeconfig",
+                    token,
+                    user_name=env.operator_user,
+                    namespace=env.template_ns,
+                )
+                env.hub_token = _token(admin, HUB_SA, env.users_ns)
+                env.hub_kubeconfig = kubeconfigs.write_kubeconfig(
+                    state_dir / "hub.kubeconfig",
+                    cluster=kubeconfigs.cluster_entry(plane.url, Path(plane.ca_file).read_bytes()),
+                    user=kubeconfigs.token_user(env.hub_token),
+                    user_name=f"system:serviceaccount:{env.users_ns}:{HUB_SA}",
+                    cluster_name="upstream",
+                    namespace=env.users_ns,
+                )
+                yield env
+            finally:
+                env.close()
+    finally:
+        for path in [*created, *(f"/api/v1/namespaces/{ns}" for ns in namespaces)]:
+            try:
+                admin.request("DELETE", path)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+        admin.close()
+
+
+def _token(admin: Rest, name: str, namespace: str) -> str:
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 7200},
+    }
+    answer = admin.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body)
+    return str(answer["status"]["token"])
 
 
 # ---------------------------------------------------------------------------------------------- operator
@@ -312,9 +737,7 @@ def sim_env(
 class OperatorProcess:
     """``jupyternetes operator`` in a subprocess, as it runs in its pod."""
 
-    def __init__(
-        self, env: SimEnv, log_dir: Path, *, workers: int = 32, extra_args: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, env: Env, log_dir: Path, *, workers: int = 32, extra_args: Iterable[str] = ()) -> None:
         self.env = env
         self.log_dir = log_dir
         self.workers = workers
@@ -343,14 +766,8 @@ class OperatorProcess:
                     "-m",
                     "jupyternetes.cli",
                     "operator",
-                    "--all-namespaces",
                     "--standalone",
-                    "--template-namespace",
-                    TEMPLATE_NS,
-                    "--operator-namespace",
-                    TEMPLATE_NS,
-                    "--kubeconfig",
-                    self.env.operator_kubeconfig,
+                    *self.env.operator_args(),
                     "--workers",
                     str(self.workers),
                     *self.extra_args,
@@ -366,8 +783,7 @@ class OperatorProcess:
             self.wait_watching(before, timeout)
 
     def _watch_counts(self) -> dict[str, int]:
-        counts = self.env.cluster.requests.by("verb", "resource", user=self.env.operator_user)
-        return {k: v for k, v in counts.items() if k.startswith("watch ")}
+        return self.env.operator_requests(watches=True)
 
     def wait_watching(self, before: dict[str, int], timeout: float = 60) -> None:
         """Until the operator watches instances, pods and PVCs (kopf lists before it watches)."""
@@ -457,30 +873,26 @@ class OperatorProcess:
 
 @dataclass
 class ReadyClock:
-    """Server-side timestamps (time.monotonic) of each instance's creation and first Ready=True."""
+    """Timestamps (time.monotonic) of each instance's creation and first Ready=True: server-side on kubesim
+    (a store listener), client-side on upstream (when the admin watch delivers the event)."""
 
-    namespace: str = USERS_NS
     created: dict[str, float] = field(default_factory=dict)
     ready: dict[str, float] = field(default_factory=dict)
     uids: dict[str, str] = field(default_factory=dict)
 
-    def install(self, cluster: kubesim.Cluster) -> None:
-        cluster.store.listeners.append(self._on_event)
+    def install(self, env: Env) -> None:
+        env.listen(self._on_event)
 
-    def _on_event(self, key: tuple[str, str], event: Any) -> None:
-        if key != INSTANCES:
-            return
-        meta = event.obj["metadata"]
-        if meta.get("namespace") != self.namespace:
-            return
+    def _on_event(self, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        meta = obj["metadata"]
         name, uid = meta["name"], meta.get("uid", "")
-        if event.type == "ADDED":
+        if kind == "ADDED":
             self.created[name] = time.monotonic()
             self.uids[name] = uid
             self.ready.pop(name, None)
             return
-        if event.type == "MODIFIED" and name not in self.ready and self.uids.get(name) == uid:
-            for c in (event.obj.get("status") or {}).get("conditions") or ():
+        if kind == "MODIFIED" and name not in self.ready and self.uids.get(name) == uid:
+            for c in (obj.get("status") or {}).get("conditions") or ():
                 if c.get("type") == "Ready" and c.get("status") == "True":
                     self.ready[name] = time.monotonic()
 
@@ -508,11 +920,12 @@ def is_ready(obj: dict[str, Any] | None) -> bool:
     return bool(c and c.get("status") == "True")
 
 
-def not_ready(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS) -> list[str]:
-    return [n for n in names if not is_ready(env.instance(n, namespace))]
+def not_ready(env: Env, names: Iterable[str], namespace: str | None = None) -> list[str]:
+    found = env.instances(namespace)
+    return [n for n in names if not is_ready(found.get(n))]
 
 
-def describe_stragglers(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS, limit: int = 3) -> str:
+def describe_stragglers(env: Env, names: Iterable[str], namespace: str | None = None, limit: int = 3) -> str:
     late = not_ready(env, names, namespace)
     out = [f"{len(late)} not Ready: {late[:10]}"]
     for n in late[:limit]:
@@ -528,15 +941,17 @@ def _owner_uids(obj: dict[str, Any]) -> set[str]:
     return {str(r.get("uid")) for r in obj["metadata"].get("ownerReferences") or ()}
 
 
-def audit_children(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS) -> list[str]:
+def audit_children(env: Env, names: Iterable[str], namespace: str | None = None) -> list[str]:
     """Problems with the children of the instances ``names`` (all of which must exist): each must have
     exactly the children of :data:`EXPECTED_CHILDREN` — found by the instance label, owned by the
     instance's current uid when they should be — and nothing else may carry the label of one of them."""
+    namespace = namespace or env.users_ns
     problems: list[str] = []
     wanted = set(names)
     uids: dict[str, str] = {}
+    instances = env.instances(namespace)
     for n in wanted:
-        inst = env.instance(n, namespace)
+        inst = instances.get(n)
         if inst is None:
             problems.append(f"instance {n} does not exist")
             continue
@@ -570,8 +985,9 @@ def audit_children(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS)
     return problems
 
 
-def leftover_children(env: SimEnv, namespace: str = USERS_NS) -> list[str]:
+def leftover_children(env: Env, namespace: str | None = None) -> list[str]:
     """Children left in ``namespace`` once every instance is gone, other than retained PVCs."""
+    namespace = namespace or env.users_ns
     out = []
     retained = {f"-{entry}" for entry, owned in EXPECTED_CHILDREN[PVCS] if not owned}
     for kind in (PODS, PVCS, CONFIGMAPS):
@@ -592,16 +1008,25 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
     )
 
 
-def status_problems(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS) -> list[str]:
+def _by_name(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objs}
+
+
+def status_problems(env: Env, names: Iterable[str], namespace: str | None = None) -> list[str]:
     """Where an instance's status disagrees with its pods and PVCs as stored."""
+    namespace = namespace or env.users_ns
     problems = []
+    instances = env.instances(namespace)
+    pods = _by_name(env.objects(PODS, namespace))
+    pvcs = _by_name(env.objects(PVCS, namespace))
+    configmaps = _by_name(env.objects(CONFIGMAPS, namespace))
     for n in names:
-        inst = env.instance(n, namespace)
+        inst = instances.get(n)
         if inst is None:
             problems.append(f"{n}: gone")
             continue
         status = inst.get("status") or {}
-        pod = env.cluster.store.get(PODS, namespace, f"{n}-notebook")
+        pod = pods.get(f"{n}-notebook")
         pst = (status.get("pods") or {}).get("notebook") or {}
         if pod is None:
             problems.append(f"{n}: no pod, status says {pst.get('state')}")
@@ -618,12 +1043,12 @@ def status_problems(env: SimEnv, names: Iterable[str], namespace: str = USERS_NS
         if is_ready(inst) != _pod_ready(pod):
             problems.append(f"{n}: instance Ready={is_ready(inst)} but the pod's Ready is {_pod_ready(pod)}")
         for entry in ("work", "scratch"):
-            pvc = env.cluster.store.get(PVCS, namespace, f"{n}-{entry}")
+            pvc = pvcs.get(f"{n}-{entry}")
             vst = (status.get("pvcs") or {}).get(entry) or {}
             phase = ((pvc or {}).get("status") or {}).get("phase")
             if vst.get("phase") != phase:
                 problems.append(f"{n}: status pvcs.{entry}.phase {vst.get('phase')} but the PVC is {phase}")
-        cm = env.cluster.store.get(CONFIGMAPS, namespace, f"{n}-settings")
+        cm = configmaps.get(f"{n}-settings")
         ost = (status.get("otherResources") or {}).get("settings") or {}
         cm_ours = cm is not None and _owner_uids(cm) == {inst["metadata"]["uid"]}
         if (ost.get("state") == "Processed") != cm_ours:
@@ -665,7 +1090,7 @@ def create_paced(rest: Rest, bodies: list[dict[str, Any]], rate: float, *, threa
     return lags
 
 
-def delete_all(rest: Rest, names: Iterable[str], namespace: str = USERS_NS, *, threads: int = 8) -> None:
+def delete_all(rest: Rest, names: Iterable[str], namespace: str, *, threads: int = 8) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(threads) as pool:

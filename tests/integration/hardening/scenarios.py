@@ -1,6 +1,6 @@
-"""The hardening scenarios as functions: each sets a situation up on a :class:`~.harness.SimEnv`, drives
+"""The hardening scenarios as functions: each sets a situation up on a :class:`~.harness.Env`, drives
 it, and returns what it measured. The tests call them small and assert; bench/ calls them at full size
-and prints the figures."""
+and prints the figures. They run on either backend (an :class:`~.harness.Env`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from typing import Any
 
 from tests.integration.hardening.harness import (
     INSTANCES,
-    USERS_NS,
+    Env,
     OperatorProcess,
     ReadyClock,
-    SimEnv,
     audit_children,
     condition,
     create_all,
@@ -37,32 +36,26 @@ from tests.integration.hardening.harness import (
 class FailureLog:
     """Every Failed=True an instance's status ever showed (a spawner fails the spawn on it at once)."""
 
-    def __init__(self, namespace: str = USERS_NS) -> None:
-        self.namespace = namespace
+    def __init__(self) -> None:
         self.seen: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
-    def install(self, env: SimEnv) -> None:
-        env.cluster.store.listeners.append(self._on_event)
+    def install(self, env: Env) -> None:
+        env.listen(self._on_event)
 
-    def _on_event(self, key: tuple[str, str], event: Any) -> None:
-        if key != INSTANCES or event.type == "DELETED":
+    def _on_event(self, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if kind == "DELETED":
             return
-        if event.obj["metadata"].get("namespace") != self.namespace:
-            return
-        c = condition(event.obj, "Failed")
+        c = condition(obj, "Failed")
         if c and c.get("status") == "True":
-            old = condition(event.old, "Failed") if event.old else None
-            if not (old and old.get("status") == "True" and old.get("reason") == c.get("reason")):
+            before = condition(old, "Failed") if old else None
+            if not (before and before.get("status") == "True" and before.get("reason") == c.get("reason")):
                 with self._lock:
-                    self.seen.append(
-                        (event.obj["metadata"]["name"], str(c.get("reason")), str(c.get("message")))
-                    )
+                    self.seen.append((obj["metadata"]["name"], str(c.get("reason")), str(c.get("message"))))
 
 
-def operator_requests(env: SimEnv) -> dict[str, int]:
-    counts = env.cluster.requests.by("verb", "resource", user=env.operator_user)
-    return {k: v for k, v in counts.items() if not k.startswith("watch ")}
+def operator_requests(env: Env) -> dict[str, int]:
+    return env.operator_requests()
 
 
 @dataclass
@@ -93,7 +86,7 @@ class CrashRestartResult:
 
 
 def crash_restart(
-    env: SimEnv,
+    env: Env,
     log_dir: Path,
     *,
     instances: int,
@@ -106,19 +99,19 @@ def crash_restart(
     then all are deleted and only retained PVCs may remain."""
     rng = random.Random(seed)
     result = CrashRestartResult(instances=instances, kills=kills, load=load_average())
-    env.admin.create("/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates", hardening_template())
+    env.create_template(hardening_template(env))
     clock = ReadyClock()
-    clock.install(env.cluster)
+    clock.install(env)
     failures = FailureLog()
     failures.install(env)
     op = OperatorProcess(env, log_dir)
     op.start()
     names = [f"c{i:05d}" for i in range(instances)]
     hub = env.hub()
-    env.cluster.requests.reset()
+    env.reset_requests()
     started = time.monotonic()
     creator = threading.Thread(
-        target=create_all, args=(hub, [instance_body(n) for n in names]), name="creator", daemon=True
+        target=create_all, args=(hub, [instance_body(env, n) for n in names]), name="creator", daemon=True
     )
     creator.start()
     # The kills land at random moments of the provisioning: the first soon after the creates begin
@@ -163,9 +156,9 @@ def crash_restart(
         result.status_problems = status_problems(env, names)
         result.failures_seen = list(failures.seen)
         deleting = time.monotonic()
-        delete_all(hub, names)
+        delete_all(hub, names, env.users_ns)
         wait_until(
-            lambda: not env.objects(INSTANCES, USERS_NS) and not leftover_children(env),
+            lambda: not env.objects(INSTANCES, env.users_ns) and not leftover_children(env),
             timeout,
             what=lambda: f"deletion: {leftover_children(env)[:10]}",
         )
@@ -173,7 +166,7 @@ def crash_restart(
         result.leftovers = leftover_children(env)
         result.retained_pvcs = sum(
             1
-            for p in env.objects(("", "persistentvolumeclaims"), USERS_NS)
+            for p in env.objects(("", "persistentvolumeclaims"), env.users_ns)
             if p["metadata"]["name"].endswith("-work")
         )
         assert op.alive, f"operator exited:\n{op.log_tail()}"
@@ -211,7 +204,7 @@ WATCHED = ("jupyternotebookinstances", "jupyternotebooktemplates", "pods", "pers
 
 
 def api_faults(
-    env: SimEnv,
+    env: Env,
     log_dir: Path,
     *,
     instances: int,
@@ -227,10 +220,10 @@ def api_faults(
     over ``spread_s`` seconds, so streams are cut and resumed while they are provisioned. The hub's own
     requests (retried) suffer the same faults."""
     result = FaultsResult(instances=instances, load=load_average())
-    env.admin.create("/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates", hardening_template())
+    env.create_template(hardening_template(env))
     clock = ReadyClock()
-    clock.install(env.cluster)
-    faults = env.cluster.faults
+    clock.install(env)
+    faults = env.faults
     faults._random.seed(seed)
     # Three rules tried in turn: each takes its share of what the previous ones let through.
     per = error_rate / 3
@@ -246,9 +239,9 @@ def api_faults(
     hub = env.hub()
     try:
         op.start(timeout=120)
-        env.cluster.requests.reset()
+        env.reset_requests()
         started = time.monotonic()
-        create_paced(hub, [instance_body(n) for n in names], rate=instances / spread_s)
+        create_paced(hub, [instance_body(env, n) for n in names], rate=instances / spread_s)
         wait_until(
             lambda: not not_ready(env, names) or not op.alive,
             timeout,
@@ -269,11 +262,7 @@ def api_faults(
         result.child_problems = audit_children(env, names)
         result.injected = {str(code): rule.hits for code, rule in rules.items()}
         result.expirations_left = dict(faults.expirations)
-        result.watch_requests = {
-            k: v
-            for k, v in env.cluster.requests.by("verb", "resource", user=env.operator_user).items()
-            if k.startswith("watch ")
-        }
+        result.watch_requests = env.operator_requests(watches=True)
         result.requests_per_instance = round(sum(operator_requests(env).values()) / instances, 2)
         result.operator_alive = op.alive
     finally:

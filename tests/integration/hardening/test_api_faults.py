@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from kubesim import Cluster
 from tests.integration.hardening.harness import (
-    CONFIGMAPS,
     PODS,
-    USERS_NS,
+    Env,
     OperatorProcess,
-    SimEnv,
     condition,
     hardening_template,
     instance_body,
@@ -33,7 +33,7 @@ from tests.integration.hardening.scenarios import api_faults
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_converges_under_errors_cut_and_expired_watches(henv: SimEnv, tmp_path: Path, seed: int) -> None:
+def test_converges_under_errors_cut_and_expired_watches(henv: Env, tmp_path: Path, seed: int) -> None:
     n = size(40, 300)
     r = api_faults(henv, tmp_path, instances=n, seed=seed)
     print(r.figures())
@@ -47,43 +47,45 @@ def test_converges_under_errors_cut_and_expired_watches(henv: SimEnv, tmp_path: 
 
 
 @pytest.fixture
-def running(henv: SimEnv, tmp_path: Path) -> Iterator[OperatorProcess]:
-    henv.admin.create("/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates", hardening_template())
+def running(henv: Env, tmp_path: Path) -> Iterator[OperatorProcess]:
+    henv.create_template(hardening_template(henv))
     op = OperatorProcess(henv, tmp_path)
     yield op
-    henv.cluster.faults.clear()
+    henv.faults.clear()
     assert op.alive, op.log_tail()
     assert op.stop() == 0, op.log_tail()
 
 
 @pytest.mark.parametrize("code", [409, 400, 404])
 def test_watch_refused_with_an_error_kopf_does_not_retry(
-    henv: SimEnv, running: OperatorProcess, code: int
+    henv: Env, running: OperatorProcess, code: int
 ) -> None:
     """kopf retries 5xx, 429 and 403 but lets any other refused LIST/WATCH end its watcher for good: the
     process lived on and never saw another pod event (a silent stall). The operator lists again instead."""
-    henv.cluster.faults.add_error(code, verb="watch", resource="pods", count=2)
-    henv.cluster.faults.cut_watches(after_seconds=0.5, resource="pods")
+    henv.faults.add_error(code, verb="watch", resource="pods", count=2)
+    henv.faults.cut_watches(after_seconds=0.5, resource="pods")
     running.start()
-    wait_until(lambda: henv.cluster.faults.errors_[0].hits == 2, 30, what="both refusals")
-    henv.admin.create_instance(instance_body("after"))
+    wait_until(lambda: henv.faults.errors_[0].hits == 2, 30, what="both refusals")
+    henv.admin.create_instance(instance_body(henv, "after"))
     wait_until(lambda: is_ready(henv.instance("after")), 30, what=lambda: running.log_tail())
     assert "watch of pods failed" in running.log_text()
 
 
-def test_pod_deleted_while_the_watch_was_expired_is_reported(henv: SimEnv, running: OperatorProcess) -> None:
+def test_pod_deleted_while_the_watch_was_expired_is_reported(henv: Env, running: OperatorProcess) -> None:
     """A pod deleted while the pod watch is down and whose resume answers 410 Expired: kopf lists again,
     and the listing says nothing of the pod. Its status must not stay Running."""
     running.start()
-    henv.admin.create_instance(instance_body("gap"))
+    henv.admin.create_instance(instance_body(henv, "gap"))
     wait_until(lambda: is_ready(henv.instance("gap")), 30, what=lambda: running.log_tail())
-    faults = henv.cluster.faults
+    faults = henv.faults
     # The next pod watch waits 2 s before it resumes and is then answered 410: the deletion falls in between.
     faults.add_latency(2.0, verb="watch", resource="pods")
     faults.expire_watches("pods", 1)
-    henv.cluster.store.close_watchers(PODS)  # end the current pod stream now
-    henv.admin.request("DELETE", "/api/v1/namespaces/users/pods/gap-notebook", {"gracePeriodSeconds": 0})
-    wait_until(lambda: henv.cluster.store.get(PODS, USERS_NS, "gap-notebook") is None, 10, what="pod gone")
+    henv.end_watches("pods")  # end the current pod stream now
+    henv.admin.request(
+        "DELETE", f"/api/v1/namespaces/{henv.users_ns}/pods/gap-notebook", {"gracePeriodSeconds": 0}
+    )
+    wait_until(lambda: henv.get(PODS, henv.users_ns, "gap-notebook") is None, 10, what="pod gone")
     wait_until(lambda: faults.expirations.get("pods") == 0, 10, what="the 410")
     faults.clear()
 
@@ -96,29 +98,39 @@ def test_pod_deleted_while_the_watch_was_expired_is_reported(henv: SimEnv, runni
     assert "deleted while the watch was down" in running.log_text()
 
 
+NS = "watched"
+CONFIGMAPS = ("", "configmaps")
+
+
 def _configmap(name: str) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": USERS_NS, "uid": str(uuid.uuid4()), "creationTimestamp": now},
+        "metadata": {"name": name, "namespace": NS, "uid": str(uuid.uuid4()), "creationTimestamp": now},
         "data": {},
     }
 
 
-def test_an_event_stored_as_a_cut_watch_ends_is_not_skipped(henv: SimEnv) -> None:
+def test_an_event_stored_as_a_cut_watch_ends_is_not_skipped(sim: Cluster) -> None:
     """The contract the operator's watches (kopf's, as client-go's) rely on when they resume: a BOOKMARK
     says every event up to its resourceVersion was sent. The interleaving that broke it in the converges
     test is forced here: the stream waits for its next event until its cut deadline; the server's loop is
     held past that deadline and an object is stored right behind the deadline's timer, so the event is
     queued for the stream while the stream is giving up waiting. (kubesim used to answer with a BOOKMARK
-    at the store's resourceVersion, skipping that event: the converges test's rare stragglers.)"""
-    cluster = henv.cluster
+    at the store's resourceVersion, skipping that event: the converges test's rare stragglers.) kubesim
+    only: the interleaving is forced through its store and event loop."""
+    cluster = sim
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {cluster.admin_token}"
+    session.verify = cluster.ca_file
+    assert session.post(f"{cluster.url}/api/v1/namespaces", json={"metadata": {"name": NS}}).ok
     cut = 1.0
     cluster.faults.cut_watches(after_seconds=cut, resource="configmaps")
     since = cluster.call(lambda: cluster.store.resource_version)
     url = (
-        f"{cluster.url}/api/v1/namespaces/{USERS_NS}/configmaps"
+        f"{cluster.url}/api/v1/namespaces/{NS}/configmaps"
         f"?watch=true&allowWatchBookmarks=true&resourceVersion={since}"
     )
 
@@ -127,7 +139,7 @@ def test_an_event_stored_as_a_cut_watch_ends_is_not_skipped(henv: SimEnv) -> Non
         loop = asyncio.get_running_loop()
         loop.call_later(0, lambda: cluster.store.put(CONFIGMAPS, _configmap("second")))
 
-    with henv.admin.session.get(url, stream=True, timeout=30, verify=henv.admin.verify) as resp:
+    with session.get(url, stream=True, timeout=30) as resp:
         assert resp.status_code == 200, resp.text
         lines = resp.iter_lines()
         cluster.call(lambda: cluster.store.put(CONFIGMAPS, _configmap("first")))
@@ -135,7 +147,7 @@ def test_an_event_stored_as_a_cut_watch_ends_is_not_skipped(henv: SimEnv) -> Non
         assert first["object"]["metadata"]["name"] == "first", first
         cluster.call(hold_then_store)
         rest = [json.loads(line) for line in lines if line]  # until the cut ends the stream
-    second = cluster.store.get(CONFIGMAPS, USERS_NS, "second")
+    second = cluster.store.get(CONFIGMAPS, NS, "second")
     assert second is not None
     second_rv = int(second["metadata"]["resourceVersion"])
     delivered = [e["object"]["metadata"].get("name") for e in rest if e["type"] != "BOOKMARK"]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.hardening.harness import SimEnv, size
+from tests.integration.hardening.harness import Env, size
 from tests.integration.hardening.scenarios import crash_restart
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_sigkill_three_times_while_provisioning(henv: SimEnv, tmp_path: Path, seed: int) -> None:
+def test_sigkill_three_times_while_provisioning(henv: Env, tmp_path: Path, seed: int) -> None:
     n = size(40, 300)
     r = crash_restart(henv, tmp_path, instances=n, kills=3, seed=seed)
     print(r.figures())

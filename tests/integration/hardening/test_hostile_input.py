@@ -3,14 +3,17 @@ namespace sends whatever it likes. Nothing escapes the template's structure, not
 the instance's namespace, the operator reads Secrets only in the instance's namespace, its memory stays
 bounded and it keeps serving others (issue 7, item 4).
 
-One cluster and one operator serve the whole module (starting them is most of a case's cost)."""
+One cluster and one operator serve the whole module per backend (starting them is most of a case's cost).
+The operator has the chart's rights (no Secret of the victim namespace is readable to it); what it
+*attempts* is checked too: every request it makes is recorded (kubesim: as it is authorized; upstream: at
+the proxy it talks through), refused or not."""
 
 from __future__ import annotations
 
 import base64
-import threading
+import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,56 +23,37 @@ from tests.integration.hardening.harness import (
     INSTANCES,
     PODS,
     PVCS,
-    TEMPLATE_NS,
-    USERS_NS,
     ApiError,
+    Env,
     OperatorProcess,
     Rest,
-    SimEnv,
     condition,
     instance_body,
     is_ready,
     sim_env,
+    upstream_env,
     wait_until,
 )
 
-VICTIM_NS = "victim"
+VICTIM = "victim"
 SECRET_TEXT = "TOPSECRET-do-not-leak"
 
 
 @dataclass
-class Recorder:
-    """Every request the operator makes, as kubesim authorizes it: (verb, resource, namespace, name)."""
-
-    user: str
-    calls: list[tuple[str, str, str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wrap(self, authorize: Any) -> Any:
-        def recording(
-            user: Any, verb: str, rt: Any, sub: str, ns: str | None, name: str | None, path: str
-        ) -> Any:
-            if user.name == self.user and rt is not None:
-                with self.lock:
-                    self.calls.append((verb, rt.plural + (f"/{sub}" if sub else ""), ns or "", name or ""))
-            return authorize(user, verb, rt, sub, ns, name, path)
-
-        return recording
-
-    def of(self, resource: str) -> list[tuple[str, str, str, str]]:
-        with self.lock:
-            return [c for c in self.calls if c[1].split("/")[0] == resource]
-
-
-@dataclass
 class Hostile:
-    env: SimEnv
+    env: Env
     op: OperatorProcess
     hub: Rest
-    recorder: Recorder
+
+    @property
+    def victim_ns(self) -> str:
+        return self.env.extra[VICTIM]
+
+    def calls_of(self, resource: str) -> list[tuple[str, str, str, str]]:
+        return [c for c in self.env.operator_calls() if c[1].split("/")[0] == resource]
 
 
-def _template(name: str, pod_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _template(namespace: str, name: str, pod_extra: dict[str, Any] | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": "notebook",
         "image": "quay.io/jupyter/base-notebook:2025-01-01",
@@ -84,7 +68,7 @@ def _template(name: str, pod_extra: dict[str, Any] | None = None) -> dict[str, A
     return {
         "apiVersion": "kadense.io/v1",
         "kind": "JupyterNotebookTemplate",
-        "metadata": {"name": name, "namespace": TEMPLATE_NS},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "pvcs": [
                 {
@@ -121,33 +105,39 @@ def _template(name: str, pod_extra: dict[str, Any] | None = None) -> dict[str, A
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+def hostile(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hostile]:
     tmp = tmp_path_factory.mktemp("hostile")
-    with sim_env(tmp / "sim", extra_namespaces=(VICTIM_NS,)) as env:
-        admin = env.admin
+    with contextlib.ExitStack() as stack:
+        env: Env
+        if backend == "kubesim":
+            env = stack.enter_context(sim_env(tmp / "sim", extra_namespaces=(VICTIM,)))
+        else:
+            plane = request.getfixturevalue("hardening_plane")
+            env = stack.enter_context(upstream_env(plane, tmp / "upstream", extra_namespaces=(VICTIM,)))
+        admin, victim, templates = env.admin, env.extra[VICTIM], env.template_ns
         secret = {
             "metadata": {"name": "token"},
             "data": {"token": base64.b64encode(SECRET_TEXT.encode()).decode()},
         }
-        admin.create(f"/api/v1/namespaces/{VICTIM_NS}/secrets", secret)
-        admin.create(f"/api/v1/namespaces/{TEMPLATE_NS}/secrets", secret)
-        admin.create("/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates", _template("hostile"))
-        admin.create(
-            "/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates",
+        admin.create(f"/api/v1/namespaces/{victim}/secrets", secret)
+        admin.create(f"/api/v1/namespaces/{templates}/secrets", secret)
+        env.create_template(_template(templates, "hostile"))
+        env.create_template(
             _template(
-                "subpath", {"volumeMounts": [{"name": "home", "mountPath": "/work", "subPath": "{user}"}]}
-            ),
+                templates,
+                "subpath",
+                {"volumeMounts": [{"name": "home", "mountPath": "/work", "subPath": "{user}"}]},
+            )
         )
-        victim_template = _template("victim")
-        victim_template["metadata"]["namespace"] = VICTIM_NS
-        admin.create(f"/apis/kadense.io/v1/namespaces/{VICTIM_NS}/jupyternotebooktemplates", victim_template)
-        recorder = Recorder(env.operator_user)
-        env.cluster.server.authorize = recorder.wrap(env.cluster.server.authorize)
+        env.create_template(_template(victim, "victim"))
+        env.record_operator_calls()
         op = OperatorProcess(env, tmp)
         op.start()
         hub = env.hub()
         try:
-            yield Hostile(env, op, hub, recorder)
+            yield Hostile(env, op, hub)
             assert op.alive, op.log_tail()
         finally:
             hub.close()
@@ -155,8 +145,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         assert code == 0, op.log_tail()
 
 
-def _body(name: str, template: str = "hostile", **variables: str) -> dict[str, Any]:
-    body = instance_body(name, template=template)
+def _body(h: Hostile, name: str, template: str = "hostile", **variables: str) -> dict[str, Any]:
+    body = instance_body(hostile, h.env, name, template=template)
     body["spec"]["variables"] = dict(variables)
     return body
 
@@ -191,7 +181,7 @@ def _shape(v: Any) -> Any:
 def _children(h: Hostile, name: str) -> dict[str, dict[str, Any]]:
     out = {}
     for kind in (PODS, PVCS, CONFIGMAPS):
-        for obj in h.env.objects(kind, USERS_NS):
+        for obj in h.env.objects(kind, h.env.users_ns):
             if (obj["metadata"].get("labels") or {}).get("jupyternetes.kadense.io/instance") == name:
                 out[f"{kind[1]}/{obj['metadata']['name']}"] = obj
     return out
@@ -200,7 +190,7 @@ def _children(h: Hostile, name: str) -> dict[str, dict[str, Any]]:
 def _reference(h: Hostile) -> dict[str, dict[str, Any]]:
     """The children of a benign instance of the hostile template, to compare structures with."""
     if h.env.instance("benign") is None:
-        h.hub.create_instance(_body("benign", user="ana"))
+        h.hub.create_instance(_body(h, "benign", user="ana"))
     assert is_ready(_settled(h, "benign"))
     return _children(h, "benign")
 
@@ -223,14 +213,14 @@ def test_values_stay_values(hostile: Hostile, case: str) -> None:
     value = INJECTIONS[case]
     ref = _reference(hostile)
     name = f"inj-{case}"
-    hostile.hub.create_instance(_body(name, user=value))
+    hostile.hub.create_instance(_body(hostile, name, user=value))
     inst = _settled(hostile, name)
     assert is_ready(inst), inst.get("status")
     children = _children(hostile, name)
     assert sorted(k.replace(name, "X") for k in children) == sorted(k.replace("benign", "X") for k in ref)
     for key, obj in children.items():
         twin = ref[key.replace(name, "benign")]
-        assert obj["metadata"]["namespace"] == USERS_NS
+        assert obj["metadata"]["namespace"] == hostile.env.users_ns
         for part in ("spec", "data"):
             assert _shape(obj.get(part)) == _shape(twin.get(part)), (key, part)
         assert sorted(obj["metadata"].get("annotations") or {}) == sorted(
@@ -248,11 +238,11 @@ def test_values_stay_values(hostile: Hostile, case: str) -> None:
 def test_subpath_traversal_is_refused_before_anything_is_created(hostile: Hostile) -> None:
     """``subPath: {user}`` with ``../``: the API server refuses such a pod (it would mount a directory
     outside the volume); the operator refuses it before creating anything, with a clear message."""
-    hostile.hub.create_instance(_body("subpath-ok", template="subpath", user="ana"))
+    hostile.hub.create_instance(_body(hostile, "subpath-ok", template="subpath", user="ana"))
     assert is_ready(_settled(hostile, "subpath-ok"))
     for i, value in enumerate(("../../../etc", "/etc", "a/../../b")):
         name = f"subpath-{i}"
-        hostile.hub.create_instance(_body(name, template="subpath", user=value))
+        hostile.hub.create_instance(_body(hostile, name, template="subpath", user=value))
         inst = _settled(hostile, name)
         failed = condition(inst, "Failed") or {}
         assert failed.get("reason") == "InvalidObject", inst.get("status")
@@ -262,78 +252,85 @@ def test_subpath_traversal_is_refused_before_anything_is_created(hostile: Hostil
 
 def test_ten_thousand_variables(hostile: Hostile) -> None:
     variables = {f"v{i:05d}": f"value-{i}-{{user}}" for i in range(10_000)}
-    hostile.hub.create_instance(_body("many", user="ana", **variables))
+    hostile.hub.create_instance(_body(hostile, "many", user="ana", **variables))
     assert is_ready(_settled(hostile, "many", timeout=60))
     # Case-insensitive duplicates with different values: a clear RenderFailed, nothing created.
-    hostile.hub.create_instance(_body("dupes", user="ana", USER="bob"))
+    hostile.hub.create_instance(_body(hostile, "dupes", user="ana", USER="bob"))
     failed = condition(_settled(hostile, "dupes"), "Failed") or {}
     assert failed.get("reason") == "RenderFailed", failed
     assert _children(hostile, "dupes") == {}
 
 
 def test_templates_of_forbidden_namespaces(hostile: Hostile) -> None:
+    templates, victim = hostile.env.template_ns, hostile.victim_ns
     cases = {
-        "tpl-victim": {"name": "victim", "namespace": VICTIM_NS},
+        "tpl-victim": {"name": "victim", "namespace": victim},
         "tpl-kube-system": {"name": "victim", "namespace": "kube-system"},
-        "tpl-own-ns": {"name": "hostile", "namespace": USERS_NS},
-        "tpl-traversal-ns": {"name": "victim", "namespace": f"{TEMPLATE_NS}/../{VICTIM_NS}"},
+        "tpl-own-ns": {"name": "hostile", "namespace": hostile.env.users_ns},
+        "tpl-traversal-ns": {"name": "victim", "namespace": f"{templates}/../{victim}"},
     }
     for name, ref in cases.items():
-        body = _body(name, user="ana")
+        body = _body(hostile, name, user="ana")
         body["spec"]["template"] = ref
         hostile.hub.create_instance(body)
     for name in cases:
         failed = condition(_settled(hostile, name), "Failed") or {}
         assert failed.get("reason") == "TemplateNotAllowed", (name, failed)
         assert _children(hostile, name) == {}
-    templates_read = {c[2] for c in hostile.recorder.of("jupyternotebooktemplates") if c[0] == "get"}
-    assert templates_read <= {TEMPLATE_NS}, templates_read
+    templates_read = {c[2] for c in hostile.calls_of("jupyternotebooktemplates") if c[0] == "get"}
+    assert templates_read <= {templates}, templates_read
 
 
 def test_path_traversal_in_names_reads_nothing_else(hostile: Hostile) -> None:
     """Names are path segments of API URLs: ``..`` in a template or Secret name must not make the operator
     read another object (HTTP clients normalise ``a/../b`` to ``b``)."""
-    up = "../../../../../api/v1/namespaces/victim/secrets/token"
-    body = _body("trav-template", user="ana")
+    victim = hostile.victim_ns
+    up = f"../../../../../api/v1/namespaces/{victim}/secrets/token"
+    body = _body(hostile, "trav-template", user="ana")
     body["spec"]["template"]["name"] = up
     hostile.hub.create_instance(body)
-    body = _body("trav-secret", user="ana")
-    body["spec"]["variablesFrom"] = [{"secretRef": {"name": "../../victim/secrets/token"}}]
+    body = _body(hostile, "trav-secret", user="ana")
+    body["spec"]["variablesFrom"] = [{"secretRef": {"name": f"../../{victim}/secrets/token"}}]
     hostile.hub.create_instance(body)
-    body = _body("trav-encoded", user="ana")
-    body["spec"]["variablesFrom"] = [{"secretRef": {"name": "..%2F..%2Fvictim%2Fsecrets%2Ftoken"}}]
+    body = _body(hostile, "trav-encoded", user="ana")
+    body["spec"]["variablesFrom"] = [{"secretRef": {"name": f"..%2F..%2F{victim}%2Fsecrets%2Ftoken"}}]
     hostile.hub.create_instance(body)
     for name in ("trav-template", "trav-secret", "trav-encoded"):
         inst = _settled(hostile, name)
         assert not is_ready(inst)
         assert _children(hostile, name) == {}
         assert SECRET_TEXT not in repr(inst)
-    calls = hostile.recorder.calls
-    assert [c for c in calls if c[2] == VICTIM_NS] == [], "the operator touched the victim namespace"
+    calls = hostile.env.operator_calls()
+    assert calls, "the operator's requests were recorded"
+    assert [c for c in calls if c[2] == hostile.victim_ns] == [], "the operator touched the victim namespace"
 
 
 def test_variables_from_secret_of_another_namespace(hostile: Hostile) -> None:
-    body = _body("other-secret", user="ana")
+    body = _body(hostile, "other-secret", user="ana")
     # The schema has no namespace in secretRef: the API server prunes it, the operator looks in "users".
-    body["spec"]["variablesFrom"] = [{"secretRef": {"name": "token", "namespace": VICTIM_NS}}]
+    body["spec"]["variablesFrom"] = [{"secretRef": {"name": "token", "namespace": hostile.victim_ns}}]
     created = hostile.hub.create_instance(body)
     assert created["spec"]["variablesFrom"] == [{"secretRef": {"name": "token"}}]
     failed = condition(_settled(hostile, "other-secret"), "Failed") or {}
     assert failed.get("reason") == "SecretNotFound", failed
-    assert f'namespace "{USERS_NS}"' in failed.get("message", "")
-    secrets_read = {(c[2], c[3]) for c in hostile.recorder.of("secrets")}
+    assert f'namespace "{hostile.env.users_ns}"' in failed.get("message", "")
+    secrets_read = {(c[2], c[3]) for c in hostile.calls_of("secrets")}
     assert secrets_read, "the operator looked for the Secret"
-    assert {ns for ns, _ in secrets_read} == {USERS_NS}, secrets_read
+    assert {ns for ns, _ in secrets_read} == {hostile.env.users_ns}, secrets_read
 
 
 def test_the_hub_account_can_do_nothing_else(hostile: Hostile) -> None:
     """The breached hub's own reach (RBAC): no templates, pods or Secrets, no other namespace."""
-    hub = hostile.hub
+    hub, users, victim = hostile.hub, hostile.env.users_ns, hostile.victim_ns
     attempts = [
-        ("POST", "/apis/kadense.io/v1/namespaces/users/jupyternotebooktemplates", _template("mine")),
-        ("POST", "/api/v1/namespaces/users/pods", {"metadata": {"name": "p"}, "spec": {"containers": []}}),
-        ("GET", f"/api/v1/namespaces/{VICTIM_NS}/secrets/token", None),
-        ("POST", f"/apis/kadense.io/v1/namespaces/{VICTIM_NS}/jupyternotebookinstances", _body("x")),
+        (
+            "POST",
+            f"/apis/kadense.io/v1/namespaces/{users}/jupyternotebooktemplates",
+            _template(users, "mine"),
+        ),
+        ("POST", f"/api/v1/namespaces/{users}/pods", {"metadata": {"name": "p"}, "spec": {"containers": []}}),
+        ("GET", f"/api/v1/namespaces/{victim}/secrets/token", None),
+        ("POST", f"/apis/kadense.io/v1/namespaces/{victim}/jupyternotebookinstances", _body(hostile, "x")),
     ]
     for method, path, body in attempts:
         with pytest.raises(ApiError) as info:
@@ -350,8 +347,8 @@ def test_memory_stays_bounded_and_others_are_served(hostile: Hostile) -> None:
     big = "y" * 100_000
     names = [f"mem-{i:02d}" for i in range(20)]
     for n in names:
-        hub.create_instance(_body(n, user=big, **{f"v{i:04d}": big[:50] for i in range(2000)}))
-    hub.create_instance(_body("after-storm", user="ana"))
+        hub.create_instance(_body(hostile, n, user=big, **{f"v{i:04d}": big[:50] for i in range(2000)}))
+    hub.create_instance(_body(hostile, "after-storm", user="ana"))
     assert is_ready(_settled(hostile, "after-storm", timeout=60))
     for n in names:
         assert is_ready(_settled(hostile, n, timeout=60))
@@ -361,19 +358,21 @@ def test_memory_stays_bounded_and_others_are_served(hostile: Hostile) -> None:
     )
     # 20 instances of ~200 kB each (held in the watch cache, rendered once): a few MB, never hundreds.
     assert after - before < 100 * 2**20, f"RSS grew by {(after - before) / 2**20:.0f} MB"
+    # Across all namespaces (other tests' namespaces may still be terminating on a shared cluster: only
+    # the objects of this test's instances are looked at).
+    ours = {*names, "after-storm"}
     for kind in (PODS, PVCS, CONFIGMAPS):
         for obj in env.objects(kind):
-            if (obj["metadata"].get("labels") or {}).get("jupyternetes.kadense.io/instance"):
-                assert obj["metadata"]["namespace"] == USERS_NS, obj["metadata"]
-    assert [i["metadata"]["namespace"] for i in env.objects(INSTANCES)] == [USERS_NS] * len(
-        env.objects(INSTANCES)
-    )
+            if (obj["metadata"].get("labels") or {}).get("jupyternetes.kadense.io/instance") in ours:
+                assert obj["metadata"]["namespace"] == env.users_ns, obj["metadata"]
+    found = [i["metadata"]["namespace"] for i in env.objects(INSTANCES) if i["metadata"]["name"] in ours]
+    assert found == [env.users_ns] * len(ours)
 
 
 @pytest.mark.parametrize("name", ["../etc", "a/b", "..", "a%2Fb"])
 def test_instance_names_with_traversal_are_refused_by_the_api(hostile: Hostile, name: str) -> None:
     """Child names derive from the instance's name, which the API server holds to a DNS-1123 subdomain."""
     with pytest.raises(ApiError) as info:
-        hostile.hub.create_instance(_body(name, user="ana"))
+        hostile.hub.create_instance(_body(hostile, name, user="ana"))
     assert info.value.status == 422
     assert all(i["metadata"]["name"] != name for i in hostile.env.objects(INSTANCES))
