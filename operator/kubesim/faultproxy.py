@@ -54,9 +54,10 @@ from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.tls import SERVER_NAMES, CertificateAuthority
 
-# Hop-by-hop headers and those the proxy recomputes.
-_DROP_REQUEST = {"host", "content-length", "transfer-encoding", "connection", "accept-encoding", "keep-alive"}
-_DROP_RESPONSE = {"content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
+# Hop-by-hop headers and those the proxy recomputes. Content-Encoding passes through: bodies are relayed
+# as they come (a gzipped LIST stays gzipped for the client that asked for it).
+_DROP_REQUEST = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+_DROP_RESPONSE = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
 
 
@@ -358,6 +359,8 @@ class FaultProxy:
         # The path as the client sent it, encoded: the API server must see what it would have seen.
         url = URL(self.upstream_url + request.raw_path, encoded=True)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
+        # What the client accepts, not the proxy's client's default (which would ask for gzip).
+        headers.setdefault("Accept-Encoding", request.headers.get("Accept-Encoding", "identity"))
         return url, headers
 
     async def _forward(self, request: web.Request, info: RequestInfo | None) -> web.StreamResponse:
@@ -380,6 +383,7 @@ class FaultProxy:
     async def _forward_watch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         assert self._session is not None
         url, headers = self._upstream(request)
+        headers["Accept-Encoding"] = "identity"  # events are counted as they pass
         cut = self.faults.watch_cut_for(info.qualified) if self.faults.active else None
         stream = _Stream(info.qualified)
         self._streams.add(stream)

@@ -78,9 +78,11 @@ def test_pod_deleted_while_the_watch_was_expired_is_reported(henv: Env, running:
     henv.admin.create_instance(instance_body(henv, "gap"))
     wait_until(lambda: is_ready(henv.instance("gap")), 30, what=lambda: running.log_tail())
     faults = henv.faults
-    # The next pod watch waits 2 s before it resumes and is then answered 410: the deletion falls in between.
+    # The next pod watches wait 2 s before they resume and are then answered 410: the deletion falls in
+    # between. The operator watches pods in both namespaces it serves or reads templates from (two
+    # streams): both must be expired, or the instance's own stream would resume and see the deletion.
     faults.add_latency(2.0, verb="watch", resource="pods")
-    faults.expire_watches("pods", 1)
+    faults.expire_watches("pods", 2)
     henv.end_watches("pods")  # end the current pod stream now
     henv.admin.request(
         "DELETE", f"/api/v1/namespaces/{henv.users_ns}/pods/gap-notebook", {"gracePeriodSeconds": 0}

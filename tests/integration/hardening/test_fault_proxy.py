@@ -121,6 +121,10 @@ def test_watches_cut_after_events_and_seconds(
     big = "x" * 300_000  # one event far longer than a stream reader's default line limit
     for i in range(3):
         assert cluster.request("POST", base, _cm(f"c{i}", {"big": big}))[0] == 201
+    # A large LIST comes gzipped from upstream to a client that accepts it: relayed as it came.
+    listing = http.get(proxy.url + base, params={"labelSelector": MINE}, timeout=30)
+    assert listing.status_code == 200
+    assert [c["metadata"]["name"] for c in listing.json()["items"]] == ["c0", "c1", "c2"]
     proxy.faults.cut_watches(after_events=2, resource="configmaps")
     events = list(_watch(http, proxy.url + base))
     assert [e["object"]["metadata"]["name"] for e in events] == ["c0", "c1"]
