@@ -1,11 +1,13 @@
 """Burst benchmark (issue 7, item 5): the hub creates instances at a fixed rate (50/s) for a minute, as a
 hub does when a class logs in at once. The operator (a real ``jupyternetes operator`` subprocess) serves
-them on kubesim (fake kubelet). Reports, second by second: instances created, Ready, the backlog (created
-and not yet Ready), the creation -> Ready latency of the instances created in that second, the operator's
-RSS and CPU, and the CPU of this process (kubesim's API server, controllers and kubelet run in it); then
-the time until the backlog is empty and the operator's API requests per instance.
+them on kubesim or on upstream Kubernetes (k8s-local; both with a fake-runtime kubelet). Reports, second by
+second: instances created, Ready, the backlog (created and not yet Ready), the creation -> Ready latency of
+the instances created in that second, the operator's RSS and CPU, and the cluster's CPU (kubesim: this
+process, where its API server, controllers and kubelet run; upstream: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and the kubelet agent together); then the time until the backlog is
+empty, the operator's API requests per instance and each component's CPU seconds.
 
-    python bench/burst.py [--rate 50] [--seconds 60] [--json-out burst.json]
+    python bench/burst.py [--rate 50] [--seconds 60] [--cluster upstream] [--json-out burst.json]
 
 Each instance is one retained PVC and one pod. The last line of output is a JSON object with the summary
 and the per-second series.
@@ -30,12 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.hardening.harness import (  # noqa: E402
+    Env,
     OperatorProcess,
     ReadyClock,
-    SimEnv,
+    bench_env,
+    component_pids,
+    cpu_seconds,
     instance_body,
     percentile,
-    sim_env,
     simple_template,
 )
 
@@ -43,19 +47,21 @@ from tests.integration.hardening.harness import (  # noqa: E402
 class Sampler(threading.Thread):
     """Once a second: created, Ready, backlog, operator RSS and CPU, this process' CPU."""
 
-    def __init__(self, clock: ReadyClock, op: OperatorProcess, started: float) -> None:
+    def __init__(
+        self, clock: ReadyClock, op: OperatorProcess, started: float, cluster: dict[str, int]
+    ) -> None:
         super().__init__(daemon=True, name="sampler")
         self.clock = clock
         self.started = started
         assert op.proc is not None
         self.op = psutil.Process(op.proc.pid)
-        self.me = psutil.Process()
+        self.cluster = cluster
+        self.last = (time.monotonic(), sum(cpu_seconds(cluster).values()))
         self.rows: list[dict[str, float]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         self.op.cpu_percent()
-        self.me.cpu_percent()
         while True:
             stopping = self.stop.wait(1.0)
             self.sample()
@@ -69,6 +75,9 @@ class Sampler(threading.Thread):
             op_cpu = self.op.cpu_percent()
         except psutil.Error:
             rss, op_cpu = 0.0, 0.0
+        now, cpu = time.monotonic(), sum(cpu_seconds(self.cluster).values())
+        cluster_pct = 100 * (cpu - self.last[1]) / max(now - self.last[0], 1e-6)
+        self.last = (now, cpu)
         self.rows.append(
             {
                 "t": round(time.monotonic() - self.started, 2),
@@ -77,15 +86,15 @@ class Sampler(threading.Thread):
                 "backlog": created - ready,
                 "operator_rss_mb": round(rss, 1),
                 "operator_cpu_pct": round(op_cpu, 1),
-                "kubesim_cpu_pct": round(self.me.cpu_percent(), 1),
+                "cluster_cpu_pct": round(cluster_pct, 1),
             }
         )
 
 
-def run(env: SimEnv, work: Path, rate: float, seconds: float, workers: int, timeout: float) -> dict[str, Any]:
-    env.admin.create("/apis/kadense.io/v1/namespaces/kadense/jupyternotebooktemplates", simple_template())
+def run(env: Env, work: Path, rate: float, seconds: float, workers: int, timeout: float) -> dict[str, Any]:
+    env.create_template(simple_template(env))
     clock = ReadyClock()
-    clock.install(env.cluster)
+    clock.install(env)
     op = OperatorProcess(env, work, workers=workers)
     op.start()
     hub = env.hub()
@@ -94,14 +103,17 @@ def run(env: SimEnv, work: Path, rate: float, seconds: float, workers: int, time
     sent_at: dict[str, float] = {}
     request_ms: list[float] = []
     lags: list[float] = []
-    env.cluster.requests.reset()
+    env.reset_requests()
+    cluster_pids = component_pids(env)
+    pids = {**cluster_pids, "operator": op.proc.pid if op.proc else 0}
+    cpu_before = cpu_seconds(pids)
     started = time.monotonic()
-    sampler = Sampler(clock, op, started)
+    sampler = Sampler(clock, op, started, cluster_pids)
     sampler.start()
 
     def create(name: str) -> None:
         t0 = time.monotonic()
-        hub.create_instance(instance_body(name, template="simple"))
+        hub.create_instance(instance_body(env, name, template="simple"))
         request_ms.append((time.monotonic() - t0) * 1000)
 
     try:
@@ -122,14 +134,16 @@ def run(env: SimEnv, work: Path, rate: float, seconds: float, workers: int, time
         while len(clock.ready) < total and time.monotonic() < deadline and op.alive:
             time.sleep(0.1)
         drained_s = time.monotonic() - started
+        cpu_after = cpu_seconds(pids)
     finally:
         sampler.stop.set()  # the sampler takes a last sample, with everything Ready
         sampler.join()
         hub.close()
         alive = op.alive
         op.stop()
-    counts = env.cluster.requests.by("verb", "resource", user=env.operator_user)
-    operator_requests = sum(v for k, v in counts.items() if not k.startswith("watch "))
+    operator_requests = sum(
+        v for k, v in env.operator_requests().items() if not k.startswith(("watch ", "list "))
+    )
     latencies = clock.latencies_ms(names)
     # Latency by the second in which the instance was created.
     by_second: dict[int, list[float]] = {}
@@ -149,6 +163,8 @@ def run(env: SimEnv, work: Path, rate: float, seconds: float, workers: int, time
     ]
     peak_backlog = max((r["backlog"] for r in sampler.rows), default=0)
     return {
+        "cluster": env.backend,
+        "cpu_s": {k: round(cpu_after[k] - cpu_before[k], 2) for k in pids},
         "rate_per_s": rate,
         "seconds": seconds,
         "instances": total,
@@ -181,12 +197,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the hub keeps that rate")
     parser.add_argument("--workers", type=int, default=32, help="operator reconcile workers")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the backlog to drain")
+    parser.add_argument("--cluster", choices=("kubesim", "upstream"), default="kubesim")
     parser.add_argument("--json-out", help="also write the result to this file")
     args = parser.parse_args()
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    with sim_env(
-        work / "sim", pods=max(1000, int(args.rate * args.seconds) * 2), history_size=200_000
+    with bench_env(
+        args.cluster, work, pods=max(1000, int(args.rate * args.seconds) * 2), history_size=200_000
     ) as env:
         result = run(env, work, args.rate, args.seconds, args.workers, args.timeout)
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}
@@ -207,7 +224,8 @@ def main() -> int:
         f"operator peak RSS {result['operator_peak_rss_mb']} MB; "
         f"{result['api_requests_per_instance']} API requests per instance"
     )
-    print("  second  created  p50 ms   p95 ms | t      ready  backlog  op-cpu%  sim-cpu%")
+    print("CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in result["cpu_s"].items()))
+    print("  second  created  p50 ms   p95 ms | t      ready  backlog  op-cpu%  cluster-cpu%")
     rows = {int(r["t"]): r for r in result["timeline"]}
     for row in result["latency_by_creation_second"][
         :: max(1, len(result["latency_by_creation_second"]) // 15)
@@ -216,7 +234,7 @@ def main() -> int:
         print(
             f"  {row['second']:6d} {row['created']:8d} {row['p50_ms']:8.0f} {row['p95_ms']:8.0f} | "
             f"{t.get('t', 0):5.0f} {t.get('ready', 0):6.0f} {t.get('backlog', 0):8.0f} "
-            f"{t.get('operator_cpu_pct', 0):8.0f} {t.get('kubesim_cpu_pct', 0):9.0f}"
+            f"{t.get('operator_cpu_pct', 0):8.0f} {t.get('cluster_cpu_pct', 0):13.0f}"
         )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result))

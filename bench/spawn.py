@@ -1,9 +1,11 @@
 """Spawn latency of three JupyterHub spawners side by side, on this machine.
 
-    python bench/spawn.py --users 20
+    python bench/spawn.py --users 20 [--cluster upstream]
 
-One simulated cluster (kubesim, ``process`` runtime: every server is a real ``jupyterhub-singleuser``
-process) and one Jupyternetes operator serve three JupyterHubs, each with its own configurable-http-proxy:
+One cluster and one Jupyternetes operator serve three JupyterHubs, each with its own configurable-http-proxy.
+The cluster is kubesim (``process`` runtime: every server is a real ``jupyterhub-singleuser`` process) or,
+with ``--cluster upstream``, upstream Kubernetes (k8s-local: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler) with kubesim's kubelet as its node, same runtime. The hubs:
 
 * ``jupyternetes``: the Jupyternetes spawner (the hub's least-privilege ServiceAccount, the demo template:
   a 1 Gi workspace PVC and the notebook pod);
@@ -90,6 +92,26 @@ def spawn_once(stack: Stack, user: str, timeout: float) -> float:
     return elapsed
 
 
+def wait_for_default_service_account(stack: Stack, namespace: str, timeout: float = 60) -> None:
+    """A pod needs its namespace's ``default`` ServiceAccount (upstream's controller makes it a moment
+    after the namespace): kubespawner's first pod would be refused before."""
+
+    async def exists(kube: Any) -> bool:
+        from jupyternetes.adapters.kube import KubeError
+
+        try:
+            await kube.get("v1", "ServiceAccount", namespace, "default")
+        except KubeError:
+            return False
+        return True
+
+    deadline = time.monotonic() + timeout
+    while not stack.admin_call(exists):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"namespace {namespace} has no default ServiceAccount after {timeout} s")
+        time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one spawn may take")
     parser.add_argument("--state-dir", help="keep state and logs here (default: a temporary directory)")
+    parser.add_argument("--cluster", choices=("kubesim", "upstream"), default="kubesim")
     args = parser.parse_args(argv)
     chosen = [s for s in args.spawners.split(",") if s]
     for s in chosen:
@@ -115,16 +138,19 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"# {time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()}: {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {args.users} users per spawner",
+        f"Python {platform.python_version()}, {args.users} users per spawner, on {args.cluster}",
         flush=True,
     )
 
-    main_stack = Stack(StackOptions(state_dir=state, hub_port=0, hub_name="hub-jupyternetes"), say=say)
+    main_stack = Stack(
+        StackOptions(state_dir=state, hub_port=0, hub_name="hub-jupyternetes", cluster=args.cluster), say=say
+    )
     stacks: dict[str, Stack] = {}
     try:
         main_stack.start_cluster()
         main_stack.install()
         main_stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubespawner"}})
+        wait_for_default_service_account(main_stack, "kubespawner")
         main_stack.start_operator()
         for name in chosen:
             if name == "jupyternetes":
@@ -141,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                         hub_name=f"hub-{name}",
                         spawner=name,
                         extra_hub_config=extra,
+                        cluster=args.cluster,
                     ),
                     say=say,
                 )
@@ -191,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratio50 = summary["jupyternetes"]["p50_s"] / summary[other]["p50_s"]
                 ratio95 = summary["jupyternetes"]["p95_s"] / summary[other]["p95_s"]
                 print(f"jupyternetes / {other}: p50 {ratio50:.2f}x, p95 {ratio95:.2f}x")
-    print(json.dumps(summary), flush=True)
+    print(json.dumps({**summary, "cluster": args.cluster}), flush=True)
     return 0
 
 

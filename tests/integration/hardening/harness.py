@@ -301,7 +301,7 @@ class Env:
 
     @property
     def operator_user(self) -> str:
-        return f"system:serviceaccount:{self.template_ns}:{OPERATOR_SA}"
+        return operator_user(self.template_ns)
 
     @property
     def upstream(self) -> bool:
@@ -606,6 +606,7 @@ class UpstreamEnv(Env):
         self.faults = proxy.faults
         self.state_dir = state_dir
         self.extra = {}
+        self.audit: AuditCounter | None = None
         self._watch: InstanceWatch | None = None
 
     def objects(self, key: tuple[str, str], namespace: str | None = None) -> list[dict[str, Any]]:
@@ -630,9 +631,13 @@ class UpstreamEnv(Env):
         self._watch.callbacks.append(callback)
 
     def _request_counts(self) -> dict[str, int]:
+        if self.audit is not None:
+            return self.audit.counts()
         return self.proxy.requests.by("verb", "resource")
 
     def reset_requests(self) -> None:
+        if self.audit is not None:
+            self.audit.reset()
         self.proxy.requests.reset()
 
     def end_watches(self, resource: str) -> None:
@@ -651,16 +656,50 @@ class UpstreamEnv(Env):
             self._watch.join(10)
 
 
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    users: {users}
+  - level: None
+"""
+
+
 @contextmanager
 def upstream_plane(
-    state_dir: Path | None = None, *, binaries: k8slocal.Binaries | None = None
+    state_dir: Path | None = None,
+    *,
+    binaries: k8slocal.Binaries | None = None,
+    audit_users: Iterable[str] = (),
+    audit_dir: Path | None = None,
 ) -> Iterator[k8slocal.ControlPlane]:
     """A k8s-local control plane with one kubesim kubelet node (fake runtime) and the project's CRDs,
     returned once kube-controller-manager's garbage collector knows the instance kind (until then a
-    deleted instance's pods would stay up to 30 s)."""
+    deleted instance's pods would stay up to 30 s). With ``audit_users``, kube-apiserver writes an audit
+    log of their requests (metadata only) to ``audit_dir``/audit.log: how the benchmarks count an
+    operator's requests without a proxy in its way."""
     flags = [f"--kubelet-option=node_capacity={json.dumps(NODE_CAPACITY)}"]
+    apiserver_flags: list[str] = []
+    users = list(audit_users)
+    if users:
+        assert audit_dir is not None, "audit_dir: where the audit policy and log go"
+        audit_dir.mkdir(parents=True, exist_ok=True)
+        policy = audit_dir / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY.format(users=json.dumps(users)))
+        apiserver_flags = [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={audit_dir / 'audit.log'}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=0",
+        ]
     with k8slocal.ControlPlane(
-        state_dir=state_dir, binaries=binaries, nodes=1, runtime="fake", kubelet_flags=flags
+        state_dir=state_dir,
+        binaries=binaries,
+        nodes=1,
+        runtime="fake",
+        kubelet_flags=flags,
+        apiserver_flags=apiserver_flags,
     ) as plane:
         admin = Rest(plane.url, plane.admin_token, plane.ca_file)
         try:
@@ -671,14 +710,65 @@ def upstream_plane(
         yield plane
 
 
+class AuditCounter:
+    """Requests counted from kube-apiserver's audit log, by ``verb resource`` as kubesim counts them
+    (``plural.group/subresource``): a watch when its stream starts, anything else when answered."""
+
+    def __init__(self, path: Path, user: str) -> None:
+        self.path = path
+        self.user = user
+        self.offset = 0
+
+    def reset(self) -> None:
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        if not self.path.exists():
+            return out
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            for line in f:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # a line still being written
+                if event.get("user", {}).get("username") != self.user:
+                    continue
+                verb, stage = event.get("verb", ""), event.get("stage")
+                if stage != ("ResponseStarted" if verb == "watch" else "ResponseComplete"):
+                    continue
+                ref = event.get("objectRef") or {}
+                if not ref.get("resource"):
+                    continue
+                label = ref["resource"] + (f".{ref['apiGroup']}" if ref.get("apiGroup") else "")
+                label += f"/{ref['subresource']}" if ref.get("subresource") else ""
+                key = f"{verb} {label}"
+                out[key] = out.get(key, 0) + 1
+        return out
+
+
+def operator_user(template_ns: str) -> str:
+    return f"system:serviceaccount:{template_ns}:{OPERATOR_SA}"
+
+
 @contextmanager
 def upstream_env(
-    plane: k8slocal.ControlPlane, state_dir: Path, *, extra_namespaces: Iterable[str] = ()
+    plane: k8slocal.ControlPlane,
+    state_dir: Path,
+    *,
+    extra_namespaces: Iterable[str] = (),
+    suffix: str = "",
+    audit_log: Path | None = None,
 ) -> Iterator[UpstreamEnv]:
     """A scenario's own namespaces (unique names: the plane is shared) on ``plane``, with the chart's RBAC,
     the operator's token from the TokenRequest API and a fault proxy for it. Afterwards its namespaces
-    and cluster-scoped RBAC objects are deleted (namespaces in the background)."""
-    suffix = secrets.token_hex(3)
+    and cluster-scoped RBAC objects are deleted (namespaces in the background).
+
+    With ``audit_log`` (a plane started with the operator among its ``audit_users``), the operator talks to
+    the API server directly, not through the proxy (no faults then), and its requests are counted from
+    the audit log: for benchmarks, where a proxy would add its own latency."""
+    suffix = suffix or secrets.token_hex(3)
     admin = Rest(plane.url, plane.admin_token, plane.ca_file)
     state_dir.mkdir(parents=True, exist_ok=True)
     created: list[str] = []
@@ -689,16 +779,28 @@ def upstream_env(
             env.template_ns = f"{TEMPLATE_NS}-{suffix}"
             env.users_ns = f"{USERS_NS}-{suffix}"
             env.extra = {ns: f"{ns}-{suffix}" for ns in extra_namespaces}
+            if audit_log is not None:
+                env.audit = AuditCounter(audit_log, env.operator_user)
             namespaces = [env.template_ns, env.users_ns, *env.extra.values()]
             try:
                 created = _install(admin, env, namespaces, f"hardening-{suffix}")
                 token = _token(admin, OPERATOR_SA, env.template_ns)
-                env.operator_kubeconfig = proxy.write_kubeconfig(
-                    state_dir / "operator.kubeconfig",
-                    token,
-                    user_name=env.operator_user,
-                    namespace=env.template_ns,
-                )
+                if audit_log is None:
+                    env.operator_kubeconfig = proxy.write_kubeconfig(
+                        state_dir / "operator.kubeconfig",
+                        token,
+                        user_name=env.operator_user,
+                        namespace=env.template_ns,
+                    )
+                else:
+                    env.operator_kubeconfig = kubeconfigs.write_kubeconfig(
+                        state_dir / "operator.kubeconfig",
+                        cluster=kubeconfigs.cluster_entry(plane.url, Path(plane.ca_file).read_bytes()),
+                        user=kubeconfigs.token_user(token),
+                        user_name=env.operator_user,
+                        cluster_name="upstream",
+                        namespace=env.template_ns,
+                    )
                 env.hub_token = _token(admin, HUB_SA, env.users_ns)
                 env.hub_kubeconfig = kubeconfigs.write_kubeconfig(
                     state_dir / "hub.kubeconfig",
@@ -719,6 +821,57 @@ def upstream_env(
                 if exc.status != 404:
                     raise
         admin.close()
+
+
+@contextmanager
+def bench_env(cluster: str, work: Path, *, pods: int = 1000, history_size: int = 50000) -> Iterator[Env]:
+    """An environment for one benchmark run: a fresh kubesim, or a fresh k8s-local control plane whose
+    operator talks to the API server directly (its requests counted from the audit log)."""
+    if cluster == "kubesim":
+        with sim_env(work / "sim", pods=pods, history_size=history_size) as env:
+            yield env
+        return
+    if cluster != "upstream":
+        raise ValueError(f"unknown cluster {cluster!r} (kubesim or upstream)")
+    suffix = "bench"
+    audit_dir = work / "audit"
+    user = operator_user(f"{TEMPLATE_NS}-{suffix}")
+    with (
+        upstream_plane(audit_users=[user], audit_dir=audit_dir) as plane,
+        upstream_env(plane, work / "upstream", suffix=suffix, audit_log=audit_dir / "audit.log") as uenv,
+    ):
+        yield uenv
+
+
+@contextmanager
+def scenario_env(cluster: str, work: Path, *, pods: int = 1000) -> Iterator[Env]:
+    """An environment for a hardening scenario at bench size: a fresh kubesim, or a fresh k8s-local
+    control plane whose operator talks through a fault proxy (as in the tests)."""
+    if cluster == "kubesim":
+        with sim_env(work / "sim", pods=pods) as env:
+            yield env
+        return
+    with upstream_plane() as plane, upstream_env(plane, work / "upstream") as uenv:
+        yield uenv
+
+
+def component_pids(env: Env) -> dict[str, int]:
+    """The processes that serve the cluster, for per-component CPU figures: kubesim runs in this process;
+    upstream in etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the node's kubelet."""
+    if isinstance(env, UpstreamEnv):
+        return dict(env.plane.pids())
+    return {"kubesim": os.getpid()}
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    out = {}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            out[name] = 0.0
+    return out
 
 
 def _token(admin: Rest, name: str, namespace: str) -> str:
