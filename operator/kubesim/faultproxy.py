@@ -409,6 +409,8 @@ class FaultProxy:
                             if timeout <= 0:
                                 break
                         read = asyncio.ensure_future(upstream.content.readany())
+                        # A read left behind (the stream cut, the client gone) may fail later: nobody waits.
+                        read.add_done_callback(_consume)
                         done, _ = await asyncio.wait(
                             {read, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                         )
@@ -458,6 +460,11 @@ class _EventCounter:
                 self.sent += 1
                 if self.limit is not None and self.sent >= self.limit:
                     return start
+
+
+def _consume(future: asyncio.Future[bytes]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _copy_headers(upstream: aiohttp.ClientResponse, resp: web.StreamResponse) -> None:

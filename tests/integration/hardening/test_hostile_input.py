@@ -146,7 +146,7 @@ def hostile(
 
 
 def _body(h: Hostile, name: str, template: str = "hostile", **variables: str) -> dict[str, Any]:
-    body = instance_body(hostile, h.env, name, template=template)
+    body = instance_body(h.env, name, template=template)
     body["spec"]["variables"] = dict(variables)
     return body
 
