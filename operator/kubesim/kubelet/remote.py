@@ -169,7 +169,7 @@ class RemoteClient:
             ) as resp:
                 if resp.status >= 400:
                     raise _api_error(resp.status, await resp.read())
-                async for line in resp.content:
+                async for line in _lines(resp.content):
                     if not line.strip():
                         continue
                     event = json.loads(line)
@@ -235,3 +235,17 @@ def _api_error(status: int, raw: bytes) -> ApiError:
             details=body.get("details"),
         )
     return ApiError(status, "", raw.decode(errors="replace")[:500])
+
+
+async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The lines of a watch stream, however long: aiohttp's own line iterator refuses a line longer than
+    its buffer (128 KiB: LineTooLong, which nothing here retried), and one large pod (a large annotation or
+    environment, as a hub's user data can make) stopped the node's pod watch for good."""
+    pending = b""
+    async for chunk in content.iter_any():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
