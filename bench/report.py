@@ -137,6 +137,22 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     True,
                 )
             )
+            steps.append(
+                run_step(
+                    f"provision-sequential-nopvc@{c}",
+                    [
+                        "bench/provision.py",
+                        "--instances",
+                        str(args.sequential),
+                        "--sequential",
+                        "--no-pvc",
+                        "--cluster",
+                        c,
+                    ],
+                    900,
+                    True,
+                )
+            )
         for n in sizes:
             for c in clusters:
                 steps.append(
@@ -670,6 +686,24 @@ def page(raw: dict[str, Any], plots: list[str], plot_dir: str) -> str:
             for k, v in top["breakdown"].items():
                 w(f"| {v / top['instances']:.2f} | `{k}` |")
             w("")
+    hop_rows = [(c, _result(raw, "provision-sequential", c)) for c in clusters]
+    hop_rows += [(f"{c}, no PVC", _result(raw, "provision-sequential-nopvc", c)) for c in clusters]
+    hop_rows = [(c, r) for c, r in hop_rows if r and r.get("hops_ms")]
+    if hop_rows:
+        w(
+            "One instance at a time, hop by hop (p50 / p95 ms; each hop from two watch events of the same "
+            "clock: the instance's and its pod's):\n"
+        )
+        hops = list(hop_rows[0][1]["hops_ms"])
+        w("| cluster | " + " | ".join(hops) + " | creation → Ready |")
+        w("|---|" + "---:|" * (len(hops) + 1))
+        for c, r in hop_rows:
+            cells = [
+                f"{r['hops_ms'][h]['p50']} / {r['hops_ms'][h]['p95']}" if h in r["hops_ms"] else "—"
+                for h in hops
+            ]
+            w(f"| {c} | " + " | ".join(cells) + f" | {r['p50_ms']} / {r['p95_ms']} |")
+        w("")
     analysis = raw.get("analysis")
     if analysis:
         w("### Where the time goes on upstream\n")

@@ -345,8 +345,9 @@ class Env:
 
     # ------------------------------------------------------------ observation and faults
 
-    def listen(self, callback: InstanceCallback) -> None:
-        """``callback(type, object, previous)`` for every event of an instance in ``users_ns``."""
+    def listen(self, callback: InstanceCallback, key: tuple[str, str] = INSTANCES) -> None:
+        """``callback(type, object, previous)`` for every event of an instance (or of objects of ``key``)
+        in ``users_ns``."""
         raise NotImplementedError
 
     def operator_requests(self, *, watches: bool = False) -> dict[str, int]:
@@ -416,11 +417,11 @@ class SimEnv(Env):
     def get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
         return self.cluster.store.get(key, namespace, name)
 
-    def listen(self, callback: InstanceCallback) -> None:
-        users = self.users_ns
+    def listen(self, callback: InstanceCallback, key: tuple[str, str] = INSTANCES) -> None:
+        users, wanted = self.users_ns, key
 
         def on_event(key: tuple[str, str], event: Any) -> None:
-            if key == INSTANCES and event.obj["metadata"].get("namespace") == users:
+            if key == wanted and event.obj["metadata"].get("namespace") == users:
                 callback(event.type, event.obj, event.old)
 
         self.cluster.store.listeners.append(on_event)
@@ -524,13 +525,15 @@ def sim_env(
 
 
 class InstanceWatch(threading.Thread):
-    """An admin watch of the instances of one namespace, handing every event to callbacks with the time it
-    arrived (client-side) and the object as last seen before it. It resumes from the last resourceVersion
-    when a stream ends; after a 410 it lists again and reports what it had not seen as new."""
+    """An admin watch of the instances (or objects of ``key``) of one namespace, handing every event to
+    callbacks as it arrives (client-side) with the object as last seen before it. It resumes from the last
+    resourceVersion when a stream ends; after a 410 it lists again and reports what it had not seen as
+    new."""
 
-    def __init__(self, env: UpstreamEnv) -> None:
-        super().__init__(daemon=True, name="instance-watch")
+    def __init__(self, env: UpstreamEnv, key: tuple[str, str] = INSTANCES) -> None:
+        super().__init__(daemon=True, name=f"{key[1]}-watch")
         self.env = env
+        self.key = key
         self.callbacks: list[InstanceCallback] = []
         self.known: dict[str, dict[str, Any]] = {}
         self.started_watching = threading.Event()
@@ -549,7 +552,7 @@ class InstanceWatch(threading.Thread):
         session.trust_env = False
         session.headers["Authorization"] = f"Bearer {self.env.admin_token}"
         session.verify = self.env.ca_file
-        url = self.env.url + collection(INSTANCES, self.env.users_ns)
+        url = self.env.url + collection(self.key, self.env.users_ns)
         rv = ""
         while not self.stopping.is_set():
             params = {"watch": "true", "timeoutSeconds": "5", "allowWatchBookmarks": "true"}
@@ -607,7 +610,7 @@ class UpstreamEnv(Env):
         self.state_dir = state_dir
         self.extra = {}
         self.audit: AuditCounter | None = None
-        self._watch: InstanceWatch | None = None
+        self._watches: dict[tuple[str, str], InstanceWatch] = {}
 
     def objects(self, key: tuple[str, str], namespace: str | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.admin.request("GET", collection(key, namespace))["items"]
@@ -621,14 +624,15 @@ class UpstreamEnv(Env):
                 return None
             raise
 
-    def listen(self, callback: InstanceCallback) -> None:
-        if self._watch is None:
-            self._watch = InstanceWatch(self)
-            self._watch.start()
-            self._watch.started_watching.wait(30)
-            if self._watch.error is not None:
-                raise self._watch.error
-        self._watch.callbacks.append(callback)
+    def listen(self, callback: InstanceCallback, key: tuple[str, str] = INSTANCES) -> None:
+        watch = self._watches.get(key)
+        if watch is None:
+            watch = self._watches[key] = InstanceWatch(self, key)
+            watch.start()
+            watch.started_watching.wait(30)
+            if watch.error is not None:
+                raise watch.error
+        watch.callbacks.append(callback)
 
     def _request_counts(self) -> dict[str, int]:
         if self.audit is not None:
@@ -651,9 +655,10 @@ class UpstreamEnv(Env):
         return [(c.verb, plural(c.resource), c.namespace, c.name) for c in list(self.proxy.calls)]
 
     def close(self) -> None:
-        if self._watch is not None:
-            self._watch.stopping.set()
-            self._watch.join(10)
+        for watch in self._watches.values():
+            watch.stopping.set()
+        for watch in self._watches.values():
+            watch.join(10)
 
 
 AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
