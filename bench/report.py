@@ -229,7 +229,7 @@ def _provision_at_once(raw: dict[str, Any], cluster: str) -> list[dict[str, Any]
         if (
             c == cluster
             and name.startswith("provision-")
-            and name != "provision-sequential"
+            and not name.startswith("provision-sequential")
             and s.get("result")
         ):
             out.append({**s["result"], "_load": (s["load_before"][0], s["load_after"][0])})
