@@ -684,7 +684,9 @@ def upstream_plane(
     deleted instance's pods would stay up to 30 s). With ``audit_users``, kube-apiserver writes an audit
     log of their requests (metadata only) to ``audit_dir``/audit.log: how the benchmarks count an
     operator's requests without a proxy in its way."""
-    flags = [f"--kubelet-option=node_capacity={json.dumps(NODE_CAPACITY)}"]
+    # k8s-local gives a fake-runtime node a /24 (253 pod addresses); the scenarios run thousands of pods on
+    # one node (the last --pod-cidr wins).
+    flags = [f"--kubelet-option=node_capacity={json.dumps(NODE_CAPACITY)}", "--pod-cidr=10.244.0.0/16"]
     apiserver_flags: list[str] = []
     users = list(audit_users)
     if users:
