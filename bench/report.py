@@ -498,7 +498,7 @@ def _glance(raw: dict[str, Any], w: Any) -> None:
 
 UPSTREAM_NOTES = [
     "**The upstream cluster.** k8s-local runs etcd, kube-apiserver, kube-controller-manager and "
-    "kube-scheduler v{version} built from source, as local processes, with kubesim's kubelet as its one "
+    "kube-scheduler {version} built from source, as local processes, with kubesim's kubelet as its one "
     "node (an agent process; fake runtime for the provisioning benchmarks, process runtime for the spawn "
     "benchmark). The operator has the chart's RBAC (a least-privilege ServiceAccount, TokenRequest token), "
     "as on kubesim. Volumes are provisioned by kube-controller-manager's host-path provisioner.",
@@ -578,6 +578,12 @@ FINDINGS = [
     "its next relist: an instance first seen 10-65 s late, a PVC left `Pending` in a status. "
     "Bookmarks now wait for a marker queued behind every event already handed to the stream (a "
     "kubesim fix: the real API server keeps that promise).",
+    "On upstream (the same tests and benchmarks on k8s-local): kubesim's kubelet agent lost pod statuses "
+    "written twice at once (an older status landing last: 13 of 40 pods never Ready; fixed on main) and "
+    "stopped starting pods after one larger than its stream reader's 128-KiB line limit (a hostile 100-kB "
+    "user name: fixed); the operator in namespaced mode watches each resource in two namespaces, which a "
+    "fault test expiring 'the next pod watch' had not allowed for; kube-scheduler can leave a pod whose "
+    "first attempts ran before it saw the pod's new claim Pending for its 5-minute flush (see below).",
     "A missing `variablesFrom` Secret was read again every 0.1-0.2 s for as long as it was missing "
     "(the back-off was reset by the reconcile that asked for the retry); it now backs off, and a "
     "retry superseded by an earlier reconcile is cancelled rather than left to fire.",
