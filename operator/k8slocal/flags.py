@@ -132,6 +132,10 @@ def controller_manager_args(
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         # Dynamic provisioning for the default StorageClass (kubernetes.io/host-path).
         "--enable-hostpath-provisioner=true",
+        # The client's default of 20 requests/s (burst 30) makes the PV controller bind a thousand claims
+        # in minutes while idle; a cluster that provisions for many users raises it, as here.
+        "--kube-api-qps=100",
+        "--kube-api-burst=200",
         "--profiling=false",
         *extra,
     ]
@@ -150,6 +154,9 @@ def scheduler_args(
         f"--secure-port={ports.scheduler}",
         f"--cert-dir={layout.state_dir / 'kube-scheduler'}",
         "--leader-elect=false",
+        # Binding a burst of pods at the default 50 requests/s queues them; see the controller-manager's.
+        "--kube-api-qps=100",
+        "--kube-api-burst=200",
         "--profiling=false",
         *extra,
     ]
