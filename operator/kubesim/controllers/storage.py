@@ -19,10 +19,12 @@ StorageObjectInUseProtection admission plugin.
   ``pv.kubernetes.io/bound-by-controller``, ``volume.kubernetes.io/storage-provisioner`` and its beta
   twin) and, last, status Bound with capacity and access modes — so a client that sees the claim Bound
   finds the volume and its directory ready. ``WaitForFirstConsumer`` classes provision once the scheduler
-  has picked a node for a pod that uses the claim (the ``volume.kubernetes.io/selected-node`` annotation). A claim that names a PV in ``spec.volumeName`` (static, pre-bound) is bound to
-  it when that PV is free.
+  has picked a node for a pod that uses the claim (the ``volume.kubernetes.io/selected-node``
+  annotation). A claim that names a PV in ``spec.volumeName`` (static, pre-bound) is bound to it when that
+  PV is free.
 - Claims of a class that is missing, or with another provisioner, stay Pending with the Event upstream
-  posts (ProvisioningFailed, ExternalProvisioning); claims with no class stay Pending (FailedBinding).
+  posts (ProvisioningFailed, ExternalProvisioning; the claim of an external provisioner is annotated with
+  its name); claims with no class stay Pending (FailedBinding).
 - A deleted claim releases its PV: reclaimPolicy Delete removes the PV and its directory; Retain leaves
   the PV ``Released`` with its directory; Recycle empties the directory and makes the PV Available again.
 - PVCs get the ``kubernetes.io/pvc-protection`` finalizer and PVs ``kubernetes.io/pv-protection`` when
