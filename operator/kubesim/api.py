@@ -392,7 +392,7 @@ class API:
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
             for admit in self.locked_admission:
-                admit(rt, obj, None, opts, name if named_by_client else meta.get("generateName", ""))
+                admit(rt, obj, None, opts, name)  # a generated name is generated before admission
             if not opts.dry_run:
                 self._check_stored_size(obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
@@ -707,7 +707,12 @@ class API:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": {"name": meta["name"], "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")},
+            "details": {
+                "name": meta["name"],
+                **({"group": rt.group} if rt.group else {}),  # omitempty
+                "kind": rt.plural,
+                "uid": meta.get("uid"),
+            },
         }, True
 
     def _remove(self, rt: ResourceType, obj: Obj) -> Obj:

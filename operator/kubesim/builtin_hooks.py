@@ -5,11 +5,15 @@ defaults (pods, services, PVCs, namespaces), server-set status, ClusterIP alloca
 from __future__ import annotations
 
 import copy
+import difflib
+import json
+from decimal import Decimal
 from typing import Any
 
 from kubesim import errors
 from kubesim.api import API, WriteOptions
 from kubesim.objectmeta import now
+from kubesim.quota import Quantity
 from kubesim.resources import ResourceType
 
 Obj = dict[str, Any]
@@ -207,11 +211,170 @@ def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: 
 def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("volumeMode", "Filesystem")
-    if not spec.get("storageClassName"):
+    # DefaultStorageClass admission: only a claim that names no class; "" asks for none.
+    if spec.get("storageClassName") is None:
         default = _default_storage_class(api)
         if default:
             spec["storageClassName"] = default
     obj["status"] = {"phase": "Pending"}
+
+
+_PVC_IMMUTABLE = (
+    "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for "
+    "bound claims\n"
+)
+_RESIZE_FORBIDDEN = (
+    "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must "
+    "support resize"
+)
+
+
+def _go_resource_list(raw: Any) -> Any:
+    """A ResourceList as Go's JSON prints it: keys sorted, canonical quantities; null when absent."""
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, Any] = {}
+    for name in sorted(raw):
+        try:
+            out[name] = str(Quantity.parse(raw[name]))
+        except (ValueError, TypeError, ArithmeticError):
+            out[name] = raw[name]
+    return out
+
+
+def _go_ref(raw: Any, *fields: str) -> Any:
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, Any] = {"APIGroup": raw.get("apiGroup")}
+    for f in fields:
+        out[f[0].upper() + f[1:]] = raw.get(f, "" if f != "namespace" else None)
+    return out
+
+
+def _go_pvc_spec(spec: Obj) -> dict[str, Any]:
+    """The internal ``core.PersistentVolumeClaimSpec`` as ``diff.Diff`` marshals it (Go field names, nil
+    pointers as null), for the immutability error's diff."""
+    resources: Obj = spec["resources"] if isinstance(spec.get("resources"), dict) else {}
+    return {
+        "AccessModes": spec.get("accessModes"),
+        "Selector": spec.get("selector"),
+        "Resources": {
+            "Limits": _go_resource_list(resources.get("limits")),
+            "Requests": _go_resource_list(resources.get("requests")),
+        },
+        "VolumeName": spec.get("volumeName") or "",
+        "StorageClassName": spec.get("storageClassName"),
+        "VolumeMode": spec.get("volumeMode"),
+        "DataSource": _go_ref(spec.get("dataSource"), "kind", "name"),
+        "DataSourceRef": _go_ref(spec.get("dataSourceRef"), "kind", "name", "namespace"),
+        "VolumeAttributesClassName": spec.get("volumeAttributesClassName"),
+    }
+
+
+def _go_diff(old: Any, new: Any) -> str:
+    """``diff.Diff``: a unified diff (3 lines of context, no file header) of both as indented JSON."""
+    a = (json.dumps(old, indent=1, ensure_ascii=False) + "\n").splitlines(keepends=True)
+    b = (json.dumps(new, indent=1, ensure_ascii=False) + "\n").splitlines(keepends=True)
+    return "".join(list(difflib.unified_diff(a, b, n=3))[2:])
+
+
+def _storage(spec: Obj) -> Quantity | None:
+    resources: Obj = spec["resources"] if isinstance(spec.get("resources"), dict) else {}
+    requests: Obj = resources["requests"] if isinstance(resources.get("requests"), dict) else {}
+    try:
+        return Quantity.parse(requests["storage"]) if "storage" in requests else None
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+
+
+def pvc_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``ValidatePersistentVolumeClaimUpdate`` (422), then the PersistentVolumeClaimResize admission plugin
+    (403): a claim's spec is immutable but for a bound claim's storage request, which may grow only if its
+    StorageClass allows volume expansion, and shrink only down to above its current capacity."""
+    if old is None:
+        return
+    name = obj["metadata"].get("name", "")
+    new_spec = copy.deepcopy(obj.get("spec") or {})
+    old_spec = copy.deepcopy(old.get("spec") or {})
+    bound = (old.get("status") or {}).get("phase") == "Bound"
+    old_clone, new_clone = copy.deepcopy(old_spec), copy.deepcopy(new_spec)
+    if not old_spec.get("volumeName"):
+        old_clone["volumeName"] = new_clone.get("volumeName")  # set once, by the PV controller
+    beta_class = "volume.beta.kubernetes.io/storage-class"
+    if (
+        old_spec.get("storageClassName") is None
+        and new_spec.get("storageClassName") is not None
+        and beta_class not in (old["metadata"].get("annotations") or {})
+    ):
+        new_clone["storageClassName"] = None  # a class may be given once to a claim created without one
+    if bound:
+        requests = (new_clone.get("resources") or {}).get("requests")
+        if isinstance(requests, dict):
+            old_requests = (old_spec.get("resources") or {}).get("requests") or {}
+            if "storage" in old_requests:
+                requests["storage"] = old_requests["storage"]
+            else:
+                requests.pop("storage", None)
+        if new_clone.get("volumeAttributesClassName") is not None:
+            new_clone["volumeAttributesClassName"] = old_clone.get("volumeAttributesClassName")
+    causes: list[errors.Cause] = []
+    before, after = _go_pvc_spec(old_clone), _go_pvc_spec(new_clone)
+    if _semantic_pvc(before) != _semantic_pvc(after):
+        message = _PVC_IMMUTABLE + _go_diff(before, after)
+        causes.append({"reason": "FieldValueForbidden", "message": message, "field": "spec"})
+    old_size, new_size = _storage(old_spec), _storage(new_spec)
+    capacity = ((old.get("status") or {}).get("capacity") or {}).get("storage")
+    if old_size is not None and new_size is not None and new_size.value < old_size.value:
+        cap = Quantity.parse(capacity) if capacity is not None else Quantity(Decimal(0))
+        if new_size.value <= cap.value:
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: field can not be less than status.capacity",
+                    "field": "spec.resources.requests.storage",
+                }
+            )
+    if new_spec.get("volumeMode") != old_spec.get("volumeMode"):
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": f"Invalid value: {json.dumps(new_spec.get('volumeMode'))}: field is immutable",
+                "field": "volumeMode",
+            }
+        )
+    if causes:
+        raise errors.invalid("PersistentVolumeClaim", name, causes)
+    if old_size is None or new_size is None or new_size.value <= old_size.value:
+        return
+    if not bound:
+        message = "Only bound persistent volume claims can be expanded"
+        raise errors.forbidden_message(
+            f'persistentvolumeclaims "{name}" is forbidden: {message}', rt.plural, name
+        )
+    class_name = new_spec.get("storageClassName") or ""
+    sc = api.store.get(("storage.k8s.io", "storageclasses"), "", class_name) if class_name else None
+    if (
+        class_name != (old_spec.get("storageClassName") or "")
+        or sc is None
+        or not sc.get("allowVolumeExpansion")
+    ):
+        raise errors.forbidden_message(
+            f'persistentvolumeclaims "{name}" is forbidden: {_RESIZE_FORBIDDEN}', rt.plural, name
+        )
+
+
+def _semantic_pvc(spec: dict[str, Any]) -> Any:
+    """``apiequality.Semantic``: quantities compare by value."""
+    out = copy.deepcopy(spec)
+    for part in ("Limits", "Requests"):
+        values = out["Resources"][part]
+        if isinstance(values, dict):
+            for k, v in values.items():
+                try:
+                    values[k] = Quantity.parse(v).value
+                except (ValueError, TypeError, ArithmeticError):
+                    pass
+    return out
 
 
 def _default_storage_class(api: API) -> str | None:
@@ -386,6 +549,7 @@ def install(api: API) -> None:
     api.create_hooks.setdefault(svcs, []).append(service_create)
     api.update_hooks.setdefault(svcs, []).append(service_update)
     api.create_hooks.setdefault(pvcs, []).append(pvc_create)
+    api.update_hooks.setdefault(pvcs, []).append(pvc_update)
     api.create_hooks.setdefault(crds, []).append(crd_write)
     api.update_hooks.setdefault(crds, []).append(crd_write)
     api.delete_hooks.setdefault(crds, []).append(crd_delete)

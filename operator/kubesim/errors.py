@@ -58,7 +58,8 @@ def _qualified(resource: str, group: str) -> str:
 
 
 def _details(name: str | None, resource: str, group: str, **extra: Any) -> dict[str, Any]:
-    details: dict[str, Any] = {"group": group, "kind": resource}
+    # StatusDetails.Group is omitempty: the core group is left out.
+    details: dict[str, Any] = {"group": group, "kind": resource} if group else {"kind": resource}
     if name:
         details["name"] = name
     details.update(extra)
@@ -98,18 +99,20 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> ApiErr
 def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
     """422 Invalid, worded like the real server:
     ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
-    parts = []
+    parts: list[str] = []
     for cause in causes:
         field = cause.get("field", "")
         msg = cause.get("message", "")
-        parts.append(f"{field}: {msg}" if field else msg)
+        part = f"{field}: {msg}" if field else msg
+        if part not in parts:  # ErrorList.ToAggregate: each message once (the causes keep every one)
+            parts.append(part)
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     qualified = _qualified(kind, group)
     return ApiError(
         422,
         "Invalid",
         f'{qualified} "{name}" is invalid: {summary}',
-        details={"name": name, "group": group, "kind": kind, "causes": list(causes)},
+        details={"name": name, **({"group": group} if group else {}), "kind": kind, "causes": list(causes)},
     )
 
 

@@ -1420,6 +1420,10 @@ def _semantic(
         _validate_data_keys(obj, out, "data", "binaryData")
     elif key == ("", "Secret"):
         _validate_secret(obj, out)
+    elif key == ("", "ResourceQuota"):
+        from kubesim.quota import validate_resource_quota
+
+        out.extend(validate_resource_quota(dict(obj)))
     elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):
         _validate_rbac_role(obj, out)
     elif key == ("rbac.authorization.k8s.io", "RoleBinding"):

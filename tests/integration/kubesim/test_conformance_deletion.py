@@ -72,7 +72,7 @@ def test_delete_answers_status_or_object_as_upstream(client: kubernetes.client.A
     status = core.delete_namespaced_config_map("x", NS)
     assert status["kind"] == "Status"
     assert status["status"] == "Success"
-    assert status["details"] == {"name": "x", "group": "", "kind": "configmaps", "uid": cm.metadata.uid}
+    assert status["details"] == {"name": "x", "kind": "configmaps", "uid": cm.metadata.uid}
     # Pods (and a few other kinds) answer the deleted object instead.
     core.create_namespaced_pod(
         NS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}

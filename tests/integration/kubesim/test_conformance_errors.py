@@ -89,10 +89,10 @@ def test_forbidden_for_a_service_account(
         'pods is forbidden: User "system:serviceaccount:default:robot" cannot list resource "pods" '
         'in API group "" in the namespace "default"'
     )
-    assert body["details"] == {"group": "", "kind": "pods"}
+    assert body["details"] == {"kind": "pods"}
     resp = http(cluster, "GET", f"/api/v1/namespaces/{NS}/pods/p", token=token)
     assert 'pods "p" is forbidden' in resp.json()["message"]
-    assert resp.json()["details"] == {"name": "p", "group": "", "kind": "pods"}
+    assert resp.json()["details"] == {"name": "p", "kind": "pods"}
 
 
 def test_bad_request_for_malformed_json(cluster: kubesim.Cluster) -> None:
