@@ -271,13 +271,25 @@ class API:
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
 
-    def _check_stored_size(self, obj: Obj) -> None:
-        """etcd's request limit, as the API server reports it (a 500 "etcdserver: request is too large").
-        Dry runs never reach etcd and are not checked. Upstream measures the encoded etcd request
-        (protobuf for built-in kinds, JSON for custom resources), so for built-in kinds the JSON measured
-        here is a little stricter than the real limit."""
+    def _check_stored_size(self, rt: ResourceType, obj: Obj) -> None:
+        """etcd's request limit, as the API server reports it (a 500 "etcdserver: request is too large"),
+        and, for a request over 2 MiB, its etcd client's gRPC send limit (a 500 carrying the request's size,
+        estimated here). Dry runs never reach etcd and are not checked. Upstream measures the encoded etcd
+        request (protobuf for built-in kinds, JSON for custom resources), so for built-in kinds the JSON
+        measured here is a little stricter than the real limit."""
         limit = self.max_object_bytes
-        if limit > 0 and len(dumps(obj)) > limit:
+        if limit <= 0:
+            return
+        size = len(dumps(obj))
+        meta = obj.get("metadata") or {}
+        key = "/".join(
+            p for p in ("/registry", rt.group, rt.plural, meta.get("namespace"), meta.get("name")) if p
+        )
+        # The etcd transaction names the key three times (compare, put, get) around the value.
+        request = size + 3 * len(key) + 16
+        if request > errors.ETCD_CLIENT_MAX_SEND:
+            raise errors.etcd_client_message_too_large(request)
+        if size > limit:
             raise errors.etcd_request_too_large()
 
     def _structural(self, rt: ResourceType) -> Any:
@@ -394,7 +406,7 @@ class API:
             for admit in self.locked_admission:
                 admit(rt, obj, None, opts, name)  # a generated name is generated before admission
             if not opts.dry_run:
-                self._check_stored_size(obj)  # etcd refuses the request before looking at the key
+                self._check_stored_size(rt, obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
                 raise errors.already_exists(rt.plural, name, rt.group)
             if opts.dry_run:
@@ -516,7 +528,7 @@ class API:
             return new
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _spec_finalizers(rt, new):
             return self._remove(rt, new)
-        self._check_stored_size(new)
+        self._check_stored_size(rt, new)
         return self.store.put(rt.key, new)
 
     # ------------------------------------------------------------------ patch
@@ -678,7 +690,7 @@ class API:
                     nmeta["finalizers"] = finalizers
                 if opts.dry_run:
                     return new, False
-                self._check_stored_size(new)
+                self._check_stored_size(rt, new)
                 return self.store.put(rt.key, new), False
             return self._finish_delete(rt, old, opts)
 

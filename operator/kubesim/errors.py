@@ -192,6 +192,20 @@ def etcd_request_too_large() -> ApiError:
     return ApiError(500, "", "etcdserver: request is too large")
 
 
+ETCD_CLIENT_MAX_SEND = 2 * 1024 * 1024
+
+
+def etcd_client_message_too_large(size: int) -> ApiError:
+    """What the API server answers when a write's etcd request is over its etcd client's gRPC send limit
+    (2 MiB, ``MaxCallSendMsgSize``): the client refuses to send it, whatever etcd's own limit."""
+    return ApiError(
+        500,
+        "",
+        "rpc error: code = ResourceExhausted desc = trying to send message larger than max "
+        f"({size} vs. {ETCD_CLIENT_MAX_SEND})",
+    )
+
+
 def forbidden_message(message: str, resource: str, name: str, group: str = "") -> ApiError:
     """403 raised by admission (e.g. creation in a terminating namespace), not by RBAC."""
     return ApiError(403, "Forbidden", message, details=_details(name, resource, group))
