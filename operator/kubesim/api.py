@@ -12,6 +12,7 @@ import builtins
 import copy
 import ipaddress
 import json
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -31,6 +32,7 @@ CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 # Kinds whose DELETE answers the deleted object rather than a Status (upstream's ReturnDeletedObject).
 # etcd's default request limit (--max-request-bytes, 1.5 MiB): a write of a larger object fails there.
 MAX_OBJECT_BYTES = 1536 * 1024
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's --service-node-port-range
 
 _RETURNS_DELETED_OBJECT = frozenset(
     {"pods", "services", "namespaces", "customresourcedefinitions", "resourcequotas"}
@@ -759,6 +761,29 @@ class API:
             ip = self._service_net.network_address + self._next_service_ip
             self._next_service_ip += 1
             return str(ip)
+
+    def node_ports_in_use(self, skip: tuple[str, str] | None = None) -> set[int]:
+        """The node ports of stored services (but the service ``skip``: (namespace, name))."""
+        used: set[int] = set()
+        for svc in self.store.list(("", "services")):
+            meta = svc["metadata"]
+            if skip is not None and (meta.get("namespace", ""), meta["name"]) == skip:
+                continue
+            for port in (svc.get("spec") or {}).get("ports") or ():
+                if isinstance(port, dict) and isinstance(port.get("nodePort"), int):
+                    used.add(port["nodePort"])
+        return used
+
+    def allocate_node_port(self, taken: set[int]) -> int | None:
+        """A free port of the default node-port range (30000-32767), at random as upstream picks them;
+        None when the range is full."""
+        with self._lock:
+            free = sorted(set(range(NODE_PORT_RANGE[0], NODE_PORT_RANGE[1] + 1)) - taken)
+            if not free:
+                return None
+            port = random.choice(free)
+            taken.add(port)
+            return port
 
 
 def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:

@@ -4,6 +4,7 @@ defaults (pods, services, PVCs, namespaces), server-set status, ClusterIP alloca
 
 from __future__ import annotations
 
+import base64
 import copy
 import difflib
 import json
@@ -46,7 +47,10 @@ def _default_container(c: Any) -> None:
                 ref.setdefault("apiVersion", "v1")
 
 
-def default_pod_spec(spec: Any) -> None:
+def default_pod_spec(spec: Any, *, pod: bool = True) -> None:
+    """``SetDefaults_PodSpec`` and the volume-source defaults (pods and pod templates); for pods (``pod``)
+    also what only pods get: ``enableServiceLinks`` (SetDefaults_Pod), the ServiceAccount admission's
+    ``serviceAccountName`` and the Priority admission's ``priority``/``preemptionPolicy``."""
     if not isinstance(spec, dict):
         return
     spec.setdefault("restartPolicy", "Always")
@@ -54,12 +58,17 @@ def default_pod_spec(spec: Any) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault("priority", 0)
-    if spec.get("serviceAccountName") is None:
-        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    if pod:
+        spec.setdefault("enableServiceLinks", True)
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        spec.setdefault("priority", 0)
+        if spec.get("serviceAccountName") is None:
+            spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    # The deprecated serviceAccount mirrors serviceAccountName (v1 conversion), templates included.
+    if spec.get("serviceAccountName") is None and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    if spec.get("serviceAccountName"):
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or ():
             _default_container(c)
@@ -68,6 +77,41 @@ def default_pod_spec(spec: Any) -> None:
             for src in ("configMap", "secret"):
                 if isinstance(v.get(src), dict):
                     v[src].setdefault("defaultMode", 420)
+            if isinstance(v.get("hostPath"), dict):
+                v["hostPath"].setdefault("type", "")
+
+
+# The DefaultTolerationSeconds admission plugin: pods tolerate an unready or unreachable node for 5 minutes.
+_DEFAULT_TOLERATIONS = (
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+)
+
+
+def _default_tolerations(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    tolerations = spec.get("tolerations")
+    tolerations = list(tolerations) if isinstance(tolerations, list) else []
+    for default in _DEFAULT_TOLERATIONS:
+        if not any(
+            isinstance(t, dict)
+            and t.get("key") == default["key"]
+            and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+        ):
+            tolerations.append(dict(default))
+    spec["tolerations"] = tolerations
 
 
 def _requests_from_limits(spec: Any) -> None:
@@ -111,6 +155,7 @@ def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
     spec = obj.get("spec")
     default_pod_spec(spec)
     _requests_from_limits(spec)
+    _default_tolerations(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
 
 
@@ -174,38 +219,91 @@ def namespace_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts
     labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
 
 
-def service_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+def _service_defaults(api: API, obj: Obj, old: Obj | None) -> None:
+    """The Service registry's defaults and allocations: a cluster IP (not for ExternalName services, which
+    get none of the IP fields), node ports for NodePort services and for LoadBalancer ones (unless
+    ``allocateLoadBalancerNodePorts`` is false), traffic policies. An update keeps what was allocated."""
     spec = obj.setdefault("spec", {})
-    spec.setdefault("type", "ClusterIP")
-    spec.setdefault("sessionAffinity", "None")
-    spec.setdefault("internalTrafficPolicy", "Cluster")
-    spec.setdefault("ipFamilies", ["IPv4"])
-    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    old_spec = (old or {}).get("spec") or {}
+    kind = spec.setdefault("type", old_spec.get("type", "ClusterIP"))
+    spec.setdefault("sessionAffinity", old_spec.get("sessionAffinity", "None"))
+    name = obj["metadata"].get("name", "")
     for p in spec.get("ports") or ():
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
             p.setdefault("targetPort", p.get("port"))
-    if spec.get("clusterIP") in (None, ""):
-        spec["clusterIP"] = api.allocate_service_ip()
-    if spec["clusterIP"] != "None":
-        spec.setdefault("clusterIPs", [spec["clusterIP"]])
-    obj["status"] = {"loadBalancer": {}}
-
-
-def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
-    spec = obj.setdefault("spec", {})
-    old_spec = (old or {}).get("spec", {})
+    if kind == "ExternalName":
+        return
     # clusterIP is immutable once allocated; clients that omit it (kubectl apply) keep it.
     if not spec.get("clusterIP") and old_spec.get("clusterIP"):
         spec["clusterIP"] = old_spec["clusterIP"]
         spec.setdefault("clusterIPs", old_spec.get("clusterIPs", [old_spec["clusterIP"]]))
-    for key in ("type", "sessionAffinity", "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy"):
+    for key in ("internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy"):
         if key not in spec and key in old_spec:
             spec[key] = old_spec[key]
-    for p in spec.get("ports") or ():
-        if isinstance(p, dict):
-            p.setdefault("protocol", "TCP")
-            p.setdefault("targetPort", p.get("port"))
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec.get("clusterIP") == "None" and not spec.get("selector"):
+        # A headless service without a selector: its endpoints are anyone's, of either family.
+        spec.setdefault("ipFamilyPolicy", "RequireDualStack")
+        spec.setdefault("ipFamilies", ["IPv4", "IPv6"])
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if spec.get("clusterIP") in (None, ""):
+        spec["clusterIP"] = api.allocate_service_ip()
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    if kind not in ("NodePort", "LoadBalancer"):
+        return
+    spec.setdefault("externalTrafficPolicy", old_spec.get("externalTrafficPolicy", "Cluster"))
+    if kind == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", old_spec.get("allocateLoadBalancerNodePorts", True))
+        if not spec["allocateLoadBalancerNodePorts"]:
+            return
+    namespace = obj["metadata"].get("namespace", "")
+    taken = api.node_ports_in_use(skip=(namespace, name) if old is not None else None)
+    kept = {
+        (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+        for p in old_spec.get("ports") or ()
+        if isinstance(p, dict) and p.get("nodePort")
+    }
+    causes: list[errors.Cause] = []
+    for i, p in enumerate(spec.get("ports") or ()):
+        if not isinstance(p, dict):
+            continue
+        if p.get("nodePort"):
+            if p["nodePort"] in taken:
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f"Invalid value: {p['nodePort']}: provided port is already allocated",
+                        "field": f"spec.ports[{i}].nodePort",
+                    }
+                )
+            taken.add(p["nodePort"])
+            continue
+        previous = kept.get((p.get("port"), p.get("protocol", "TCP")))
+        port = previous if previous is not None and previous not in taken else api.allocate_node_port(taken)
+        if port is None:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": "Invalid value: 0: range is full",
+                    "field": f"spec.ports[{i}].nodePort",
+                }
+            )
+            continue
+        taken.add(port)
+        p["nodePort"] = port
+    if causes:
+        raise errors.invalid("Service", name, causes)
+
+
+def service_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    _service_defaults(api, obj, None)
+    obj["status"] = {"loadBalancer": {}}
+
+
+def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    _service_defaults(api, obj, old)
 
 
 def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -447,12 +545,100 @@ def crd_delete(api: API, rt: ResourceType, obj: Obj) -> None:
 def secret_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     if not obj.get("type"):
         obj["type"] = "Opaque"
+    # stringData is write-only: its entries go into data, encoded, and win over data's (v1 conversion).
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data: Obj = obj["data"] if isinstance(obj.get("data"), dict) else {}
+        encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}
+        obj["data"] = {**data, **encoded}
+
+
+def cronjob_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_CronJob``, and the pod defaults of its job template."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    template = spec.get("jobTemplate")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {})
+        job_spec = template.get("spec")
+        if isinstance(job_spec, dict) and isinstance(job_spec.get("template"), dict):
+            job_spec["template"].setdefault("metadata", {})
+            default_pod_spec(job_spec["template"].get("spec"), pod=False)
+    if old is None:
+        obj.setdefault("status", {})
+
+
+def _rbac_subjects(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_Subject``: users and groups belong to the rbac API group."""
+    for subject in obj.get("subjects") or ():
+        if isinstance(subject, dict) and subject.get("kind") in ("User", "Group"):
+            subject.setdefault("apiGroup", "rbac.authorization.k8s.io")
+
+
+def _priority_class(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _network_policy(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_NetworkPolicy``: Ingress always, Egress when egress rules are given."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
+def _ingress(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    if old is None:
+        obj.setdefault("status", {"loadBalancer": {}})
+
+
+def _endpoints(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    for subset in obj.get("subsets") or ():
+        for port in (subset.get("ports") or ()) if isinstance(subset, dict) else ():
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+def _limit_range(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_LimitRangeItem``: a container's default limit falls back to the max, its default request
+    to the default limit, then to the min."""
+    for item in (obj.get("spec") or {}).get("limits") or ():
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        default = dict(item.get("default") or {})
+        request = dict(item.get("defaultRequest") or {})
+        for key, value in (item.get("max") or {}).items():
+            default.setdefault(key, value)
+        for key, value in default.items():
+            request.setdefault(key, value)
+        for key, value in (item.get("min") or {}).items():
+            request.setdefault(key, value)
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
+
+
+def pv_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("volumeMode", "Filesystem")
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    if spec.get("storageClassName") == "":
+        del spec["storageClassName"]  # omitempty: no class and an empty class are one
+    if isinstance(spec.get("hostPath"), dict):
+        spec["hostPath"].setdefault("type", "")
 
 
 def _template_spec(obj: Obj) -> None:
     spec = obj.get("spec")
     if isinstance(spec, dict) and isinstance(spec.get("template"), dict):
-        default_pod_spec(spec["template"].get("spec"))
+        default_pod_spec(spec["template"].get("spec"), pod=False)
 
 
 def _rolling(strategy: Obj, kind: str) -> None:
@@ -524,6 +710,7 @@ def job_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Write
     if "podFailurePolicy" not in spec:
         spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
     if old is None and not spec.get("manualSelector"):
+        spec["manualSelector"] = False
         meta = obj["metadata"]
         uid, name = meta.get("uid", ""), meta.get("name", "")
         generated = {
@@ -558,3 +745,12 @@ def install(api: API) -> None:
         for plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
             hooks.setdefault(("apps", plural), []).append(workload_write)
         hooks.setdefault(("batch", "jobs"), []).append(job_write)
+        hooks.setdefault(("batch", "cronjobs"), []).append(cronjob_write)
+        hooks.setdefault(("rbac.authorization.k8s.io", "rolebindings"), []).append(_rbac_subjects)
+        hooks.setdefault(("rbac.authorization.k8s.io", "clusterrolebindings"), []).append(_rbac_subjects)
+        hooks.setdefault(("scheduling.k8s.io", "priorityclasses"), []).append(_priority_class)
+        hooks.setdefault(("networking.k8s.io", "networkpolicies"), []).append(_network_policy)
+        hooks.setdefault(("networking.k8s.io", "ingresses"), []).append(_ingress)
+        hooks.setdefault(("", "endpoints"), []).append(_endpoints)
+        hooks.setdefault(("", "limitranges"), []).append(_limit_range)
+    api.create_hooks.setdefault(("", "persistentvolumes"), []).append(pv_create)

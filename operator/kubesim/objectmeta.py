@@ -33,11 +33,19 @@ def parse_time(value: str) -> dt.datetime:
 
 
 def age(timestamp: str | None) -> str:
-    """kubectl's human duration (``5s``, ``3m``, ``2d``)."""
+    """kubectl's age of a timestamp (``translateTimestampSince``): ``<unknown>`` without one."""
     if not timestamp:
         return "<unknown>"
-    seconds = int((dt.datetime.now(dt.UTC) - parse_time(timestamp)).total_seconds())
-    seconds = max(seconds, 0)
+    return human_duration((dt.datetime.now(dt.UTC) - parse_time(timestamp)).total_seconds())
+
+
+def human_duration(seconds_float: float) -> str:
+    """``duration.HumanDuration``: ``5s``, ``3m20s``, ``2h5m``, ``3d4h``, ``2y30d``..."""
+    seconds = int(seconds_float)
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
     if seconds < 120:
         return f"{seconds}s"
     minutes = seconds // 60
@@ -46,12 +54,18 @@ def age(timestamp: str | None) -> str:
     if minutes < 180:
         return f"{minutes}m"
     hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
     if hours < 48:
         return f"{hours}h"
-    days = hours // 24
-    if days < 365 * 2:
-        return f"{days}d"
-    return f"{days // 365}y"
+    if hours < 24 * 8:
+        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        years, days = hours // 24 // 365, (hours // 24) % 365
+        return f"{years}y{days}d" if days else f"{years}y"
+    return f"{hours // 24 // 365}y"
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
