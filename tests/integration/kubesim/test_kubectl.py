@@ -8,6 +8,7 @@ import json
 import select
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import pytest
@@ -15,7 +16,7 @@ import yaml
 
 from tests.clusters import ClusterUnderTest
 
-from .conformance_support import GROUP, ROOT, WIDGETS, Tool, make_tool, to_yaml, widget, widget_crd
+from .conformance_support import GROUP, ROOT, WIDGETS, Tool, http, make_tool, to_yaml, widget, widget_crd
 from .conftest import wait_for
 
 
@@ -103,13 +104,17 @@ def test_apply_project_crds_and_get_printer_columns(kubectl: Tool) -> None:
     assert "unchanged" in kubectl("apply", "-f", str(ROOT / "crds"))
 
 
-def test_printer_columns_of_a_custom_resource(kubectl: Tool) -> None:
+def test_printer_columns_of_a_custom_resource(cluster: ClusterUnderTest, kubectl: Tool, ns: str) -> None:
     kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("wait", "--for=condition=Established", f"crd/{WIDGETS}.{GROUP}", "--timeout=30s")
     kubectl("apply", "-f", "-", input=to_yaml(widget("w", size=4, color="green")))
     header, row = _rows(kubectl("get", "widgets"))
     assert header == ["NAME", "SIZE", "COLOR", "PHASE", "AGE"]
     assert row[:3] == ["w", "4", "green"]
-    assert row[3] == "<none>" or len(row) == 4
+    assert len(row) == 4  # the missing phase is a null cell, which kubectl prints as nothing
+    columns, rows = _table(cluster, f"/apis/{GROUP}/v1/namespaces/{ns}/{WIDGETS}")
+    assert columns == ["Name", "Size", "Color", "Phase", "Age"]
+    assert rows[0][:4] == ["w", 4, "green", None]
 
 
 def test_explain(kubectl: Tool) -> None:
@@ -403,3 +408,315 @@ def test_openapi_v2_protobuf(kubectl: Tool) -> None:
     assert "created" in kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
     explained = kubectl("explain", "--output=plaintext-openapiv2", "widgets.spec.size")
     assert "FIELD:    size <integer>" in explained
+
+
+ANY = object()  # a cell the test does not pin (ages, timestamps, allocated IPs)
+
+
+def _table(cluster: ClusterUnderTest, path: str) -> tuple[list[str], list[list[Any]]]:
+    resp = http(cluster, "GET", path, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    assert resp.status == 200, resp.body
+    table = resp.json()
+    return [c["name"] for c in table["columnDefinitions"]], [row["cells"] for row in table["rows"]]
+
+
+def test_table_columns_and_cells_of_builtin_kinds(cluster: ClusterUnderTest, kubectl: Tool, ns: str) -> None:
+    """What ``kubectl get -o wide`` prints: each kind's columns (wide ones included) and cells, as
+    kube-apiserver's printers compute them from these objects."""
+    labels = {"app": "web"}
+    template = {
+        "metadata": {"labels": labels},
+        "spec": {
+            "containers": [{"name": "c", "image": "nginx:1.27"}, {"name": "d", "image": "busybox:1.36"}]
+        },
+    }
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1", "b": "2"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pw"}, "stringData": {"a": "b"}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "rb"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [
+                {"kind": "User", "name": "ana"},
+                {"kind": "Group", "name": "team"},
+                {"kind": "ServiceAccount", "name": "robot", "namespace": ns},
+            ],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "lb"},
+            "spec": {
+                "type": "LoadBalancer",
+                "allocateLoadBalancerNodePorts": False,
+                "ports": [{"port": 82, "protocol": "UDP"}],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "ext"},
+            "spec": {"type": "ExternalName", "externalName": "example.com"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "headless"},
+            "spec": {"clusterIP": "None", "ports": [{"port": 80}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": template},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db"},
+            "spec": {
+                "replicas": 0,
+                "serviceName": "headless",
+                "selector": {"matchLabels": labels},
+                "template": template,
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "waiting"},
+            # No scheduler of that name runs: the pod stays Pending on both backends.
+            "spec": {"schedulerName": "nobody", "containers": template["spec"]["containers"]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "claim"},
+            "spec": {
+                "storageClassName": f"{ns}-missing",
+                "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "tick"},
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "c", "image": "busybox:1.36"}],
+                            }
+                        }
+                    }
+                },
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "ing"},
+            "spec": {
+                "tls": [{"hosts": ["a.example.com"]}],
+                "rules": [
+                    {"host": "a.example.com"},
+                    {"host": "b.example.com"},
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "np"},
+            "spec": {
+                "podSelector": {
+                    "matchLabels": labels,
+                    "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}],
+                }
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "pdb"},
+            "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": labels}},
+        },
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "lease"},
+            "spec": {"holderIdentity": "me"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "manual"},
+            "subsets": [
+                {
+                    "addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 5)],
+                    "ports": [{"port": 80}],
+                }
+            ],
+        },
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": f"{ns}-high"},
+            "value": 1000,
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": f"{ns}-sc"},
+            "provisioner": "example.com/x",
+            "reclaimPolicy": "Retain",
+            "volumeBindingMode": "WaitForFirstConsumer",
+            "allowVolumeExpansion": True,
+        },
+    ]
+    kubectl("apply", "-f", "-", input=to_yaml(*docs))
+    expected: list[tuple[str, list[str], list[Any]]] = [
+        (f"/api/v1/namespaces/{ns}/configmaps/cfg", ["Name", "Data", "Age"], ["cfg", 2, ANY]),
+        (f"/api/v1/namespaces/{ns}/secrets/pw", ["Name", "Type", "Data", "Age"], ["pw", "Opaque", 1, ANY]),
+        (f"/api/v1/namespaces/{ns}/serviceaccounts/robot", ["Name", "Secrets", "Age"], ["robot", 0, ANY]),
+        (
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/rb",
+            ["Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"],
+            ["rb", "ClusterRole/view", ANY, "ana", "team", f"{ns}/robot"],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/services/web",
+            ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"],
+            ["web", "ClusterIP", ANY, "<none>", "80/TCP", ANY, "app=web"],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/services/lb",
+            ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"],
+            ["lb", "LoadBalancer", ANY, "<pending>", "82/UDP", ANY, "<none>"],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/services/ext",
+            ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"],
+            ["ext", "ExternalName", "<none>", "example.com", "<none>", ANY, "<none>"],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/services/headless",
+            ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"],
+            ["headless", "ClusterIP", "None", "<none>", "80/TCP", ANY, "<none>"],
+        ),
+        (
+            f"/apis/apps/v1/namespaces/{ns}/deployments/web",
+            ["Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"],
+            ["web", "0/0", 0, 0, ANY, "c,d", "nginx:1.27,busybox:1.36", "app=web"],
+        ),
+        (
+            f"/apis/apps/v1/namespaces/{ns}/statefulsets/db",
+            ["Name", "Ready", "Age", "Containers", "Images"],
+            ["db", "0/0", ANY, "c,d", "nginx:1.27,busybox:1.36"],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/pods/waiting",
+            ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"],
+            ["waiting", "0/2", "Pending", "0", ANY, "<none>", "<none>", "<none>", "<none>"],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/persistentvolumeclaims/claim",
+            [
+                "Name",
+                "Status",
+                "Volume",
+                "Capacity",
+                "Access Modes",
+                "StorageClass",
+                "VolumeAttributesClass",
+                "Age",
+                "VolumeMode",
+            ],
+            ["claim", "Pending", "", "", "", f"{ns}-missing", "<unset>", ANY, "Filesystem"],
+        ),
+        (
+            f"/apis/batch/v1/namespaces/{ns}/cronjobs/tick",
+            [
+                "Name",
+                "Schedule",
+                "Timezone",
+                "Suspend",
+                "Active",
+                "Last Schedule",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector",
+            ],
+            ["tick", "*/5 * * * *", "<none>", "False", 0, "<none>", ANY, "c", "busybox:1.36", "<none>"],
+        ),
+        (
+            f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/ing",
+            ["Name", "Class", "Hosts", "Address", "Ports", "Age"],
+            ["ing", "<none>", "a.example.com,b.example.com", "", "80, 443", ANY],
+        ),
+        (
+            f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/np",
+            ["Name", "Pod-Selector", "Age"],
+            ["np", "app=web,tier in (a,b)", ANY],
+        ),
+        (
+            f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/pdb",
+            ["Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"],
+            ["pdb", "N/A", "25%", 0, ANY],
+        ),
+        (
+            f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/lease",
+            ["Name", "Holder", "Age"],
+            ["lease", "me", ANY],
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/endpoints/manual",
+            ["Name", "Endpoints", "Age"],
+            ["manual", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 1 more...", ANY],
+        ),
+        (
+            f"/apis/scheduling.k8s.io/v1/priorityclasses/{ns}-high",
+            ["Name", "Value", "Global-Default", "Age", "PreemptionPolicy"],
+            [f"{ns}-high", 1000, False, ANY, "PreemptLowerPriority"],
+        ),
+        (
+            f"/apis/storage.k8s.io/v1/storageclasses/{ns}-sc",
+            ["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"],
+            [f"{ns}-sc", "example.com/x", "Retain", "WaitForFirstConsumer", True, ANY],
+        ),
+        (
+            "/apis/storage.k8s.io/v1/storageclasses/standard",
+            ["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"],
+            ["standard (default)", "kubernetes.io/host-path", "Delete", "Immediate", False, ANY],
+        ),
+    ]
+    for path, columns, cells in expected:
+        # A single object comes back as a Table of one row, as for a list.
+        got_columns, rows = _table(cluster, path)
+        assert got_columns == columns, path
+        (row,) = rows
+        assert [c if want is not ANY else ANY for c, want in zip(row, cells, strict=True)] == cells, path
+    # kubectl shows the priority-0 columns, and the others with -o wide.
+    assert _rows(kubectl("get", "deployment", "web"))[0] == [
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "AGE",
+    ]
+    wide = kubectl("get", "deployment", "web", "-o", "wide").splitlines()[0].split()
+    assert wide == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
