@@ -3,9 +3,8 @@ host-path provisioner (each PV a directory on this machine), reclaim policies, p
 only) the ``volume_path`` contract with the kubelet and the bind delay.
 
 Upstream runs the real PV controller with its in-tree host-path provisioner (volumes under
-/tmp/hostpath_pv); kubesim stands for both, with volumes under its state directory. Upstream has no node:
-tests that need a pod to be scheduled (WaitForFirstConsumer binding) or to run stay kubesim-only; pods
-that must count as users of a claim name a node themselves (``spec.nodeName``), as a scheduler would."""
+/tmp/hostpath_pv); kubesim stands for both, with volumes under its state directory. Pods whose status the
+test writes are bound to an idle node of their own (``spec.nodeName``), as a scheduler would bind them."""
 
 from __future__ import annotations
 
@@ -366,15 +365,19 @@ def test_wait_for_first_consumer_waits(client: ApiClient, ns: str, wait_for: Wai
     assert read_pvc(core, ns, "lazy-claim").status.phase == "Pending"
 
 
-def test_wait_for_first_consumer_binds_for_a_scheduled_pod(sim_client: ApiClient) -> None:
-    """Needs a node: the scheduler picks one for the consumer, then the claim is provisioned."""
-    core: Any = CoreV1Api(sim_client)
-    storage: Any = StorageV1Api(sim_client)
-    ns = "default"
-    storage.create_storage_class(storage_class("lazy", mode="WaitForFirstConsumer"))
-    core.create_namespaced_persistent_volume_claim(ns, pvc_body("lazy-claim", "lazy"))
+def test_wait_for_first_consumer_binds_for_a_scheduled_pod(
+    client: ApiClient, ns: str, wait_for: Wait
+) -> None:
+    """The scheduler picks a node for the consumer and says so on the claim; then it is provisioned."""
+    core: Any = CoreV1Api(client)
+    storage: Any = StorageV1Api(client)
+    lazy = f"{ns}-lazy"
+    storage.create_storage_class(storage_class(lazy, mode="WaitForFirstConsumer"))
+    core.create_namespaced_persistent_volume_claim(ns, pvc_body("lazy-claim", lazy))
     core.create_namespaced_pod(ns, pod_body("consumer", "lazy-claim"))
-    poll(bound(core, ns, "lazy-claim"), what="PVC Bound once a pod uses it")
+    pvc = wait_for(bound(core, ns, "lazy-claim"), what="PVC Bound once a pod uses it")
+    node = wait_for(lambda: core.read_namespaced_pod("consumer", ns).spec.node_name, what="pod scheduled")
+    assert pvc.metadata.annotations["volume.kubernetes.io/selected-node"] == node
 
 
 def test_pre_bound_claim_binds_to_its_named_volume(
