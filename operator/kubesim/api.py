@@ -13,8 +13,8 @@ import copy
 import datetime as dt
 import ipaddress
 import json
+import random
 import re
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 # Kinds whose DELETE answers the deleted object rather than a Status (upstream's ReturnDeletedObject).
 # etcd's default request limit (--max-request-bytes, 1.5 MiB): a write of a larger object fails there.
 MAX_OBJECT_BYTES = 1536 * 1024
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's --service-node-port-range
 
 _RETURNS_DELETED_OBJECT = frozenset(
     {"pods", "services", "namespaces", "customresourcedefinitions", "resourcequotas"}
@@ -423,13 +424,25 @@ class API:
         if causes:
             raise errors.invalid(rt.kind, name, causes, rt.group)
 
-    def _check_stored_size(self, obj: Obj) -> None:
-        """etcd's request limit, as the API server reports it (a 500 "etcdserver: request is too large").
-        Dry runs never reach etcd and are not checked. Upstream measures the encoded etcd request
-        (protobuf for built-in kinds, JSON for custom resources), so for built-in kinds the JSON measured
-        here is a little stricter than the real limit."""
+    def _check_stored_size(self, rt: ResourceType, obj: Obj) -> None:
+        """etcd's request limit, as the API server reports it (a 500 "etcdserver: request is too large"),
+        and, for a request over 2 MiB, its etcd client's gRPC send limit (a 500 carrying the request's size,
+        estimated here). Dry runs never reach etcd and are not checked. Upstream measures the encoded etcd
+        request (protobuf for built-in kinds, JSON for custom resources), so for built-in kinds the JSON
+        measured here is a little stricter than the real limit."""
         limit = self.max_object_bytes
-        if limit > 0 and len(dumps(obj)) > limit:
+        if limit <= 0:
+            return
+        size = len(dumps(obj))
+        meta = obj.get("metadata") or {}
+        key = "/".join(
+            p for p in ("/registry", rt.group, rt.plural, meta.get("namespace"), meta.get("name")) if p
+        )
+        # The etcd transaction names the key three times (compare, put, get) around the value.
+        request = size + 3 * len(key) + 16
+        if request > errors.ETCD_CLIENT_MAX_SEND:
+            raise errors.etcd_client_message_too_large(request)
+        if size > limit:
             raise errors.etcd_request_too_large()
 
     def _structural(self, rt: ResourceType) -> Any:
@@ -549,11 +562,11 @@ class API:
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
             for admit in self.locked_admission:
-                admit(rt, obj, None, opts, name if named_by_client else meta.get("generateName", ""))
+                admit(rt, obj, None, opts, name)  # a generated name is generated before admission
             if not opts.dry_run:
                 if rv_set:
                     raise errors.resource_version_set_on_create()
-                self._check_stored_size(obj)  # etcd refuses the request before looking at the key
+                self._check_stored_size(rt, obj)  # etcd refuses the request before looking at the key
             if self.store.get(rt.key, meta.get("namespace", ""), name) is not None:
                 raise errors.already_exists(rt.plural, name, rt.group)
             if opts.dry_run:
@@ -707,7 +720,7 @@ class API:
             self._remove(rt, new)
             meta["resourceVersion"] = old_meta["resourceVersion"]
             return new
-        self._check_stored_size(new)
+        self._check_stored_size(rt, new)
         return self.store.put(rt.key, _as_stored(rt, new))
 
     # ------------------------------------------------------------------ patch
@@ -870,7 +883,7 @@ class API:
                     nmeta["finalizers"] = finalizers
                 if opts.dry_run:
                     return _as_served(rt, new), False
-                self._check_stored_size(new)
+                self._check_stored_size(rt, new)
                 return self.store.put(rt.key, _as_stored(rt, new)), False
             return self._finish_delete(rt, old, opts)
 
@@ -932,23 +945,34 @@ class API:
 
     # ------------------------------------------------------------------ services
 
-    def allocate_node_port(self, taken: set[int]) -> int:
-        """A free node port (the default range, 30000-32767), not one of ``taken`` nor any service's."""
-        used = set(taken)
-        for svc in self.store.list(("", "services")):
-            for port in (svc.get("spec") or {}).get("ports") or ():
-                if isinstance(port, dict) and isinstance(port.get("nodePort"), int):
-                    used.add(port["nodePort"])
-        free = [p for p in range(30000, 32768) if p not in used]
-        if not free:
-            raise errors.internal_error("range is full")
-        return secrets.choice(free)
-
     def allocate_service_ip(self) -> str:
         with self._lock:
             ip = self._service_net.network_address + self._next_service_ip
             self._next_service_ip += 1
             return str(ip)
+
+    def node_ports_in_use(self, skip: tuple[str, str] | None = None) -> set[int]:
+        """The node ports of stored services (but the service ``skip``: (namespace, name))."""
+        used: set[int] = set()
+        for svc in self.store.list(("", "services")):
+            meta = svc["metadata"]
+            if skip is not None and (meta.get("namespace", ""), meta["name"]) == skip:
+                continue
+            for port in (svc.get("spec") or {}).get("ports") or ():
+                if isinstance(port, dict) and isinstance(port.get("nodePort"), int):
+                    used.add(port["nodePort"])
+        return used
+
+    def allocate_node_port(self, taken: set[int]) -> int | None:
+        """A free port of the default node-port range (30000-32767), at random as upstream picks them;
+        None when the range is full."""
+        with self._lock:
+            free = sorted(set(range(NODE_PORT_RANGE[0], NODE_PORT_RANGE[1] + 1)) - taken)
+            if not free:
+                return None
+            port = random.choice(free)
+            taken.add(port)
+            return port
 
 
 def _spec_finalizers(rt: ResourceType, obj: Obj) -> bool:

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import base64
 import copy
+import difflib
+import json
+from decimal import Decimal
 from typing import Any
 
 from kubesim import errors
 from kubesim.api import API, WriteOptions
 from kubesim.objectmeta import now
+from kubesim.quota import Quantity
 from kubesim.resources import ResourceType
 
 Obj = dict[str, Any]
@@ -74,6 +78,11 @@ def default_pod_spec(spec: Any) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("securityContext", {})
+    # The deprecated serviceAccount mirrors serviceAccountName (v1 conversion), templates included.
+    if spec.get("serviceAccountName") is None and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    if spec.get("serviceAccountName"):
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or ():
             _default_container(c)
@@ -84,6 +93,39 @@ def default_pod_spec(spec: Any) -> None:
                     v[src].setdefault("defaultMode", 420)
             if isinstance(v.get("hostPath"), dict):
                 v["hostPath"].setdefault("type", "")
+
+
+# The DefaultTolerationSeconds admission plugin: pods tolerate an unready or unreachable node for 5 minutes.
+_DEFAULT_TOLERATIONS = (
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+)
+
+
+def _default_tolerations(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    tolerations = spec.get("tolerations")
+    tolerations = list(tolerations) if isinstance(tolerations, list) else []
+    for default in _DEFAULT_TOLERATIONS:
+        if not any(
+            isinstance(t, dict)
+            and t.get("key") == default["key"]
+            and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+        ):
+            tolerations.append(dict(default))
+    spec["tolerations"] = tolerations
 
 
 def _requests_from_limits(spec: Any) -> None:
@@ -144,10 +186,11 @@ def pod_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
 
 
 def pod_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
-    """After the field manager, as upstream's admission plugins and strategy: the ServiceAccount and
-    Priority plugins' fields (no manager owns them) and the initial status."""
+    """After the field manager, as upstream's admission plugins and strategy: the ServiceAccount,
+    Priority and DefaultTolerationSeconds plugins' fields (no manager owns them) and the initial status."""
     spec = obj.get("spec")
     _pod_only_defaults(spec)
+    _default_tolerations(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec if isinstance(spec, dict) else {})}
 
 
@@ -250,6 +293,8 @@ def pv_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteO
         return
     spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
     spec.setdefault("volumeMode", "Filesystem")
+    if spec.get("storageClassName") == "":
+        del spec["storageClassName"]  # omitempty: no class and an empty class are one
     if isinstance(spec.get("hostPath"), dict):
         spec["hostPath"].setdefault("type", "")
 
@@ -266,6 +311,28 @@ def cronjob_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: W
     job = spec.get("jobTemplate")
     if isinstance(job, dict):
         _template_spec(job)
+    if old is not None:  # on create, cronjob_admit: the stored object had them, no manager gains them
+        _template_metadata(spec)
+
+
+def _template_metadata(spec: Obj) -> None:
+    """Go encodes the templates' ObjectMeta, a struct held by value, even when empty: ``metadata: {}``."""
+    job = spec.get("jobTemplate")
+    if isinstance(job, dict):
+        job.setdefault("metadata", {})
+        job_spec = job.get("spec")
+        if isinstance(job_spec, dict) and isinstance(job_spec.get("template"), dict):
+            job_spec["template"].setdefault("metadata", {})
+
+
+def cronjob_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """After the field manager (they are in the zero-value object upstream compares with, so no manager
+    owns them): the templates' empty metadata and, as the CronJob strategy's PrepareForCreate, an empty
+    status."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _template_metadata(spec)
+    obj.setdefault("status", {})
 
 
 def service_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -298,21 +365,71 @@ def service_allocate(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts
     """The service registry's allocations, after the field manager: cluster IPs and IP families (not for
     ExternalName services) and node ports (NodePort, and LoadBalancer unless told not to)."""
     spec = obj.setdefault("spec", {})
-    stype = spec.get("type")
-    if stype != "ExternalName":
+    if spec.get("type") != "ExternalName":
         if spec.get("clusterIP") in (None, ""):
             spec["clusterIP"] = api.allocate_service_ip()
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        if spec["clusterIP"] == "None" and not spec.get("selector"):
+            # Headless and selectorless: dual-stack unless told otherwise (the registry's special case).
+            policy = spec.setdefault("ipFamilyPolicy", "RequireDualStack")
+            families = spec.setdefault("ipFamilies", ["IPv4"])
+            if isinstance(families, list) and len(families) == 1 and policy != "SingleStack":
+                families.append("IPv6" if families[0] == "IPv4" else "IPv4")
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
-    if stype == "NodePort" or (stype == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True)):
-        ports = [p for p in spec.get("ports") or () if isinstance(p, dict)]
-        taken = {p["nodePort"] for p in ports if isinstance(p.get("nodePort"), int)}
-        for p in ports:
-            if not p.get("nodePort"):
-                p["nodePort"] = api.allocate_node_port(taken)
-                taken.add(p["nodePort"])
+    _allocate_node_ports(api, obj, None)
     obj["status"] = {"loadBalancer": {}}
+
+
+def _allocate_node_ports(api: API, obj: Obj, old: Obj | None) -> None:
+    """The registry's node ports: for NodePort services, and LoadBalancer ones unless
+    ``allocateLoadBalancerNodePorts`` is false. A port the request names must be free (422); one it leaves
+    out keeps what the service had for that port and protocol, else gets a free one."""
+    spec = obj["spec"]
+    stype = spec.get("type")
+    if stype != "NodePort" and not (
+        stype == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True)
+    ):
+        return
+    meta = obj["metadata"]
+    name = meta.get("name", "")
+    old_spec = (old or {}).get("spec") or {}
+    taken = api.node_ports_in_use(skip=(meta.get("namespace", ""), name) if old is not None else None)
+    kept = {
+        (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+        for p in old_spec.get("ports") or ()
+        if isinstance(p, dict) and p.get("nodePort")
+    }
+    causes: list[errors.Cause] = []
+    for i, p in enumerate(spec.get("ports") or ()):
+        if not isinstance(p, dict):
+            continue
+        if p.get("nodePort"):
+            if p["nodePort"] in taken:
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f"Invalid value: {p['nodePort']}: provided port is already allocated",
+                        "field": f"spec.ports[{i}].nodePort",
+                    }
+                )
+            taken.add(p["nodePort"])
+            continue
+        previous = kept.get((p.get("port"), p.get("protocol", "TCP")))
+        port = previous if previous is not None and previous not in taken else api.allocate_node_port(taken)
+        if port is None:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": "Invalid value: 0: range is full",
+                    "field": f"spec.ports[{i}].nodePort",
+                }
+            )
+            continue
+        taken.add(port)
+        p["nodePort"] = port
+    if causes:
+        raise errors.invalid("Service", name, causes)
 
 
 def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -328,27 +445,7 @@ def service_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: 
         if key not in spec and key in old_spec:
             spec[key] = old_spec[key]
     _service_defaults(spec)
-    if spec.get("type") in ("NodePort", "LoadBalancer"):
-        allocated = {
-            (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
-            for p in old_spec.get("ports") or ()
-            if isinstance(p, dict) and p.get("nodePort")
-        }
-        ports = [p for p in spec.get("ports") or () if isinstance(p, dict)]
-        taken = {p["nodePort"] for p in ports if isinstance(p.get("nodePort"), int)}
-        for p in ports:
-            if not p.get("nodePort"):
-                p["nodePort"] = allocated.get((p.get("port"), p.get("protocol"))) or api.allocate_node_port(
-                    taken
-                )
-                taken.add(p["nodePort"])
-
-
-def pv_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
-    """SetDefaults_PersistentVolume."""
-    spec = obj.setdefault("spec", {})
-    spec.setdefault("volumeMode", "Filesystem")
-    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    _allocate_node_ports(api, obj, old)
 
 
 def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
@@ -358,11 +455,170 @@ def pvc_create(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Writ
 def pvc_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
     """After the field manager: the DefaultStorageClass admission plugin's class, the initial status."""
     spec = obj.setdefault("spec", {})
-    if not spec.get("storageClassName"):
+    # DefaultStorageClass admission: only a claim that names no class; "" asks for none.
+    if spec.get("storageClassName") is None:
         default = _default_storage_class(api)
         if default:
             spec["storageClassName"] = default
     obj["status"] = {"phase": "Pending"}
+
+
+_PVC_IMMUTABLE = (
+    "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for "
+    "bound claims\n"
+)
+_RESIZE_FORBIDDEN = (
+    "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must "
+    "support resize"
+)
+
+
+def _go_resource_list(raw: Any) -> Any:
+    """A ResourceList as Go's JSON prints it: keys sorted, canonical quantities; null when absent."""
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, Any] = {}
+    for name in sorted(raw):
+        try:
+            out[name] = str(Quantity.parse(raw[name]))
+        except (ValueError, TypeError, ArithmeticError):
+            out[name] = raw[name]
+    return out
+
+
+def _go_ref(raw: Any, *fields: str) -> Any:
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, Any] = {"APIGroup": raw.get("apiGroup")}
+    for f in fields:
+        out[f[0].upper() + f[1:]] = raw.get(f, "" if f != "namespace" else None)
+    return out
+
+
+def _go_pvc_spec(spec: Obj) -> dict[str, Any]:
+    """The internal ``core.PersistentVolumeClaimSpec`` as ``diff.Diff`` marshals it (Go field names, nil
+    pointers as null), for the immutability error's diff."""
+    resources: Obj = spec["resources"] if isinstance(spec.get("resources"), dict) else {}
+    return {
+        "AccessModes": spec.get("accessModes"),
+        "Selector": spec.get("selector"),
+        "Resources": {
+            "Limits": _go_resource_list(resources.get("limits")),
+            "Requests": _go_resource_list(resources.get("requests")),
+        },
+        "VolumeName": spec.get("volumeName") or "",
+        "StorageClassName": spec.get("storageClassName"),
+        "VolumeMode": spec.get("volumeMode"),
+        "DataSource": _go_ref(spec.get("dataSource"), "kind", "name"),
+        "DataSourceRef": _go_ref(spec.get("dataSourceRef"), "kind", "name", "namespace"),
+        "VolumeAttributesClassName": spec.get("volumeAttributesClassName"),
+    }
+
+
+def _go_diff(old: Any, new: Any) -> str:
+    """``diff.Diff``: a unified diff (3 lines of context, no file header) of both as indented JSON."""
+    a = (json.dumps(old, indent=1, ensure_ascii=False) + "\n").splitlines(keepends=True)
+    b = (json.dumps(new, indent=1, ensure_ascii=False) + "\n").splitlines(keepends=True)
+    return "".join(list(difflib.unified_diff(a, b, n=3))[2:])
+
+
+def _storage(spec: Obj) -> Quantity | None:
+    resources: Obj = spec["resources"] if isinstance(spec.get("resources"), dict) else {}
+    requests: Obj = resources["requests"] if isinstance(resources.get("requests"), dict) else {}
+    try:
+        return Quantity.parse(requests["storage"]) if "storage" in requests else None
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+
+
+def pvc_update(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``ValidatePersistentVolumeClaimUpdate`` (422), then the PersistentVolumeClaimResize admission plugin
+    (403): a claim's spec is immutable but for a bound claim's storage request, which may grow only if its
+    StorageClass allows volume expansion, and shrink only down to above its current capacity."""
+    if old is None:
+        return
+    name = obj["metadata"].get("name", "")
+    new_spec = copy.deepcopy(obj.get("spec") or {})
+    old_spec = copy.deepcopy(old.get("spec") or {})
+    bound = (old.get("status") or {}).get("phase") == "Bound"
+    old_clone, new_clone = copy.deepcopy(old_spec), copy.deepcopy(new_spec)
+    if not old_spec.get("volumeName"):
+        old_clone["volumeName"] = new_clone.get("volumeName")  # set once, by the PV controller
+    beta_class = "volume.beta.kubernetes.io/storage-class"
+    if (
+        old_spec.get("storageClassName") is None
+        and new_spec.get("storageClassName") is not None
+        and beta_class not in (old["metadata"].get("annotations") or {})
+    ):
+        new_clone["storageClassName"] = None  # a class may be given once to a claim created without one
+    if bound:
+        requests = (new_clone.get("resources") or {}).get("requests")
+        if isinstance(requests, dict):
+            old_requests = (old_spec.get("resources") or {}).get("requests") or {}
+            if "storage" in old_requests:
+                requests["storage"] = old_requests["storage"]
+            else:
+                requests.pop("storage", None)
+        if new_clone.get("volumeAttributesClassName") is not None:
+            new_clone["volumeAttributesClassName"] = old_clone.get("volumeAttributesClassName")
+    causes: list[errors.Cause] = []
+    before, after = _go_pvc_spec(old_clone), _go_pvc_spec(new_clone)
+    if _semantic_pvc(before) != _semantic_pvc(after):
+        message = _PVC_IMMUTABLE + _go_diff(before, after)
+        causes.append({"reason": "FieldValueForbidden", "message": message, "field": "spec"})
+    old_size, new_size = _storage(old_spec), _storage(new_spec)
+    capacity = ((old.get("status") or {}).get("capacity") or {}).get("storage")
+    if old_size is not None and new_size is not None and new_size.value < old_size.value:
+        cap = Quantity.parse(capacity) if capacity is not None else Quantity(Decimal(0))
+        if new_size.value <= cap.value:
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: field can not be less than status.capacity",
+                    "field": "spec.resources.requests.storage",
+                }
+            )
+    if new_spec.get("volumeMode") != old_spec.get("volumeMode"):
+        causes.append(
+            {
+                "reason": "FieldValueInvalid",
+                "message": f"Invalid value: {json.dumps(new_spec.get('volumeMode'))}: field is immutable",
+                "field": "volumeMode",
+            }
+        )
+    if causes:
+        raise errors.invalid("PersistentVolumeClaim", name, causes)
+    if old_size is None or new_size is None or new_size.value <= old_size.value:
+        return
+    if not bound:
+        message = "Only bound persistent volume claims can be expanded"
+        raise errors.forbidden_message(
+            f'persistentvolumeclaims "{name}" is forbidden: {message}', rt.plural, name
+        )
+    class_name = new_spec.get("storageClassName") or ""
+    sc = api.store.get(("storage.k8s.io", "storageclasses"), "", class_name) if class_name else None
+    if (
+        class_name != (old_spec.get("storageClassName") or "")
+        or sc is None
+        or not sc.get("allowVolumeExpansion")
+    ):
+        raise errors.forbidden_message(
+            f'persistentvolumeclaims "{name}" is forbidden: {_RESIZE_FORBIDDEN}', rt.plural, name
+        )
+
+
+def _semantic_pvc(spec: dict[str, Any]) -> Any:
+    """``apiequality.Semantic``: quantities compare by value."""
+    out = copy.deepcopy(spec)
+    for part in ("Limits", "Requests"):
+        values = out["Resources"][part]
+        if isinstance(values, dict):
+            for k, v in values.items():
+                try:
+                    values[k] = Quantity.parse(v).value
+                except (ValueError, TypeError, ArithmeticError):
+                    pass
+    return out
 
 
 def _default_storage_class(api: API) -> str | None:
@@ -443,6 +699,56 @@ def secret_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Wr
             data = obj["data"] = {}
         for key, value in string_data.items():
             data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+def _rbac_subjects(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_Subject``: users and groups belong to the rbac API group."""
+    for subject in obj.get("subjects") or ():
+        if isinstance(subject, dict) and subject.get("kind") in ("User", "Group"):
+            subject.setdefault("apiGroup", "rbac.authorization.k8s.io")
+
+
+def _priority_class(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _network_policy(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_NetworkPolicy``: Ingress always, Egress when egress rules are given."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
+def ingress_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """After the field manager, as the Ingress strategy's PrepareForCreate: an empty status."""
+    obj.setdefault("status", {"loadBalancer": {}})
+
+
+def _endpoints(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    for subset in obj.get("subsets") or ():
+        for port in (subset.get("ports") or ()) if isinstance(subset, dict) else ():
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+def _limit_range(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """``SetDefaults_LimitRangeItem``: a container's default limit falls back to the max, its default request
+    to the default limit, then to the min."""
+    for item in (obj.get("spec") or {}).get("limits") or ():
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        default = dict(item.get("default") or {})
+        request = dict(item.get("defaultRequest") or {})
+        for key, value in (item.get("max") or {}).items():
+            default.setdefault(key, value)
+        for key, value in default.items():
+            request.setdefault(key, value)
+        for key, value in (item.get("min") or {}).items():
+            request.setdefault(key, value)
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
 
 
 def _template_spec(obj: Obj) -> None:
@@ -570,13 +876,15 @@ def install(api: API) -> None:
     api.allocation_hooks.setdefault(pods, []).append(pod_admit)
     api.allocation_hooks.setdefault(pvcs, []).append(pvc_admit)
     api.allocation_hooks.setdefault(("batch", "jobs"), []).append(job_admit)
+    api.allocation_hooks.setdefault(("batch", "cronjobs"), []).append(cronjob_admit)
+    api.allocation_hooks.setdefault(("networking.k8s.io", "ingresses"), []).append(ingress_admit)
     api.update_hooks.setdefault(pods, []).append(pod_update)
     api.create_hooks.setdefault(nss, []).append(namespace_create)
     api.create_hooks.setdefault(svcs, []).append(service_create)
     api.allocation_hooks.setdefault(svcs, []).append(service_allocate)
     api.update_hooks.setdefault(svcs, []).append(service_update)
     api.create_hooks.setdefault(pvcs, []).append(pvc_create)
-    api.create_hooks.setdefault(("", "persistentvolumes"), []).append(pv_create)
+    api.update_hooks.setdefault(pvcs, []).append(pvc_update)
     api.create_hooks.setdefault(crds, []).append(crd_write)
     api.update_hooks.setdefault(crds, []).append(crd_write)
     api.delete_hooks.setdefault(crds, []).append(crd_delete)
@@ -588,3 +896,9 @@ def install(api: API) -> None:
         for plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
             hooks.setdefault(("apps", plural), []).append(workload_write)
         hooks.setdefault(("batch", "jobs"), []).append(job_write)
+        hooks.setdefault(("rbac.authorization.k8s.io", "rolebindings"), []).append(_rbac_subjects)
+        hooks.setdefault(("rbac.authorization.k8s.io", "clusterrolebindings"), []).append(_rbac_subjects)
+        hooks.setdefault(("scheduling.k8s.io", "priorityclasses"), []).append(_priority_class)
+        hooks.setdefault(("networking.k8s.io", "networkpolicies"), []).append(_network_policy)
+        hooks.setdefault(("", "endpoints"), []).append(_endpoints)
+        hooks.setdefault(("", "limitranges"), []).append(_limit_range)

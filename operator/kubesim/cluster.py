@@ -97,6 +97,7 @@ class Cluster:
         # The CA that signed the serving certificate (PEM), for clients and in-cluster configs;
         # "" with tls=False.
         self.ca_file = ""
+        self._ca_pem: bytes | None = None
         self.admin_token = secrets.token_urlsafe(32)
         self.store = Store(history_size=history_size)
         self.registry = Registry()
@@ -156,6 +157,7 @@ class Cluster:
         self.controllers.append(NamespaceController(self.api))
         from kubesim.controllers.gc import GarbageCollector
         from kubesim.controllers.quota import QuotaController
+        from kubesim.controllers.rootca import RootCAPublisher
         from kubesim.controllers.scheduler import Scheduler
         from kubesim.controllers.serviceaccounts import ServiceAccountController
         from kubesim.controllers.storage import StorageController
@@ -164,6 +166,7 @@ class Cluster:
 
         self.controllers.append(GarbageCollector(self.api))
         self.controllers.append(ServiceAccountController(self.api))
+        self.controllers.append(RootCAPublisher(self.api, lambda: self._ca_pem))
         self.controllers.append(QuotaController(self.api))  # also installs the quota admission check
         self.controllers.append(
             StorageController(self.api, self.state_dir / "volumes", **self.storage_options)
@@ -534,6 +537,7 @@ class Cluster:
             ca_path = self.state_dir / "ca.crt"
             ca_path.write_bytes(certs.ca_pem)
             self.ca_file = str(ca_path)
+            self._ca_pem = certs.ca_pem
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         server = site._server

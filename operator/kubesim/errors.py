@@ -236,6 +236,20 @@ def etcd_request_too_large() -> ApiError:
     return ApiError(500, "", "etcdserver: request is too large")
 
 
+ETCD_CLIENT_MAX_SEND = 2 * 1024 * 1024
+
+
+def etcd_client_message_too_large(size: int) -> ApiError:
+    """What the API server answers when a write's etcd request is over its etcd client's gRPC send limit
+    (2 MiB, ``MaxCallSendMsgSize``): the client refuses to send it, whatever etcd's own limit."""
+    return ApiError(
+        500,
+        "",
+        "rpc error: code = ResourceExhausted desc = trying to send message larger than max "
+        f"({size} vs. {ETCD_CLIENT_MAX_SEND})",
+    )
+
+
 def resource_version_set_on_create() -> ApiError:
     """etcd3's store refuses a create carrying a resourceVersion (storage.ErrResourceVersionSetOnCreate);
     the API server answers it as a 500 with an empty (Unknown) reason."""

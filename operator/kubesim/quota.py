@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from kubesim.errors import Cause
 from kubesim.validation import QuantityError, parse_quantity
 
 Obj = dict[str, Any]
@@ -545,3 +546,123 @@ def constraints(key: Key, names: set[str] | frozenset[str], obj: Obj) -> str:
     return "must specify " + "; ".join(
         f"{name} for: {','.join(sorted(missing[name]))}" for name in sorted(missing)
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validation of ResourceQuota objects (ValidateResourceQuotaSpec)
+# ---------------------------------------------------------------------------------------------------------
+
+_STANDARD_RESOURCES = frozenset(
+    {
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "pods",
+        "services",
+        "replicationcontrollers",
+        "resourcequotas",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "storage",
+        "requests.storage",
+        "services.nodeports",
+        "services.loadbalancers",
+    }
+)
+_STANDARD_QUOTA_RESOURCES = _STANDARD_RESOURCES - {"storage"}
+_INTEGER_RESOURCES = frozenset(
+    {
+        "pods",
+        "services",
+        "replicationcontrollers",
+        "resourcequotas",
+        "services.nodeports",
+        "services.loadbalancers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+    }
+)
+_POD_COUNT = frozenset({"pods"})
+_POD_COMPUTE = frozenset({"cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory"})
+_PVC_RESOURCES = frozenset({"persistentvolumeclaims", "requests.storage"})
+_SCOPES = (
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+    "VolumeAttributesClass",
+)
+_CONFLICTING_SCOPES = (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating"))
+
+
+def _hugepages(name: str) -> bool:
+    return name.startswith(("hugepages-", "requests.hugepages-", "limits.hugepages-"))
+
+
+def _scope_valid_for(scope: str, resource: str) -> bool:
+    """``helper.IsResourceQuotaScopeValidForResource``."""
+    if scope == "BestEffort":
+        return resource in _POD_COUNT
+    if scope == "VolumeAttributesClass":
+        return resource in _PVC_RESOURCES
+    if scope in (
+        "Terminating",
+        "NotTerminating",
+        "NotBestEffort",
+        "PriorityClass",
+        "CrossNamespacePodAffinity",
+    ):
+        return resource in _POD_COUNT or resource in _POD_COMPUTE
+    return True
+
+
+def validate_resource_quota(obj: Obj) -> list[Cause]:
+    """Causes of a 422 for a ResourceQuota's spec, worded and ordered as ``ValidateResourceQuotaSpec``
+    (resource names and values of ``spec.hard``, by name; then ``spec.scopes``). ``scopeSelector`` is not
+    checked."""
+    from kubesim.validation import err_invalid, is_qualified_name
+
+    out: list[Cause] = []
+    spec = obj.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    hard = spec.get("hard")
+    hard = hard if isinstance(hard, dict) else {}
+    for name in sorted(hard, key=str):
+        path = f"spec.hard[{name}]"
+        name_errors = [err_invalid(path, name, msg) for msg in is_qualified_name(str(name))]
+        if not name_errors and "/" not in name and name not in _STANDARD_RESOURCES and not _hugepages(name):
+            name_errors.append(err_invalid(path, name, "must be a standard resource type or fully qualified"))
+        if "/" not in name and name not in _STANDARD_QUOTA_RESOURCES and not _hugepages(name):
+            name_errors.append(err_invalid(path, name, "must be a standard resource for quota"))
+        out.extend(name_errors)
+        q = _qty(hard[name])
+        if q is None:
+            continue  # not a quantity: a decoding error, reported before validation
+        if q.value < 0:
+            out.append(err_invalid(path, str(q), "must be greater than or equal to 0"))
+        integer = name in _INTEGER_RESOURCES or (not _is_native(name) and not name.startswith("requests."))
+        if integer and q.value != q.value.to_integral_value():
+            out.append(err_invalid(path, str(q), "must be an integer"))
+    scopes = spec.get("scopes")
+    if isinstance(scopes, list) and scopes:
+        standard = sorted(n for n in hard if n in _STANDARD_QUOTA_RESOURCES or _hugepages(n))
+        for scope in scopes:
+            if scope not in _SCOPES:
+                out.append(err_invalid("spec.scopes", scopes, "unsupported scope"))
+            for name in standard:
+                if not _scope_valid_for(str(scope), name):
+                    out.append(err_invalid("spec.scopes", scopes, "unsupported scope applied to resource"))
+        for pair in _CONFLICTING_SCOPES:
+            if all(s in scopes for s in pair):
+                out.append(err_invalid("spec.scopes", scopes, "conflicting scopes"))
+    return out

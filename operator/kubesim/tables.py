@@ -8,9 +8,11 @@ dialect with its escaping, hence this one.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from kubesim import errors
@@ -154,10 +156,7 @@ CREATION_DESCRIPTION = (
     "lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
 )
 NAME_COL = _col("Name", fmt="name", description=NAME_DESCRIPTION)
-AGE_COL = _col("Age", description=CREATION_DESCRIPTION)
 CREATED_AT_COL = _col("Created At", "date", description=CREATION_DESCRIPTION)
-CONTAINERS_COL = _col("Containers", priority=1, description="Names of each container in the template.")
-IMAGES_COL = _col("Images", priority=1, description="Images referenced by each container in the template.")
 
 
 def _name(o: Obj) -> str:
@@ -682,9 +681,15 @@ def _endpoint_slice_row(eps: Obj) -> list[Any]:
 def _ingress_row(ing: Obj) -> list[Any]:
     spec = _spec(ing)
     rules = spec.get("rules") or []
-    hosts = [r["host"] for r in rules if r.get("host")][:3]
+    hosts: list[str] = []
+    more = False
+    for rule in rules:  # formatHosts: three hosts, then how many rules are left unread
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.get("host"):
+            hosts.append(str(rule["host"]))
     hosts_text = ",".join(hosts) or "*"
-    if len(rules) > 3 and hosts:
+    if hosts and more:
         hosts_text = f"{hosts_text} + {len(rules) - 3} more..."
     ingress = (_status(ing).get("loadBalancer") or {}).get("ingress") or []
     address = ",".join(
@@ -796,259 +801,72 @@ def _priority_class_row(pc: Obj) -> list[Any]:
     ]
 
 
-_POD_COLUMNS = [
-    NAME_COL,
-    _col("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
-    _col("Status", description="The aggregate status of the containers in this pod."),
-    _col(
-        "Restarts",
-        description="The number of times the containers in this pod have been restarted and when the last "
-        "container in this pod has restarted.",
-    ),
-    AGE_COL,
-    _col("IP", priority=1),
-    _col("Node", priority=1),
-    _col("Nominated Node", priority=1),
-    _col("Readiness Gates", priority=1),
-]
-_WORKLOAD_TAIL = [CONTAINERS_COL, IMAGES_COL]
-_EVENT_COLUMNS = [
-    _col("Last Seen"),
-    _col("Type"),
-    _col("Reason"),
-    _col("Object"),
-    _col("Subobject", priority=1),
-    _col("Source", priority=1),
-    _col("Message"),
-    _col("First Seen", priority=1),
-    _col("Count", priority=1),
-    _col("Name", fmt="name", priority=1, description=NAME_DESCRIPTION),
-]
-_BINDING_COLUMNS = [
-    NAME_COL,
-    _col("Role"),
-    AGE_COL,
-    _col("Users", priority=1),
-    _col("Groups", priority=1),
-    _col("ServiceAccounts", priority=1),
-]
+def _pod_template_row(pt: Obj) -> list[Any]:
+    template = pt.get("template") or {}
+    return [
+        _name(pt),
+        *_containers(template.get("spec") or {}),
+        _labels((template.get("metadata") or {}).get("labels")),
+    ]
 
-# The printers of pkg/printers/internalversion, with their wide (priority 1) columns: the API server
-# always sends those, kubectl shows them with -o wide. Column descriptions other than Name's and Age's
-# (upstream: the API fields' docs) are left empty.
-_BUILTIN: dict[tuple[str, str], tuple[list[Obj], Callable[[Obj], list[Any]]]] = {
-    ("", "configmaps"): (
-        [NAME_COL, _col("Data"), AGE_COL],
-        lambda o: [_name(o), len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)],
-    ),
-    ("", "secrets"): (
-        [NAME_COL, _col("Type"), _col("Data"), AGE_COL],
-        lambda o: [_name(o), o.get("type", ""), len(o.get("data") or {}), _age(o)],
-    ),
-    ("", "serviceaccounts"): (
-        [NAME_COL, _col("Secrets"), AGE_COL],
-        lambda o: [_name(o), len(o.get("secrets") or []), _age(o)],
-    ),
-    ("", "namespaces"): (
-        [NAME_COL, _col("Status"), AGE_COL],
-        lambda o: [_name(o), _status(o).get("phase", ""), _age(o)],
-    ),
-    ("", "nodes"): (
-        [
-            NAME_COL,
-            _col("Status"),
-            _col("Roles"),
-            AGE_COL,
-            _col("Version"),
-            _col("Internal-IP", priority=1),
-            _col("External-IP", priority=1),
-            _col("OS-Image", priority=1),
-            _col("Kernel-Version", priority=1),
-            _col("Container-Runtime", priority=1),
-        ],
-        _node_row,
-    ),
-    ("", "persistentvolumes"): (
-        [
-            NAME_COL,
-            _col("Capacity"),
-            _col("Access Modes"),
-            _col("Reclaim Policy"),
-            _col("Status"),
-            _col("Claim"),
-            _col("StorageClass"),
-            _col("VolumeAttributesClass"),
-            _col("Reason"),
-            AGE_COL,
-            _col("VolumeMode", priority=1),
-        ],
-        _pv_row,
-    ),
-    ("", "persistentvolumeclaims"): (
-        [
-            NAME_COL,
-            _col("Status"),
-            _col("Volume"),
-            _col("Capacity"),
-            _col("Access Modes"),
-            _col("StorageClass"),
-            _col("VolumeAttributesClass"),
-            AGE_COL,
-            _col("VolumeMode", priority=1),
-        ],
-        _pvc_row,
-    ),
-    ("", "services"): (
-        [
-            NAME_COL,
-            _col("Type"),
-            _col("Cluster-IP"),
-            _col("External-IP"),
-            _col("Port(s)"),
-            AGE_COL,
-            _col("Selector", priority=1),
-        ],
-        _svc_row,
-    ),
-    ("", "endpoints"): ([NAME_COL, _col("Endpoints"), AGE_COL], _endpoints_row),
-    ("", "events"): (_EVENT_COLUMNS, _event_row),
-    ("events.k8s.io", "events"): (_EVENT_COLUMNS, _event_row),
-    ("", "resourcequotas"): (
-        [
-            NAME_COL,
-            _col(
-                "Request",
-                description="Request represents a minimum amount of cpu/memory that a container may consume.",
-            ),
-            _col(
-                "Limit",
-                description="Limits control the maximum amount of cpu/memory that a container may use "
-                "independent of contention on the node.",
-            ),
-            AGE_COL,
-        ],
-        _quota_row,
-    ),
-    ("apps", "deployments"): (
-        [
-            NAME_COL,
-            _col("Ready"),
-            _col("Up-to-date"),
-            _col("Available"),
-            AGE_COL,
-            *_WORKLOAD_TAIL,
-            _col("Selector", priority=1),
-        ],
-        _deploy_row,
-    ),
-    ("apps", "statefulsets"): ([NAME_COL, _col("Ready"), AGE_COL, *_WORKLOAD_TAIL], _statefulset_row),
-    ("apps", "replicasets"): (
-        [
-            NAME_COL,
-            _col("Desired", "integer"),
-            _col("Current", "integer"),
-            _col("Ready", "integer"),
-            AGE_COL,
-            *_WORKLOAD_TAIL,
-            _col("Selector", priority=1),
-        ],
-        _replicas_row,
-    ),
-    ("apps", "daemonsets"): (
-        [
-            NAME_COL,
-            _col("Desired", "integer"),
-            _col("Current", "integer"),
-            _col("Ready", "integer"),
-            _col("Up-to-date", "integer"),
-            _col("Available", "integer"),
-            _col("Node Selector"),
-            AGE_COL,
-            *_WORKLOAD_TAIL,
-            _col("Selector", priority=1),
-        ],
-        _daemonset_row,
-    ),
-    ("apps", "controllerrevisions"): (
-        [NAME_COL, _col("Controller"), _col("Revision"), AGE_COL],
-        _controller_revision_row,
-    ),
-    ("batch", "jobs"): (
-        [
-            NAME_COL,
-            _col("Status"),
-            _col("Completions"),
-            _col("Duration"),
-            AGE_COL,
-            *_WORKLOAD_TAIL,
-            _col("Selector", priority=1),
-        ],
-        _job_row,
-    ),
-    ("batch", "cronjobs"): (
-        [
-            NAME_COL,
-            _col("Schedule"),
-            _col("Timezone"),
-            _col("Suspend", "boolean"),
-            _col("Active", "integer"),
-            _col("Last Schedule"),
-            AGE_COL,
-            *_WORKLOAD_TAIL,
-            _col("Selector", priority=1),
-        ],
-        _cronjob_row,
-    ),
-    ("rbac.authorization.k8s.io", "rolebindings"): (_BINDING_COLUMNS, _binding_row),
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): (_BINDING_COLUMNS, _binding_row),
-    ("coordination.k8s.io", "leases"): (
-        [NAME_COL, _col("Holder"), AGE_COL],
-        lambda o: [_name(o), _spec(o).get("holderIdentity") or "", _age(o)],
-    ),
-    ("storage.k8s.io", "storageclasses"): (
-        [
-            NAME_COL,
-            _col("Provisioner"),
-            _col("ReclaimPolicy"),
-            _col("VolumeBindingMode"),
-            _col("AllowVolumeExpansion"),
-            AGE_COL,
-        ],
-        _storage_class_row,
-    ),
-    ("scheduling.k8s.io", "priorityclasses"): (
-        [
-            NAME_COL,
-            _col("Value", "integer"),
-            _col("Global-Default", "boolean"),
-            AGE_COL,
-            _col("PreemptionPolicy"),
-        ],
-        _priority_class_row,
-    ),
-    ("networking.k8s.io", "ingresses"): (
-        [NAME_COL, _col("Class"), _col("Hosts"), _col("Address"), _col("Ports"), AGE_COL],
-        _ingress_row,
-    ),
-    ("networking.k8s.io", "networkpolicies"): (
-        [NAME_COL, _col("Pod-Selector"), AGE_COL],
-        lambda o: [_name(o), _selector(_spec(o).get("podSelector") or {}), _age(o)],
-    ),
-    ("policy", "poddisruptionbudgets"): (
-        [
-            NAME_COL,
-            _col("Min Available"),
-            _col("Max Unavailable"),
-            _col("Allowed Disruptions", "integer"),
-            AGE_COL,
-        ],
-        _pdb_row,
-    ),
-    ("discovery.k8s.io", "endpointslices"): (
-        [NAME_COL, _col("AddressType"), _col("Ports"), _col("Endpoints"), AGE_COL],
-        _endpoint_slice_row,
-    ),
+
+# The printers of pkg/printers/internalversion, with their wide (priority 1) columns: the API server always
+# sends those, kubectl shows them with -o wide. The columns are upstream's (data/table_columns.json).
+_ROWS: dict[tuple[str, str], Callable[[Obj], Any]] = {
+    ("", "pods"): _pod_row,
+    ("", "podtemplates"): _pod_template_row,
+    ("", "configmaps"): lambda o: [
+        _name(o),
+        len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+        _age(o),
+    ],
+    ("", "secrets"): lambda o: [_name(o), o.get("type", ""), len(o.get("data") or {}), _age(o)],
+    ("", "serviceaccounts"): lambda o: [_name(o), len(o.get("secrets") or []), _age(o)],
+    ("", "namespaces"): lambda o: [_name(o), _status(o).get("phase", ""), _age(o)],
+    ("", "nodes"): _node_row,
+    ("", "persistentvolumes"): _pv_row,
+    ("", "persistentvolumeclaims"): _pvc_row,
+    ("", "services"): _svc_row,
+    ("", "endpoints"): _endpoints_row,
+    ("", "events"): _event_row,
+    ("events.k8s.io", "events"): _event_row,
+    ("", "resourcequotas"): _quota_row,
+    ("apps", "deployments"): _deploy_row,
+    ("apps", "statefulsets"): _statefulset_row,
+    ("apps", "replicasets"): _replicas_row,
+    ("apps", "daemonsets"): _daemonset_row,
+    ("apps", "controllerrevisions"): _controller_revision_row,
+    ("batch", "jobs"): _job_row,
+    ("batch", "cronjobs"): _cronjob_row,
+    ("rbac.authorization.k8s.io", "rolebindings"): _binding_row,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): _binding_row,
+    ("coordination.k8s.io", "leases"): lambda o: [_name(o), _spec(o).get("holderIdentity") or "", _age(o)],
+    ("storage.k8s.io", "storageclasses"): _storage_class_row,
+    ("scheduling.k8s.io", "priorityclasses"): _priority_class_row,
+    ("networking.k8s.io", "ingresses"): _ingress_row,
+    ("networking.k8s.io", "networkpolicies"): lambda o: [
+        _name(o),
+        _selector(_spec(o).get("podSelector") or {}),
+        _age(o),
+    ],
+    ("policy", "poddisruptionbudgets"): _pdb_row,
+    ("discovery.k8s.io", "endpointslices"): _endpoint_slice_row,
 }
+
+
+@functools.cache
+def _builtin_columns() -> dict[str, list[Obj]]:
+    """The column definitions kube-apiserver serves for each built-in resource (names, types, priorities,
+    and descriptions from the API's field docs), captured from upstream by tools/capture_table_columns.py."""
+    loaded: dict[str, list[Obj]] = json.loads(
+        (Path(__file__).parent / "data" / "table_columns.json").read_text()
+    )
+    return loaded
+
+
+def builtin_columns(rt: ResourceType) -> list[Obj]:
+    """A built-in resource's columns; upstream's default (Name, Created At) for kinds without a printer."""
+    return _builtin_columns().get(f"{rt.group}/{rt.plural}") or [NAME_COL, CREATED_AT_COL]
 
 
 def _custom_columns(rt: ResourceType) -> list[Obj]:
@@ -1099,11 +917,8 @@ def table(
             return [_name(o)] + [_cell(jsonpath(o, c["jsonPath"]), c.get("type", "string")) for c in printer]
 
         row_of = custom_row
-    elif rt.key == ("", "pods"):
-        columns = _POD_COLUMNS
-        row_of = _pod_row
-    elif rt.key in _BUILTIN:
-        columns, row_of = _BUILTIN[rt.key]
+    elif rt.key in _ROWS:
+        columns, row_of = builtin_columns(rt), _ROWS[rt.key]
     else:
         # Kinds without a printer (roles, limit ranges, CRDs...): upstream's default table convertor.
         columns = [NAME_COL, CREATED_AT_COL]

@@ -1487,6 +1487,20 @@ def _validate_data_keys(obj: Mapping[str, Any], out: list[Cause], *fields: str) 
             seen.add(key)
 
 
+def _validate_config_map_size(obj: Mapping[str, Any], out: list[Cause]) -> None:
+    """``ValidateConfigMap``: data and binaryData together hold at most 1 MiB (UTF-8 bytes of the strings,
+    decoded bytes of the binary values); the error names the whole object, whose path prints as ``[]``."""
+    total = 0
+    data = obj.get("data")
+    if isinstance(data, dict):
+        total += sum(len(v.encode()) for v in data.values() if isinstance(v, str))
+    binary = obj.get("binaryData")
+    if isinstance(binary, dict):
+        total += sum(len(v) * 3 // 4 - v.count("=") for v in binary.values() if isinstance(v, str))
+    if total > _MAX_SECRET_SIZE:
+        out.append(err_too_long("[]", _MAX_SECRET_SIZE))
+
+
 def _validate_secret(obj: Mapping[str, Any], out: list[Cause]) -> None:
     _validate_data_keys(obj, out, "data")
     data = obj.get("data")
@@ -1584,10 +1598,15 @@ def _semantic(
         _validate_pvc(obj, out)
     elif key == ("", "ConfigMap"):
         _validate_data_keys(obj, out, "data", "binaryData")
+        _validate_config_map_size(obj, out)
     elif key == ("", "Event"):
         _validate_core_event(obj, out)
     elif key == ("", "Secret"):
         _validate_secret(obj, out)
+    elif key == ("", "ResourceQuota"):
+        from kubesim.quota import validate_resource_quota
+
+        out.extend(validate_resource_quota(dict(obj)))
     elif key in (("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole")):
         _validate_rbac_role(obj, out, namespaced=kind == "Role")
     elif key == ("rbac.authorization.k8s.io", "RoleBinding"):

@@ -24,16 +24,20 @@ per resource of spec.hard that something counts: ``0`` when nothing uses it) are
 and ``kubectl describe quota`` show current usage.
 
 Differences from upstream: admission compares against ``spec.hard`` and the live tally, not against the
-quota's last written ``status`` (upstream briefly answers "status unknown for quota" after a quota is
-created, and writes ``status.used`` itself, before the object is stored; here ``status.used`` follows
-right after the write, from the controller). Pods stuck terminating past their grace period still count
-(kubesim's kubelet removes them when the grace period ends). Pod-level ``spec.resources``, in-place
-resize, DRA resource claims, ``LimitedResources`` admission configuration and quota validation
-(``spec.hard`` names against ``spec.scopes``) are not modelled.
+quota's last written ``status`` (upstream enforces ``status.hard``, so a raised limit holds once the
+controller has written it, and writes ``status.used`` itself, before the object is stored; here
+``status.used`` follows right after the write, from the controller). As upstream, a resource served after
+the quota was last fully calculated (a new CRD) is left out of ``status.used`` and refused with ``status
+unknown for quota`` until the next full calculation (spec change, replenishment after a deletion or change
+of a counted object, or the periodic resync); upstream's controller also needs its discovery resync (30 s)
+to learn the resource. Pods stuck terminating past their grace period still count (kubesim's kubelet
+removes them when the grace period ends). Pod-level ``spec.resources``, in-place resize, DRA resource
+claims and the ``LimitedResources`` admission configuration are not modelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -74,9 +78,9 @@ def _quota_spec(obj: Obj) -> Any:
 class _Quota:
     """One ResourceQuota as the controller sees it: parsed hard limits, scopes, and the live usage."""
 
-    __slots__ = ("by_key", "hard", "name", "selectors", "spec", "used")
+    __slots__ = ("by_key", "hard", "known", "name", "selectors", "spec", "used")
 
-    def __init__(self, obj: Obj) -> None:
+    def __init__(self, obj: Obj, served: Callable[[Key], bool]) -> None:
         self.name: str = obj["metadata"]["name"]
         self.spec = _quota_spec(obj)
         self.hard: dict[str, Quantity] = {}
@@ -95,6 +99,14 @@ class _Quota:
         # Per collection, the resource names of spec.hard its objects count for.
         self.by_key: dict[Key, frozenset[str]] = {k: frozenset(v) for k, v in by_key.items()}
         self.used: dict[str, Quantity] = {name: ZERO for names in self.by_key.values() for name in names}
+        # The resources whose usage the last full calculation saw (their collection was served then): what
+        # status.used shows, and what admission can check. A resource served later (a new CRD) joins at the
+        # next full calculation; until then, creates it would count are refused ("status unknown").
+        self.known: frozenset[str] = frozenset()
+        self.recalculate(served)
+
+    def recalculate(self, served: Callable[[Key], bool]) -> None:
+        self.known = frozenset(n for key, names in self.by_key.items() if served(key) for n in names)
 
     def counted(
         self, key: Key, names: frozenset[str], obj: Obj | None, measure: Measure = usage
@@ -107,10 +119,13 @@ class _Quota:
 
 class QuotaController(Controller):
     watches = (QUOTAS, CRDS)
+    # kube-controller-manager's --resource-quota-sync-period: every quota is recalculated this often.
+    resync_period = 300.0
 
     def __init__(self, api: API) -> None:
         super().__init__()
         self.api = api
+        self._resync_handle: asyncio.TimerHandle | None = None
         self._quotas: dict[str, dict[str, _Quota]] = {}  # namespace -> quota name -> quota
         # The usage of the last objects measured, by identity: admission measures the object that the store
         # event then carries, and an update's old object is the previous write's new one. Stored objects
@@ -128,6 +143,28 @@ class QuotaController(Controller):
         self._measured[id(obj)] = (obj, measured)
         return measured
 
+    def _served(self, key: Key) -> bool:
+        return self.api.registry.for_key(key) is not None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().start(loop)
+        self._resync_handle = loop.call_later(self.resync_period, self._resync)
+
+    async def stop(self) -> None:
+        if self._resync_handle is not None:
+            self._resync_handle.cancel()
+        await super().stop()
+
+    def _resync(self) -> None:
+        """The periodic full resync: every quota recalculated (resources served since are counted)."""
+        with self.api.store.lock:
+            for namespace, by_name in self._quotas.items():
+                for name, q in by_name.items():
+                    q.recalculate(self._served)
+                    self.enqueue(QUOTAS, namespace, name)
+        if self._loop is not None:
+            self._resync_handle = self._loop.call_later(self.resync_period, self._resync)
+
     # ------------------------------------------------------------------ usage, from store events
 
     def initial_items(self) -> Iterable[tuple[Key, str, str]]:
@@ -140,10 +177,8 @@ class QuotaController(Controller):
         if key == QUOTAS:
             fresh = self._quota_changed(event)
         elif key == CRDS:
-            # A new or removed resource may be what a count/<resource>.<group> of some quota names.
-            for namespace, by_name in self._quotas.items():
-                for name in by_name:
-                    self.enqueue(QUOTAS, namespace, name)
+            # A resource served or no longer served joins or leaves a quota's status at its next full
+            # calculation, not now (upstream's quota controller does not recalculate quotas on discovery).
             return
         ns = event.obj["metadata"].get("namespace")
         if not ns:
@@ -163,6 +198,9 @@ class QuotaController(Controller):
             for name in names:
                 if name in before or name in after:
                     q.used[name] = q.used[name] - before.get(name, ZERO) + after.get(name, ZERO)
+            if event.type != "ADDED":
+                # Replenishment: a deletion or a change recalculates the quota (admission charged creates).
+                q.recalculate(self._served)
             self.enqueue(QUOTAS, ns, q.name)
 
     def _quota_changed(self, event: Event) -> _Quota | None:
@@ -178,7 +216,7 @@ class QuotaController(Controller):
         current = self._quotas.get(ns, {}).get(name)
         if current is not None and current.spec == _quota_spec(event.obj):
             return None  # a status write, or metadata only
-        q = _Quota(event.obj)
+        q = _Quota(event.obj, self._served)
         store = self.api.store
         for key, names in q.by_key.items():
             if key in IGNORED:
@@ -209,6 +247,10 @@ class QuotaController(Controller):
             missing = constraints(key, names, obj)
             if missing:
                 raise _forbidden(rt, name, f"failed quota: {q.name}: {missing}")
+            if not names <= q.known:
+                raise _forbidden(
+                    rt, name, f"status unknown for quota: {q.name}, resources: {','.join(sorted(names))}"
+                )
             interesting.append((q, names))
         if not interesting:
             return
@@ -237,12 +279,7 @@ class QuotaController(Controller):
     # ------------------------------------------------------------------ status
 
     def _status(self, q: _Quota) -> dict[str, Any]:
-        served = {key: self.api.registry.for_key(key) is not None for key in q.by_key}
-        used = {
-            n: str(q.used[n])
-            for n in sorted(q.used)
-            if served.get(collection_of(n) or ("", ""), False)  # count/<kind> of a kind not served: absent
-        }
+        used = {n: str(q.used[n]) for n in sorted(q.known)}
         return {"hard": {n: str(q.hard[n]) for n in sorted(q.hard)}, "used": used}
 
     async def reconcile(self, key: Key, namespace: str, name: str) -> None:

@@ -169,6 +169,9 @@ class Scheduler(Controller):
                     "reason": reason,
                     "message": message,
                     "source": {},
+                    # As the core API shows an events.k8s.io Event: its zero timestamps are null, not absent.
+                    "firstTimestamp": None,
+                    "lastTimestamp": None,
                     "type": event_type,
                     "eventTime": now_micro(),
                     "action": action,

@@ -1,29 +1,38 @@
 """Storage: a default StorageClass, PVCs bound to provisioned PVs, each PV a directory on the local disk.
 
 What runs here stands for several upstream components at once: the PV controller (binding, phases,
-reclaim), a hostPath-style external provisioner (``kubesim.io/hostpath``), the pvc-protection and
-pv-protection controllers, and the StorageObjectInUseProtection admission plugin.
+reclaim) with its in-tree host-path provisioner (``kubernetes.io/host-path``, as kube-controller-manager
+runs it with ``--enable-hostpath-provisioner``), the pvc-protection and pv-protection controllers, and the
+StorageObjectInUseProtection admission plugin.
 
-- At start, the StorageClass ``standard`` (provisioner ``kubesim.io/hostpath``, annotated as the default
-  class, reclaimPolicy Delete, volumeBindingMode Immediate) is created if absent.
-- A PVC whose class has a kubesim provisioner is provisioned ``bind_delay`` seconds (default 0) after it is
-  first seen: a PV ``pvc-<claim uid>`` whose ``spec.hostPath.path`` is a new directory
-  ``<volumes_dir>/pvc-<claim uid>``, with the claim's request as capacity, its access modes and volume
-  mode, a ``claimRef`` to it, the class's reclaim policy and name. The PV turns Bound, then the claim gets
+- At start, the StorageClass ``standard`` (provisioner ``kubernetes.io/host-path``, annotated as the
+  default class, reclaimPolicy Delete, volumeBindingMode Immediate) is created if absent.
+- A PVC whose class has a kubesim provisioner (``kubernetes.io/host-path``, or the older name
+  ``kubesim.io/hostpath``) is provisioned ``bind_delay`` seconds (default 0) after it is first seen: a PV
+  ``pvc-<claim uid>`` whose ``spec.hostPath.path`` is a new directory ``<volumes_dir>/pvc-<claim uid>``
+  (upstream: ``/tmp/hostpath_pv/<uuid>``), with the claim's request as capacity, its access modes and
+  volume mode, a ``claimRef`` to it, the class's reclaim policy and name, upstream's annotations
+  (``pv.kubernetes.io/provisioned-by``, ``kubernetes.io/createdby``, ``pv.kubernetes.io/bound-by-controller``)
+  and, for reclaimPolicy Delete, the ``kubernetes.io/pv-controller`` finalizer (removed once the volume is
+  deleted). The PV turns Bound, then the claim gets
   ``spec.volumeName``, the binding annotations (``pv.kubernetes.io/bind-completed``,
   ``pv.kubernetes.io/bound-by-controller``, ``volume.kubernetes.io/storage-provisioner`` and its beta
   twin) and, last, status Bound with capacity and access modes — so a client that sees the claim Bound
-  finds the volume and its directory ready. ``WaitForFirstConsumer`` classes provision once a pod that
-  uses the claim exists. A claim that names a PV in ``spec.volumeName`` (static, pre-bound) is bound to
-  it when that PV is free.
+  finds the volume and its directory ready. ``WaitForFirstConsumer`` classes provision once the scheduler
+  has picked a node for a pod that uses the claim (the ``volume.kubernetes.io/selected-node``
+  annotation). A claim that names a PV in ``spec.volumeName`` (static, pre-bound) is bound to it when that
+  PV is free.
 - Claims of a class that is missing, or with another provisioner, stay Pending with the Event upstream
-  posts (ProvisioningFailed, ExternalProvisioning); claims with no class stay Pending (FailedBinding).
+  posts (ProvisioningFailed, ExternalProvisioning; the claim of an external provisioner is annotated with
+  its name); claims with no class stay Pending (FailedBinding).
 - A deleted claim releases its PV: reclaimPolicy Delete removes the PV and its directory; Retain leaves
   the PV ``Released`` with its directory; Recycle empties the directory and makes the PV Available again.
 - PVCs get the ``kubernetes.io/pvc-protection`` finalizer and PVs ``kubernetes.io/pv-protection`` when
   created (a create hook, as the admission plugin does). A deleted PVC keeps its finalizer while a pod
-  that is not terminated (phase neither Succeeded nor Failed) names it in
-  ``spec.volumes[].persistentVolumeClaim.claimName``; a deleted PV keeps it while it is Bound.
+  bound to a node (``spec.nodeName``), whatever its phase, names it in
+  ``spec.volumes[].persistentVolumeClaim.claimName`` (upstream's pvc-protection controller: a kubelet only
+  sees scheduled pods, and a terminated pod keeps its claim until the pod is deleted); a deleted PV keeps
+  it while it is Bound.
 
 ``volume_path(api, namespace, claim_name) -> Path | None`` is the contract with the kubelet:
 
@@ -41,8 +50,7 @@ pv-protection controllers, and the StorageObjectInUseProtection admission plugin
 
 Simplifications: capacity is the request as written (no rounding); no volume expansion,
 snapshots, CSI objects, or selectors/label matching of pre-existing PVs (only ``spec.volumeName``);
-``ReadWriteOnce`` is not enforced across pods (it is per node upstream, and there is one directory);
-unscheduled pods count as users for pvc-protection (upstream counts only pods with a ``nodeName``).
+``ReadWriteOnce`` is not enforced across pods (it is per node upstream, and there is one directory).
 """
 
 from __future__ import annotations
@@ -69,16 +77,21 @@ PVS: Key = ("", "persistentvolumes")
 PODS: Key = ("", "pods")
 STORAGECLASSES: Key = ("storage.k8s.io", "storageclasses")
 
-PROVISIONER = "kubesim.io/hostpath"
+PROVISIONER = "kubernetes.io/host-path"
+# The name kubesim's provisioner had before it took the in-tree provisioner's; still served.
+LEGACY_PROVISIONER = "kubesim.io/hostpath"
 DEFAULT_CLASS = "standard"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
+PV_CONTROLLER_FINALIZER = "kubernetes.io/pv-controller"
+ANN_CREATED_BY = "kubernetes.io/createdby"
 ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
 ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
 PV_CONTROLLER = "persistentvolume-controller"
 
 
@@ -114,10 +127,6 @@ def claims_of(pod: Obj) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _terminated(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
 def _add_finalizer(obj: Obj, finalizer: str) -> None:
     meta = obj.setdefault("metadata", {})
     finalizers = meta.get("finalizers")
@@ -140,7 +149,8 @@ def _protect_pv(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Wri
 class StorageController(Controller):
     """Options (``Cluster(storage={...})``): ``bind_delay`` seconds before a claim is provisioned (0);
     ``default_class``: the name of the default StorageClass created at start (None: create none);
-    ``provisioners``: provisioner names served by kubesim (``kubesim.io/hostpath``)."""
+    ``provisioners``: provisioner names served by kubesim (``kubernetes.io/host-path`` and
+    ``kubesim.io/hostpath``)."""
 
     def __init__(
         self,
@@ -149,7 +159,7 @@ class StorageController(Controller):
         *,
         bind_delay: float = 0.0,
         default_class: str | None = DEFAULT_CLASS,
-        provisioners: Iterable[str] = (PROVISIONER,),
+        provisioners: Iterable[str] = (PROVISIONER, LEGACY_PROVISIONER),
     ) -> None:
         super().__init__()
         self.api = api
@@ -158,7 +168,7 @@ class StorageController(Controller):
         self.default_class = default_class
         self.provisioners = frozenset(provisioners)
         self._opts = WriteOptions(user=SYSTEM)
-        # Which pods (not terminated) use which claims: (namespace, claim) -> pod names, and back.
+        # Which scheduled pods use which claims: (namespace, claim) -> pod names, and back.
         self._claim_users: dict[tuple[str, str], set[str]] = {}
         self._pod_claims: dict[tuple[str, str], tuple[str, ...]] = {}
         self._due: dict[str, float] = {}  # claim uid -> loop time at which it may be provisioned
@@ -242,11 +252,6 @@ class StorageController(Controller):
             pvc = store.get(PVCS, namespace, claim)
             if pvc is not None and pvc["metadata"].get("deletionTimestamp"):
                 self.enqueue(PVCS, namespace, claim)
-        for claim in set(after) - set(before):
-            # A first consumer: WaitForFirstConsumer claims may now be provisioned.
-            pvc = store.get(PVCS, namespace, claim)
-            if pvc is not None and not (pvc.get("spec") or {}).get("volumeName"):
-                self.enqueue(PVCS, namespace, claim)
 
     def _index_pod(self, pod: Obj, *, deleted: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
         meta = pod["metadata"]
@@ -259,7 +264,8 @@ class StorageController(Controller):
                 users.discard(name)
                 if not users:
                     del self._claim_users[(namespace, claim)]
-        after = () if deleted or _terminated(pod) else claims_of(pod)
+        scheduled = bool((pod.get("spec") or {}).get("nodeName"))
+        after = claims_of(pod) if scheduled and not deleted else ()
         if after:
             self._pod_claims[(namespace, name)] = after
             for claim in after:
@@ -267,7 +273,7 @@ class StorageController(Controller):
         return before, after
 
     def in_use(self, namespace: str, claim: str) -> bool:
-        """Whether a pod that is not terminated names the claim."""
+        """Whether a pod bound to a node names the claim."""
         return bool(self._claim_users.get((namespace, claim)))
 
     # ------------------------------------------------------------------ reconcile
@@ -298,6 +304,7 @@ class StorageController(Controller):
             if updated is None:
                 return
             pvc = updated
+            meta = pvc["metadata"]
         spec = pvc.get("spec") or {}
         phase = (pvc.get("status") or {}).get("phase")
         volume_name = spec.get("volumeName")
@@ -339,6 +346,13 @@ class StorageController(Controller):
             return
         provisioner = str(sc.get("provisioner") or "")
         if provisioner not in self.provisioners:
+            # As upstream's PV controller: the claim names its provisioner, for the external one to find.
+            annotations = dict(meta.get("annotations") or {})
+            if annotations.get(ANN_STORAGE_PROVISIONER) != provisioner:
+                annotations[ANN_STORAGE_PROVISIONER] = provisioner
+                annotations[ANN_BETA_STORAGE_PROVISIONER] = provisioner
+                if self._write(pvc_rt, {**pvc, "metadata": {**meta, "annotations": annotations}}) is None:
+                    return
             self._announce(
                 pvc,
                 "Normal",
@@ -348,7 +362,9 @@ class StorageController(Controller):
                 "the provisioner is running and correctly registered.",
             )
             return
-        if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not self.in_use(namespace, name):
+        # Delayed binding: provisioned once the scheduler has picked a node for a pod of the claim.
+        selected = (meta.get("annotations") or {}).get(ANN_SELECTED_NODE)
+        if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not selected:
             self._announce(
                 pvc,
                 "Normal",
@@ -383,7 +399,7 @@ class StorageController(Controller):
         pv_spec: dict[str, Any] = {
             "capacity": {"storage": storage},
             "accessModes": list(spec.get("accessModes") or ()),
-            "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
+            "hostPath": {"path": str(path), "type": ""},
             "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy") or "Delete",
             "storageClassName": sc["metadata"]["name"],
             "volumeMode": spec.get("volumeMode") or "Filesystem",
@@ -391,12 +407,17 @@ class StorageController(Controller):
         }
         if sc.get("mountOptions"):
             pv_spec["mountOptions"] = list(sc["mountOptions"])
-        body = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": pv_name, "annotations": {ANN_PROVISIONED_BY: provisioner}},
-            "spec": pv_spec,
+        metadata: Obj = {
+            "name": pv_name,
+            "annotations": {
+                ANN_CREATED_BY: "hostpath-dynamic-provisioner",
+                ANN_BOUND_BY_CONTROLLER: "yes",
+                ANN_PROVISIONED_BY: provisioner,
+            },
         }
+        if pv_spec["persistentVolumeReclaimPolicy"] == "Delete":
+            metadata["finalizers"] = [PV_CONTROLLER_FINALIZER]
+        body = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": metadata, "spec": pv_spec}
         try:
             return self.api.create(self._rt("", "persistentvolumes"), "", body, self._opts)
         except ApiError as exc:
@@ -477,8 +498,8 @@ class StorageController(Controller):
                 updated,
                 "Normal",
                 "ProvisioningSucceeded",
-                f"Successfully provisioned volume {pv_meta['name']}",
-                provisioner,
+                f"Successfully provisioned volume {pv_meta['name']} using {provisioner}",
+                PV_CONTROLLER,
             )
 
     def _sync_volume(self, name: str) -> None:
@@ -504,12 +525,9 @@ class StorageController(Controller):
             updated = self._set_status(pv_rt, pv, {"phase": "Available", "lastPhaseTransitionTime": now()})
             pv, phase = (updated or pv), "Available"
         meta = pv["metadata"]
-        if (
-            meta.get("deletionTimestamp")
-            and PV_PROTECTION in (meta.get("finalizers") or ())
-            and phase != "Bound"
-        ):
-            self._remove_finalizer(pv_rt, pv, PV_PROTECTION)
+        ours = {PV_PROTECTION, PV_CONTROLLER_FINALIZER} & set(meta.get("finalizers") or ())
+        if meta.get("deletionTimestamp") and ours and phase != "Bound":
+            self._remove_finalizers(pv_rt, pv, ours)
 
     def _release(self, pv_rt: ResourceType, pv: Obj) -> Obj | None:
         """The claim is gone: apply the reclaim policy. Returns the PV's new state (None: it is gone)."""
@@ -526,8 +544,6 @@ class StorageController(Controller):
         policy = spec.get("persistentVolumeReclaimPolicy") or "Retain"
         directory = self._own_directory(pv)
         if policy == "Delete":
-            if pv["metadata"].get("deletionTimestamp"):
-                return pv
             if directory is None:
                 self._announce(
                     pv,
@@ -539,6 +555,8 @@ class StorageController(Controller):
                 )
                 return self._set_status(pv_rt, pv, {"phase": "Failed", "lastPhaseTransitionTime": now()})
             shutil.rmtree(directory, ignore_errors=True)
+            if pv["metadata"].get("deletionTimestamp"):
+                return pv  # already deleted: its finalizers go next
             try:
                 deleted, removed = self.api.delete(
                     pv_rt, "", name, {"preconditions": {"uid": pv["metadata"]["uid"]}}, self._opts
@@ -595,8 +613,11 @@ class StorageController(Controller):
         return self._write(rt, {**obj, "status": status}, "status")
 
     def _remove_finalizer(self, rt: ResourceType, obj: Obj, finalizer: str) -> None:
+        self._remove_finalizers(rt, obj, {finalizer})
+
+    def _remove_finalizers(self, rt: ResourceType, obj: Obj, gone: set[str]) -> None:
         meta = dict(obj["metadata"])
-        finalizers = [f for f in meta.get("finalizers") or () if f != finalizer]
+        finalizers = [f for f in meta.get("finalizers") or () if f not in gone]
         if finalizers:
             meta["finalizers"] = finalizers
         else:

@@ -5,6 +5,7 @@ The suite asserts what a real API server answers (Kubernetes 1.34); the helpers 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -220,6 +221,22 @@ def api_exception_body(exc: Any) -> dict[str, Any]:
     """The Status object carried by an official client's ApiException."""
     body: dict[str, Any] = json.loads(exc.body)
     return body
+
+
+@contextlib.contextmanager
+def idle_node(cluster: Cluster, name: str) -> Iterator[str]:
+    """A Node no kubelet runs and no scheduler uses (``unschedulable``), deleted afterwards. Pods bound to it
+    by ``spec.nodeName`` count as scheduled (pvc-protection) and keep the status the test writes. It must
+    exist: upstream's pod garbage collector deletes pods bound to nodes that do not."""
+    resp = http(
+        cluster, "POST", "/api/v1/nodes", {"metadata": {"name": name}, "spec": {"unschedulable": True}}
+    )
+    assert resp.status == 201, resp.body
+    try:
+        yield name
+    finally:
+        resp = http(cluster, "DELETE", f"/api/v1/nodes/{name}")
+        assert resp.status in (200, 404), resp.body
 
 
 # ------------------------------------------------------------------------------------------ binaries

@@ -190,7 +190,7 @@ def test_cluster_wide_lists(cluster: ClusterUnderTest, path: str) -> None:
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 AGE = re.compile(r"^[0-9]+s$")  # the age of an object created a moment ago
 DATE = "<creationTimestamp>"  # the object's creationTimestamp, as the default table shows it
-ANY = "<any>"  # written by a controller upstream (kubesim runs no such controller); see the case
+ANY = "<any>"  # not pinned: an allocated cluster IP, or written by a controller upstream (see the case)
 _CONTAINER = {"name": "c", "image": "busybox:1.36"}
 _TEMPLATE = {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [_CONTAINER]}}
 _SELECTOR = {"matchLabels": {"app": "a"}}
@@ -252,6 +252,38 @@ TABLE_CASES = [
         ["svc", "ClusterIP", "None", "<none>", "80/TCP,53/UDP", AGE, "<none>"],
     ),
     TableCase(
+        "services-selector",
+        "/api/v1/namespaces/{ns}/services",
+        {
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        [NAME, _c("Type"), _c("Cluster-IP"), _c("External-IP"), _c("Port(s)"), AGE_C, SELECTOR_W],
+        ["web", "ClusterIP", ANY, "<none>", "80/TCP", AGE, "app=a"],
+    ),
+    TableCase(
+        "services-loadbalancer",
+        "/api/v1/namespaces/{ns}/services",
+        # No node ports: the cell shows none. No load balancer controller runs: the address is pending.
+        {
+            "metadata": {"name": "lb"},
+            "spec": {
+                "type": "LoadBalancer",
+                "allocateLoadBalancerNodePorts": False,
+                "ports": [{"port": 82, "protocol": "UDP"}],
+            },
+        },
+        [NAME, _c("Type"), _c("Cluster-IP"), _c("External-IP"), _c("Port(s)"), AGE_C, SELECTOR_W],
+        ["lb", "LoadBalancer", ANY, "<pending>", "82/UDP", AGE, "<none>"],
+    ),
+    TableCase(
+        "services-externalname",
+        "/api/v1/namespaces/{ns}/services",
+        {"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "example.com"}},
+        [NAME, _c("Type"), _c("Cluster-IP"), _c("External-IP"), _c("Port(s)"), AGE_C, SELECTOR_W],
+        ["ext", "ExternalName", "<none>", "example.com", "<none>", AGE, "<none>"],
+    ),
+    TableCase(
         "pods",
         "/api/v1/namespaces/{ns}/pods",
         # No scheduler of that name: the pod stays Pending on both backends.
@@ -268,6 +300,19 @@ TABLE_CASES = [
             _c("Readiness Gates", priority=1),
         ],
         ["pod", "0/1", "Pending", "0", AGE, "<none>", "<none>", "<none>", "<none>"],
+    ),
+    TableCase(
+        "podtemplates",
+        "/api/v1/namespaces/{ns}/podtemplates",
+        {
+            "metadata": {"name": "pt"},
+            "template": {
+                "metadata": {"labels": {"app": "a", "tier": "b"}},
+                "spec": {"containers": [_CONTAINER, {"name": "d", "image": "nginx:1.27"}]},
+            },
+        },
+        [NAME, _c("Containers"), _c("Images"), _c("Pod Labels")],
+        ["pt", "c,d", "busybox:1.36,nginx:1.27", "app=a,tier=b"],
     ),
     TableCase(
         "persistentvolumeclaims",
@@ -370,6 +415,16 @@ TABLE_CASES = [
         },
         [NAME, _c("Endpoints"), AGE_C],
         ["ep", "10.0.0.1:80", AGE],
+    ),
+    TableCase(
+        "endpoints-more",
+        "/api/v1/namespaces/{ns}/endpoints",
+        {
+            "metadata": {"name": "many"},
+            "subsets": [{"addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 5)], "ports": [{"port": 80}]}],
+        },
+        [NAME, _c("Endpoints"), AGE_C],
+        ["many", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 1 more...", AGE],
     ),
     TableCase(
         "deployments",
@@ -536,6 +591,19 @@ TABLE_CASES = [
         ["ing", "<none>", "a.example.com", "", "80", AGE],
     ),
     TableCase(
+        "ingresses-tls",
+        "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+        {
+            "metadata": {"name": "tls"},
+            "spec": {
+                "tls": [{"hosts": ["a.example.com"]}],
+                "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}],
+            },
+        },
+        [NAME, _c("Class"), _c("Hosts"), _c("Address"), _c("Ports"), AGE_C],
+        ["tls", "<none>", "a.example.com,b.example.com", "", "80, 443", AGE],
+    ),
+    TableCase(
         "networkpolicies",
         "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
         {"metadata": {"name": "np"}, "spec": {"podSelector": _SELECTOR}},
@@ -543,11 +611,33 @@ TABLE_CASES = [
         ["np", "app=a", AGE],
     ),
     TableCase(
+        "networkpolicies-expressions",
+        "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+        {
+            "metadata": {"name": "np2"},
+            "spec": {
+                "podSelector": {
+                    **_SELECTOR,
+                    "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}],
+                }
+            },
+        },
+        [NAME, _c("Pod-Selector"), AGE_C],
+        ["np2", "app=a,tier in (a,b)", AGE],
+    ),
+    TableCase(
         "poddisruptionbudgets",
         "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
         {"metadata": {"name": "pdb"}, "spec": {"minAvailable": 1, "selector": _SELECTOR}},
         [NAME, _c("Min Available"), _c("Max Unavailable"), _c("Allowed Disruptions", "integer"), AGE_C],
         ["pdb", "1", "N/A", 0, AGE],
+    ),
+    TableCase(
+        "poddisruptionbudgets-max-unavailable",
+        "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
+        {"metadata": {"name": "pdb2"}, "spec": {"maxUnavailable": "25%", "selector": _SELECTOR}},
+        [NAME, _c("Min Available"), _c("Max Unavailable"), _c("Allowed Disruptions", "integer"), AGE_C],
+        ["pdb2", "N/A", "25%", 0, AGE],
     ),
     TableCase(
         "endpointslices",
@@ -593,6 +683,13 @@ TABLE_CASES = [
         {"metadata": {"name": "{ns}-pc"}, "value": 1000, "preemptionPolicy": "Never"},
         [NAME, _c("Value", "integer"), _c("Global-Default", "boolean"), AGE_C, _c("PreemptionPolicy")],
         ["{ns}-pc", 1000, False, AGE, "Never"],
+    ),
+    TableCase(
+        "priorityclasses-default-policy",
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+        {"metadata": {"name": "{ns}-pc2"}, "value": 10},
+        [NAME, _c("Value", "integer"), _c("Global-Default", "boolean"), AGE_C, _c("PreemptionPolicy")],
+        ["{ns}-pc2", 10, False, AGE, "PreemptLowerPriority"],
     ),
     TableCase(
         "clusterroles",

@@ -1,8 +1,8 @@
 """Issue 2, behaviour 7: lists (paging, selectors, resourceVersion=0) and watches (resume, bookmarks,
 selector transitions, timeouts, 410 Expired).
 
-Upstream's root-CA publisher writes a ConfigMap ``kube-root-ca.crt`` in every namespace at a time of its own
-(kubesim has none): the helpers leave it out of what they compare."""
+The root-CA publisher (upstream's, and kubesim's) writes a ConfigMap ``kube-root-ca.crt`` in every namespace
+at a time of its own: the helpers leave it out of what they compare."""
 
 from __future__ import annotations
 

@@ -8,20 +8,21 @@ import json
 import select
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import pytest
 import yaml
 
-import kubesim
+from tests.clusters import ClusterUnderTest
 
-from .conformance_support import GROUP, ROOT, WIDGETS, Tool, make_tool, to_yaml, widget, widget_crd
-
-NS = "default"
+from .conformance_support import GROUP, ROOT, WIDGETS, Tool, http, make_tool, to_yaml, widget, widget_crd
+from .conftest import wait_for
 
 
 @pytest.fixture
-def kubectl(cluster: kubesim.Cluster, tmp_path: Path) -> Tool:
+def kubectl(cluster: ClusterUnderTest, tmp_path: Path) -> Tool:
+    """kubectl with the admin kubeconfig whose default namespace is the test's."""
     return make_tool("kubectl", cluster.kubeconfig, tmp_path)
 
 
@@ -29,22 +30,42 @@ def _rows(output: str) -> list[list[str]]:
     return [line.split() for line in output.strip().splitlines()]
 
 
-def test_version_get_and_api_resources(kubectl: Tool) -> None:
+def test_version_get_and_api_resources(kubectl: Tool, ns: str) -> None:
     version = yaml.safe_load(kubectl("version", "-o", "yaml"))
     assert version["serverVersion"]["minor"] == "34"
+    # Other tests' namespaces may be listed too (upstream serves a whole session).
     names = [row[0] for row in _rows(kubectl("get", "namespaces"))[1:]]
-    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+    assert {"default", "kube-node-lease", "kube-public", "kube-system", ns} <= set(names)
+    assert names == sorted(names)
     resources = kubectl("api-resources")
     pods = next(row for row in _rows(resources) if row[0] == "pods")
     assert pods == ["pods", "po", "v1", "true", "Pod"]
     assert "apps/v1" in kubectl("api-versions").split()
 
 
+def _instance_yaml() -> str:
+    """The announcement's instance, in the kubeconfig's namespace (the fixture names ``default``)."""
+    doc = yaml.safe_load((ROOT / "fixtures" / "instance.yaml").read_text())
+    del doc["metadata"]["namespace"]
+    return to_yaml(doc)
+
+
+def _explained(kubectl: Tool, *args: str) -> str:
+    """``kubectl explain`` once the server publishes the schema: a CRD's OpenAPI is published
+    asynchronously after the CRD is Established (kube-apiserver's CRD OpenAPI controllers)."""
+
+    def attempt() -> str | None:
+        proc = kubectl.run("explain", *args, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    return wait_for(attempt, timeout=30, interval=0.2, what=f"kubectl explain {' '.join(args)}")
+
+
 def test_apply_project_crds_and_get_printer_columns(kubectl: Tool) -> None:
     out = kubectl("apply", "-f", str(ROOT / "crds"))
     assert "customresourcedefinition.apiextensions.k8s.io/jupyternotebookinstances.kadense.io created" in out
-    kubectl("wait", "--for=condition=Established", "crd/jupyternotebookinstances.kadense.io", "--timeout=10s")
-    assert "created" in kubectl("apply", "-f", str(ROOT / "fixtures" / "instance.yaml"))
+    kubectl("wait", "--for=condition=Established", "crd/jupyternotebookinstances.kadense.io", "--timeout=30s")
+    assert "created" in kubectl("apply", "-f", "-", input=_instance_yaml())
     header, row = _rows(kubectl("get", "jupyternotebookinstances"))
     assert header == ["NAME", "TEMPLATE", "USER", "READY", "REASON", "ADDRESS", "AGE"]
     assert row[:3] == ["8dc366d8a0f05869bfdb6e7eb3d83f65", "default-template", "jovyan"]
@@ -83,18 +104,22 @@ def test_apply_project_crds_and_get_printer_columns(kubectl: Tool) -> None:
     assert "unchanged" in kubectl("apply", "-f", str(ROOT / "crds"))
 
 
-def test_printer_columns_of_a_custom_resource(kubectl: Tool) -> None:
+def test_printer_columns_of_a_custom_resource(cluster: ClusterUnderTest, kubectl: Tool, ns: str) -> None:
     kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
+    kubectl("wait", "--for=condition=Established", f"crd/{WIDGETS}.{GROUP}", "--timeout=30s")
     kubectl("apply", "-f", "-", input=to_yaml(widget("w", size=4, color="green")))
     header, row = _rows(kubectl("get", "widgets"))
     assert header == ["NAME", "SIZE", "COLOR", "PHASE", "AGE"]
     assert row[:3] == ["w", "4", "green"]
-    assert row[3] == "<none>" or len(row) == 4
+    assert len(row) == 4  # the missing phase is a null cell, which kubectl prints as nothing
+    columns, rows = _table(cluster, f"/apis/{GROUP}/v1/namespaces/{ns}/{WIDGETS}")
+    assert columns == ["Name", "Size", "Color", "Phase", "Age"]
+    assert rows[0][:4] == ["w", 4, "green", None]
 
 
 def test_explain(kubectl: Tool) -> None:
     kubectl("apply", "-f", str(ROOT / "crds"))
-    out = kubectl("explain", "jupyternotebookinstance.spec.template")
+    out = _explained(kubectl, "jupyternotebookinstance.spec.template")
     assert "KIND:       JupyterNotebookInstance" in out
     assert "name\t<string> -required-" in out
     assert "Which JupyterNotebookTemplate to render." in out
@@ -102,22 +127,22 @@ def test_explain(kubectl: Tool) -> None:
     assert "FIELD: image <string>" in pods
 
 
-def test_client_side_apply_updates(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_client_side_apply_updates(kubectl: Tool, client: kubernetes.client.ApiClient, ns: str) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1", "b": "2"}}
     assert "configmap/cfg created" in kubectl("apply", "-f", "-", input=to_yaml(cm))
     cm["data"] = {"a": "changed"}
     assert "configmap/cfg configured" in kubectl("apply", "-f", "-", input=to_yaml(cm))
-    live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS)
+    live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", ns)
     assert live.data == {"a": "changed"}  # b removed: it was in the last-applied configuration
     assert "kubectl.kubernetes.io/last-applied-configuration" in live.metadata.annotations
 
 
-def test_server_side_apply(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_server_side_apply(kubectl: Tool, client: kubernetes.client.ApiClient, ns: str) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}}
     assert "configmap/cfg serverside-applied" in kubectl(
         "apply", "--server-side", "-f", "-", input=to_yaml(cm)
     )
-    live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS)
+    live = kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", ns)
     (entry,) = live.metadata.managed_fields
     assert (entry.manager, entry.operation) == ("kubectl", "Apply")
     other = {**cm, "data": {"a": "2"}}
@@ -136,10 +161,10 @@ def test_server_side_apply(kubectl: Tool, client: kubernetes.client.ApiClient) -
         "-",
         input=to_yaml(other),
     )
-    assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS).data == {"a": "2"}
+    assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", ns).data == {"a": "2"}
     # Server-side dry run changes nothing.
     kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-", input=to_yaml(cm))
-    assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", NS).data == {"a": "2"}
+    assert kubernetes.client.CoreV1Api(client).read_namespaced_config_map("cfg", ns).data == {"a": "2"}
 
 
 def test_server_side_apply_of_crds_and_custom_resources(kubectl: Tool) -> None:
@@ -149,7 +174,7 @@ def test_server_side_apply_of_crds_and_custom_resources(kubectl: Tool) -> None:
     assert kubectl("get", "widget", "w", "-o", "jsonpath={.spec.size}/{.spec.color}") == "2/blue"
 
 
-def test_wait_for_condition_and_delete(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_wait_for_condition_and_delete(kubectl: Tool, client: kubernetes.client.ApiClient, ns: str) -> None:
     kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
     kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
     waiter = subprocess.Popen(
@@ -163,7 +188,7 @@ def test_wait_for_condition_and_delete(kubectl: Tool, client: kubernetes.client.
     custom.patch_namespaced_custom_object_status(
         GROUP,
         "v1",
-        NS,
+        ns,
         WIDGETS,
         "w",
         {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
@@ -189,65 +214,69 @@ def test_delete_crds_removes_their_objects(kubectl: Tool) -> None:
     )
 
 
-def test_auth_can_i(cluster: kubesim.Cluster, kubectl: Tool, tmp_path: Path) -> None:
+def test_auth_can_i(cluster: ClusterUnderTest, kubectl: Tool, tmp_path: Path, ns: str) -> None:
     assert kubectl("auth", "can-i", "create", "pods").strip() == "yes"
     kubectl("create", "serviceaccount", "robot")
-    sa = "--as=system:serviceaccount:default:robot"
+    sa = f"--as=system:serviceaccount:{ns}:robot"
     proc = kubectl.run("auth", "can-i", "list", "pods", sa, check=False)
     assert (proc.returncode, proc.stdout.strip()) == (1, "no")
     kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
-    kubectl("create", "rolebinding", "robot-reads", "--role=pod-reader", "--serviceaccount=default:robot")
+    kubectl("create", "rolebinding", "robot-reads", "--role=pod-reader", f"--serviceaccount={ns}:robot")
     assert kubectl("auth", "can-i", "list", "pods", sa).strip() == "yes"
     assert kubectl.run("auth", "can-i", "delete", "pods", sa, check=False).stdout.strip() == "no"
     # The ServiceAccount's own kubeconfig (a bearer token over TLS).
     (tmp_path / "robot").mkdir()
     robot = make_tool("kubectl", cluster.kubeconfig_for("robot"), tmp_path / "robot")
     assert robot("auth", "can-i", "list", "pods").strip() == "yes"
-    assert robot("get", "pods").strip() == "" or "No resources found" in robot.run("get", "pods").stderr
+    listed = robot.run("get", "pods")
+    assert (listed.stdout, listed.stderr) == ("", f"No resources found in {ns} namespace.\n")
     denied = robot.run("get", "secrets", check=False)
     assert denied.returncode == 1
     assert (
-        'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:default:robot" '
-        'cannot list resource "secrets" in API group "" in the namespace "default"'
+        f'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:{ns}:robot" '
+        f'cannot list resource "secrets" in API group "" in the namespace "{ns}"'
     ) in denied.stderr
 
 
-def test_imperative_creates_send_protobuf(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_imperative_creates_send_protobuf(
+    kubectl: Tool, client: kubernetes.client.ApiClient, ns: str
+) -> None:
     core = kubernetes.client.CoreV1Api(client)
-    kubectl("create", "namespace", "team")
-    kubectl("create", "configmap", "cfg", "-n", "team", "--from-literal=a=b", "--from-literal=c=")
-    assert core.read_namespaced_config_map("cfg", "team").data == {"a": "b", "c": ""}
-    kubectl("create", "secret", "generic", "pw", "-n", "team", "--from-literal=password=s3cret")
-    secret = core.read_namespaced_secret("pw", "team")
+    kubectl("create", "namespace", f"{ns}-more")
+    assert core.read_namespace(f"{ns}-more").status.phase == "Active"
+    kubectl("create", "configmap", "cfg", "--from-literal=a=b", "--from-literal=c=")
+    assert core.read_namespaced_config_map("cfg", ns).data == {"a": "b", "c": ""}
+    kubectl("create", "secret", "generic", "pw", "--from-literal=password=s3cret")
+    secret = core.read_namespaced_secret("pw", ns)
     assert secret.type == "Opaque"
     assert secret.data == {"password": "czNjcmV0"}
-    kubectl("create", "deployment", "web", "-n", "team", "--image=nginx:1.27", "--replicas=0")
-    deploy = kubernetes.client.AppsV1Api(client).read_namespaced_deployment("web", "team")
+    kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=0")
+    deploy = kubernetes.client.AppsV1Api(client).read_namespaced_deployment("web", ns)
     assert deploy.spec.replicas == 0
     assert deploy.spec.template.spec.containers[0].image == "nginx:1.27"
     assert deploy.spec.selector.match_labels == {"app": "web"}
-    kubectl("create", "serviceaccount", "robot", "-n", "team")
-    token = kubectl("create", "token", "robot", "-n", "team").strip()
+    kubectl("create", "serviceaccount", "robot")
+    token = kubectl("create", "token", "robot").strip()
     assert token.count(".") == 2  # a JWT
     # Inline (embedded) structs: protobuf nests them, JSON flattens them.
-    kubectl("create", "ingress", "ing", "-n", "team", "--rule=example.com/app=web:8080")
-    ingress = kubernetes.client.NetworkingV1Api(client).read_namespaced_ingress("ing", "team")
+    kubectl("create", "ingress", "ing", "--rule=example.com/app=web:8080")
+    ingress = kubernetes.client.NetworkingV1Api(client).read_namespaced_ingress("ing", ns)
     assert ingress.spec.rules[0].http.paths[0].backend.service.port.number == 8080
     kubectl("create", "priorityclass", "high", "--value=1000")
-    kubectl("create", "cronjob", "tick", "-n", "team", "--image=busybox:1.36", "--schedule=*/5 * * * *")
-    kubectl("create", "job", "once", "-n", "team", "--image=busybox:1.36", "--", "true")
-    job = kubernetes.client.BatchV1Api(client).read_namespaced_job("once", "team")
+    kubectl("create", "cronjob", "tick", "--image=busybox:1.36", "--schedule=*/5 * * * *")
+    kubectl("create", "job", "once", "--image=busybox:1.36", "--", "true")
+    job = kubernetes.client.BatchV1Api(client).read_namespaced_job("once", ns)
     assert job.spec.template.spec.containers[0].command == ["true"]
 
 
-def test_label_annotate_patch_and_scale(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_label_annotate_patch_and_scale(kubectl: Tool, client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
     kubectl("create", "configmap", "cfg", "--from-literal=a=b")
     kubectl("label", "configmap", "cfg", "tier=web")
     kubectl("annotate", "configmap", "cfg", "note=hello")
     kubectl("patch", "configmap", "cfg", "--type=merge", "-p", '{"data":{"c":"d"}}')
     kubectl("patch", "configmap", "cfg", "--type=json", "-p", '[{"op":"remove","path":"/data/a"}]')
-    cm = core.read_namespaced_config_map("cfg", NS)
+    cm = core.read_namespaced_config_map("cfg", ns)
     assert cm.metadata.labels == {"tier": "web"}
     assert cm.metadata.annotations == {"note": "hello"}
     assert cm.data == {"c": "d"}
@@ -262,7 +291,7 @@ def test_label_annotate_patch_and_scale(kubectl: Tool, client: kubernetes.client
     )
     assert proc.returncode != 0
     kubectl("label", "configmap", "cfg", "tier-")
-    assert not core.read_namespaced_config_map("cfg", NS).metadata.labels
+    assert not core.read_namespaced_config_map("cfg", ns).metadata.labels
     kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
     kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
     kubectl("scale", f"{WIDGETS}/w", "--replicas=3")
@@ -315,7 +344,7 @@ def test_strict_validation_by_default(kubectl: Tool) -> None:
     assert "configmap/x created" in out.stdout
 
 
-def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient, ns: str) -> None:
     proc = subprocess.Popen(
         [kubectl.path, "get", "configmaps", "--watch-only", "-o", "name"],
         env=kubectl.env,
@@ -328,7 +357,7 @@ def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient
         lines: list[str] = []
         # kubectl starts its watch after its own list: keep creating until one shows up.
         for i in range(50):
-            core.create_namespaced_config_map(NS, {"metadata": {"name": f"w{i}"}})
+            core.create_namespaced_config_map(ns, {"metadata": {"name": f"w{i}"}})
             ready, _, _ = select.select([proc.stdout], [], [], 0.1)
             if ready:
                 assert proc.stdout is not None
@@ -341,10 +370,10 @@ def test_watch_prints_changes(kubectl: Tool, client: kubernetes.client.ApiClient
         proc.communicate(timeout=10)
 
 
-def test_describe_and_events(kubectl: Tool, client: kubernetes.client.ApiClient) -> None:
+def test_describe_and_events(kubectl: Tool, client: kubernetes.client.ApiClient, ns: str) -> None:
     core = kubernetes.client.CoreV1Api(client)
     core.create_namespaced_pod(
-        NS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
     )
     out = kubectl("describe", "pod", "p")
     assert "Name:" in out
@@ -379,3 +408,32 @@ def test_openapi_v2_protobuf(kubectl: Tool) -> None:
     assert "created" in kubectl("apply", "-f", "-", input=to_yaml(widget("w")))
     explained = kubectl("explain", "--output=plaintext-openapiv2", "widgets.spec.size")
     assert "FIELD:    size <integer>" in explained
+
+
+def _table(cluster: ClusterUnderTest, path: str) -> tuple[list[str], list[list[Any]]]:
+    resp = http(cluster, "GET", path, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    assert resp.status == 200, resp.body
+    table = resp.json()
+    return [c["name"] for c in table["columnDefinitions"]], [row["cells"] for row in table["rows"]]
+
+
+def test_get_shows_wide_columns_with_o_wide(kubectl: Tool) -> None:
+    """kubectl prints a Table's priority-0 columns, and the others with ``-o wide`` (the columns and cells of
+    every built-in kind: test_conformance_discovery.py's test_builtin_tables)."""
+    kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=0")
+    assert _rows(kubectl("get", "deployment", "web"))[0] == [
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "AGE",
+    ]
+    wide = _rows(kubectl("get", "deployment", "web", "-o", "wide"))
+    assert wide[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide[1][5:] == ["nginx", "nginx:1.27", "app=web"]
+    # The default class is marked in its Name cell.
+    assert _rows(kubectl("get", "storageclass", "standard"))[1][:3] == [
+        "standard",
+        "(default)",
+        "kubernetes.io/host-path",
+    ]

@@ -121,6 +121,8 @@ def test_pod_runs_with_status_and_events(node: NodeCluster, core: Any, ns: str) 
     assert scheduled["action"] == "Binding"
     assert not (scheduled.get("source") or {}).get("component")
     assert scheduled["eventTime"]
+    # The core API shows their zero timestamps as null, keys present (kubespawner sorts events by them).
+    assert (scheduled["firstTimestamp"], scheduled["lastTimestamp"]) == (None, None)
     started = evs["Started"]
     assert started["source"] == {"component": "kubelet", "host": node.node_name}
     assert (started["reportingComponent"], started["reportingInstance"]) == ("kubelet", node.node_name)

@@ -1,24 +1,29 @@
 """What kube-apiserver refuses that is easy to get past a lenient fake: volume sub-paths leaving their volume
-(422 Invalid from pod validation), request bodies over ``MaxRequestBodyBytes`` (413 before decoding) and
-objects over etcd's request limit (a 500 carrying etcd's message)."""
+(422 Invalid from pod validation), request bodies over ``MaxRequestBodyBytes`` (3 MiB: 413 before decoding),
+ConfigMaps over 1 MiB (422), and objects over etcd's request limit (1.5 MiB: a 500 carrying etcd's message;
+over 2 MiB the API server's etcd client refuses to send the request). Tests with lowered limits use
+kubesim's options (``max_request_body_bytes``, ``max_object_bytes``), kubesim only."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
 import kubesim
+from tests.clusters import ClusterUnderTest
+from tests.conftest import wait_until
 
 from .conformance_support import GROUP, WIDGETS, api_exception_body, ssl_context, widget, widget_crd
 from .conformance_support import http as request
 
-NS = "default"
+NS = "default"  # of the kubesim-only tests
 MiB = 1024 * 1024
 # Lowered limits for most tests, above what kubesim itself stores (its largest bootstrap object is ~4.5 kB).
 BODY_LIMIT = 32 * 1024
@@ -58,11 +63,11 @@ def _invalid(exc: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
     ],
 )
 def test_sub_path_leaving_the_volume_is_invalid(
-    sim_client: kubernetes.client.ApiClient, sim: kubesim.Cluster, sub_path: str, detail: str
+    client: kubernetes.client.ApiClient, ns: str, sub_path: str, detail: str
 ) -> None:
-    core = kubernetes.client.CoreV1Api(sim_client)
+    core = kubernetes.client.CoreV1Api(client)
     with pytest.raises(ApiException) as exc:
-        core.create_namespaced_pod(NS, _pod("escape", {"subPath": sub_path}))
+        core.create_namespaced_pod(ns, _pod("escape", {"subPath": sub_path}))
     status = _invalid(exc)
     # Upstream names the field without the mount's index (ValidateVolumeMounts hands the list's path to
     # validateLocalDescendingPath); kubectl prints exactly this line.
@@ -75,20 +80,20 @@ def test_sub_path_leaving_the_volume_is_invalid(
             "field": "spec.containers[0].volumeMounts.subPath",
         }
     ]
-    assert sim.get("pods", "escape", NS) is None
+    assert not core.list_namespaced_pod(ns, field_selector="metadata.name=escape").items
 
 
-def test_sub_path_inside_the_volume_is_accepted(sim_client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(sim_client)
+def test_sub_path_inside_the_volume_is_accepted(client: kubernetes.client.ApiClient, ns: str) -> None:
+    core = kubernetes.client.CoreV1Api(client)
     for i, sub_path in enumerate(("ana", "users/ana/./work", "..ana", "ana..", "a..b/c")):
-        pod = core.create_namespaced_pod(NS, _pod(f"ok-{i}", {"subPath": sub_path}))
+        pod = core.create_namespaced_pod(ns, _pod(f"ok-{i}", {"subPath": sub_path}))
         assert pod.spec.containers[0].volume_mounts[0].sub_path == sub_path
 
 
-def test_sub_path_expr_of_an_init_container(sim_client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(sim_client)
+def test_sub_path_expr_of_an_init_container(client: kubernetes.client.ApiClient, ns: str) -> None:
+    core = kubernetes.client.CoreV1Api(client)
     with pytest.raises(ApiException) as exc:
-        core.create_namespaced_pod(NS, _pod("init", {"subPathExpr": "$(POD_NAME)/../x"}, init=True))
+        core.create_namespaced_pod(ns, _pod("init", {"subPathExpr": "$(POD_NAME)/../x"}, init=True))
     causes = _invalid(exc)["details"]["causes"]
     assert causes == [
         {
@@ -98,7 +103,7 @@ def test_sub_path_expr_of_an_init_container(sim_client: kubernetes.client.ApiCli
         }
     ]
     with pytest.raises(ApiException) as exc:
-        core.create_namespaced_pod(NS, _pod("both", {"subPath": "a", "subPathExpr": "$(POD_NAME)"}))
+        core.create_namespaced_pod(ns, _pod("both", {"subPath": "a", "subPathExpr": "$(POD_NAME)"}))
     assert _invalid(exc)["details"]["causes"] == [
         {
             "reason": "FieldValueInvalid",
@@ -108,14 +113,14 @@ def test_sub_path_expr_of_an_init_container(sim_client: kubernetes.client.ApiCli
     ]
 
 
-def test_ephemeral_containers_may_not_use_sub_paths(sim_client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(sim_client)
-    core.create_namespaced_pod(NS, _pod("debugged", {}))
+def test_ephemeral_containers_may_not_use_sub_paths(client: kubernetes.client.ApiClient, ns: str) -> None:
+    core = kubernetes.client.CoreV1Api(client)
+    core.create_namespaced_pod(ns, _pod("debugged", {}))
     debug = {"name": "debug", "image": "busybox:1.36", "volumeMounts": [{"name": "home", "mountPath": "/d"}]}
     with pytest.raises(ApiException) as exc:
         core.patch_namespaced_pod_ephemeralcontainers(
             "debugged",
-            NS,
+            ns,
             {
                 "spec": {
                     "ephemeralContainers": [
@@ -135,15 +140,15 @@ def test_ephemeral_containers_may_not_use_sub_paths(sim_client: kubernetes.clien
         ),
     ]
     pod = core.patch_namespaced_pod_ephemeralcontainers(
-        "debugged", NS, {"spec": {"ephemeralContainers": [debug]}}
+        "debugged", ns, {"spec": {"ephemeralContainers": [debug]}}
     )
     assert [c.name for c in pod.spec.ephemeral_containers] == ["debug"]
 
 
 def test_workload_pod_templates_are_checked_on_create_and_patch(
-    sim_client: kubernetes.client.ApiClient,
+    client: kubernetes.client.ApiClient, ns: str
 ) -> None:
-    apps = kubernetes.client.AppsV1Api(sim_client)
+    apps = kubernetes.client.AppsV1Api(client)
     template = _pod("ignored", {"subPath": "ana"})
     del template["apiVersion"], template["kind"]
     template["metadata"] = {"labels": {"app": "nb"}}
@@ -153,7 +158,7 @@ def test_workload_pod_templates_are_checked_on_create_and_patch(
         "metadata": {"name": "nb"},
         "spec": {"selector": {"matchLabels": {"app": "nb"}}, "template": template},
     }
-    apps.create_namespaced_deployment(NS, deployment)
+    apps.create_namespaced_deployment(ns, deployment)
     patch = {
         "spec": {
             "template": {
@@ -166,7 +171,7 @@ def test_workload_pod_templates_are_checked_on_create_and_patch(
         }
     }
     with pytest.raises(ApiException) as exc:
-        apps.patch_namespaced_deployment("nb", NS, patch)
+        apps.patch_namespaced_deployment("nb", ns, patch)
     status = _invalid(exc)
     assert status["message"].startswith('Deployment.apps "nb" is invalid: ')
     assert status["details"]["causes"] == [
@@ -176,7 +181,7 @@ def test_workload_pod_templates_are_checked_on_create_and_patch(
             "field": "spec.template.spec.containers[0].volumeMounts.subPath",
         }
     ]
-    stored = apps.read_namespaced_deployment("nb", NS)
+    stored = apps.read_namespaced_deployment("nb", ns)
     assert stored.spec.template.spec.containers[0].volume_mounts[0].sub_path == "ana"
 
 
@@ -244,17 +249,23 @@ def test_413_comes_before_decoding(small_cluster: kubesim.Cluster) -> None:
     assert resp.json()["reason"] == "RequestEntityTooLarge"
 
 
-def _chunked_post(sim: kubesim.Cluster, path: str, chunks: list[bytes]) -> tuple[int, dict[str, Any]]:
+class _Server(Protocol):
+    url: str
+    admin_token: str
+    ca_file: str
+
+
+def _chunked_post(server: _Server, path: str, chunks: list[bytes]) -> tuple[int, dict[str, Any]]:
     """A POST with ``Transfer-Encoding: chunked`` (no Content-Length), as streaming clients send."""
-    host, port = sim.url.split("://")[1].rsplit(":", 1)
+    host, port = server.url.split("://")[1].rsplit(":", 1)
     conn: http.client.HTTPConnection
-    if sim.url.startswith("https"):
-        conn = http.client.HTTPSConnection(host, int(port), context=ssl_context(sim), timeout=10)
+    if server.url.startswith("https"):
+        conn = http.client.HTTPSConnection(host, int(port), context=ssl_context(server), timeout=30)
     else:
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
         headers = {
-            "Authorization": f"Bearer {sim.admin_token}",
+            "Authorization": f"Bearer {server.admin_token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
@@ -281,17 +292,59 @@ def test_chunked_body_over_the_limit_is_413(small_cluster: kubesim.Cluster) -> N
     assert answer["metadata"]["name"] == "streamed"
 
 
-def test_default_body_limit_is_three_mebibytes(sim: kubesim.Cluster) -> None:
-    """Exactly 3145728 bytes pass (padding JSON with whitespace keeps the object small), one more is 413."""
-    assert sim.max_request_body_bytes == 3 * MiB == 3145728
-    path = f"/api/v1/namespaces/{NS}/configmaps"
-    doc = json.dumps(_config_map("padded", 10)).encode()
-    at_limit = doc + b" " * (3 * MiB - len(doc))
-    assert request(sim, "POST", path, at_limit).status == 201
-    doc = json.dumps(_config_map("padded-2", 10)).encode()
-    resp = request(sim, "POST", path, doc + b" " * (3 * MiB + 1 - len(doc)))
-    assert resp.status == 413
-    assert resp.json()["message"] == "Request entity too large: limit is 3145728"
+def _padded(doc: dict[str, Any], size: int) -> bytes:
+    """The JSON of ``doc`` padded with whitespace to ``size`` bytes: a big body holding a small object."""
+    raw = json.dumps(doc).encode()
+    return raw + b" " * (size - len(raw))
+
+
+def test_default_body_limit_is_three_mebibytes(cluster: ClusterUnderTest, ns: str) -> None:
+    """Exactly 3145728 bytes pass, one more is 413, on every write and whatever the body holds."""
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    too_large = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Request entity too large: limit is 3145728",
+        "reason": "RequestEntityTooLarge",
+        "code": 413,
+    }
+    assert (
+        request(cluster, "POST", path, _padded(_config_map("padded", 10), 3 * MiB), timeout=60).status == 201
+    )
+    over = 3 * MiB + 1
+    writes: list[tuple[str, str, bytes, str]] = [
+        ("POST", path, _padded(_config_map("padded-2", 10), over), "application/json"),
+        ("POST", path, b"{" * over, "application/json"),  # not even JSON: refused before decoding
+        ("PUT", f"{path}/padded", _padded(_config_map("padded", 20), over), "application/json"),
+        ("PATCH", f"{path}/padded", _padded({"data": {"more": "y"}}, over), "application/merge-patch+json"),
+        ("DELETE", f"{path}/padded", _padded({"preconditions": {"uid": "u"}}, over), "application/json"),
+    ]
+    for method, target, body, content_type in writes:
+        resp = request(cluster, method, target, body, content_type=content_type, timeout=60)
+        assert (resp.status, resp.json()) == (413, too_large), (method, target)
+    chunks = _padded(_config_map("streamed", 10), over)
+    status, answer = _chunked_post(cluster, path, [chunks[i : i + MiB] for i in range(0, len(chunks), MiB)])
+    assert (status, answer) == (413, too_large)
+    assert request(cluster, "GET", f"{path}/padded").json()["data"] == {"blob": "x" * 10}
+    assert request(cluster, "GET", f"{path}/padded-2").status == 404
+
+
+def test_config_map_over_one_mebibyte_is_invalid(client: kubernetes.client.ApiClient, ns: str) -> None:
+    core = kubernetes.client.CoreV1Api(client)
+    with pytest.raises(ApiException) as exc:
+        core.create_namespaced_config_map(ns, _config_map("big", MiB + 1))
+    status = _invalid(exc)
+    assert status["message"] == 'ConfigMap "big" is invalid: []: Too long: may not be more than 1048576 bytes'
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 1048576 bytes",
+            "field": "[]",
+        }
+    ]
+    core.create_namespaced_config_map(ns, _config_map("fits", MiB - 100))
 
 
 # ------------------------------------------------------------------------------------------ object size
@@ -335,18 +388,41 @@ def test_object_over_the_storage_limit_fails_like_etcd(
     assert after.metadata.resource_version == stored.metadata.resource_version
 
 
-def test_default_object_limit_is_etcds(sim_client: kubernetes.client.ApiClient, sim: kubesim.Cluster) -> None:
-    """A custom resource (stored as JSON upstream too) of 1.4 MiB is stored, one of 1.6 MiB is not; both
-    bodies are under the 3 MiB request limit."""
-    assert sim.max_object_bytes == 1536 * 1024 == 1572864
-    kubernetes.client.ApiextensionsV1Api(sim_client).create_custom_resource_definition(widget_crd())
-    custom = kubernetes.client.CustomObjectsApi(sim_client)
-    fits = custom.create_namespaced_custom_object(
-        GROUP, "v1", NS, WIDGETS, widget("fits", extra={"blob": "x" * int(1.4 * MiB)})
-    )
+def _establish(client: kubernetes.client.ApiClient, crd: dict[str, Any]) -> None:
+    ext = kubernetes.client.ApiextensionsV1Api(client)
+    ext.create_custom_resource_definition(crd)
+
+    def established() -> bool:
+        conditions = ext.read_custom_resource_definition(crd["metadata"]["name"]).status.conditions
+        return any(c.type == "Established" and c.status == "True" for c in conditions or ())
+
+    wait_until(established, 30, message=f"{crd['metadata']['name']} established")
+
+
+def test_default_object_limit_is_etcds(client: kubernetes.client.ApiClient, ns: str) -> None:
+    """A custom resource (stored as JSON upstream too) of 1.4 MiB is stored, one of 1.6 MiB is not; over
+    2 MiB the etcd client refuses to send the request. All bodies are under the 3 MiB request limit."""
+    _establish(client, widget_crd())
+    custom = kubernetes.client.CustomObjectsApi(client)
+
+    def create(name: str, size: float, **options: Any) -> Any:
+        body = widget(name, extra={"blob": "x" * int(size * MiB)})
+        return custom.create_namespaced_custom_object(GROUP, "v1", ns, WIDGETS, body, **options)
+
+    fits = create("fits", 1.4)
     assert len(fits["spec"]["extra"]["blob"]) == int(1.4 * MiB)
     with pytest.raises(ApiException) as exc:
-        custom.create_namespaced_custom_object(
-            GROUP, "v1", NS, WIDGETS, widget("too-big", extra={"blob": "x" * int(1.6 * MiB)})
-        )
+        create("too-big", 1.6)
     _etcd_too_large(exc)
+    assert create("too-big", 1.6, dry_run="All")["metadata"]["name"] == "too-big"  # never reaches etcd
+    with pytest.raises(ApiException) as exc:
+        create("far-too-big", 2.1)
+    assert exc.value.status == 500, exc.value.body
+    status = api_exception_body(exc.value)
+    assert set(status) == {"kind", "apiVersion", "metadata", "status", "message", "code"}
+    # The size is the etcd request's (the object's encoding, its key, framing): kubesim estimates it.
+    assert re.fullmatch(
+        r"rpc error: code = ResourceExhausted desc = trying to send message larger than max "
+        r"\(22\d{5} vs\. 2097152\)",
+        status["message"],
+    ), status["message"]
