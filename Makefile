@@ -18,12 +18,12 @@ PYTEST_ARGS ?=
 # The Kubernetes axis (make test-matrix): one release per minor, from `k8s-local versions`; test-upstream
 # runs one (K8S_VERSION, default k8s-local's own).
 K8S_VERSION ?=
-MATRIX_TESTS := tests/integration/kubesim/test_conformance_*.py tests/integration/operator tests/e2e
+MATRIX_TESTS := tests/integration/kubesim tests/integration/operator tests/e2e
 # uv uses the Python it is given; it never downloads one.
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: all test lint type imports pytest demo clean unit integration e2e bench k8s venv lock \
-	test-jupyterhub5 test-upstream test-matrix
+	test-jupyterhub5 test-jupyterhub6 test-upstream test-matrix
 
 all: test
 
@@ -60,11 +60,13 @@ venv: $(STAMP)
 # LOCK_ARGS=` keeps the current pins and only adds what pyproject.toml gained). The dev lock comes first:
 # the operator's and the hub image's locks are held to it, so the images run what the tests ran.
 LOCK_ARGS ?= --upgrade
-COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-	--override requirements/overrides.txt $(LOCK_ARGS)
+# The development locks leave out what requirements/overrides.txt names (install them with --no-deps); the
+# images' locks are complete.
+COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS)
+DEV_COMPILE = $(COMPILE) --override requirements/overrides.txt
 lock: $(STAMP)
-	$(COMPILE) pyproject.toml --extra dev -o $(LOCK)
-	$(COMPILE) pyproject.toml --extra dev -c requirements/jupyterhub5.in -o $(LOCK_JUPYTERHUB5)
+	$(DEV_COMPILE) pyproject.toml --extra dev -o $(LOCK)
+	$(DEV_COMPILE) pyproject.toml --extra dev -c requirements/jupyterhub5.in -o $(LOCK_JUPYTERHUB5)
 	$(COMPILE) pyproject.toml --extra operator -c $(LOCK) -o requirements/operator.txt
 	$(COMPILE) pyproject.toml --extra spawner -c $(LOCK_JUPYTERHUB5) -o requirements/spawner-jupyterhub5.txt
 	$(COMPILE) requirements/build.in -o requirements/build.txt
@@ -99,19 +101,26 @@ integration: $(STAMP) k8s
 e2e: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-# The spawner's unit tests and the e2e suite on JupyterHub 5 (its hub and its jupyterhub-singleuser).
+# The spawner's unit tests and the e2e suite on each JupyterHub (its hub and its jupyterhub-singleuser): 6
+# in .venv (make test runs them there too), 5 in .venv-jupyterhub5.
+test-jupyterhub6: $(STAMP) $(NODE_STAMP) k8s
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest $(JUPYTERHUB_TESTS) $(PYTEST_ARGS)
+
+
 test-jupyterhub5: $(VENV_JUPYTERHUB5)/.installed $(NODE_STAMP) k8s
 	PATH="$(CURDIR)/$(VENV_JUPYTERHUB5)/bin:$$PATH" $(VENV_JUPYTERHUB5)/bin/pytest $(JUPYTERHUB_TESTS) \
 		$(PYTEST_ARGS)
 
-# The conformance suite, the operator's integration tests and the e2e suite on one upstream release
-# (K8S_VERSION=v1.35.8), with the kubectl of its minor: the upstream half only (-k upstream).
+# The conformance suite (kubesim's, held to upstream: tests/integration/kubesim), the operator's integration
+# tests and the e2e suite on one upstream release (K8S_VERSION=v1.35.8), with the kubectl of its minor: the
+# upstream half only (--upstream-only).
 test-upstream: $(STAMP) $(NODE_STAMP)
 	$(BIN)/k8s-local build $(if $(K8S_VERSION),--version $(K8S_VERSION))
 	$(BIN)/python tools/fetch_k8s_binaries.py $(if $(K8S_VERSION),--kubernetes $(K8S_VERSION)) \
 		--dest $(VENV)/kubernetes/$(or $(K8S_VERSION),default)
 	JUPYTERNETES_K8S_VERSION="$(K8S_VERSION)" JUPYTERNETES_TOOLS="$(CURDIR)/$(VENV)/kubernetes/$(or $(K8S_VERSION),default)" \
-		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest --backends=upstream -k upstream $(MATRIX_TESTS) $(PYTEST_ARGS)
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest --backends=upstream --upstream-only \
+		$(MATRIX_TESTS) $(PYTEST_ARGS)
 
 # test-upstream on each of the four newest minors, one after the other (each release is built once, then
 # cached); every minor runs even when one fails, and the failures are named at the end.

@@ -28,7 +28,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--strict-skips",
         action="store_true",
         default=False,
-        help="a skipped test fails unless tests/allowed-skips.toml names it with its reason (.ci/run sets it)",
+        help="a skipped test fails unless tests/allowed-skips.toml names it with its reason "
+        "(.ci/run sets it)",
+    )
+    parser.addoption(
+        "--upstream-only",
+        action="store_true",
+        default=False,
+        help="deselect every test that does not run on the upstream backend (the test matrix: each minor "
+        "runs the suites' upstream half)",
     )
     parser.addoption(
         "--k8s-version",
@@ -95,11 +103,26 @@ def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
     return params
 
 
+BACKEND_PARAMS = ("cluster", "node_backend", "backend")  # the fixtures a test's backend comes through
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the kubesim-only cases of an unchosen backend, and with --upstream-only every test not
+    parametrized with the upstream backend."""
     unchosen = [item for item in items if "backend_not_chosen" in item.keywords]
     if unchosen:
         config.hook.pytest_deselected(items=unchosen)
         items[:] = [item for item in items if "backend_not_chosen" not in item.keywords]
+    if not config.getoption("--upstream-only"):
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_upstream = any(params.get(name) == "upstream" for name in BACKEND_PARAMS)
+        (keep if on_upstream else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def wait_until(

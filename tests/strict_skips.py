@@ -77,8 +77,8 @@ class StrictSkips:
         reason = _skip_reason(report.longrepr)
         report.outcome = "failed"
         report.longrepr = (
-            f"skipped under --strict-skips ({reason}), and {self.allowlist.name} does not allow it: make what "
-            f"is missing available, or add the test there with the reason it may skip"
+            f"skipped under --strict-skips ({reason}), and {self.allowlist.name} does not allow it: make "
+            "what is missing available, or add the test there with the reason it may skip"
         )
         self.refused.append(f"{report.nodeid}: {reason}")
 
