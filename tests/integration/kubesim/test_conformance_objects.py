@@ -502,7 +502,7 @@ def test_an_events_unset_go_struct_fields_are_served(cluster: ClusterUnderTest, 
     status, plain = cluster.request("POST", f"/api/v1/namespaces/{ns}/events", legacy)
     assert status == 201, plain
     for event in (created, cluster.request("GET", f"/api/v1/namespaces/{ns}/events/scheduled.1")[1]):
-        assert event["firstTimestamp"] is None and event["lastTimestamp"] is None, event
+        assert (event["firstTimestamp"], event["lastTimestamp"]) == (None, None), event
         assert event["source"] == {}, event
         assert event["eventTime"] == now, event
     assert plain["eventTime"] is None, plain
