@@ -23,16 +23,17 @@ COPY pyproject.toml README.md ./
 COPY requirements/build.txt requirements/operator.txt requirements/spawner-jupyterhub5.txt ./requirements/
 COPY operator ./operator
 # The wheel is built with the locked build backend (no isolated build env resolving its own); the hub stage
-# gets it with the spawner's lock, resolved against the hub image's JupyterHub (5.4.4).
+# gets it with the spawner's lock, resolved against the hub image's JupyterHub (5.4.4). The operator's venv
+# has no pip (and no setuptools): the build venv's pip installs into it.
 RUN python -m venv /opt/build \
     && /opt/build/bin/python -m pip install --require-hashes --no-deps -r requirements/build.txt \
     && /opt/build/bin/python -m pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
     && cp requirements/spawner-jupyterhub5.txt /wheels/requirements-spawner.txt \
-    && python -m venv /opt/jupyternetes \
-    && /opt/jupyternetes/bin/python -m pip install --require-hashes --no-deps -r requirements/operator.txt \
-    && /opt/jupyternetes/bin/python -m pip install --no-deps /wheels/jupyternetes-*.whl \
-    && /opt/jupyternetes/bin/python -m pip check \
-    && /opt/jupyternetes/bin/python -m pip uninstall --yes pip \
+    && python -m venv --without-pip /opt/jupyternetes \
+    && /opt/build/bin/python -m pip --python /opt/jupyternetes/bin/python install --require-hashes --no-deps \
+       -r requirements/operator.txt \
+    && /opt/build/bin/python -m pip --python /opt/jupyternetes/bin/python install --no-deps /wheels/jupyternetes-*.whl \
+    && /opt/build/bin/python -m pip --python /opt/jupyternetes/bin/python check \
     && /opt/jupyternetes/bin/python -m compileall -q /opt/jupyternetes/lib
 
 # ------------------------------------------------------------------------------------------- operator
