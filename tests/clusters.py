@@ -71,6 +71,14 @@ class ClusterUnderTest:
     def upstream(self) -> bool:
         return self.backend == "upstream"
 
+    @property
+    def release(self) -> Release:
+        """The Kubernetes release the cluster serves: upstream's build (the test matrix runs several), or
+        the one kubesim emulates (k8s-local's default)."""
+        if self.plane is not None and self.plane.binaries is not None:
+            return Release.parse(self.plane.binaries.version)
+        return Release.parse(k8slocal.DEFAULT_VERSION)
+
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
             self._ssl = ssl.create_default_context(cafile=self.ca_file)
