@@ -79,6 +79,11 @@ class ClusterUnderTest:
             return Release.parse(self.plane.binaries.version)
         return Release.parse(k8slocal.DEFAULT_VERSION)
 
+    def upstream_since(self, minor: int) -> bool:
+        """Upstream at ``1.<minor>`` or later: where a test's expectation follows a change of upstream's
+        behaviour in that minor (kubesim emulates 1.34; the test matrix runs the newer minors too)."""
+        return self.upstream and self.release.minor >= minor
+
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
             self._ssl = ssl.create_default_context(cafile=self.ca_file)

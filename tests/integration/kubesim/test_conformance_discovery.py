@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections.abc import Callable
@@ -664,6 +665,16 @@ def _fill(value: Any, ns: str, now: str) -> Any:
     return value
 
 
+def _as_upstream_prints(cluster: ClusterUnderTest, case: TableCase) -> TableCase:
+    """The case as the cluster's release prints it: from 1.35 a ServiceAccount has no Secrets column."""
+    if case.id == "serviceaccounts" and cluster.upstream_since(35):
+        keep = [i for i, column in enumerate(case.columns) if column[0] != "Secrets"]
+        return dataclasses.replace(
+            case, columns=[case.columns[i] for i in keep], cells=[case.cells[i] for i in keep]
+        )
+    return case
+
+
 @pytest.mark.parametrize("case", TABLE_CASES, ids=[c.id for c in TABLE_CASES])
 def test_builtin_tables(
     cluster: ClusterUnderTest, ns: str, case: TableCase, wait_for: Callable[..., Any]
@@ -686,6 +697,7 @@ def test_builtin_tables(
     table = resp.json()
     assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
     columns = [(c["name"], c["type"], c["format"], c["priority"]) for c in table["columnDefinitions"]]
+    case = _as_upstream_prints(cluster, case)
     assert columns == case.columns
     (row,) = table["rows"]
     assert row["object"]["kind"] == "PartialObjectMetadata"
