@@ -11,21 +11,29 @@ ARG PYTHON_IMAGE=python:3.12.14-slim@sha256:e5c9fa26ffb76e11e0f054f30dc2523a2f96
 ARG HUB_IMAGE=quay.io/jupyterhub/k8s-hub:4.3.3
 
 # ---------------------------------------------------------------------------------------------- build
-# Builds the project's wheel, and a virtualenv with the operator and its dependencies (all of them ship
-# wheels: no compiler is needed here either).
+# Builds the project's wheel, and a virtualenv with the operator and its dependencies, all from the lock
+# (requirements/, docs/versions.md): exact versions, every file hash-checked, nothing resolved here. Every
+# dependency ships wheels: no compiler is needed.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/build.txt requirements/operator.txt requirements/spawner-jupyterhub5.txt ./requirements/
 COPY operator ./operator
-# requirements-{operator,spawner}.txt pin the project to the exact wheel just built.
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
-    && python -c "import pathlib; w = next(pathlib.Path('/wheels').glob('jupyternetes-*.whl')); v = w.name.split('-')[1]; [pathlib.Path(f'/wheels/requirements-{x}.txt').write_text(f'jupyternetes[{x}]=={v}\\n') for x in ('operator', 'spawner')]" \
-    && python -m venv /opt/jupyternetes \
-    && /opt/jupyternetes/bin/python -m pip install --find-links /wheels -r /wheels/requirements-operator.txt \
-    && /opt/jupyternetes/bin/python -m pip uninstall --yes pip \
+# The wheel is built with the locked build backend (no isolated build env resolving its own); the hub stage
+# gets it with the spawner's lock, resolved against the hub image's JupyterHub (5.4.4). The operator's venv
+# has no pip (and no setuptools): the build venv's pip installs into it.
+RUN python -m venv /opt/build \
+    && /opt/build/bin/python -m pip install --require-hashes --no-deps -r requirements/build.txt \
+    && /opt/build/bin/python -m pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && cp requirements/spawner-jupyterhub5.txt /wheels/requirements-spawner.txt \
+    && python -m venv --without-pip /opt/jupyternetes \
+    && /opt/build/bin/python -m pip --python /opt/jupyternetes/bin/python install --require-hashes --no-deps \
+       -r requirements/operator.txt \
+    && /opt/build/bin/python -m pip --python /opt/jupyternetes/bin/python install --no-deps /wheels/jupyternetes-*.whl \
+    && /opt/build/bin/python -m pip --python /opt/jupyternetes/bin/python check \
     && /opt/jupyternetes/bin/python -m compileall -q /opt/jupyternetes/lib
 
 # ------------------------------------------------------------------------------------------- operator
@@ -55,8 +63,12 @@ LABEL org.opencontainers.image.title="jupyternetes-hub" \
       org.opencontainers.image.licenses="Apache-2.0"
 USER 0
 COPY --from=build /wheels /tmp/wheels
-# The project's own wheel, by its exact version; its dependencies as the hub image's pip resolves them.
-RUN python3 -m pip install --no-cache-dir --find-links /tmp/wheels -r /tmp/wheels/requirements-spawner.txt \
+# The spawner's dependencies as the lock names them for this image's JupyterHub (the versions the spawner's
+# tests and the e2e suite ran with: make test-jupyterhub5), hash-checked; then the project's wheel alone;
+# then pip check, so a conflict with a package of the base image fails the build.
+RUN python3 -m pip install --no-cache-dir --require-hashes --no-deps -r /tmp/wheels/requirements-spawner.txt \
+    && python3 -m pip install --no-cache-dir --no-deps /tmp/wheels/jupyternetes-*.whl \
+    && python3 -m pip check \
     && rm -rf /tmp/wheels \
     && python3 -c "import jupyternetes.spawner"
 # The hub image's own non-root user (jovyan).

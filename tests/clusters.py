@@ -29,6 +29,7 @@ import pytest
 
 import k8slocal
 import kubesim
+from k8slocal.versions import Release
 from kubesim import kubeconfig as kubeconfigs
 
 BACKENDS = ("kubesim", "upstream")
@@ -69,6 +70,19 @@ class ClusterUnderTest:
     @property
     def upstream(self) -> bool:
         return self.backend == "upstream"
+
+    @property
+    def release(self) -> Release:
+        """The Kubernetes release the cluster serves: upstream's build (the test matrix runs several), or
+        the one kubesim emulates (k8s-local's default)."""
+        if self.plane is not None and self.plane.binaries is not None:
+            return Release.parse(self.plane.binaries.version)
+        return Release.parse(k8slocal.DEFAULT_VERSION)
+
+    def upstream_since(self, minor: int) -> bool:
+        """Upstream at ``1.<minor>`` or later: where a test's expectation follows a change of upstream's
+        behaviour in that minor (kubesim emulates 1.34; the test matrix runs the newer minors too)."""
+        return self.upstream and self.release.minor >= minor
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -222,10 +236,22 @@ class Upstream:
             time.sleep(0.05)
 
 
+def k8s_version(config: pytest.Config) -> str:
+    """The upstream release the session runs: --k8s-version, else $JUPYTERNETES_K8S_VERSION, else
+    k8s-local's default (make test-matrix and tox's upstream-1.3N set the variable)."""
+    chosen = config.getoption("--k8s-version") or os.environ.get("JUPYTERNETES_K8S_VERSION") or ""
+    if not chosen.strip():
+        return k8slocal.DEFAULT_VERSION
+    try:
+        return Release.parse(chosen).tag
+    except ValueError as exc:
+        raise pytest.UsageError(f"--k8s-version / JUPYTERNETES_K8S_VERSION: {exc}") from exc
+
+
 def require_upstream(config: pytest.Config) -> None:
     """Upstream needs Go to build its binaries (or binaries in the cache). Without them the upstream half
     of the suite is skipped with the reason, and under CI it fails: CI must run both backends."""
-    if k8slocal.find() is not None:
+    if k8slocal.find(k8s_version(config)) is not None:
         return
     import shutil
 
@@ -242,14 +268,17 @@ def require_upstream(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def upstream(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     require_upstream(request.config)
-    binaries = k8slocal.find()
+    version = k8s_version(request.config)
+    binaries = k8slocal.find(version)
     if binaries is None:  # `make test` builds them first (make k8s); a bare pytest run builds here
         capture = request.config.pluginmanager.get_plugin("capturemanager")
         with capture.global_and_fixture_disabled():
-            binaries = k8slocal.ensure()
+            binaries = k8slocal.ensure(version)
     state = tmp_path_factory.mktemp("k8s-local")
     # One node running the fake runtime, as kubesim.Cluster() has: pods are scheduled and "run".
-    with k8slocal.ControlPlane(state_dir=state, binaries=binaries, nodes=1, runtime="fake") as plane:
+    with k8slocal.ControlPlane(
+        version=version, state_dir=state, binaries=binaries, nodes=1, runtime="fake"
+    ) as plane:
         up = Upstream(plane, {})
         up.baseline = up.cluster_scoped()
         yield up

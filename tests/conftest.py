@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests import strict_skips
 from tests.clusters import BACKENDS, backends, cluster, ns, upstream
 
 __all__ = ["cluster", "ns", "upstream"]  # fixtures shared by every layer (tests/clusters.py)
@@ -20,7 +21,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cluster",
         choices=("sim", "kind"),
         default="sim",
-        help="where e2e tests run: kubesim (default) or a kind cluster from $KUBECONFIG (GitHub Actions)",
+        help="where e2e tests run: the local stacks (default) or a kind cluster from $KUBECONFIG "
+        "(GitHub Actions)",
+    )
+    parser.addoption(
+        "--strict-skips",
+        action="store_true",
+        default=False,
+        help="a skipped test fails unless tests/allowed-skips.toml names it with its reason "
+        "(.ci/run sets it)",
+    )
+    parser.addoption(
+        "--upstream-only",
+        action="store_true",
+        default=False,
+        help="deselect every test that does not run on the upstream backend (the test matrix: each minor "
+        "runs the suites' upstream half)",
+    )
+    parser.addoption(
+        "--k8s-version",
+        default=None,
+        help="the upstream Kubernetes release the upstream backend runs (built with k8s-local; default: "
+        "$JUPYTERNETES_K8S_VERSION, else k8s-local's own)",
     )
     parser.addoption(
         "--backends",
@@ -31,7 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sim_only: runs only against kubesim")
+    if config.getoption("--strict-skips"):
+        allowlist = strict_skips.ALLOWLIST
+        plugin = strict_skips.StrictSkips(strict_skips.load_allowlist(allowlist), allowlist)
+        config.pluginmanager.register(plugin, "strict-skips")
     config.addinivalue_line(
         "markers",
         "kubesim_diverges(reason): kubesim knowingly differs from upstream here (docs/kubesim.md, "
@@ -78,21 +103,26 @@ def backend_params(metafunc: pytest.Metafunc) -> list[Any]:
     return params
 
 
+BACKEND_PARAMS = ("cluster", "node_backend", "backend")  # the fixtures a test's backend comes through
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the kubesim-only cases of an unchosen backend, and with --upstream-only every test not
+    parametrized with the upstream backend."""
     unchosen = [item for item in items if "backend_not_chosen" in item.keywords]
     if unchosen:
         config.hook.pytest_deselected(items=unchosen)
         items[:] = [item for item in items if "backend_not_chosen" not in item.keywords]
-    cluster = config.getoption("--cluster")
+    if not config.getoption("--upstream-only"):
+        return
+    keep, drop = [], []
     for item in items:
-        if "kind" in item.keywords and cluster != "kind":
-            item.add_marker(
-                pytest.mark.skip(
-                    reason="needs a kind cluster (Docker); runs in GitHub Actions with --cluster=kind"
-                )
-            )
-        if "sim_only" in item.keywords and cluster != "sim":
-            item.add_marker(pytest.mark.skip(reason="exercises kubesim internals; runs with --cluster=sim"))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_upstream = any(params.get(name) == "upstream" for name in BACKEND_PARAMS)
+        (keep if on_upstream else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def wait_until(

@@ -24,7 +24,13 @@ def _operator_namespace(explicit: str | None) -> str:
 def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
-    from jupyternetes import handlers
+    from jupyternetes.kopf_internals import KopfInternalsChanged
+
+    try:
+        from jupyternetes import handlers  # checks kopf's internals as it patches them
+    except KopfInternalsChanged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     from jupyternetes.adapters.reconciler import OperatorConfig
     from jupyternetes.core.resources import parse_group_resource
 

@@ -94,6 +94,8 @@ class StackOptions:
     hub_name: str = "hub"
     # "kubesim" (the simulated cluster, in this process) or "upstream" (k8s-local, built from source).
     cluster: str = "kubesim"
+    # The upstream release (k8s-local builds it; the test matrix runs each minor); "": k8s-local's default.
+    kubernetes_version: str = ""
 
 
 def singleuser_command() -> list[str]:
@@ -104,10 +106,12 @@ def singleuser_command() -> list[str]:
 
 
 def find_tool(name: str) -> str:
-    """kubectl or helm: the one ``make venv`` fetched next to this Python, else one on $PATH."""
-    beside = Path(sys.executable).parent / name
-    if os.access(beside, os.X_OK):
-        return str(beside)
+    """kubectl or helm: the one in $JUPYTERNETES_TOOLS (the test matrix's kubectl of the minor under test),
+    the one ``make venv`` fetched next to this Python, else one on $PATH."""
+    for directory in (os.environ.get("JUPYTERNETES_TOOLS", ""), str(Path(sys.executable).parent)):
+        candidate = Path(directory) / name
+        if directory and os.access(candidate, os.X_OK):
+            return str(candidate)
     found = shutil.which(name)
     if found:
         return found
@@ -220,12 +224,19 @@ class UpstreamCluster:
     """k8s-local with one kubesim kubelet node (process runtime), with the few helpers the stack uses of a
     kubesim.Cluster: an admin kubeconfig, TokenRequest tokens, kubeconfigs for tokens."""
 
-    def __init__(self, state_dir: Path, kubelet: dict[str, Any], say: Callable[[str], None]) -> None:
+    def __init__(
+        self, state_dir: Path, kubelet: dict[str, Any], say: Callable[[str], None], version: str = ""
+    ) -> None:
         import k8slocal
 
         flags = [f"--kubelet-option={key}={json.dumps(value)}" for key, value in kubelet.items()]
         self.plane = k8slocal.ControlPlane(
-            state_dir=state_dir, nodes=1, runtime="process", kubelet_flags=flags, progress=say
+            version=version or k8slocal.DEFAULT_VERSION,
+            state_dir=state_dir,
+            nodes=1,
+            runtime="process",
+            kubelet_flags=flags,
+            progress=say,
         )
 
     @property
@@ -339,7 +350,9 @@ class Stack:
             os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
         if self.opts.cluster == "upstream":
             self.say("starting upstream Kubernetes (k8s-local; a cold build of the binaries takes minutes)")
-            self.cluster = UpstreamCluster(self.state_dir / "cluster", dict(self.opts.kubelet), self.say)
+            self.cluster = UpstreamCluster(
+                self.state_dir / "cluster", dict(self.opts.kubelet), self.say, self.opts.kubernetes_version
+            )
             self.cluster.__enter__()
             self.say(f"Kubernetes {self.cluster.plane.version} at {self.cluster.url}; node: kubesim kubelet")
         elif self.opts.cluster == "kubesim":

@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from jupyternetes import kopf_internals
 from jupyternetes.adapters.caches import Caches, Key, key_of, owning_instance
 from jupyternetes.adapters.events import EventRecorder
 from jupyternetes.adapters.kube import Kube
@@ -104,24 +105,18 @@ def _runtime(memo: Any) -> Runtime:
 #    from the cache and their instances reconciled.
 #
 # Both wrap kopf's ``continuous_watch`` (one list-then-watch pass of one resource, which kopf's
-# ``infinite_watch`` repeats); kopf has no public hook for either. If a kopf release renames it, the
-# operator logs a warning and runs without the wrapper (tests/integration/hardening fail then).
+# ``infinite_watch`` repeats); kopf has no public hook for either (docs/kopf-proposal.md proposes one).
+# kopf_internals.check() verifies, on import, that kopf's internals are what the wrapper expects: if a kopf
+# release moved them, the operator refuses to start, naming what moved, rather than run without recovery.
 
 WATCH_FAILURE_PAUSE = 1.0
 _active: Runtime | None = None  # the runtime whose caches listings refresh (set between startup/cleanup)
 
 
 def _install_resilient_watches() -> None:
-    try:
-        from kopf._cogs.clients import errors as kopf_errors
-        from kopf._cogs.clients import watching
-    except ImportError:  # pragma: no cover - a kopf without these modules
-        log.warning("kopf internals changed: watch streams are not made resilient")
-        return
-    original = getattr(watching, "continuous_watch", None)
-    if original is None or getattr(original, "jupyternetes_resilient", False):
-        if original is None:
-            log.warning("kopf internals changed: watch streams are not made resilient")
+    watching, kopf_errors = kopf_internals.check(registry)
+    original = watching.continuous_watch
+    if getattr(original, "jupyternetes_resilient", False):
         return
 
     async def continuous_watch(**kwargs: Any) -> AsyncIterator[Any]:
@@ -147,7 +142,8 @@ def _install_resilient_watches() -> None:
             await asyncio.sleep(WATCH_FAILURE_PAUSE)
 
     continuous_watch.jupyternetes_resilient = True  # type: ignore[attr-defined]
-    watching.continuous_watch = continuous_watch
+    continuous_watch.jupyternetes_original = original  # type: ignore[attr-defined]
+    setattr(watching, "continuous_watch", continuous_watch)  # noqa: B010 - a module typed ModuleType
 
 
 def _listed(group: str, plural: str, namespace: str | None, listed: set[Key], since: int) -> None:
@@ -305,8 +301,7 @@ async def pvc_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 # resource handlers only after the startup handlers ran (its resource observer and watchers are held until
 # then), so the watches start with the others. They are removed again at cleanup (an operator started
 # again in the same process, as tests do, may watch other kinds). kopf has no public way to remove a
-# handler; its registries keep them in a list (if that changes, a warning says so and only a second
-# operator run in one process is affected).
+# handler; its registries keep them in a list (kopf_internals.check() verifies that at import).
 
 _OTHER_ID = "jupyternetes-other-resource"
 
@@ -329,11 +324,8 @@ async def other_resource_listed(**_: Any) -> None:
 def _watch_other_resources(kinds: frozenset[GroupResource]) -> None:
     """Register the handlers of exactly ``kinds`` in ``registry`` (an empty set: remove them all)."""
     for purpose in ("_indexing", "_watching"):
-        handlers = getattr(getattr(registry, purpose, None), "_handlers", None)
-        if isinstance(handlers, list):
-            handlers[:] = [h for h in handlers if not str(getattr(h, "id", "")).startswith(_OTHER_ID)]
-        else:  # pragma: no cover - a kopf whose registries changed: kinds of an earlier run stay watched
-            log.warning("kopf internals changed: handlers of other resources are not removed")
+        handlers: list[Any] = getattr(registry, purpose)._handlers
+        handlers[:] = [h for h in handlers if not str(getattr(h, "id", "")).startswith(_OTHER_ID)]
     labels = {LABEL_INSTANCE: kopf.PRESENT}
     for kind in sorted(kinds):
         group, plural = kind.group, kind.resource

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from k8slocal import build
 from k8slocal.controlplane import ControlPlane, StartFailed
-from k8slocal.versions import DEFAULT_VERSION
+from k8slocal.versions import DEFAULT_VERSION, MATRIX
 
 
 def _say(line: str) -> None:
@@ -33,6 +33,12 @@ def _build(args: argparse.Namespace) -> int:
         f"Kubernetes {manifest['kubernetes']} and etcd {manifest['etcd']} (built with {manifest['go']} "
         f"in {manifest['buildSeconds']} s)"
     )
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    for version in MATRIX:
+        print(version)
     return 0
 
 
@@ -86,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
         help="without `go` on PATH, say so and succeed (make test outside CI) instead of failing",
     )
     b.set_defaults(func=_build)
+    v = sub.add_parser("versions", help="print the releases of the test matrix, one per minor (newest last)")
+    v.set_defaults(func=_versions)
     u = sub.add_parser("up", help="run a local control plane until SIGINT/SIGTERM")
     u.add_argument("--kubeconfig", required=True, type=Path, help="where to write the admin kubeconfig")
     u.add_argument(

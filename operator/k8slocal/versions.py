@@ -8,6 +8,11 @@ from dataclasses import dataclass
 # The minor kubesim emulates and the kubectl of the PyPI layer speaks.
 DEFAULT_VERSION = "v1.34.4"
 
+# The Kubernetes axis (make test-matrix, tox's upstream-1.3N, the Actions matrix): one release of each of
+# the four newest minors, built from source; docs/versions.md says which ran here and when. The default
+# stands for its minor (kubesim is held to it); the others are each minor's newest patch when chosen.
+MATRIX = (DEFAULT_VERSION, "v1.35.8", "v1.36.5", "v1.37.2")
+
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 
 

@@ -751,6 +751,26 @@ def _limit_range(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Wr
             item["defaultRequest"] = request
 
 
+# A core Event's fields that Go's encoder writes even when unset: struct-typed timestamps (metav1.Time and
+# MicroTime encode their zero value as null; omitempty never omits a struct), the source struct, and the
+# reporting fields, which have no omitempty. Clients index them (kubespawner reads event["lastTimestamp"]).
+_EVENT_ZERO_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("firstTimestamp", None),
+    ("lastTimestamp", None),
+    ("eventTime", None),
+    ("source", {}),
+    ("reportingComponent", ""),
+    ("reportingInstance", ""),
+)
+
+
+def event_write(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    """v1 Event: the fields Go always serializes are there, as upstream serves them."""
+    for name, zero in _EVENT_ZERO_FIELDS:
+        if name not in obj:
+            obj[name] = copy.deepcopy(zero)
+
+
 def _template_spec(obj: Obj) -> None:
     spec = obj.get("spec")
     if isinstance(spec, dict) and isinstance(spec.get("template"), dict):
@@ -890,6 +910,7 @@ def install(api: API) -> None:
     api.delete_hooks.setdefault(crds, []).append(crd_delete)
     for hooks in (api.create_hooks, api.update_hooks):
         hooks.setdefault(("", "secrets"), []).append(secret_write)
+        hooks.setdefault(("", "events"), []).append(event_write)
         hooks.setdefault(("", "podtemplates"), []).append(pod_template_write)
         hooks.setdefault(("", "persistentvolumes"), []).append(pv_write)
         hooks.setdefault(("batch", "cronjobs"), []).append(cronjob_write)

@@ -30,7 +30,7 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from jupyternetes.demo import HUB_NAMESPACE, HUB_SERVICE_ACCOUNT, TEMPLATE_NAMESPACE, Stack, StackOptions
-from tests.clusters import backends, require_upstream
+from tests.clusters import backends, k8s_version, require_upstream
 from tests.conftest import wait_until
 from tests.e2e.deployments import ANNOUNCEMENT_HUB, Deployment, kind_deployment
 
@@ -343,6 +343,7 @@ def stack(
         profiles=PROFILES,
         extra_hub_config="c.Spawner.poll_interval = 1\n",
         start_timeout=60,
+        kubernetes_version=k8s_version(request.config) if backend == "upstream" else "",
     )
     with Stack(opts, say=lambda msg: None) as started:
         yield started

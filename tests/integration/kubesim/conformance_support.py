@@ -243,10 +243,12 @@ def idle_node(cluster: Cluster, name: str) -> Iterator[str]:
 
 
 def binary(name: str) -> str:
-    """The kubectl/helm fetched into the venv by tools/fetch_k8s_binaries.py, else one on PATH."""
-    venv = Path(sys.executable).parent / name
-    if venv.exists():
-        return str(venv)
+    """The kubectl/helm of $JUPYTERNETES_TOOLS (the test matrix puts the kubectl of the minor under test
+    there), else the one fetched into the venv by tools/fetch_k8s_binaries.py, else one on PATH."""
+    for directory in (os.environ.get("JUPYTERNETES_TOOLS", ""), str(Path(sys.executable).parent)):
+        candidate = Path(directory) / name
+        if directory and candidate.exists():
+            return str(candidate)
     found = shutil.which(name)
     if found is None:
         pytest.skip(f"{name} binary not found (run `make venv` or tools/fetch_k8s_binaries.py to fetch it)")

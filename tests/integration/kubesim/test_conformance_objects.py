@@ -475,3 +475,35 @@ def test_service_defaults_and_allocations(
         assert [p["nodePort"] for p in replaced["spec"]["ports"]] == node_ports
     else:
         assert node_ports == [None] * len(node_ports)
+
+
+def test_an_events_unset_go_struct_fields_are_served(cluster: ClusterUnderTest, ns: str) -> None:
+    """A core Event keeps the fields Go's encoder always writes: its timestamps (metav1.Time) as null when
+    unset, ``source`` as {}, the reporting component and instance (no omitempty) as "". Clients index them
+    (kubespawner sorts a pod's events by ``event["lastTimestamp"] or event["eventTime"]``), so an Event
+    posted the events.k8s.io way, with an eventTime and no timestamps (kube-scheduler's), must carry them."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {
+        "metadata": {"name": "scheduled.1"},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": "p", "apiVersion": "v1"},
+        "reason": "Scheduled",
+        "message": "assigned",
+        "type": "Normal",
+        "eventTime": now,
+        "action": "Binding",
+        "reportingComponent": "default-scheduler",
+        "reportingInstance": "default-scheduler-node",
+    }
+    status, created = cluster.request("POST", f"/api/v1/namespaces/{ns}/events", body)
+    assert status == 201, created
+    reporting = ("eventTime", "action", "reportingComponent", "reportingInstance")
+    legacy = {k: v for k, v in body.items() if k not in reporting}
+    legacy["metadata"] = {"name": "legacy.1"}
+    status, plain = cluster.request("POST", f"/api/v1/namespaces/{ns}/events", legacy)
+    assert status == 201, plain
+    for event in (created, cluster.request("GET", f"/api/v1/namespaces/{ns}/events/scheduled.1")[1]):
+        assert (event["firstTimestamp"], event["lastTimestamp"]) == (None, None), event
+        assert event["source"] == {}, event
+        assert event["eventTime"] == now, event
+    assert plain["eventTime"] is None, plain
+    assert (plain["reportingComponent"], plain["reportingInstance"]) == ("", ""), plain

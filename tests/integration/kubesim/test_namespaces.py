@@ -6,12 +6,9 @@ namespace controller takes seconds to empty and remove a namespace, hence the lo
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +16,7 @@ from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from tests.clusters import ClusterUnderTest
+from tests.integration.kubesim.conformance_support import binary
 
 Wait = Callable[..., Any]
 HOLD = "example.com/hold"
@@ -32,11 +30,6 @@ def read_ns(core: Any, name: str) -> Any:
         if exc.status == 404:
             return None
         raise
-
-
-def kubectl() -> str | None:
-    beside = Path(sys.executable).parent / "kubectl"
-    return str(beside) if beside.exists() else shutil.which("kubectl")
 
 
 @contextmanager
@@ -136,15 +129,13 @@ def test_terminating_namespace_message_names_the_qualified_resource(
 def test_kubectl_delete_namespace_waits_until_gone(
     cluster: ClusterUnderTest, client: ApiClient, ns: str
 ) -> None:
-    binary = kubectl()
-    if binary is None:
-        pytest.skip("kubectl not installed (run `make venv` to fetch it)")
+    kubectl = binary("kubectl")
     core: Any = CoreV1Api(client)
     bye = f"{ns}-bye"
     core.create_namespace({"metadata": {"name": bye}})
     core.create_namespaced_config_map(bye, {"metadata": {"name": "cm"}})
     result = subprocess.run(
-        [binary, "--kubeconfig", cluster.kubeconfig, "delete", "namespace", bye, "--timeout=60s"],
+        [kubectl, "--kubeconfig", cluster.kubeconfig, "delete", "namespace", bye, "--timeout=60s"],
         capture_output=True,
         text=True,
         timeout=90,
