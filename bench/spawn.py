@@ -37,7 +37,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from jupyternetes.demo import Stack, StackOptions, singleuser_command
+from jupyternetes.demo import Stack, StackOptions
 
 SPAWNERS = ("jupyternetes", "kubespawner", "localprocess")
 
@@ -130,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "jupyternetes":
                 stack = main_stack
             else:
-                command = singleuser_command()
                 extra = ""
-                if name == "kubespawner":
-                    extra = f"c.KubeSpawner.cmd = {command[:1]!r}\nc.KubeSpawner.args = {command[1:]!r}\n"
                 stack = Stack(
                     StackOptions(
                         state_dir=state,

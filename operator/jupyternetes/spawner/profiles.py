@@ -256,11 +256,15 @@ def options_form(
         checked = " checked" if p.slug == chosen else ""
         slug = html.escape(p.slug)
         ident = f"profile-item-{slug}"
+        description = (
+            f'<span class="profile-description">{html.escape(p.description)}</span>' if p.description else ""
+        )
         row = (
             f'<div class="profile" data-profile="{slug}">\n'
-            f'  <input type="radio" name="profile" id="{ident}" value="{slug}"{checked}>\n'
+            f'  <input class="form-check-input" type="radio" name="profile" id="{ident}" value="{slug}"'
+            f"{checked}>\n"
             f'  <label for="{ident}"><strong>{html.escape(p.display_name)}</strong>'
-            + (f" &mdash; {html.escape(p.description)}" if p.description else "")
+            + description
             + "</label>\n"
         )
         for option in p.options:
@@ -275,11 +279,27 @@ def options_form(
             row += (
                 f'  <div class="profile-option">\n'
                 f'    <label for="{name}">{html.escape(option.display_name)}</label>\n'
-                f'    <select class="form-control" name="{name}" id="{name}">{items}</select>\n'
+                f'    <select class="form-select" name="{name}" id="{name}">{items}</select>\n'
                 "  </div>\n"
             )
         rows.append(row + "</div>")
-    return '<div class="form-group jupyternetes-profiles">\n' + "\n".join(rows) + "\n</div>"
+    return FORM_STYLE + '<div class="form-group jupyternetes-profiles">\n' + "\n".join(rows) + "\n</div>"
+
+
+# One box per profile, its description under its name, and its options shown only while it is chosen (CSS
+# alone: the form works without scripts; the options of the other profiles are sent but ignored).
+FORM_STYLE = """<style>
+.jupyternetes-profiles .profile { border: 1px solid var(--bs-border-color, #dee2e6); border-radius: 0.5rem;
+  padding: 0.75rem 1rem; margin-bottom: 0.75rem; }
+.jupyternetes-profiles .profile:has(input[name=profile]:checked) { border-color: var(--bs-primary, #f37524); }
+.jupyternetes-profiles .profile > label { margin-left: 0.5rem; }
+.jupyternetes-profiles .profile-description { display: block; color: var(--bs-secondary-color, #6c757d); }
+.jupyternetes-profiles .profile-option { display: flex; align-items: center; gap: 0.75rem;
+  margin: 0.5rem 0 0 1.75rem; }
+.jupyternetes-profiles .profile-option select { width: auto; }
+.jupyternetes-profiles .profile:not(:has(input[name=profile]:checked)) .profile-option { display: none; }
+</style>
+"""
 
 
 def options_from_form(formdata: Mapping[str, Sequence[str]]) -> dict[str, Any]:

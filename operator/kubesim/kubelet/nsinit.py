@@ -186,7 +186,9 @@ def _setup_mounts(spec: dict[str, Any]) -> None:
                 sys.stderr.write(
                     f"kubesim: overlay on {base} failed ({exc}); creating mount points on the host\n"
                 )
-    for p in missing:
+    # The working directory and HOME first, owned by the user (an image makes its user's home theirs); a
+    # mount point's missing parents are root's, as a container runtime makes them.
+    for p in sorted(missing, key=lambda p: p not in extra):
         _makedirs(p, owner if p in extra else None)
     for m, fd in zip(mounts, fds, strict=True):
         target = m["target"]

@@ -920,6 +920,8 @@ def _identity_script(mount: str) -> list[str]:
     import json, os, tempfile
     # A file the pod creates, and one already in the volume (written by the root pod before).
     open("{mount}/mine.txt", "w").write("mine")
+    # HOME holds the volume's mount point and is the user's, as an image's home is.
+    os.makedirs(os.path.expanduser("~/.local/share"))
     with tempfile.NamedTemporaryFile(dir=tempfile.gettempdir()) as tmp:
         tmp_ok = True
     st = {{name: os.stat(f"{mount}/" + name) for name in ("mine.txt", "before.txt", ".")}}
@@ -939,7 +941,8 @@ def test_run_as_user_group_and_fs_group(node: NodeCluster, core: Any, ns: str) -
     of such a directory is."""
     if os.geteuid() != 0 or not namespace_mounts_available():
         pytest.skip("needs root with mount namespaces (the process runtime switches user only then)")
-    mount = f"/kubesim-test-{uuid.uuid4().hex[:8]}/data"
+    home = f"/kubesim-test-{uuid.uuid4().hex[:8]}/home"
+    mount = f"{home}/data"
     pvc = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
@@ -963,6 +966,7 @@ def test_run_as_user_group_and_fs_group(node: NodeCluster, core: Any, ns: str) -
     body = pod(
         "unprivileged",
         _identity_script(mount),
+        env=[{"name": "HOME", "value": home}],
         volumes=volumes,
         volumeMounts=mounts,
         restartPolicy="Never",
@@ -982,6 +986,7 @@ def test_run_as_user_group_and_fs_group(node: NodeCluster, core: Any, ns: str) -
     assert (seen["uid"], seen["gid"]) == (1000, 100), seen
     assert seen["groups"] == [100, 2000, 3000], seen
     assert seen["tmp_ok"]
+    assert seen["home"] == home
     # Created by uid 1000 in a setgid directory of the fsGroup; the root pod's file was given to the group.
     assert seen["files"]["mine.txt"][:2] == [1000, 2000], seen
     assert seen["files"]["before.txt"][:2] == [0, 2000], seen

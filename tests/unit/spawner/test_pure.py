@@ -160,6 +160,27 @@ def test_progress_steps_rise() -> None:
     ]
 
 
+def test_progress_names_the_node_and_the_image() -> None:
+    starting = {
+        "resourceName": "i-nb",
+        "state": "Pending",
+        "nodeName": "node-1",
+        "podAddress": "1.2.3.4",
+        "message": "pulling image quay.io/jupyter/base-notebook:x and starting container notebook",
+    }
+    inst = _inst([], pods={"nb": starting}, podsProvisioned="Completed")
+    messages = [s.message for s in status.progress_steps(inst)]
+    assert "Pod i-nb scheduled to node node-1, address 1.2.3.4" in messages
+    assert (
+        "Pod i-nb: pulling image quay.io/jupyter/base-notebook:x and starting container notebook" in messages
+    )
+    running = {**starting, "state": "Running", "message": "running, waiting for readiness"}
+    inst = _inst([], pods={"nb": running}, podsProvisioned="Completed")
+    messages = [s.message for s in status.progress_steps(inst)]
+    assert "Pod i-nb running: image pulled, container started" in messages
+    assert not any("waiting for readiness" in m for m in messages), "the running step says it"
+
+
 def test_profile_parsing() -> None:
     parsed = profiles.parse_profiles([{"display_name": "A b"}, {"display_name": "C", "default": True}])
     assert [p.slug for p in parsed] == ["a-b", "c"]
@@ -174,7 +195,7 @@ def test_profile_parsing() -> None:
         profiles.select_profile(parsed, {"profile": "zzz"})
     assert profiles.options_form(parsed[:1]) == ""
     form = profiles.options_form(parsed)
-    assert '<input type="radio" name="profile"' in form
+    assert 'type="radio" name="profile"' in form
     assert 'value="c" checked' in form
     assert (
         profiles.options_form([profiles.Profile("<b>", "s"), profiles.Profile("y", "t")]).count("&lt;b&gt;")
@@ -218,7 +239,7 @@ def test_profile_options() -> None:
         profiles.select(parsed, {"profile": "data", "size": "huge"})
 
     form = profiles.options_form(parsed, "data", {"size": "small"})
-    assert '<select class="form-control" name="profile-option-data--size"' in form
+    assert '<select class="form-select" name="profile-option-data--size"' in form
     assert '<option value="small" selected>1 CPU</option>' in form
     assert '<option value="r">R</option>' in form
     # One profile with options still has a form: the options are choices.
