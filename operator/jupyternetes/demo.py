@@ -580,8 +580,8 @@ class Stack:
             f"c.JupyterHub.load_roles = [{{'name': 'admin', 'services': [{ADMIN_SERVICE!r}]}}]",
             f"c.Spawner.start_timeout = {o.start_timeout}",
             "c.Spawner.http_timeout = 30",
-            "# The spawn page goes to the progress page at once (JupyterHub waits up to 10 s by default, and a",
-            "# spawn that takes less shows no progress at all): the operator's steps are what it shows.",
+            "# The spawn page goes to the progress page at once (JupyterHub waits up to 10 s by default,",
+            "# and a spawn that takes less shows no progress at all): it shows the operator's steps.",
             "c.JupyterHub.tornado_settings = {'slow_spawn_timeout': 0}",
         ]
         if o.spawner == "jupyternetes":
