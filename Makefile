@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all test lint type imports pytest demo clean unit integration e2e bench k8s
+.PHONY: all test lint type imports pytest demo clean unit integration e2e bench k8s screenshots
 
 all: test
 
@@ -58,6 +58,12 @@ e2e: $(STAMP) $(NODE_STAMP)
 
 demo: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyternetes up
+
+# The pictures in README.md and docs/spawner.md: the browser test takes them (on kubesim) into docs/images.
+# Needs Chromium (README.md, "Browser tests").
+screenshots: $(STAMP) $(NODE_STAMP)
+	JUPYTERNETES_SCREENSHOTS="$(CURDIR)/docs/images" PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/pytest tests/e2e/test_browser.py --backends=kubesim $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format operator tests bench tools

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-# Where Debian puts it; CHROMIUM overrides.
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "/usr/bin/chromium")
+# Debian's package first (what .ci/run installs); the names other systems use after it; CHROMIUM overrides.
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "/usr/bin/chromium", "google-chrome")
 INSTALL_HINT = (
     "the browser tests need Chromium from Debian's packages: `sudo apt-get install chromium` "
     "(or set CHROMIUM to a Chromium binary); README.md, 'Browser tests'"
@@ -150,7 +150,10 @@ def pages(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Itera
     when the test fails, pytest_runtest_makereport (tests/e2e/conftest.py) saves it and names the files in
     the failure's report."""
     context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(30_000)
+    # Generous: JupyterLab's first load is some megabytes of scripts, on two cores shared with the cluster,
+    # the hub and the servers (and on a busy machine, with other work).
+    context.set_default_timeout(60_000)
+    context.set_default_navigation_timeout(120_000)
     context.add_init_script(RECORD_PROGRESS)
     page = context.new_page()
     request.node.stash[EVIDENCE] = Evidence(page, tmp_path)

@@ -359,6 +359,12 @@ def screenshots() -> Screenshots:
     return Screenshots(os.environ.get("JUPYTERNETES_SCREENSHOTS"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "local_stack: starts a local stack of its own (not with --cluster=kind)"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every e2e test runs once per local backend (or once against the kind deployment)."""
     if "backend" not in metafunc.fixturenames:
@@ -368,11 +374,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests of the local stacks themselves (``stack``) have nothing to run against a kind deployment:
-    with --cluster=kind they are deselected, not skipped."""
+    """Tests of the local stacks themselves (``stack``, or marked ``local_stack``: they start one of their
+    own) have nothing to run against a kind deployment: with --cluster=kind they are deselected, not
+    skipped."""
     if config.getoption("--cluster") != "kind":
         return
-    local = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    local = [
+        item
+        for item in items
+        if "stack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("local_stack")
+    ]
     if local:
         config.hook.pytest_deselected(items=local)
         items[:] = [item for item in items if item not in local]
