@@ -39,11 +39,14 @@ def main() -> int:
     parser.add_argument("--json-out", help="also write the figures and every problem found to this file")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big")
-    work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    with sim_env(work / "sim", pods=max(1000, args.instances * 2)) as env:
+    # Everything the run writes (the cluster's state, the operator's log) goes with it.
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-faults-", ignore_cleanup_errors=True) as tmp,
+        sim_env(Path(tmp) / "sim", pods=max(1000, args.instances * 2)) as env,
+    ):
         r = api_faults(
             env,
-            work,
+            Path(tmp),
             instances=args.instances,
             error_rate=args.error_rate,
             cut_after_s=args.cut_after,

@@ -96,7 +96,12 @@ class RssSampler(threading.Thread):
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    state = Path(tempfile.mkdtemp(prefix="bench-provision-"))
+    # The cluster's state (one volume directory per instance) and the operator's log go with the run.
+    with tempfile.TemporaryDirectory(prefix="bench-provision-", ignore_cleanup_errors=True) as tmp:
+        return await _run(args, Path(tmp))
+
+
+async def _run(args: argparse.Namespace, state: Path) -> dict[str, Any]:
     # kubesim has one node; give it room for every pod (a real cluster would spread them over many nodes).
     capacity = {"pods": str(max(250, args.instances * 2)), "cpu": "10000", "memory": "100000Gi"}
     async with kubesim.Cluster(

@@ -169,6 +169,10 @@ class Scheduler(Controller):
                     "reason": reason,
                     "message": message,
                     "source": {},
+                    # An events.k8s.io Event read as a core one: the two timestamps are there, null
+                    # (kubespawner's event reflector, for one, sorts by lastTimestamp).
+                    "firstTimestamp": None,
+                    "lastTimestamp": None,
                     "type": event_type,
                     "eventTime": now_micro(),
                     "action": action,

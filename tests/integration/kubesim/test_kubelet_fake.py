@@ -121,6 +121,7 @@ def test_pod_runs_with_status_and_events(node: NodeCluster, core: Any, ns: str) 
     assert scheduled["action"] == "Binding"
     assert not (scheduled.get("source") or {}).get("component")
     assert scheduled["eventTime"]
+    assert (scheduled["firstTimestamp"], scheduled["lastTimestamp"]) == (None, None), "present, null"
     started = evs["Started"]
     assert started["source"] == {"component": "kubelet", "host": node.node_name}
     assert (started["reportingComponent"], started["reportingInstance"]) == ("kubelet", node.node_name)
