@@ -6,8 +6,8 @@ starts in a few milliseconds) that
   missing mount point inside a throwaway overlay of its nearest existing ancestor, so the host's
   filesystem is not changed), makes read-only mounts read-only, makes the ``expose`` paths (the Python
   running the command, the pod's own directory) reachable for ``runAsUser`` (see ``_expose``), switches to
-  ``runAsUser``/``runAsGroup`` when given, changes to the working directory and ``exec``\\ s the
-  container's command;
+  ``runAsUser``/``runAsGroup`` when given, hides the image's ``hide`` programs, changes to the working
+  directory and ``exec``\\ s the container's command;
 * ``enter``: joins the mount namespace of a running container (for exec probes) and execs a command;
 * ``probe``: checks that mount namespaces can be created here (exit status 0).
 
@@ -207,6 +207,21 @@ def _setup_mounts(spec: dict[str, Any]) -> None:
             _makedirs(d, owner)
 
 
+def _hide(spec: dict[str, Any]) -> None:
+    """Cover each of the image's ``hide`` files with an empty one that nobody may execute: a program the
+    image would not have is not found on PATH (``which`` and ``execvp`` skip what is not executable)."""
+    paths = spec.get("hide") or ()
+    if not paths:
+        return
+    empty = os.path.join(spec["scratch"], "hidden")
+    with open(empty, "w"):
+        pass
+    os.chmod(empty, 0o444)
+    for path in paths:
+        if os.path.isfile(path):
+            _mount(empty, path, None, MS_BIND)
+
+
 def _drop_privileges(spec: dict[str, Any]) -> None:
     uid: int | None = spec.get("uid")
     gid: int | None = spec.get("gid")
@@ -256,6 +271,7 @@ def main(argv: list[str]) -> None:
         elif spec.get("namespace"):
             _private_namespace()
             _setup_mounts(spec)
+            _hide(spec)
         elif spec.get("dirs"):
             for d in spec["dirs"]:
                 os.makedirs(d, exist_ok=True)

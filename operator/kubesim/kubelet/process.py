@@ -14,10 +14,10 @@
   ``fsGroup`` as a kubelet gives it (group-owned, group-writable, setgid directories, recursively unless
   ``fsGroupChangePolicy: OnRootMismatch`` finds the root right). Without root (``mounts="remap"``):
   each ``mountPath`` is a symlink inside a per-pod root directory, and ``workingDir``, ``HOME`` and every
-  argument or environment value naming a path under a ``mountPath`` are rewritten to point there; the
-  identity fields cannot be honoured then, and the kubelet says so in a Warning Event on the pod
-  (``SecurityContextNotHonoured``, see ``ProcessRuntime.unhonoured``). ``runAsNonRoot`` is checked in
-  both modes.
+  argument or environment value naming a path under a ``mountPath`` are rewritten to point there; an
+  image's ``hide`` programs stay visible; the identity fields cannot be honoured then, and the kubelet
+  says so in a Warning Event on the pod (``SecurityContextNotHonoured``, see
+  ``ProcessRuntime.unhonoured``). ``runAsNonRoot`` is checked in both modes.
 * Lifetime: each container runs in its own session (process group) with ``PR_SET_PDEATHSIG=SIGKILL``, so
   it dies with kubesim even on SIGKILL; stopping sends SIGTERM to the group, waits the grace period, then
   SIGKILLs the group and any descendant; an ``atexit`` hook kills whatever is left.
@@ -361,6 +361,17 @@ def apply_fs_group(root: Path, fs_group: int, *, read_only: bool, policy: str = 
             fix(os.path.join(top, f), False)
 
 
+def _on_path(names: tuple[str, ...], path: str) -> list[str]:
+    """Every file called one of ``names`` in the directories of ``path`` (what an image hides)."""
+    found = []
+    for directory in path.split(os.pathsep):
+        for name in names:
+            candidate = os.path.join(directory, name)
+            if directory and os.path.isfile(candidate) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
 def runtime_paths() -> list[str]:
     """What a container's command needs of this host besides its volumes, when kubesim runs it: this
     Python (its prefixes, the real directory of the interpreter) and the directories on its import path
@@ -658,6 +669,7 @@ class ProcessRuntime(Runtime):
                 # of the host (this Python) read-only, the pod's own root (its /tmp, a default HOME) not.
                 "expose": [{"path": p, "readOnly": True} for p in runtime_paths()]
                 + [{"path": str(rootfs), "readOnly": False}],
+                "hide": _on_path(image.hide if image else (), env.get("PATH", "")),
             }
             spec_file = spec_dir / f"{name}.json"
             spec_file.write_text(json.dumps(spec))

@@ -1069,3 +1069,21 @@ def test_unhonoured_security_context_is_an_event(
         core.create_namespaced_pod("default", body)
         wait_for(lambda: phase(own.pod("default", "own")) == "Succeeded", what="the second pod's end")
         assert "SecurityContextNotHonoured" not in own.reasons("default", "own")
+
+
+def test_an_image_hides_host_programs_it_does_not_have(node: NodeCluster, core: Any, ns: str) -> None:
+    """Jupyter's images have no node (JUPYTER_IMAGE's ``hide``): with mount namespaces their containers do
+    not find the host's, while other images' containers still do."""
+    if not namespace_mounts_available():
+        pytest.skip("needs root with mount namespaces (hiding covers the file in the container's namespace)")
+    if shutil.which("node") is None:
+        pytest.skip("node is not on this host's PATH: nothing to hide")
+    which = [PY, "-c", "import shutil; print(shutil.which('node'))"]
+    jupyter = pod("jupyter", which, restartPolicy="Never")
+    jupyter["spec"]["containers"][0]["image"] = "quay.io/jupyter/base-notebook:2025-01-01"
+    core.create_namespaced_pod(ns, jupyter)
+    core.create_namespaced_pod(ns, pod("plain", which, restartPolicy="Never"))
+    for name in ("jupyter", "plain"):
+        wait_for(lambda name=name: phase(node.pod(ns, name)) == "Succeeded", what=f"pod {name}")
+    assert node.kubectl("logs", "jupyter", "-n", ns).stdout == "None\n"
+    assert node.kubectl("logs", "plain", "-n", ns).stdout.strip().endswith("/node")
