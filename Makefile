@@ -23,7 +23,7 @@ MATRIX_TESTS := tests/integration/kubesim tests/integration/operator tests/e2e
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: all test lint type imports pytest demo clean unit integration e2e bench k8s venv lock \
-	test-jupyterhub5 test-jupyterhub6 test-upstream test-matrix
+	test-jupyterhub5 test-jupyterhub6 test-upstream test-matrix screenshots
 
 all: test
 
@@ -134,6 +134,12 @@ test-matrix: $(STAMP) $(NODE_STAMP)
 
 demo: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyternetes up
+
+# The pictures in README.md and docs/spawner.md: the browser test takes them (on kubesim) into docs/images.
+# Needs Chromium (README.md, "Browser tests").
+screenshots: $(STAMP) $(NODE_STAMP)
+	JUPYTERNETES_SCREENSHOTS="$(CURDIR)/docs/images" PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/pytest tests/e2e/test_browser.py --backends=kubesim $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format operator tests bench tools

@@ -201,11 +201,13 @@ def main() -> int:
     parser.add_argument("--json-out", help="also write the result to this file")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    with bench_env(
-        args.cluster, work, pods=max(1000, int(args.rate * args.seconds) * 2), history_size=200_000
-    ) as env:
-        result = run(env, work, args.rate, args.seconds, args.workers, args.timeout)
+    # Everything the run writes (the cluster's state, the operator's log) goes with it.
+    with tempfile.TemporaryDirectory(prefix="bench-burst-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        with bench_env(
+            args.cluster, work, pods=max(1000, int(args.rate * args.seconds) * 2), history_size=200_000
+        ) as env:
+            result = run(env, work, args.rate, args.seconds, args.workers, args.timeout)
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}
     print(
         f"{result['instances']} instances at {args.rate:g}/s for {args.seconds:g} s "

@@ -39,11 +39,13 @@ def main() -> int:
     parser.add_argument("--json-out", help="also write the figures and every problem found to this file")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big")
-    work = Path(tempfile.mkdtemp(prefix="bench-crash-"))
-    with scenario_env(args.cluster, work, pods=max(1000, args.instances * 2)) as env:
-        r = crash_restart(
-            env, work, instances=args.instances, kills=args.kills, seed=seed, timeout=args.timeout
-        )
+    # Everything the run writes (the cluster's state, the operator's log) goes with it.
+    with tempfile.TemporaryDirectory(prefix="bench-crash-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        with scenario_env(args.cluster, work, pods=max(1000, args.instances * 2)) as env:
+            r = crash_restart(
+                env, work, instances=args.instances, kills=args.kills, seed=seed, timeout=args.timeout
+            )
     figures = {"cluster": args.cluster, "seed": seed, **r.figures(), "load_after": os.getloadavg()}
     ok = not (r.child_problems or r.status_problems or r.failures_seen or r.leftovers) and (
         r.retained_pvcs == args.instances

@@ -42,18 +42,20 @@ def main() -> int:
     parser.add_argument("--json-out", help="also write the figures and every problem found to this file")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big")
-    work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    with scenario_env(args.cluster, work, pods=max(1000, args.instances * 2)) as env:
-        r = api_faults(
-            env,
-            work,
-            instances=args.instances,
-            error_rate=args.error_rate,
-            cut_after_s=args.cut_after,
-            spread_s=args.spread,
-            timeout=args.timeout,
-            seed=seed,
-        )
+    # Everything the run writes (the cluster's state, the operator's log) goes with it.
+    with tempfile.TemporaryDirectory(prefix="bench-faults-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        with scenario_env(args.cluster, work, pods=max(1000, args.instances * 2)) as env:
+            r = api_faults(
+                env,
+                work,
+                instances=args.instances,
+                error_rate=args.error_rate,
+                cut_after_s=args.cut_after,
+                spread_s=args.spread,
+                timeout=args.timeout,
+                seed=seed,
+            )
     figures = {"cluster": args.cluster, "seed": seed, **r.figures(), "load_after": os.getloadavg()}
     ok = (
         r.operator_alive

@@ -179,10 +179,12 @@ def main() -> None:
     parser.add_argument("--json-out", help="also write the figures with every latency to this file")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="bench-provision-"))
-    pods = max(250, args.instances * 2)
-    with bench_env(args.cluster, work, pods=pods, history_size=max(20000, args.instances * 20)) as env:
-        result = run(env, work, args)
+    # Everything the run writes (the cluster's state, the operator's log) goes with it.
+    with tempfile.TemporaryDirectory(prefix="bench-provision-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        pods = max(250, args.instances * 2)
+        with bench_env(args.cluster, work, pods=pods, history_size=max(20000, args.instances * 20)) as env:
+            result = run(env, work, args)
     details = {"latencies_ms": result.pop("latencies_ms"), "ready_after_s": result.pop("ready_after_s")}
     if args.json_out:
         extra = {"load_average": {"before": load_before, "after": os.getloadavg()}}

@@ -1,30 +1,37 @@
-"""Spawn latency of three JupyterHub spawners side by side, on this machine.
+"""Spawn latency of JupyterHub spawners side by side, on this machine.
 
     python bench/spawn.py --users 20 [--cluster upstream]
 
-One cluster and one Jupyternetes operator serve three JupyterHubs, each with its own configurable-http-proxy.
-The cluster is kubesim (``process`` runtime: every server is a real ``jupyterhub-singleuser`` process) or,
-with ``--cluster upstream``, upstream Kubernetes (k8s-local: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler) with kubesim's kubelet as its node, same runtime. The hubs:
+One cluster and one Jupyternetes operator serve one JupyterHub per spawner, each with its own
+configurable-http-proxy. The cluster is kubesim (``process`` runtime: every server is a real
+``jupyterhub-singleuser`` process, as uid 1000 when kubesim runs as root) or, with ``--cluster upstream``,
+upstream Kubernetes (k8s-local: etcd, kube-apiserver, kube-controller-manager, kube-scheduler) with kubesim's
+kubelet as its node, same runtime. The hubs:
 
-* ``jupyternetes``: the Jupyternetes spawner (the hub's least-privilege ServiceAccount, the demo template:
-  a 1 Gi workspace PVC and the notebook pod);
+* ``jupyternetes``: the Jupyternetes spawner (the hub's least-privilege ServiceAccount, the demo's default
+  template: a 1 Gi workspace PVC and the notebook pod; JupyterLab, as in the demo);
+* ``jupyternetes-nolab``: the same, with the server's JupyterLab extensions turned off (the demo's server
+  before it had JupyterLab: what JupyterLab adds to a spawn);
 * ``kubespawner``: kubespawner 7 on the same cluster and kubelet (cluster-admin credentials, the same image,
   a 1 Gi PVC per user: ``storage_pvc_ensure``);
+* ``kubespawner-poll``: the same kubespawner, with Jupyternetes' readiness check added (after its start,
+  the server's URL is checked every 50 ms until it answers, as ``JupyternetesSpawner.wait_for_http`` does):
+  how much of the difference between the two is that check against JupyterHub's own back-off;
 * ``localprocess``: JupyterHub's SimpleLocalProcessSpawner (no cluster at all): the floor.
 
 Latency of one spawn = from the REST request (``POST /hub/api/users/<name>/server``) until the server
 answers ``GET /user/<name>/api/status`` with 200 through the hub's proxy (checked every 10 ms with the
-user's token). Users spawn one at a time, the three hubs taking turns (user i on each hub before user
-i + 1), so that slow drift of the machine affects all three alike. Servers are left running until the end.
+user's token). Users spawn one at a time, the hubs taking turns (user i on each hub before user
+i + 1), so that slow drift of the machine affects all alike. Servers are left running until the end.
 
 Prints one line per spawn, a table (median, p95, min, max; ratios), and as its last line a JSON object
-keyed ``jupyternetes``, ``kubespawner`` and ``localprocess``, each with ``p50_s`` and ``p95_s``.
+keyed by spawner, each with ``p50_s`` and ``p95_s``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -39,9 +46,52 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from jupyternetes.demo import Stack, StackOptions, singleuser_command
+from jupyternetes.demo import Stack, StackOptions, default_templates
 
-SPAWNERS = ("jupyternetes", "kubespawner", "localprocess")
+SPAWNERS = ("jupyternetes", "jupyternetes-nolab", "kubespawner", "kubespawner-poll", "localprocess")
+
+# jupyternetes-nolab's template: the demo's default template, its server started without the extensions
+# JupyterLab brought (jupyter_server with its terminals is what the demo ran before).
+NOLAB_TEMPLATE = "bench-nolab"
+NOLAB_ARGS = [
+    "jupyterhub-singleuser",
+    # Braces doubled: a template's literal braces (the operator renders {variables}).
+    '--ServerApp.jpserver_extensions={{"jupyterlab": False, "jupyter_lsp": False, "notebook_shim": False}}',
+]
+
+# kubespawner-poll: kubespawner, and after its start the check JupyternetesSpawner.wait_for_http makes.
+POLLING_KUBESPAWNER = """
+import asyncio, time
+from kubespawner import KubeSpawner
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+class PollingKubeSpawner(KubeSpawner):
+    async def _start(self):
+        url = await super()._start()
+        target = url.rstrip("/") + self.server.base_url + "api"
+        deadline = time.monotonic() + max(self.http_timeout, 1)
+        while time.monotonic() < deadline:
+            try:
+                await AsyncHTTPClient().fetch(target, request_timeout=2, follow_redirects=False)
+                break
+            except HTTPClientError as exc:
+                if exc.code < 500:
+                    break
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+        return url
+
+c.JupyterHub.spawner_class = PollingKubeSpawner
+"""
+
+
+def nolab_template() -> dict[str, Any]:
+    template = copy.deepcopy(default_templates()[0])
+    template["metadata"]["name"] = NOLAB_TEMPLATE
+    container = template["spec"]["pods"][0]["spec"]["containers"][0]
+    container["command"] = NOLAB_ARGS
+    return template
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -149,23 +199,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         main_stack.start_cluster()
         main_stack.install()
-        main_stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubespawner"}})
-        wait_for_default_service_account(main_stack, "kubespawner")
+        for namespace in ("kubespawner", "kubespawner-poll"):
+            main_stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            wait_for_default_service_account(main_stack, namespace)
         main_stack.start_operator()
+        main_stack.apply(nolab_template())
         for name in chosen:
             if name == "jupyternetes":
                 stack = main_stack
             else:
-                command = singleuser_command()
+                spawner = name.split("-")[0]
+                config: dict[str, Any] = {}
                 extra = ""
-                if name == "kubespawner":
-                    extra = f"c.KubeSpawner.cmd = {command[:1]!r}\nc.KubeSpawner.args = {command[1:]!r}\n"
+                if name == "jupyternetes-nolab":
+                    # Instances of their own names (the other Jupyternetes hub has the same user names).
+                    config = {"template_name": NOLAB_TEMPLATE, "instance_name_prefix": "nolab"}
+                elif name == "kubespawner-poll":
+                    # A namespace of its own, for the same reason.
+                    extra = POLLING_KUBESPAWNER + "c.KubeSpawner.namespace = 'kubespawner-poll'\n"
                 stack = Stack(
                     StackOptions(
                         state_dir=state,
                         hub_port=0,
                         hub_name=f"hub-{name}",
-                        spawner=name,
+                        spawner=spawner,
+                        spawner_config=config,
                         extra_hub_config=extra,
                         cluster=args.cluster,
                     ),
@@ -184,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 user = f"u{i}" if i >= 0 else f"warmup{-i}"
                 took = spawn_once(stacks[name], user, args.timeout)
                 label = "warmup" if i < 0 else f"user {i + 1:>3}"
-                print(f"{name:>13} {label}: {took:6.3f} s", flush=True)
+                print(f"{name:>18} {label}: {took:6.3f} s", flush=True)
                 if i >= 0:
                     results[name].append(took)
     finally:
@@ -202,18 +260,18 @@ def main(argv: list[str] | None = None) -> int:
             tmp.cleanup()
 
     summary: dict[str, dict[str, float]] = {}
-    print(f"\n{'spawner':>13} {'p50 s':>7} {'p95 s':>7} {'mean s':>7} {'min s':>7} {'max s':>7}")
+    print(f"\n{'spawner':>18} {'p50 s':>7} {'p95 s':>7} {'mean s':>7} {'min s':>7} {'max s':>7}")
     for name, values in results.items():
         summary[name] = {
             "p50_s": round(statistics.median(values), 3),
             "p95_s": round(percentile(values, 95), 3),
         }
         print(
-            f"{name:>13} {statistics.median(values):7.3f} {percentile(values, 95):7.3f} "
+            f"{name:>18} {statistics.median(values):7.3f} {percentile(values, 95):7.3f} "
             f"{statistics.mean(values):7.3f} {min(values):7.3f} {max(values):7.3f}"
         )
     if "jupyternetes" in summary:
-        for other in ("localprocess", "kubespawner"):
+        for other in ("localprocess", "kubespawner", "kubespawner-poll", "jupyternetes-nolab"):
             if other in summary:
                 ratio50 = summary["jupyternetes"]["p50_s"] / summary[other]["p50_s"]
                 ratio95 = summary["jupyternetes"]["p95_s"] / summary[other]["p95_s"]

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -98,13 +99,6 @@ class StackOptions:
     kubernetes_version: str = ""
 
 
-def singleuser_command() -> list[str]:
-    """The single-user server's command line for a container that names its own command (kubespawner's
-    pods): kubesim runs containers as its own user, and a Jupyter server started as root needs
-    ``--allow-root`` (kubesim adds it itself for Jupyter images run by their image command)."""
-    return ["jupyterhub-singleuser", *(["--allow-root"] if os.geteuid() == 0 else [])]
-
-
 def find_tool(name: str) -> str:
     """kubectl or helm: the one in $JUPYTERNETES_TOOLS (the test matrix's kubectl of the minor under test),
     the one ``make venv`` fetched next to this Python, else one on $PATH."""
@@ -147,8 +141,20 @@ def checkout() -> Path:
     return root
 
 
+DEMO_TEMPLATES = ("demo-template.yaml", "demo-data-template.yaml")
+
+
 def default_templates() -> list[dict[str, Any]]:
-    return [yaml.safe_load((checkout() / "fixtures" / "demo-template.yaml").read_text())]
+    """The demo's templates: ``default-template`` (the profile "Small") and ``data-template`` ("Data")."""
+    return [yaml.safe_load((checkout() / "fixtures" / name).read_text()) for name in DEMO_TEMPLATES]
+
+
+def demo_profiles() -> list[dict[str, Any]]:
+    """The spawn page's choices of the demo (``fixtures/demo-profiles.yaml``)."""
+    profiles: list[dict[str, Any]] = yaml.safe_load(
+        (checkout() / "fixtures" / "demo-profiles.yaml").read_text()
+    )
+    return profiles
 
 
 class Process:
@@ -587,6 +593,9 @@ class Stack:
             f"c.JupyterHub.load_roles = [{{'name': 'admin', 'services': [{ADMIN_SERVICE!r}]}}]",
             f"c.Spawner.start_timeout = {o.start_timeout}",
             "c.Spawner.http_timeout = 30",
+            "# The spawn page goes to the progress page at once (JupyterHub waits up to 10 s by default,",
+            "# and a spawn that takes less shows no progress at all): it shows the operator's steps.",
+            "c.JupyterHub.tornado_settings = {'slow_spawn_timeout': 0}",
         ]
         if o.spawner == "jupyternetes":
             lines += [
@@ -608,6 +617,10 @@ class Stack:
                 "c.KubeSpawner.namespace = 'kubespawner'",
                 "c.KubeSpawner.image = 'quay.io/jupyter/datascience-notebook:hub-5.2.1'",
                 "c.KubeSpawner.cmd = ['jupyterhub-singleuser']",
+                "# As Zero to JupyterHub runs its users' servers: jovyan (uid 1000), group 100, never root.",
+                "c.KubeSpawner.uid = 1000",
+                "c.KubeSpawner.gid = 100",
+                "c.KubeSpawner.fs_gid = 100",
                 "c.KubeSpawner.storage_pvc_ensure = True",
                 "c.KubeSpawner.storage_capacity = '1Gi'",
                 "c.KubeSpawner.pvc_name_template = 'claim-{user_server}'",
@@ -696,6 +709,20 @@ def _signals_raise() -> Iterator[None]:
         signal.signal(signal.SIGINT, old_int)
 
 
+def shell_hints(kubeconfig: str) -> list[str]:
+    """The kubectl lines ``jupyternetes up`` prints: they work as printed from a fresh shell, which has
+    neither the kubeconfig nor the virtualenv's kubectl (``make venv`` fetched it beside this Python)."""
+    try:
+        bindir = os.path.dirname(find_tool("kubectl"))
+    except FileNotFoundError:
+        bindir = ""
+    path = f' PATH={shlex.quote(bindir)}:"$PATH"' if bindir else ""
+    return [
+        f"  kubectl:     export KUBECONFIG={shlex.quote(kubeconfig)}{path}",
+        "               kubectl get jupyternotebookinstances,pods,pvc -n jupyterhub",
+    ]
+
+
 def _prepare_state_dir(path: Path) -> None:
     """A fresh state directory each run (the simulated cluster is in memory: nothing in an old one would
     match it). Only a directory that is empty or was made by an earlier `jupyternetes up` is cleared."""
@@ -724,7 +751,11 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"[jupyternetes up] {msg}", flush=True)
 
     opts = StackOptions(
-        state_dir=state_dir, hub_port=args.hub_port, password=args.password or "", cluster=args.cluster
+        state_dir=state_dir,
+        hub_port=args.hub_port,
+        password=args.password or "",
+        cluster=args.cluster,
+        profiles=demo_profiles(),
     )
     stack = Stack(opts, say=say)
     with _signals_raise():
@@ -734,8 +765,8 @@ def run_up(args: argparse.Namespace) -> int:
             print(flush=True)
             print(f"  JupyterHub:  {stack.hub_url}/", flush=True)
             print(f"  login:       any user name (admin is an admin), password: {stack.password}", flush=True)
-            print(f"  kubectl:     export KUBECONFIG={stack.admin_kubeconfig}", flush=True)
-            print("               kubectl get jupyternotebookinstances,pods,pvc -n jupyterhub", flush=True)
+            for line in shell_hints(stack.admin_kubeconfig):
+                print(line, flush=True)
             print(f"  scripts:     {path} (hub_url, api_token, kubeconfig)", flush=True)
             print(f"  logs:        {state_dir}", flush=True)
             print("\nPress Ctrl-C to stop everything.", flush=True)

@@ -29,9 +29,17 @@ import yaml
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
-from jupyternetes.demo import HUB_NAMESPACE, HUB_SERVICE_ACCOUNT, TEMPLATE_NAMESPACE, Stack, StackOptions
+from jupyternetes.demo import (
+    HUB_NAMESPACE,
+    HUB_SERVICE_ACCOUNT,
+    TEMPLATE_NAMESPACE,
+    Stack,
+    StackOptions,
+    demo_profiles,
+)
 from tests.clusters import backends, k8s_version, require_upstream
 from tests.conftest import wait_until
+from tests.e2e.browser import Screenshots, launch, pages, require_chromium, save_evidence
 from tests.e2e.deployments import ANNOUNCEMENT_HUB, Deployment, kind_deployment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +60,14 @@ def announcement_template(deployment: Deployment) -> dict[str, Any]:
     if deployment.hub_api_url != deployment.announcement_hub_url:
         text = text.replace(ANNOUNCEMENT_HUB, deployment.hub_api_url)
     data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def data_template(namespace: str) -> dict[str, Any]:
+    """The demo's second template (the profile "Data"), in the deployment's template namespace (on kind
+    the chart brings only its default template)."""
+    data: dict[str, Any] = yaml.safe_load((ROOT / "fixtures" / "demo-data-template.yaml").read_text())
+    data["metadata"]["namespace"] = namespace
     return data
 
 
@@ -309,6 +325,46 @@ def sim_deployment(stack: Stack) -> Deployment:
     )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """A browser test that fails leaves the page's screenshot and console log, named in its report."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        save_evidence(item, report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's), for the session."""
+    from playwright.sync_api import sync_playwright
+
+    executable = require_chromium()
+    with sync_playwright() as playwright:
+        launched = launch(playwright, executable)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A new browser context and page; a failing test leaves a screenshot and the console log."""
+    yield from pages(browser, request, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Screenshots:
+    return Screenshots(os.environ.get("JUPYTERNETES_SCREENSHOTS"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "local_stack: starts a local stack of its own (not with --cluster=kind)"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every e2e test runs once per local backend (or once against the kind deployment)."""
     if "backend" not in metafunc.fixturenames:
@@ -318,11 +374,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests of the local stacks themselves (``stack``) have nothing to run against a kind deployment:
-    with --cluster=kind they are deselected, not skipped."""
+    """Tests of the local stacks themselves (``stack``, or marked ``local_stack``: they start one of their
+    own) have nothing to run against a kind deployment: with --cluster=kind they are deselected, not
+    skipped."""
     if config.getoption("--cluster") != "kind":
         return
-    local = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    local = [
+        item
+        for item in items
+        if "stack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("local_stack")
+    ]
     if local:
         config.hook.pytest_deselected(items=local)
         items[:] = [item for item in items if item not in local]
@@ -369,7 +430,40 @@ def hub(deployment: Deployment) -> Hub:
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kadense"}},
         announcement_template(deployment),
         broken_template(deployment.template_namespace),
+        data_template(deployment.template_namespace),
         announcement_network_policy(deployment.namespace),
     ):
         hub.apply(obj)
     return hub
+
+
+@pytest.fixture(scope="session")
+def demo_hub(request: pytest.FixtureRequest, hub: Hub, backend: str) -> Iterator[Hub]:
+    """The hub as `make demo` configures it (its profiles, fixtures/demo-profiles.yaml), on the suite's
+    cluster and operator: a second hub and proxy beside the suite's. What the browser test shows, and so
+    the pictures in the docs, is what a visitor of the demo sees. With --cluster=kind: the deployment's
+    hub (its values offer the demo's "Data" profile too)."""
+    if backend == "kind":
+        yield hub
+        return
+    stack: Stack = request.getfixturevalue("stack")
+    other = Stack(
+        StackOptions(
+            state_dir=stack.state_dir,
+            hub_port=0,
+            hub_name="hub-demo",
+            password=stack.password,
+            profiles=demo_profiles(),
+            extra_hub_config="c.Spawner.poll_interval = 1\n",
+            start_timeout=60,
+        ),
+        say=lambda msg: None,
+    )
+    other.admin_kubeconfig = stack.admin_kubeconfig
+    other.hub_kubeconfig = stack.hub_kubeconfig
+    try:
+        other.start_proxy()
+        other.start_hub()
+        yield Hub(sim_deployment(other))
+    finally:
+        other.stop()

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import requests
 
-from jupyternetes.demo import Stack, StackOptions, singleuser_command
+from jupyternetes.demo import Stack, StackOptions
 from tests.conftest import wait_until
 
 
 def test_kubespawner_spawns_a_reachable_server(stack: Stack) -> None:
     stack.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubespawner"}})
-    command = singleuser_command()
     other = Stack(
         StackOptions(
             state_dir=stack.state_dir,
             hub_port=0,
             hub_name="hub-kubespawner",
             spawner="kubespawner",
-            extra_hub_config=f"c.KubeSpawner.cmd = {command[:1]!r}\nc.KubeSpawner.args = {command[1:]!r}\n",
             start_timeout=90,
         ),
         say=lambda msg: None,

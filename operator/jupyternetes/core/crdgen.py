@@ -195,6 +195,9 @@ def instance_crd() -> dict[str, Any]:
     columns = [
         {"name": "Template", "type": "string", "jsonPath": ".spec.template.name"},
         {"name": "User", "type": "string", "jsonPath": r".spec.variables.jupyterhub\.user\.name"},
+        # The spawn page's choices: the profile, and its options' choices (size=large,...).
+        {"name": "Profile", "type": "string", "jsonPath": r".spec.variables.jupyterhub\.profile"},
+        {"name": "Options", "type": "string", "jsonPath": r".spec.variables.jupyterhub\.profile\.options"},
         {"name": "Ready", "type": "string", "jsonPath": _READY + ".status"},
         {"name": "Reason", "type": "string", "jsonPath": _READY + ".reason"},
         {"name": "Address", "type": "string", "jsonPath": ".status.address"},

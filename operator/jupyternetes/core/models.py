@@ -295,6 +295,8 @@ class PodStatus(_EntryStatus):
     message: str | None = None
     """What the pod is doing or waiting for, from its conditions and container states (e.g. "scheduled to
     node n1", "ContainerCreating", "unschedulable: 0/1 nodes are available ...")."""
+    node_name: str | None = None
+    """The node the pod is scheduled to."""
 
 
 class PvcStatus(_EntryStatus):

@@ -176,6 +176,14 @@ def _pod_ready(pod: Obj) -> bool:
     )
 
 
+def _container_image(pod: Obj, name: str) -> str:
+    spec = pod.get("spec", {})
+    for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
+        if c.get("name") == name:
+            return str(c.get("image") or "?")
+    return "?"
+
+
 def pod_activity(pod: Obj) -> str | None:
     """A short account of what a pod is doing or waiting for, for progress messages."""
     status = pod.get("status", {})
@@ -185,6 +193,11 @@ def pod_activity(pod: Obj) -> str | None:
     for key in ("initContainerStatuses", "containerStatuses"):
         for cs in status.get(key) or ():
             waiting = (cs.get("state") or {}).get("waiting") or {}
+            creating = waiting.get("reason") in ("ContainerCreating", "PodInitializing")
+            if creating and not waiting.get("message"):
+                # What a kubelet does before the container runs: fetch its image unless the node has it.
+                image = cs.get("image") or _container_image(pod, str(cs.get("name")))
+                return f"pulling image {image} and starting container {cs.get('name')}"
             if waiting.get("reason"):
                 detail = waiting.get("message")
                 return f"container {cs.get('name')}: {waiting['reason']}" + (f": {detail}" if detail else "")
@@ -220,6 +233,7 @@ def pod_status(
         "ready": ready,
         "phase": phase,
         "message": pod_activity(pod),
+        "node_name": pod.get("spec", {}).get("nodeName") or None,
     }
     if pod["metadata"].get("deletionTimestamp"):
         msg = f"pod {planned.name} is being deleted"

@@ -38,6 +38,7 @@ VAR_NAMESPACE: Final = "jupyterhub.namespace"
 VAR_OAUTH_CLIENT_ID: Final = "jupyterhub.oauth_client_id"
 VAR_SERVER_NAME: Final = "jupyterhub.server.name"
 VAR_PROFILE: Final = "jupyterhub.profile"
+VAR_PROFILE_OPTIONS: Final = "jupyterhub.profile.options"
 VAR_INSTANCE_NAME: Final = "jupyternetes.instance.name"
 VAR_INSTANCE_NAMESPACE: Final = "jupyternetes.instance.namespace"
 ENV_PREFIX: Final = "jupyterhub.env."
@@ -100,6 +101,8 @@ class SpawnRequest:
     api_token: str
     env: Mapping[str, str] = field(default_factory=dict)
     profile: str = ""
+    # The choices made for the profile's options ("size=large,image=scipy"; "" without options).
+    profile_options: str = ""
     # Profile and configured variables (lowest precedence among what the spawner supplies).
     extra_variables: Mapping[str, str] = field(default_factory=dict)
     secret_env_pattern: str = DEFAULT_SECRET_ENV_PATTERN
@@ -136,6 +139,7 @@ def split_variables(req: SpawnRequest) -> tuple[dict[str, str], dict[str, str]]:
             VAR_OAUTH_CLIENT_ID: req.oauth_client_id,
             VAR_SERVER_NAME: req.server_name,
             VAR_PROFILE: req.profile,
+            VAR_PROFILE_OPTIONS: req.profile_options,
             VAR_INSTANCE_NAME: req.instance,
             VAR_INSTANCE_NAMESPACE: req.namespace,
         }

@@ -130,7 +130,8 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         default_value=[],
         help="""Profiles the user chooses from (a list of dicts, or a callable taking the spawner and
         returning one, possibly async): `display_name` (required), `slug`, `description`, `default`,
-        `template`, `template_namespace`, `variables`. See jupyternetes.spawner.profiles.""",
+        `template`, `template_namespace`, `variables`, `profile_options`. See
+        jupyternetes.spawner.profiles.""",
     ).tag(config=True)
 
     extra_variables = Dict(
@@ -236,21 +237,24 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         return profiles.parse_profiles(raw or [])
 
     async def _render_options_form(self, spawner: Any = None) -> str:
-        chosen = (self.user_options or {}).get("profile")
-        return profiles.options_form(await self._profiles(), chosen if isinstance(chosen, str) else None)
+        last = self.user_options or {}
+        chosen = last.get("profile")
+        return profiles.options_form(
+            await self._profiles(), chosen if isinstance(chosen, str) else None, last
+        )
 
     async def _spawn_request(self) -> objects.SpawnRequest:
         try:
-            profile = profiles.select_profile(await self._profiles(), self.user_options)
+            selection = profiles.select(await self._profiles(), self.user_options)
         except profiles.ProfileError as exc:
             raise SpawnFailed(str(exc), "InvalidProfile") from None
+        profile = selection.profile
         namespace, name = (
             self._expand_namespace(),
             instance_name(self.user.name, self.name or "", prefix=self.instance_name_prefix),
         )
         variables = dict(self.extra_variables)
-        if profile is not None:
-            variables.update(profile.variables)
+        variables.update(selection.variables())
         template = (profile.template if profile and profile.template else None) or self.template_name
         tns = (
             (profile.template_namespace if profile and profile.template_namespace else None)
@@ -270,6 +274,7 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
             api_token=self.api_token or "",
             env=self.get_env(),
             profile=profile.slug if profile else "",
+            profile_options=selection.summary(),
             extra_variables=variables,
             secret_env_pattern=self.secret_env_pattern,
             secret_variable_names=tuple(self.secret_variables),

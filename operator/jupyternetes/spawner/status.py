@@ -98,7 +98,8 @@ def progress_steps(instance: Obj) -> list[Step]:
     """The progress the instance's status shows, in order; percentages rise with each stage.
 
     Stages: the operator took it up (rendered the template) → each PVC created → bound → pods created →
-    each pod has an address (scheduled, sandbox up) → running (container started) → ready.
+    each pod scheduled to a node (and its address) → what it is doing (pulling its image, creating the
+    container) → running (image pulled, container started) → ready.
     """
     status = instance.get("status") or {}
     ns = instance.get("metadata", {}).get("namespace", "")
@@ -129,21 +130,25 @@ def progress_steps(instance: Obj) -> list[Step]:
         steps.append(Step("pods-created", 50, f"Pod {names} created" if names else "Pods created"))
     for entry, pod in sorted(pods.items()):
         rname = pod.get("resourceName") or entry
-        if pod.get("podAddress"):
+        node, address = pod.get("nodeName"), pod.get("podAddress")
+        if node or address:
+            where = f" to node {node}" if node else ""
             steps.append(
                 Step(
                     f"pod-scheduled/{entry}",
                     60,
-                    f"Pod {rname} scheduled, address {pod['podAddress']}; "
-                    "pulling the image and starting the container",
+                    f"Pod {rname} scheduled{where}" + (f", address {address}" if address else ""),
                 )
             )
         activity = pod.get("message")
-        if activity and not pod.get("ready"):
-            # What the operator saw the pod doing (scheduling, image pull, readiness): one event per change.
+        if activity and not pod.get("ready") and pod.get("state") != "Running":
+            # What the operator saw the pod doing (scheduling, pulling the image, creating the container):
+            # one event per change.
             steps.append(Step(f"pod-activity/{entry}/{activity}", 65, f"Pod {rname}: {activity}"))
         if pod.get("state") == "Running" or pod.get("ready"):
-            steps.append(Step(f"pod-running/{entry}", 75, f"Pod {rname} running: container started"))
+            steps.append(
+                Step(f"pod-running/{entry}", 75, f"Pod {rname} running: image pulled, container started")
+            )
         if pod.get("ready"):
             steps.append(Step(f"pod-ready/{entry}", 90, f"Pod {rname} ready"))
     if is_true(instance, "Ready") and status.get("address"):

@@ -11,12 +11,15 @@ DEFAULT_PULL_FAIL_PATTERN = r".*(doesnotexist|invalid-image|:404).*"
 
 # Images that carry no command of their own in kubesim (there are no images): what the image would run.
 # Each entry may be ``(regex, argv)`` or a dict ``{"image": regex, "command": [...], "env": {...},
-# "workingDir": "...", "user": uid, "group": gid, "rootArgs": [...]}`` (the image's CMD, ENV, WORKDIR and
-# USER; ``user``/``group`` apply only when kubesim runs as root with mount namespaces, and the Python running
-# the command must then be readable by that user). ``rootArgs`` are appended when the process runs as root
-# and the program is the image's own command: the Jupyter images run as ``jovyan`` (uid 1000), and a Jupyter
-# server started as root refuses to run without ``--allow-root``. ``$(VAR)`` in ``command``, ``env`` and
-# ``workingDir`` is expanded with the container's environment, e.g.
+# "workingDir": "...", "user": uid, "group": gid, "rootArgs": [...], "hide": [...]}`` (the image's CMD, ENV,
+# WORKDIR and USER; ``user``/``group`` apply only when kubesim runs as root with mount namespaces, where the
+# Python running the command is made reachable for that user). ``hide`` names host programs the image does
+# not have: with mount namespaces, each one found on the container's PATH is covered by an empty file that
+# is not executable, so the container does not find it (Jupyter's images have no node: JupyterLab, finding
+# one, runs `node yarn.js config` at every start, about 0.4 s). ``rootArgs`` are appended when the process
+# runs as root and the program is the image's own command: the Jupyter images run as ``jovyan`` (uid 1000),
+# and a Jupyter server started as root refuses to run without ``--allow-root``. ``$(VAR)`` in ``command``,
+# ``env`` and ``workingDir`` is expanded with the container's environment, e.g.
 # ``"workingDir": "/home/$(JUPYTERHUB_USER)"`` makes a Jupyter server's root the directory holding a
 # ``/home/<user>/work`` volume.
 JUPYTER_IMAGE = {
@@ -33,6 +36,7 @@ JUPYTER_IMAGE = {
     },
     "workingDir": "/home/jovyan",
     "rootArgs": ["--allow-root"],
+    "hide": ["node", "nodejs", "npm", "npx"],
 }
 DEFAULT_IMAGE_COMMANDS: tuple[Any, ...] = (JUPYTER_IMAGE,)
 
@@ -57,6 +61,7 @@ class ImageConfig:
     user: int | None = None
     group: int | None = None
     root_args: tuple[str, ...] = ()
+    hide: tuple[str, ...] = ()
 
 
 def parse_image_commands(entries: Sequence[Any]) -> tuple[ImageConfig, ...]:
@@ -74,6 +79,7 @@ def parse_image_commands(entries: Sequence[Any]) -> tuple[ImageConfig, ...]:
                     user=int(entry["user"]) if entry.get("user") is not None else None,
                     group=int(entry["group"]) if entry.get("group") is not None else None,
                     root_args=tuple(str(a) for a in entry.get("rootArgs") or ()),
+                    hide=tuple(str(a) for a in entry.get("hide") or ()),
                 )
             )
         else:

@@ -4,8 +4,10 @@ starts in a few milliseconds) that
 
 * ``run``: enters a private mount namespace, bind-mounts each volume at its ``mountPath`` (creating a
   missing mount point inside a throwaway overlay of its nearest existing ancestor, so the host's
-  filesystem is not changed), makes read-only mounts read-only, switches to ``runAsUser``/``runAsGroup``
-  when given, changes to the working directory and ``exec``\\ s the container's command;
+  filesystem is not changed), makes read-only mounts read-only, makes the ``expose`` paths (the Python
+  running the command, the pod's own directory) reachable for ``runAsUser`` (see ``_expose``), switches to
+  ``runAsUser``/``runAsGroup`` when given, hides the image's ``hide`` programs, changes to the working
+  directory and ``exec``\\ s the container's command;
 * ``enter``: joins the mount namespace of a running container (for exec probes) and execs a command;
 * ``probe``: checks that mount namespaces can be created here (exit status 0).
 
@@ -78,6 +80,74 @@ def _makedirs(path: str, owner: tuple[int, int] | None) -> None:
             os.chown(p, *owner)
 
 
+def _identity(spec: dict[str, Any]) -> tuple[int | None, set[int]]:
+    """The uid the command will run as and its groups (as ``_drop_privileges`` sets them)."""
+    uid: int | None = spec.get("uid")
+    gid: int | None = spec.get("gid")
+    if uid is None and gid is None:
+        return None, set()
+    group = gid if gid is not None else (uid or 0)
+    return uid, {group, *(int(g) for g in spec.get("groups") or ())}
+
+
+def _searchable(path: str, uid: int, groups: set[int]) -> bool:
+    st = os.stat(path)
+    if uid == 0:
+        return True
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o100)
+    if st.st_gid in groups:
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
+
+
+def _closed_ancestor(path: str, uid: int, groups: set[int]) -> str | None:
+    """The highest directory above ``path`` that ``uid`` may not search (enter), if any."""
+    cur = ""
+    for part in [p for p in path.split("/") if p][:-1]:
+        cur += "/" + part
+        if not _searchable(cur, uid, groups):
+            return cur
+    return None
+
+
+def _expose(spec: dict[str, Any], keep: list[str]) -> None:
+    """Make the ``expose`` paths reachable at their own path for the user the command runs as.
+
+    A container's image holds its own interpreter; a process container runs the host's, and the user of
+    ``runAsUser`` may be unable to reach it (``/root/.pyenv/...`` under a ``/root`` of mode 0700). For each
+    highest closed directory above an exposed path, this mount namespace gets a tmpfs over it (mode 0755)
+    holding only the exposed paths, bind-mounted back (read-only unless asked otherwise): the user reaches
+    them, and nothing else of that directory, and the host's permissions are not changed. ``keep`` are
+    mount points made earlier in this namespace (the scratch tmpfs) that the new tmpfs must not hide."""
+    uid, groups = _identity(spec)
+    if uid is None or uid == 0:
+        return
+    by_closed: dict[str, list[dict[str, Any]]] = {}
+    for entry in spec.get("expose") or ():
+        path = os.path.normpath(entry["path"])
+        if not os.path.isdir(path):
+            continue
+        closed = _closed_ancestor(path, uid, groups)
+        if closed is not None:
+            by_closed.setdefault(closed, []).append({**entry, "path": path})
+    for closed, entries in sorted(by_closed.items()):
+        entries.sort(key=lambda e: len(e["path"]))
+        binds: list[dict[str, Any]] = []
+        for entry in entries:
+            if not any(_under(entry["path"], b["path"]) for b in binds):
+                binds.append(entry)
+        binds += [{"path": k, "readOnly": False} for k in keep if _under(k, closed) and k != closed]
+        fds = [os.open(b["path"], os.O_PATH | os.O_CLOEXEC) for b in binds]
+        _mount("tmpfs", closed, "tmpfs", 0, "mode=0755")
+        for b, fd in zip(binds, fds, strict=True):
+            os.makedirs(b["path"], mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", b["path"], None, MS_BIND | MS_REC)
+            if b.get("readOnly", True):
+                _mount(None, b["path"], None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+            os.close(fd)
+
+
 def _setup_mounts(spec: dict[str, Any]) -> None:
     mounts: list[dict[str, Any]] = sorted(spec.get("mounts") or (), key=lambda m: m["target"].count("/"))
     targets = [m["target"] for m in mounts]
@@ -88,6 +158,9 @@ def _setup_mounts(spec: dict[str, Any]) -> None:
     )
     # Sources are opened before anything is mounted: a later overlay must not shadow them.
     fds = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in mounts]
+    scratch = spec["scratch"]
+    _mount("tmpfs", scratch, "tmpfs", 0, "mode=0755")
+    _expose(spec, [scratch])
     # Directories that must exist before the binds (mount points not nested in another mount, the
     # working directory and HOME when they are outside every mount).
     tops = [t for t in targets if not any(o != t and _under(t, o) for o in targets)]
@@ -100,8 +173,6 @@ def _setup_mounts(spec: dict[str, Any]) -> None:
             bases.append(base)
     bases = [b for b in bases if not any(o != b and _under(b, o) for o in bases)]
     if bases:
-        scratch = spec["scratch"]
-        _mount("tmpfs", scratch, "tmpfs", 0, "mode=0755")
         for i, base in enumerate(bases):
             upper, work = f"{scratch}/{i}/upper", f"{scratch}/{i}/work"
             os.makedirs(upper)
@@ -115,7 +186,9 @@ def _setup_mounts(spec: dict[str, Any]) -> None:
                 sys.stderr.write(
                     f"kubesim: overlay on {base} failed ({exc}); creating mount points on the host\n"
                 )
-    for p in missing:
+    # The working directory and HOME first, owned by the user (an image makes its user's home theirs); a
+    # mount point's missing parents are root's, as a container runtime makes them.
+    for p in sorted(missing, key=lambda p: p not in extra):
         _makedirs(p, owner if p in extra else None)
     for m, fd in zip(mounts, fds, strict=True):
         target = m["target"]
@@ -134,6 +207,21 @@ def _setup_mounts(spec: dict[str, Any]) -> None:
             _makedirs(d, owner)
 
 
+def _hide(spec: dict[str, Any]) -> None:
+    """Cover each of the image's ``hide`` files with an empty one that nobody may execute: a program the
+    image would not have is not found on PATH (``which`` and ``execvp`` skip what is not executable)."""
+    paths = spec.get("hide") or ()
+    if not paths:
+        return
+    empty = os.path.join(spec["scratch"], "hidden")
+    with open(empty, "w"):
+        pass
+    os.chmod(empty, 0o444)
+    for path in paths:
+        if os.path.isfile(path):
+            _mount(empty, path, None, MS_BIND)
+
+
 def _drop_privileges(spec: dict[str, Any]) -> None:
     uid: int | None = spec.get("uid")
     gid: int | None = spec.get("gid")
@@ -148,11 +236,10 @@ def _drop_privileges(spec: dict[str, Any]) -> None:
 
 
 def _fail(spec: dict[str, Any], message: str) -> None:
-    path = spec.get("error_file")
-    if path:
+    fd = spec.get("error_fd")
+    if fd is not None:
         try:
-            with open(path, "w") as fh:
-                fh.write(message)
+            os.write(fd, message.encode())
         except OSError:
             pass
     sys.stderr.write(message + "\n")
@@ -169,6 +256,13 @@ def main(argv: list[str]) -> None:
         os._exit(0)
     with open(argv[1]) as fh:
         spec: dict[str, Any] = json.load(fh)
+    if spec.get("error_file"):
+        # Opened before any mount: a tmpfs of _expose may cover the directory it is in.
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+            spec["error_fd"] = os.open(spec["error_file"], flags)
+        except OSError:
+            pass
     try:
         if spec.get("enter_pid"):
             fd = os.open(f"/proc/{int(spec['enter_pid'])}/ns/mnt", os.O_RDONLY)
@@ -177,6 +271,7 @@ def main(argv: list[str]) -> None:
         elif spec.get("namespace"):
             _private_namespace()
             _setup_mounts(spec)
+            _hide(spec)
         elif spec.get("dirs"):
             for d in spec["dirs"]:
                 os.makedirs(d, exist_ok=True)

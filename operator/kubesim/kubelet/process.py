@@ -8,9 +8,16 @@
 * Volumes, as root (``mounts="namespace"``, the default for root when mount namespaces work): a private
   mount namespace per container with bind mounts at the real ``mountPath`` (read-only when asked; a
   missing mount point is created in a throwaway overlay of its nearest existing ancestor, so the host is
-  not changed); ``runAsUser``/``runAsGroup``/``fsGroup`` are honoured. Without root (``mounts="remap"``):
+  not changed); ``runAsUser``/``runAsGroup``/``fsGroup``/``supplementalGroups`` are honoured: the process
+  runs with that uid and those groups, the Python running it and the pod's directory are made reachable for
+  that uid inside the namespace (``nsinit._expose``), and volumes other than ``hostPath`` get the
+  ``fsGroup`` as a kubelet gives it (group-owned, group-writable, setgid directories, recursively unless
+  ``fsGroupChangePolicy: OnRootMismatch`` finds the root right). Without root (``mounts="remap"``):
   each ``mountPath`` is a symlink inside a per-pod root directory, and ``workingDir``, ``HOME`` and every
-  argument or environment value naming a path under a ``mountPath`` are rewritten to point there.
+  argument or environment value naming a path under a ``mountPath`` are rewritten to point there; an
+  image's ``hide`` programs stay visible; the identity fields cannot be honoured then, and the kubelet
+  says so in a Warning Event on the pod (``SecurityContextNotHonoured``, see
+  ``ProcessRuntime.unhonoured``). ``runAsNonRoot`` is checked in both modes.
 * Lifetime: each container runs in its own session (process group) with ``PR_SET_PDEATHSIG=SIGKILL``, so
   it dies with kubesim even on SIGKILL; stopping sends SIGTERM to the group, waits the grace period, then
   SIGKILLs the group and any descendant; an ``atexit`` hook kills whatever is left.
@@ -26,6 +33,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -311,6 +319,81 @@ class ProcessHandle(Handle):
         return self._done
 
 
+_RW_MASK = 0o660
+_RO_MASK = 0o440
+_EXEC_MASK = 0o110
+
+
+def _owned_by_fs_group(path: Path, fs_group: int, mask: int) -> bool:
+    st = os.stat(path)
+    return st.st_gid == fs_group and st.st_mode & (mask | _EXEC_MASK | 0o2000) == mask | _EXEC_MASK | 0o2000
+
+
+def apply_fs_group(root: Path, fs_group: int, *, read_only: bool, policy: str = "Always") -> None:
+    """Give a volume to ``fsGroup`` as the kubelet's SetVolumeOwnership does: every file and directory
+    group-owned by it, group-readable (and -writable unless read-only), executables and directories
+    group-executable, directories setgid (new files inherit the group). ``OnRootMismatch`` skips the walk
+    when the volume's root already has that group and mode. Symbolic links are left alone."""
+    mask = _RO_MASK if read_only else _RW_MASK
+    if policy == "OnRootMismatch" and _owned_by_fs_group(root, fs_group, mask):
+        return
+
+    def fix(path: str, is_dir: bool) -> None:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            return
+        if st.st_gid != fs_group:
+            os.chown(path, -1, fs_group, follow_symlinks=False)
+        mode = st.st_mode & 0o7777
+        wanted = mode | mask
+        if is_dir:
+            wanted |= 0o2000 | _EXEC_MASK
+        elif mode & 0o100:
+            wanted |= 0o010
+        if wanted != mode:
+            os.chmod(path, wanted)
+
+    fix(str(root), True)
+    for top, dirs, files in os.walk(root):
+        for d in dirs:
+            fix(os.path.join(top, d), True)
+        for f in files:
+            fix(os.path.join(top, f), False)
+
+
+def _on_path(names: tuple[str, ...], path: str) -> list[str]:
+    """Every file called one of ``names`` in the directories of ``path`` (what an image hides)."""
+    found = []
+    for directory in path.split(os.pathsep):
+        for name in names:
+            candidate = os.path.join(directory, name)
+            if directory and os.path.isfile(candidate) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def runtime_paths() -> list[str]:
+    """What a container's command needs of this host besides its volumes, when kubesim runs it: this
+    Python (its prefixes, the real directory of the interpreter) and the directories on its import path
+    (site-packages, an editable install's source root), with the shim the runtime puts on PYTHONPATH."""
+    paths = [
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        str(SHIM_DIR),
+        *(p for p in sys.path if p and os.path.isabs(p)),
+    ]
+    out: list[str] = []
+    for p in paths:
+        real = os.path.realpath(p)
+        for q in (p, real):
+            if os.path.isdir(q) and q not in out:
+                out.append(q)
+    return out
+
+
 def namespace_mounts_available() -> bool:
     """Whether this process may create private mount namespaces (root on Linux, not in a locked-down
     container)."""
@@ -394,6 +477,37 @@ class ProcessRuntime(Runtime):
             return None, None, []
         return uid, gid, groups
 
+    def unhonoured(self, pod: Obj, container: Obj) -> str:
+        """The identity fields of the container's securityContext this runtime cannot apply (it is not
+        root, or has no mount namespaces: the process runs as kubesim's own user), as an Event message;
+        "" when it honours them all. Fields that ask for kubesim's own uid or groups are honoured."""
+        if self.euid == 0 and self.mount_mode == "namespace":
+            return ""
+        pod_sc = pod.get("spec", {}).get("securityContext") or {}
+        sc = container.get("securityContext") or {}
+        own_groups = {os.getegid(), *os.getgroups()}
+        ignored = []
+        for key, own in (("runAsUser", self.euid), ("runAsGroup", os.getegid())):
+            value = sc.get(key, pod_sc.get(key))
+            if value is not None and int(value) != own:
+                ignored.append(f"{key}={value}")
+        if pod_sc.get("fsGroup") is not None and int(pod_sc["fsGroup"]) not in own_groups:
+            ignored.append(f"fsGroup={pod_sc['fsGroup']}")
+        extra = [g for g in pod_sc.get("supplementalGroups") or () if int(g) not in own_groups]
+        if extra:
+            ignored.append(f"supplementalGroups={extra}")
+        if not ignored:
+            return ""
+        why = (
+            "kubesim is not running as root"
+            if self.euid != 0
+            else "kubesim has no mount namespaces here (mounts=remap)"
+        )
+        return (
+            f"securityContext not honoured: {', '.join(ignored)}: {why}, so the process runtime runs "
+            f"container {container.get('name')} as uid {self.euid}, gid {os.getegid()}"
+        )
+
     def _base_env(self, sandbox: Sandbox, launch: Launch, image: ImageConfig | None) -> dict[str, str]:
         env = {k: os.environ[k] for k in self.config.inherit_env if k in os.environ}
         env["PATH"] = self.path
@@ -420,6 +534,29 @@ class ProcessRuntime(Runtime):
 
     def _mounts(self, sandbox: Sandbox, launch: Launch, fs_group: int | None) -> list[tuple[str, Path, bool]]:
         out = []
+        spec = launch.pod.get("spec", {})
+        pod_sc = spec.get("securityContext") or {}
+        host_paths = {v.get("name") for v in spec.get("volumes") or () if v.get("hostPath") is not None}
+        volume_ro: dict[str, bool] = {}
+        for vm in launch.container.get("volumeMounts") or ():
+            name = str(vm.get("name"))
+            volume_ro[name] = volume_ro.get(name, True) and bool(vm.get("readOnly"))
+        if fs_group is not None and self.euid == 0 and self.mount_mode == "namespace":
+            # hostPath volumes are the host's own directories: a kubelet never changes their ownership.
+            for name, read_only in volume_ro.items():
+                host = sandbox.volumes.get(name)
+                if name not in host_paths and host is not None and host.is_dir():
+                    try:
+                        apply_fs_group(
+                            host,
+                            fs_group,
+                            read_only=read_only,
+                            policy=str(pod_sc.get("fsGroupChangePolicy") or "Always"),
+                        )
+                    except OSError as exc:
+                        raise CreateError(
+                            f'failed to set the ownership of volume "{name}" to fsGroup {fs_group}: {exc}'
+                        ) from exc
         for vm in launch.container.get("volumeMounts") or ():
             host = sandbox.volumes.get(str(vm.get("name")))
             if host is None:
@@ -436,12 +573,8 @@ class ProcessRuntime(Runtime):
                 host = host / sub
                 if not host.exists():
                     host.mkdir(parents=True, exist_ok=True)
-            if fs_group is not None and self.euid == 0 and host.is_dir():
-                try:
-                    os.chown(host, -1, fs_group)
-                    os.chmod(host, os.stat(host).st_mode | 0o2070)
-                except OSError:
-                    pass
+                    if fs_group is not None and self.euid == 0 and self.mount_mode == "namespace":
+                        apply_fs_group(host, fs_group, read_only=bool(vm.get("readOnly")))
             out.append((str(vm.get("mountPath")), host, bool(vm.get("readOnly"))))
         return out
 
@@ -532,6 +665,11 @@ class ProcessRuntime(Runtime):
                 "scratch": str(scratch),
                 "mounts": [{"source": str(hp), "target": cp, "readOnly": ro} for cp, hp, ro in mounts],
                 "error_file": str(error_file),
+                # For a runAsUser that cannot reach them where they are (nsinit._expose): the image's part
+                # of the host (this Python) read-only, the pod's own root (its /tmp, a default HOME) not.
+                "expose": [{"path": p, "readOnly": True} for p in runtime_paths()]
+                + [{"path": str(rootfs), "readOnly": False}],
+                "hide": _on_path(image.hide if image else (), env.get("PATH", "")),
             }
             spec_file = spec_dir / f"{name}.json"
             spec_file.write_text(json.dumps(spec))

@@ -87,5 +87,11 @@ class Runtime(abc.ABC):
     async def start(self, sandbox: Sandbox, launch: Launch) -> Handle:
         """Create and start a container; raises CreateError, ConfigurationError or StartError."""
 
+    def unhonoured(self, pod: Obj, container: Obj) -> str:
+        """Why the runtime cannot apply some of the container's securityContext (an Event message), or
+        "" when it applies it all. A kubelet that ignored such fields silently would run a pod meant to be
+        unprivileged with more rights than its author asked for, and nobody would know."""
+        return ""
+
     def teardown(self, sandbox: Sandbox) -> None:  # noqa: B027 - optional hook
         """Release what the pod used on the host (after all its containers stopped)."""

@@ -87,6 +87,7 @@ class PodWorker:
         self.current_log: dict[str, LogFile] = {}
         self.previous_log: dict[str, LogFile] = {}
         self._instances: dict[str, int] = {}
+        self._unhonoured_told: set[str] = set()  # containers whose SecurityContextNotHonoured was posted
         self.task: asyncio.Task[None] | None = None
         self._terminate_task: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()
@@ -252,6 +253,11 @@ class PodWorker:
             def on_spawn(handle: Handle, name: str = name) -> None:
                 self.handles[name] = handle
 
+            if name not in self._unhonoured_told:
+                self._unhonoured_told.add(name)
+                unhonoured = k.runtime.unhonoured(self.pod, c)
+                if unhonoured:
+                    self.event(WARNING, "SecurityContextNotHonoured", unhonoured, fp)
             launch = Launch(
                 self.pod,
                 c,

@@ -913,3 +913,177 @@ def test_service_account_admission_mounts_kube_api_access(node: NodeCluster, cor
     assert p is not None
     assert not p["spec"].get("volumes")
     assert not p["spec"]["containers"][0].get("volumeMounts")
+
+
+def _identity_script(mount: str) -> list[str]:
+    return script(f"""
+    import json, os, tempfile
+    # A file the pod creates, and one already in the volume (written by the root pod before).
+    open("{mount}/mine.txt", "w").write("mine")
+    # HOME holds the volume's mount point and is the user's, as an image's home is.
+    os.makedirs(os.path.expanduser("~/.local/share"))
+    with tempfile.NamedTemporaryFile(dir=tempfile.gettempdir()) as tmp:
+        tmp_ok = True
+    st = {{name: os.stat(f"{mount}/" + name) for name in ("mine.txt", "before.txt", ".")}}
+    print(json.dumps({{
+        "uid": os.getuid(), "gid": os.getgid(), "groups": sorted(os.getgroups()),
+        "home": os.environ.get("HOME"), "tmp_ok": tmp_ok,
+        "files": {{name: [s.st_uid, s.st_gid, oct(s.st_mode & 0o7777)] for name, s in st.items()}},
+        "root_listing": sorted(os.listdir("/root")) if os.path.isdir("/root") else None,
+    }}))
+    """)
+
+
+def test_run_as_user_group_and_fs_group(node: NodeCluster, core: Any, ns: str) -> None:
+    """As root with mount namespaces, a pod's runAsUser/runAsGroup/supplementalGroups are the process's
+    identity and its volumes belong to its fsGroup, as under a kubelet. The interpreter the command runs
+    (this test's, possibly under a /root the uid may not enter) is reachable for that uid, and nothing else
+    of such a directory is."""
+    if os.geteuid() != 0 or not namespace_mounts_available():
+        pytest.skip("needs root with mount namespaces (the process runtime switches user only then)")
+    home = f"/kubesim-test-{uuid.uuid4().hex[:8]}/home"
+    mount = f"{home}/data"
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    mounts = [{"name": "data", "mountPath": mount}]
+    core.create_namespaced_persistent_volume_claim(ns, pvc)
+    core.create_namespaced_pod(
+        ns,
+        pod(
+            "root-writer",
+            script(f"open('{mount}/before.txt', 'w').write('root was here')"),
+            volumes=volumes,
+            volumeMounts=mounts,
+            restartPolicy="Never",
+        ),
+    )
+    wait_for(lambda: phase(node.pod(ns, "root-writer")) == "Succeeded", what="the root pod's write")
+    body = pod(
+        "unprivileged",
+        _identity_script(mount),
+        env=[{"name": "HOME", "value": home}],
+        volumes=volumes,
+        volumeMounts=mounts,
+        restartPolicy="Never",
+        securityContext={
+            "runAsUser": 1000,
+            "runAsGroup": 100,
+            "fsGroup": 2000,
+            "supplementalGroups": [3000],
+            "runAsNonRoot": True,
+        },
+    )
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: phase(node.pod(ns, "unprivileged")) in ("Succeeded", "Failed"), what="the pod's end")
+    out = node.kubectl("logs", "unprivileged", "-n", ns).stdout
+    assert phase(node.pod(ns, "unprivileged")) == "Succeeded", out
+    seen = json.loads(out)
+    assert (seen["uid"], seen["gid"]) == (1000, 100), seen
+    assert seen["groups"] == [100, 2000, 3000], seen
+    assert seen["tmp_ok"]
+    assert seen["home"] == home
+    # Created by uid 1000 in a setgid directory of the fsGroup; the root pod's file was given to the group.
+    assert seen["files"]["mine.txt"][:2] == [1000, 2000], seen
+    assert seen["files"]["before.txt"][:2] == [0, 2000], seen
+    assert int(seen["files"]["before.txt"][2], 8) & 0o060 == 0o060, seen
+    assert seen["files"]["."][1] == 2000, seen
+    assert int(seen["files"]["."][2], 8) & 0o2070 == 0o2070, seen
+    # Where the interpreter lives under a closed directory, only the interpreter shows through.
+    prefixes = {p.split("/")[2] for p in (sys.base_prefix, sys.prefix) if p.startswith("/root/")}
+    if seen["root_listing"] is not None and prefixes:
+        assert set(seen["root_listing"]) == prefixes, seen
+    assert "SecurityContextNotHonoured" not in node.reasons(ns, "unprivileged")
+
+
+def test_the_container_process_runs_as_run_as_user(node: NodeCluster, core: Any, ns: str) -> None:
+    """What `ps` shows: the container's process itself has the pod's uid and gid."""
+    if os.geteuid() != 0 or not namespace_mounts_available():
+        pytest.skip("needs root with mount namespaces (the process runtime switches user only then)")
+    marker = f"kubesim-{uuid.uuid4().hex}"
+    body = pod(
+        "sleeper",
+        script(f"import time  # {marker}\nwhile True: time.sleep(1)"),
+        securityContext={"runAsUser": 1000, "runAsGroup": 100},
+    )
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: phase(node.pod(ns, "sleeper")) == "Running", what="the pod running")
+    pids = wait_for(lambda: pids_with(marker), what="the container's process")
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        assert fields["Uid"].split()[:2] == ["1000", "1000"], fields["Uid"]
+        assert fields["Gid"].split()[:2] == ["100", "100"], fields["Gid"]
+
+
+def test_run_as_non_root_refuses_a_root_container(node: NodeCluster, core: Any, ns: str) -> None:
+    """runAsNonRoot with nothing that makes the process non-root: CreateContainerConfigError, as a
+    kubelet answers (on both mount modes and whoever runs kubesim, if that is root)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: as another user every container runs as that user, never as root")
+    body = pod("rooted", [PY, "-c", "pass"], securityContext={"runAsNonRoot": True})
+    core.create_namespaced_pod(ns, body)
+    wait_for(lambda: waiting_reason(node.pod(ns, "rooted")) == "CreateContainerConfigError")
+    message = cstatus(node.pod(ns, "rooted"))["state"]["waiting"]["message"]
+    assert message.startswith("container has runAsNonRoot and image will run as root"), message
+
+
+def test_unhonoured_security_context_is_an_event(
+    request: pytest.FixtureRequest, node_backend: str, tmp_path: Path
+) -> None:
+    """Where the runtime cannot switch user (not root, or no mount namespaces: mounts=remap), the pod
+    still runs, as kubesim's own user, and a Warning Event names the fields it could not honour."""
+    options = {**OPTIONS, "mounts": "remap"}
+    with (
+        node_cluster(request.config, node_backend, "process", options, tmp_path) as own,
+        core_api(own) as core,
+    ):
+        body = pod(
+            "asks",
+            script("import os; print(os.getuid())"),
+            restartPolicy="Never",
+            securityContext={"runAsUser": 4242, "runAsGroup": 4343, "fsGroup": 4444},
+        )
+        core.create_namespaced_pod("default", body)
+        wait_for(lambda: phase(own.pod("default", "asks")) == "Succeeded", what="the pod's end")
+        assert own.kubectl("logs", "asks").stdout == f"{os.geteuid()}\n"
+        told = wait_for(
+            lambda: [e for e in own.events("default", "asks") if e["reason"] == "SecurityContextNotHonoured"],
+            what="the SecurityContextNotHonoured Event",
+        )
+        assert told[0]["type"] == "Warning"
+        message = told[0]["message"]
+        assert "runAsUser=4242, runAsGroup=4343, fsGroup=4444" in message, message
+        assert f"as uid {os.geteuid()}" in message, message
+        # One that asks for kubesim's own identity is honoured: no Event.
+        body = pod(
+            "own",
+            [PY, "-c", "pass"],
+            restartPolicy="Never",
+            securityContext={"runAsUser": os.geteuid(), "runAsGroup": os.getegid()},
+        )
+        core.create_namespaced_pod("default", body)
+        wait_for(lambda: phase(own.pod("default", "own")) == "Succeeded", what="the second pod's end")
+        assert "SecurityContextNotHonoured" not in own.reasons("default", "own")
+
+
+def test_an_image_hides_host_programs_it_does_not_have(node: NodeCluster, core: Any, ns: str) -> None:
+    """Jupyter's images have no node (JUPYTER_IMAGE's ``hide``): with mount namespaces their containers do
+    not find the host's, while other images' containers still do."""
+    if not namespace_mounts_available():
+        pytest.skip("needs root with mount namespaces (hiding covers the file in the container's namespace)")
+    if shutil.which("node") is None:
+        pytest.skip("node is not on this host's PATH: nothing to hide")
+    which = [PY, "-c", "import shutil; print(shutil.which('node'))"]
+    jupyter = pod("jupyter", which, restartPolicy="Never")
+    jupyter["spec"]["containers"][0]["image"] = "quay.io/jupyter/base-notebook:2025-01-01"
+    core.create_namespaced_pod(ns, jupyter)
+    core.create_namespaced_pod(ns, pod("plain", which, restartPolicy="Never"))
+    for name in ("jupyter", "plain"):
+        wait_for(lambda name=name: phase(node.pod(ns, name)) == "Succeeded", what=f"pod {name}")
+    assert node.kubectl("logs", "jupyter", "-n", ns).stdout == "None\n"
+    assert node.kubectl("logs", "plain", "-n", ns).stdout.strip().endswith("/node")

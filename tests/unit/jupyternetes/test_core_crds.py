@@ -89,6 +89,8 @@ def test_crd_names_columns_and_subresources() -> None:
     assert columns == {
         "Template": ("string", ".spec.template.name"),
         "User": ("string", ".spec.variables.jupyterhub\\.user\\.name"),
+        "Profile": ("string", ".spec.variables.jupyterhub\\.profile"),
+        "Options": ("string", ".spec.variables.jupyterhub\\.profile\\.options"),
         "Ready": ("string", '.status.conditions[?(@.type=="Ready")].status'),
         "Reason": ("string", '.status.conditions[?(@.type=="Ready")].reason'),
         "Address": ("string", ".status.address"),

@@ -13,6 +13,7 @@ from jupyternetes.core.planning import (
     created_entries,
     creations,
     merge_patch,
+    pod_activity,
 )
 from jupyternetes.core.rendering import RenderPlan, owner_reference, render_instance
 
@@ -150,3 +151,27 @@ def test_merge_patch_removes_vanished_keys() -> None:
     assert merge_patch({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 2}}) == {"b": {"d": None}}
     assert merge_patch({"l": [1, 2]}, {"l": [1]}) == {"l": [1]}
     assert merge_patch({"a": 1}, {"a": 1}) is None
+
+
+def test_pod_activity_says_what_the_node_does() -> None:
+    pod: dict[str, Any] = {
+        "metadata": {"name": "p"},
+        "spec": {
+            "nodeName": "n1",
+            "containers": [{"name": "nb", "image": "quay.io/jupyter/base-notebook:x"}],
+        },
+        "status": {"phase": "Pending"},
+    }
+    assert pod_activity(pod) == "scheduled to node n1, starting containers"
+    pod["status"]["containerStatuses"] = [
+        {
+            "name": "nb",
+            "image": "quay.io/jupyter/base-notebook:x",
+            "state": {"waiting": {"reason": "ContainerCreating"}},
+        }
+    ]
+    assert pod_activity(pod) == "pulling image quay.io/jupyter/base-notebook:x and starting container nb"
+    pod["status"]["containerStatuses"][0]["state"] = {
+        "waiting": {"reason": "ErrImagePull", "message": "not found"}
+    }
+    assert pod_activity(pod) == "container nb: ErrImagePull: not found"

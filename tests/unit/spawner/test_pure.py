@@ -160,6 +160,27 @@ def test_progress_steps_rise() -> None:
     ]
 
 
+def test_progress_names_the_node_and_the_image() -> None:
+    starting = {
+        "resourceName": "i-nb",
+        "state": "Pending",
+        "nodeName": "node-1",
+        "podAddress": "1.2.3.4",
+        "message": "pulling image quay.io/jupyter/base-notebook:x and starting container notebook",
+    }
+    inst = _inst([], pods={"nb": starting}, podsProvisioned="Completed")
+    messages = [s.message for s in status.progress_steps(inst)]
+    assert "Pod i-nb scheduled to node node-1, address 1.2.3.4" in messages
+    assert (
+        "Pod i-nb: pulling image quay.io/jupyter/base-notebook:x and starting container notebook" in messages
+    )
+    running = {**starting, "state": "Running", "message": "running, waiting for readiness"}
+    inst = _inst([], pods={"nb": running}, podsProvisioned="Completed")
+    messages = [s.message for s in status.progress_steps(inst)]
+    assert "Pod i-nb running: image pulled, container started" in messages
+    assert not any("waiting for readiness" in m for m in messages), "the running step says it"
+
+
 def test_profile_parsing() -> None:
     parsed = profiles.parse_profiles([{"display_name": "A b"}, {"display_name": "C", "default": True}])
     assert [p.slug for p in parsed] == ["a-b", "c"]
@@ -174,9 +195,74 @@ def test_profile_parsing() -> None:
         profiles.select_profile(parsed, {"profile": "zzz"})
     assert profiles.options_form(parsed[:1]) == ""
     form = profiles.options_form(parsed)
-    assert '<input type="radio" name="profile"' in form
+    assert 'type="radio" name="profile"' in form
     assert 'value="c" checked' in form
     assert (
         profiles.options_form([profiles.Profile("<b>", "s"), profiles.Profile("y", "t")]).count("&lt;b&gt;")
         == 1
     )
+
+
+DATA_PROFILE = {
+    "display_name": "Data",
+    "slug": "data",
+    "variables": {"cpu": "1", "site": "lab"},
+    "profile_options": {
+        "size": {
+            "display_name": "Size",
+            "choices": {
+                "small": {"display_name": "1 CPU", "variables": {"cpu": "1"}},
+                "large": {"display_name": "2 CPUs", "default": True, "variables": {"cpu": "2"}},
+            },
+        },
+        "image": {"choices": {"scipy": {}, "r": {"display_name": "R", "variables": {"image": "r"}}}},
+    },
+}
+
+
+def test_profile_options() -> None:
+    parsed = profiles.parse_profiles([{"display_name": "Small", "slug": "small"}, DATA_PROFILE])
+    data = parsed[1]
+    assert [o.key for o in data.options] == ["size", "image"]
+    assert data.options[0].default_choice().slug == "large"
+    assert data.options[1].default_choice().slug == "scipy"  # no default: the first
+    assert data.options[1].choices[0].display_name == "scipy"  # no display_name: the name
+
+    chosen = profiles.select(parsed, {"profile": "data"})
+    assert chosen.variables() == {"cpu": "2", "site": "lab"}
+    assert chosen.summary() == "size=large,image=scipy"
+    chosen = profiles.select(parsed, {"profile": "data", "size": "small", "image": "r", "other": "x"})
+    assert chosen.variables() == {"cpu": "1", "site": "lab", "image": "r"}
+    assert chosen.summary() == "size=small,image=r"
+    assert profiles.select(parsed, {"size": "small"}).summary() == ""  # the default profile has none
+    with pytest.raises(profiles.ProfileError, match="no choice 'huge' for option 'size' of profile 'data'"):
+        profiles.select(parsed, {"profile": "data", "size": "huge"})
+
+    form = profiles.options_form(parsed, "data", {"size": "small"})
+    assert '<select class="form-select" name="profile-option-data--size"' in form
+    assert '<option value="small" selected>1 CPU</option>' in form
+    assert '<option value="r">R</option>' in form
+    # One profile with options still has a form: the options are choices.
+    assert "profile-option-data--image" in profiles.options_form(parsed[1:])
+    submitted = {
+        "profile": ["data"],
+        "profile-option-data--size": ["small"],
+        "profile-option-small--size": ["ignored"],
+    }
+    assert profiles.options_from_form(submitted) == {"profile": "data", "size": "small"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"size": {"choices": {}}}, "choices must map choice names"),
+        ({"size": {"choices": {"a": {"kubespawner_override": {}}}}}, "unknown key"),
+        ({"size": {"choices": {"a": {}}, "unlisted_choice": {}}}, "unlisted_choice"),
+        ({"profile": {"choices": {"a": {}}}}, "not 'profile'"),
+        ({"size": {"choices": {"a": {"variables": {"cpu": 2}}}}}, "variables must map names to strings"),
+        ([], "must map option names"),
+    ],
+)
+def test_bad_profile_options_are_refused(options: object, message: str) -> None:
+    with pytest.raises(profiles.ProfileError, match=message):
+        profiles.parse_profiles([{"display_name": "x", "profile_options": options}])

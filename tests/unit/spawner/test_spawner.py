@@ -322,6 +322,39 @@ async def test_profiles_choose_template_and_variables(env: Env) -> None:
         await spawner.start()
 
 
+async def test_profile_options_become_variables(env: Env) -> None:
+    profile_list = [
+        {"display_name": "Small", "slug": "small"},
+        {
+            "display_name": "Sized",
+            "slug": "sized",
+            "variables": {"cpu": "1"},
+            "profile_options": {
+                "size": {"choices": {"s": {"variables": {"cpu": "1"}}, "l": {"variables": {"cpu": "2"}}}}
+            },
+        },
+    ]
+    spawner = env.spawner(profile_list=profile_list)
+    assert 'name="profile-option-sized--size"' in await spawner.get_options_form()
+    spawner.user_options = spawner.run_options_from_form(
+        {"profile": ["sized"], "profile-option-sized--size": ["l"]}
+    )
+    assert spawner.user_options == {"profile": "sized", "size": "l"}
+    task = asyncio.ensure_future(spawner.start())
+    inst = await until(lambda: env.instance(NAME), what="the instance")
+    variables = inst["spec"]["variables"]
+    assert (variables["cpu"], variables["jupyterhub.profile"], variables["jupyterhub.profile.options"]) == (
+        "2",
+        "sized",
+        "size=l",
+    )
+    await env.set_status(NAME, ready_status(NAME))
+    await task
+    # The form offers the last choices again.
+    assert '<option value="l" selected>' in await spawner.get_options_form()
+    await spawner.stop()
+
+
 async def test_namespace_per_user(env: Env) -> None:
     from tests.unit.spawner.conftest import apply_hub_rbac
 
