@@ -334,9 +334,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's), for the session."""
+    """Headless Chromium (Debian's), for one test. Not for longer: Playwright's sync API keeps an asyncio
+    loop running on the main thread while it is started, and every later test's ``asyncio.run`` (the
+    stack's admin calls, pytest-asyncio) would fail with "cannot be called from a running event loop"."""
     from playwright.sync_api import sync_playwright
 
     executable = require_chromium()
