@@ -115,7 +115,12 @@ def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
     assert c.JupyternetesSpawner.template_name == "default"
     assert c.JupyternetesSpawner.template_namespace == "jhub"
     assert c.Spawner.poll_interval == 2
-    assert [p["slug"] for p in c.JupyternetesSpawner.profile_list] == ["default", "announcement", "broken", "data"]
+    assert [p["slug"] for p in c.JupyternetesSpawner.profile_list] == [
+        "default",
+        "announcement",
+        "broken",
+        "data",
+    ]
     assert values["rbac"]["create"] is False, "still without kubespawner's rights"
     assert values["hub"]["allowNamedServers"] is True
     assert values["hub"]["image"] == {"name": "jupyternetes-hub", "tag": "ci", "pullPolicy": "Never"}
