@@ -150,7 +150,9 @@ def test_a_failed_spawn_shows_the_operators_message(hub: Hub, page: Any, screens
     page.check("#profile-item-broken")
     started = time.monotonic()
     page.get_by_role("button", name="Start").click()
-    bar = page.locator("#progress-bar.bg-danger")
+    # The spawn-pending page marks the failed bar with Bootstrap 5's class from JupyterHub 6, with
+    # Bootstrap 3's before (JupyterHub 5.x).
+    bar = page.locator("#progress-bar.bg-danger, #progress-bar.progress-bar-danger")
     expect(bar).to_be_visible(timeout=hub.deployment.fail_fast_seconds * 1000)
     took = time.monotonic() - started
     assert took < hub.deployment.fail_fast_seconds, f"the failure showed after {took:.1f} s"
