@@ -615,9 +615,19 @@ def denied(webhook: str, result: Mapping[str, Any] | None) -> ApiError:
     )
 
 
+def internal_error(message: str) -> ApiError:
+    """apierrors.NewInternalError: the error as the message and as the one cause."""
+    return ApiError(
+        500,
+        "InternalError",
+        f"Internal error occurred: {message}",
+        details={"causes": [{"message": message}]},
+    )
+
+
 def call_failed(webhook: str, reason: str) -> ApiError:
     """A Fail-policy webhook that could not be called: an InternalError."""
-    return errors.internal_error(f"failed calling webhook {json.dumps(webhook)}: {reason}")
+    return internal_error(f"failed calling webhook {json.dumps(webhook)}: {reason}")
 
 
 def dry_run_unsupported(webhook: str) -> ApiError:
@@ -625,7 +635,7 @@ def dry_run_unsupported(webhook: str) -> ApiError:
 
 
 def modifies_deleted(webhook: str) -> ApiError:
-    return errors.internal_error(
+    return internal_error(
         f"admission webhook {json.dumps(webhook)} attempted to modify the object, which is not supported for "
         "this operation"
     )

@@ -136,9 +136,9 @@ class Dispatcher:
             try:
                 patched = patching.apply_json_patch(obj, verdict.patch)
             except ApiError as exc:
-                raise errors.internal_error(exc.message) from None
+                raise admission.internal_error(exc.message) from None
             if not isinstance(patched, dict):
-                raise errors.internal_error("the patched object is not a JSON object")
+                raise admission.internal_error("the patched object is not a JSON object")
             obj = patched
             changed = True
         return obj if changed else point.obj

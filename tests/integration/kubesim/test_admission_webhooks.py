@@ -327,7 +327,7 @@ def test_configuration_validation(cluster: ClusterUnderTest, server: WebhookServ
         ),
         (
             "webhooks[0].admissionReviewVersions",
-            'Invalid value: []string{"v2"}: must include at least one of v1, v1beta1',
+            'Invalid value: ["v2"]: must include at least one of v1, v1beta1',
         ),
         ("webhooks[1].sideEffects", "Required value: must specify one of None, NoneOnDryRun"),
         ("webhooks[1].clientConfig", "Required value: exactly one of url or service is required"),
@@ -518,11 +518,9 @@ def test_namespace_and_object_selectors(
     """namespaceSelector is matched against the namespace's labels, objectSelector against the object's
     (new or old) labels."""
     other = cluster.add_namespace("other")
-    status, body = cluster.request(
-        "PATCH",
-        f"/api/v1/namespaces/{other}",
-        {"metadata": {"labels": {"webhooks-test": ns}}},
-    )
+    namespace = cluster.request("GET", f"/api/v1/namespaces/{other}")[1]
+    namespace["metadata"]["labels"]["webhooks-test"] = ns
+    status, body = cluster.request("PUT", f"/api/v1/namespaces/{other}", namespace)
     assert status == 200, body
     server.handlers["/by-namespace"] = lambda review: {"allowed": False, "status": {"message": "namespace"}}
     server.handlers["/by-object"] = lambda review: {"allowed": False, "status": {"message": "object"}}
