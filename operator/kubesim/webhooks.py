@@ -74,7 +74,10 @@ class Dispatcher:
             resource=rt.plural,
             subresource=point.subresource,
             kind=rt.kind,
-            namespace=point.namespace if rt.namespaced else "",
+            # Upstream's request info names a Namespace's own name as the request's namespace.
+            namespace=point.namespace
+            if rt.namespaced
+            else (point.name if rt.key == ("", "namespaces") else ""),
             name=point.name,
             obj=_served(rt.api_version, point.obj),
             old=_served(rt.api_version, point.old),
@@ -165,13 +168,15 @@ class Dispatcher:
             # kubesim speaks only admission.k8s.io/v1 (upstream also v1beta1, which v1 configurations
             # rarely ask for alone).
             raise CallFailed("webhook does not accept known AdmissionReview versions (v1)")
-        url, server_name = self._url(hook)
+        url, shown, server_name = self._url(hook)
         timeout = hook.timeout_seconds
-        url = f"{url}{'&' if '?' in url else '?'}timeout={timeout}s"
+        query = f"timeout={timeout}s"
+        url, shown = f"{url}?{query}", f"{shown}?{query}"
         context = self._ssl_context(hook.client_config.get("caBundle"))
         review = admission.admission_review(uid, attrs)
         if self._session is None:
             self._session = aiohttp.ClientSession()
+        post = f"failed to call webhook: Post {_go_quote(shown)}"
         try:
             async with self._session.post(
                 url,
@@ -189,35 +194,32 @@ class Dispatcher:
                         f"({_go_quote(text)}) has prevented the request from succeeding"
                     )
         except TimeoutError:
-            raise CallFailed(
-                f"failed to call webhook: Post {_go_quote(url)}: context deadline exceeded"
-            ) from None
+            raise CallFailed(f"{post}: context deadline exceeded") from None
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise CallFailed(
-                f"failed to call webhook: Post {_go_quote(url)}: tls: {_tls_reason(exc)}"
-            ) from None
+            raise CallFailed(f"{post}: tls: {_tls_reason(exc, server_name or _host(url))}") from None
         except aiohttp.ClientConnectorError as exc:
-            reason = _dial_error(exc)
-            raise CallFailed(f"failed to call webhook: Post {_go_quote(url)}: {reason}") from None
+            raise CallFailed(f"{post}: {_dial_error(exc)}") from None
         except aiohttp.ClientError as exc:
-            raise CallFailed(f"failed to call webhook: Post {_go_quote(url)}: {exc}") from None
+            raise CallFailed(f"{post}: {exc}") from None
         try:
             body = json.loads(raw)
         except ValueError as exc:
             raise CallFailed(f"received invalid webhook response: {exc}") from None
         return admission.read_response(body, uid, mutating=hook.mutating)
 
-    def _url(self, hook: Webhook) -> tuple[str, str | None]:
-        """The URL to post to and the name the server's certificate must carry (None: the URL's host)."""
+    def _url(self, hook: Webhook) -> tuple[str, str, str | None]:
+        """The URL to post to, the URL errors name (upstream's: the service's DNS name) and the name the
+        server's certificate must carry (None: the URL's host)."""
         config = hook.client_config
         if config.get("url"):
-            return str(config["url"]), None
+            return str(config["url"]), str(config["url"]), None
         service = config.get("service") or {}
         namespace, name = str(service.get("namespace", "")), str(service.get("name", ""))
         port = int(service.get("port") or 443)
         path = str(service.get("path") or "")
+        server_name = f"{name}.{namespace}.svc"
         host, target = self._resolve_service(namespace, name, port)
-        return f"https://{host}:{target}{path}", f"{name}.{namespace}.svc"
+        return f"https://{host}:{target}{path}", f"https://{server_name}:{port}{path}", server_name
 
     def _resolve_service(self, namespace: str, name: str, port: int) -> tuple[str, int]:
         store = self.api.store
@@ -323,8 +325,18 @@ def _dial_error(exc: aiohttp.ClientConnectorError) -> str:
     return f"dial tcp {host}:{port}: {os_error.strerror or os_error}"
 
 
-def _tls_reason(exc: aiohttp.ClientConnectorCertificateError) -> str:
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+
+
+def _tls_reason(exc: aiohttp.ClientConnectorCertificateError, host: str) -> str:
+    """Go's words for the usual verification failures (OpenSSL's verify codes)."""
     cert_error = exc.certificate_error
-    if isinstance(cert_error, ssl.SSLCertVerificationError) and cert_error.verify_code == 20:
+    code = cert_error.verify_code if isinstance(cert_error, ssl.SSLCertVerificationError) else None
+    if code in (19, 20, 21):
         return "failed to verify certificate: x509: certificate signed by unknown authority"
+    if code == 62:
+        return f"failed to verify certificate: x509: certificate is not valid for {host}"
+    if code == 10:
+        return "failed to verify certificate: x509: certificate has expired or is not yet valid"
     return f"failed to verify certificate: {cert_error}"

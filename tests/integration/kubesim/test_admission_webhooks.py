@@ -27,9 +27,16 @@ from typing import Any
 
 import pytest
 
+import kubesim
 from kubesim.tls import CertificateAuthority
 from tests.clusters import ClusterUnderTest
-from tests.integration.kubesim.conformance_support import GROUP, WIDGETS, create_crd_over_http, widget_crd
+from tests.integration.kubesim.conformance_support import (
+    GROUP,
+    WIDGETS,
+    create_crd_over_http,
+    http,
+    widget_crd,
+)
 
 Review = dict[str, Any]
 Answer = dict[str, Any]
@@ -43,9 +50,9 @@ class WebhookServer:
     (the ``response`` without its uid); every review is kept in ``reviews[path]`` (probes excepted), each
     request's query string in ``queries[path]``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, dns_names: tuple[str, ...] = ()) -> None:
         ca = CertificateAuthority("webhook-test-ca")
-        leaf = ca.issue("webhook", ip_addresses=["127.0.0.1"], server=True)
+        leaf = ca.issue("webhook", dns_names=dns_names, ip_addresses=["127.0.0.1"], server=True)
         (directory / "tls.crt").write_bytes(leaf.cert_pem)
         (directory / "tls.key").write_bytes(leaf.key_pem)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -799,3 +806,199 @@ def test_delete_sends_the_old_object(
     status, body = cluster.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/keep")
     assert status == 200, body
     assert cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/keep")[0] == 404
+
+
+def _json_patch(ops: list[dict[str, Any]]) -> Answer:
+    return {
+        "allowed": True,
+        "patchType": "JSONPatch",
+        "patch": base64.b64encode(json.dumps(ops).encode()).decode(),
+    }
+
+
+def test_generated_names_patches_and_apply(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A generated name is not known to the mutating webhooks (the registry makes it after them), the
+    validating ones see it; a patch is an UPDATE with UpdateOptions, a server-side apply that creates is a
+    CREATE; a mutating webhook's warnings reach the client too."""
+    server.handlers["/mutate"] = lambda review: {**_json_patch([]), "warnings": ["mutated"]}
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "MutatingWebhookConfiguration",
+        f"{ns}-m",
+        [webhook(server, "m.webhooks.test", "/mutate", ns, operations=("CREATE", "UPDATE"))],
+    )
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "ValidatingWebhookConfiguration",
+        f"{ns}-v",
+        [webhook(server, "v.webhooks.test", "/validate", ns, operations=("CREATE", "UPDATE"))],
+    )
+    generated = configmap("")
+    generated["metadata"] = {"generateName": "gen-"}
+    status, body, warnings = raw_request(cluster, "POST", f"/api/v1/namespaces/{ns}/configmaps", generated)
+    assert status == 201, body
+    assert warnings == ['299 - "mutated"']
+    name = body["metadata"]["name"]
+    [mutating] = server.seen("/mutate")
+    assert "name" not in mutating["request"]
+    assert "name" not in mutating["request"]["object"]["metadata"]
+    [validating] = server.seen("/validate")
+    assert validating["request"]["name"] == name
+    assert validating["request"]["object"]["metadata"]["name"] == name
+    status, body = cluster.request(
+        "PATCH",
+        f"/api/v1/namespaces/{ns}/configmaps/{name}",
+        [{"op": "add", "path": "/data/b", "value": "2"}],
+    )
+    assert status == 415  # cluster.request sends application/json, which no patch is
+    patch = raw_patch(cluster, f"/api/v1/namespaces/{ns}/configmaps/{name}", {"data": {"b": "2"}})
+    assert patch == 200
+    update = server.seen("/validate")[1]["request"]
+    assert update["operation"] == "UPDATE"
+    assert update["options"] == {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"}
+    assert update["object"]["data"] == {"a": "1", "b": "2"}
+    assert update["oldObject"]["data"] == {"a": "1"}
+    applied = raw_patch(
+        cluster,
+        f"/api/v1/namespaces/{ns}/configmaps/applied?fieldManager=tester",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"x": "y"}},
+        content_type="application/apply-patch+yaml",
+    )
+    assert applied == 201
+    create = server.seen("/validate")[2]["request"]
+    assert create["operation"] == "CREATE"
+    assert create["name"] == "applied"
+    assert create["options"] == {
+        "kind": "CreateOptions",
+        "apiVersion": "meta.k8s.io/v1",
+        "fieldManager": "tester",
+    }
+
+
+def raw_patch(
+    cluster: ClusterUnderTest, path: str, body: Any, content_type: str = "application/merge-patch+json"
+) -> int:
+    return http(cluster, "PATCH", path, body, content_type=content_type).status
+
+
+def test_mutating_webhooks_on_delete(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """Mutating webhooks are called on DELETE too, with the stored object as oldObject; one that answers
+    a patch there fails the request."""
+    status, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("gone"))
+    assert status == 201, body
+    status, body = cluster.request(
+        "POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("patched", {"p": "1"})
+    )
+    assert status == 201, body
+    server.handlers["/on-delete"] = lambda review: (
+        _json_patch([{"op": "add", "path": "/metadata/labels/x", "value": "y"}])
+        if _labels(review["request"]["oldObject"]).get("p")
+        else {"allowed": True}
+    )
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "MutatingWebhookConfiguration",
+        f"{ns}-on-delete",
+        [webhook(server, "on-delete.webhooks.test", "/on-delete", ns, operations=("DELETE",))],
+    )
+    status, body = cluster.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/gone")
+    assert status == 200, body
+    [review] = server.seen("/on-delete")
+    assert review["request"]["object"] is None
+    assert review["request"]["oldObject"]["metadata"]["name"] == "gone"
+    status, body = cluster.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/patched")
+    assert status == 500, body
+    assert body["message"] == (
+        'Internal error occurred: admission webhook "on-delete.webhooks.test" attempted to modify the '
+        "object, which is not supported for this operation"
+    )
+    assert cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/patched")[0] == 200
+
+
+def test_namespace_objects_are_matched_by_their_own_labels(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A Namespace being created is matched against the namespaceSelector with its own labels."""
+    server.handlers["/namespaces"] = lambda review: {"allowed": False, "status": {"message": "no namespaces"}}
+    hook = webhook(server, "namespaces.webhooks.test", "/namespaces", ns, resources=("namespaces",))
+    hook["namespaceSelector"] = {"matchLabels": {"webhooks-test": ns}}
+    install(cluster, server, configs, wait_for, "ValidatingWebhookConfiguration", f"{ns}-ns", [hook])
+    status, body = cluster.request(
+        "POST", "/api/v1/namespaces", {"metadata": {"name": f"{ns}-refused", "labels": {"webhooks-test": ns}}}
+    )
+    assert (status, body["message"]) == (
+        400,
+        'admission webhook "namespaces.webhooks.test" denied the request: no namespaces',
+    )
+    [review] = server.seen("/namespaces")
+    assert review["request"]["name"] == f"{ns}-refused"
+    # Upstream's request info gives a Namespace's own name as the request's namespace.
+    assert review["request"]["namespace"] == f"{ns}-refused"
+    assert cluster.request("GET", f"/api/v1/namespaces/{ns}-refused")[0] == 404
+
+
+def test_service_reference_resolves_through_endpoints(sim: kubesim.Cluster, tmp_path: Path) -> None:
+    """kubesim only: ``clientConfig.service`` is resolved through the Service's endpoints, as upstream's
+    API server resolves it with --enable-aggregator-routing (k8s-local's control plane routes to the
+    cluster IP, which nothing serves there: no kube-proxy), and the certificate is verified for
+    ``<service>.<namespace>.svc``."""
+    server = WebhookServer(tmp_path, dns_names=("hooks.default.svc",))
+    try:
+        server.handlers["/svc"] = lambda review: {"allowed": False, "status": {"message": "via the service"}}
+        service = {
+            "metadata": {"name": "hooks"},
+            "spec": {"ports": [{"port": 443, "targetPort": server.port}]},
+        }
+        assert http(sim, "POST", "/api/v1/namespaces/default/services", service).status == 201
+        endpoints = {
+            "metadata": {"name": "hooks"},
+            "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"port": server.port}]}],
+        }
+        assert http(sim, "POST", "/api/v1/namespaces/default/endpoints", endpoints).status == 201
+        hook = webhook(server, "svc.webhooks.test", "/svc", "default")
+        hook["clientConfig"] = {
+            "service": {"namespace": "default", "name": "hooks", "path": "/svc"},
+            "caBundle": server.ca_bundle,
+        }
+        config = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "svc"},
+            "webhooks": [hook],
+        }
+        assert http(sim, "POST", f"{ADMISSION}/validatingwebhookconfigurations", config).status == 201
+        resp = http(sim, "POST", "/api/v1/namespaces/default/configmaps", configmap("s"))
+        assert (resp.status, resp.json()["message"]) == (
+            400,
+            'admission webhook "svc.webhooks.test" denied the request: via the service',
+        )
+        # A name the certificate does not carry fails the TLS verification.
+        hook["clientConfig"]["service"]["name"] = "other"
+        for kind in ("services", "endpoints"):
+            body = {**(service if kind == "services" else endpoints), "metadata": {"name": "other"}}
+            assert http(sim, "POST", f"/api/v1/namespaces/default/{kind}", body).status == 201
+        put = http(sim, "GET", f"{ADMISSION}/validatingwebhookconfigurations/svc").json()
+        put["webhooks"] = [hook]
+        assert http(sim, "PUT", f"{ADMISSION}/validatingwebhookconfigurations/svc", put).status == 200
+        resp = http(sim, "POST", "/api/v1/namespaces/default/configmaps", configmap("t"))
+        assert resp.status == 500
+        assert resp.json()["message"] == (
+            'Internal error occurred: failed calling webhook "svc.webhooks.test": failed to call webhook: '
+            'Post "https://other.default.svc:443/svc?timeout=5s": tls: failed to verify certificate: '
+            "x509: certificate is not valid for other.default.svc"
+        )
+    finally:
+        server.stop()
