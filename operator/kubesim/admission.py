@@ -10,9 +10,10 @@ validation are k8s.io/kubernetes ``pkg/apis/admissionregistration/v1/defaults.go
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -471,29 +472,57 @@ def object_selector_matches(hook: Webhook, attrs: Attributes) -> bool:
     )
 
 
-def matches(hook: Webhook, attrs: Attributes, namespace_labels: Callable[[str], dict[str, str]]) -> bool:
-    """ShouldCallHook with matchPolicy Exact semantics for the request's own version (kubesim serves one
-    version of each built-in resource; a CRD's versions share storage). ``matchConditions`` are not
-    evaluated (kubesim has no CEL)."""
+def invoked_version(
+    hook: Webhook,
+    attrs: Attributes,
+    namespace_labels: Callable[[str], dict[str, str]],
+    equivalents: Sequence[str] = (),
+) -> str | None:
+    """ShouldCallHook: the version of the resource the webhook is called at, None when it is not called.
+    A rule of the request's own version comes first; with ``matchPolicy: Equivalent`` (the default) a rule
+    naming another served version of the same resource (``equivalents``: a CRD's versions, which share
+    storage in kubesim) calls the webhook at that version. ``matchConditions`` are not evaluated (kubesim
+    has no CEL): the webhook is called as if they all held."""
     if is_exempt(attrs.group, attrs.resource):
-        return False
-    if not any(isinstance(r, dict) and rule_matches(r, attrs) for r in hook.spec.get("rules") or ()):
-        return False
+        return None
+    rules = [r for r in hook.spec.get("rules") or () if isinstance(r, dict)]
+    version: str | None = None
+    if any(rule_matches(r, attrs) for r in rules):
+        version = attrs.version
+    elif (hook.spec.get("matchPolicy") or "Equivalent") == "Equivalent":
+        version = next(
+            (
+                v
+                for r in rules
+                for v in equivalents
+                if v != attrs.version and rule_matches(r, dataclasses.replace(attrs, version=v))
+            ),
+            None,
+        )
+    if version is None:
+        return None
     if not namespace_selector_matches(hook, attrs, namespace_labels):
-        return False
-    return object_selector_matches(hook, attrs)
+        return None
+    return version if object_selector_matches(hook, attrs) else None
+
+
+def matches(hook: Webhook, attrs: Attributes, namespace_labels: Callable[[str], dict[str, str]]) -> bool:
+    return invoked_version(hook, attrs, namespace_labels) is not None
 
 
 # ---------------------------------------------------------------------------------------------- the review
 
 
-def admission_review(uid: str, attrs: Attributes) -> Obj:
-    """The ``admission.k8s.io/v1`` AdmissionReview request (request.CreateV1AdmissionReview)."""
+def admission_review(uid: str, attrs: Attributes, version: str | None = None) -> Obj:
+    """The ``admission.k8s.io/v1`` AdmissionReview request (request.CreateV1AdmissionReview); ``version``:
+    the version the webhook is called at when it is another than the request's (the objects are sent at
+    that version; ``requestKind`` and ``requestResource`` keep the request's)."""
     user = dict(attrs.user)
+    version = version or attrs.version
     request: Obj = {
         "uid": uid,
-        "kind": {"group": attrs.group, "version": attrs.version, "kind": attrs.kind},
-        "resource": {"group": attrs.group, "version": attrs.version, "resource": attrs.resource},
+        "kind": {"group": attrs.group, "version": version, "kind": attrs.kind},
+        "resource": {"group": attrs.group, "version": version, "resource": attrs.resource},
         "requestKind": {"group": attrs.group, "version": attrs.version, "kind": attrs.kind},
         "requestResource": {"group": attrs.group, "version": attrs.version, "resource": attrs.resource},
     }
@@ -506,11 +535,20 @@ def admission_review(uid: str, attrs: Attributes) -> Obj:
         request["namespace"] = attrs.namespace
     request["operation"] = attrs.operation
     request["userInfo"] = user
-    request["object"] = attrs.obj
-    request["oldObject"] = attrs.old
+    api_version = f"{attrs.group}/{version}" if attrs.group else version
+    request["object"] = at_version(api_version, attrs.obj)
+    request["oldObject"] = at_version(api_version, attrs.old)
     request["dryRun"] = attrs.dry_run
     request["options"] = attrs.options
     return {"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1", "request": request}
+
+
+def at_version(api_version: str, obj: Obj | None) -> Obj | None:
+    """The object at another version of its resource (a CRD's versions share storage in kubesim, with no
+    conversion beyond the apiVersion)."""
+    if obj is None or obj.get("apiVersion") == api_version:
+        return obj
+    return {**obj, "apiVersion": api_version}
 
 
 @dataclass

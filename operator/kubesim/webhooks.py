@@ -20,6 +20,7 @@ import json
 import logging
 import ssl
 import uuid
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import aiohttp
@@ -28,6 +29,7 @@ from kubesim import admission, errors, patching
 from kubesim.admission import Attributes, CallFailed, Verdict, Webhook
 from kubesim.api import API, AdmissionPoint, Steps
 from kubesim.errors import ApiError
+from kubesim.resources import version_priority
 
 log = logging.getLogger("kubesim.webhooks")
 
@@ -97,22 +99,33 @@ class Dispatcher:
             raise errors.not_found("namespaces", namespace)
         return dict(ns["metadata"].get("labels") or {})
 
-    def _hooks(self, attrs: Attributes, *, mutating: bool) -> list[Webhook]:
+    def _hooks(self, attrs: Attributes, *, mutating: bool) -> Iterator[tuple[Webhook, str]]:
+        """The webhooks the request calls, in order, each with the version it is called at. Each is
+        judged when reached, on ``attrs`` as they are then (the object as the mutating webhooks before it
+        left it, as upstream)."""
         key = admission.MUTATING if mutating else admission.VALIDATING
         if admission.is_exempt(attrs.group, attrs.resource) or not self.api.store.count(key):
-            return []
-        hooks = admission.webhooks_of(self.api.store.list(key), mutating=mutating)
-        return [h for h in hooks if admission.matches(h, attrs, self._namespace_labels)]
+            return
+        equivalents = sorted(
+            {rt.version for rt in self.api.registry.all() if rt.key == (attrs.group, attrs.resource)},
+            key=version_priority,
+        )
+        for hook in admission.webhooks_of(self.api.store.list(key), mutating=mutating):
+            version = admission.invoked_version(hook, attrs, self._namespace_labels, equivalents)
+            if version is not None:
+                yield hook, version
 
     async def admit(self, point: AdmissionPoint) -> Obj | None:
         attrs = self._attributes(point)
         if point.phase == "mutate":
             return await self._mutate(point, attrs)
-        hooks = self._hooks(attrs, mutating=False)
+        hooks = list(self._hooks(attrs, mutating=False))
         if hooks:
             # All at once, as upstream; of several refusals the first webhook's is answered (upstream: the
             # first to arrive).
-            outcomes = await asyncio.gather(*(self._call(h, attrs) for h in hooks), return_exceptions=True)
+            outcomes = await asyncio.gather(
+                *(self._call(h, attrs, v) for h, v in hooks), return_exceptions=True
+            )
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
@@ -126,9 +139,8 @@ class Dispatcher:
         each webhook is called once."""
         obj = attrs.obj
         changed = False
-        for hook in self._hooks(attrs, mutating=True):
-            attrs.obj = obj
-            verdict = await self._call(hook, attrs)
+        for hook, version in self._hooks(attrs, mutating=True):
+            verdict = await self._call(hook, attrs, version)
             if verdict is None:
                 continue
             point.opts.warnings.extend(verdict.warnings)
@@ -136,23 +148,24 @@ class Dispatcher:
                 continue
             if obj is None:
                 raise admission.modifies_deleted(hook.name)
+            api_version = f"{attrs.group}/{version}" if attrs.group else version
             try:
-                patched = patching.apply_json_patch(obj, verdict.patch)
+                patched = patching.apply_json_patch({**obj, "apiVersion": api_version}, verdict.patch)
             except ApiError as exc:
                 raise admission.internal_error(exc.message) from None
             if not isinstance(patched, dict):
                 raise admission.internal_error("the patched object is not a JSON object")
-            obj = patched
+            obj = attrs.obj = patched
             changed = True
         return obj if changed else point.obj
 
-    async def _call(self, hook: Webhook, attrs: Attributes) -> Verdict | None:
+    async def _call(self, hook: Webhook, attrs: Attributes, version: str) -> Verdict | None:
         """One webhook's verdict; None when it failed and its failurePolicy is Ignore. A refusal, or a
         failure under Fail, raises the ApiError the client gets."""
         if attrs.dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
             raise admission.dry_run_unsupported(hook.name)
         try:
-            verdict = await self._post(hook, attrs)
+            verdict = await self._post(hook, attrs, version)
         except CallFailed as exc:
             if hook.failure_policy == "Ignore":
                 log.warning("failed calling webhook, failing open %s: %s", hook.name, exc)
@@ -162,7 +175,7 @@ class Dispatcher:
             raise admission.denied(hook.name, verdict.result)
         return verdict
 
-    async def _post(self, hook: Webhook, attrs: Attributes) -> Verdict:
+    async def _post(self, hook: Webhook, attrs: Attributes, version: str) -> Verdict:
         uid = str(uuid.uuid4())
         if "v1" not in hook.review_versions:
             # kubesim speaks only admission.k8s.io/v1 (upstream also v1beta1, which v1 configurations
@@ -173,7 +186,7 @@ class Dispatcher:
         query = f"timeout={timeout}s"
         url, shown = f"{url}?{query}", f"{shown}?{query}"
         context = self._ssl_context(hook.client_config.get("caBundle"))
-        review = admission.admission_review(uid, attrs)
+        review = admission.admission_review(uid, attrs, version)
         if self._session is None:
             self._session = aiohttp.ClientSession()
         post = f"failed to call webhook: Post {_go_quote(shown)}"

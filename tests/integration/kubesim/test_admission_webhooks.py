@@ -13,6 +13,7 @@ configuration carries a probe webhook first, and :func:`install` waits until the
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import socket
 import ssl
@@ -1002,3 +1003,82 @@ def test_service_reference_resolves_through_endpoints(sim: kubesim.Cluster, tmp_
         )
     finally:
         server.stop()
+
+
+def test_match_policy_equivalent_calls_at_the_rule_version(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A rule naming v1 of a resource served at v1 and v2 is called for a v2 request under matchPolicy
+    Equivalent (the default), at v1: kind, resource and objects at v1, requestKind and requestResource at
+    v2; under Exact it is not called."""
+    crd = copy.deepcopy(widget_crd())
+    v2 = {**copy.deepcopy(crd["spec"]["versions"][0]), "name": "v2", "storage": False}
+    crd["spec"]["versions"].append(v2)
+    create_crd_over_http(cluster, crd)
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "ValidatingWebhookConfiguration",
+        f"{ns}-versions",
+        [
+            webhook(
+                server, "equivalent.webhooks.test", "/equivalent", ns, groups=(GROUP,), resources=(WIDGETS,)
+            )
+            | {
+                "rules": [
+                    {
+                        "operations": ["CREATE"],
+                        "apiGroups": [GROUP],
+                        "apiVersions": ["v1"],
+                        "resources": [WIDGETS],
+                    }
+                ]
+            },
+            webhook(server, "exact.webhooks.test", "/exact", ns, matchPolicy="Exact")
+            | {
+                "rules": [
+                    {
+                        "operations": ["CREATE"],
+                        "apiGroups": [GROUP],
+                        "apiVersions": ["v1"],
+                        "resources": [WIDGETS],
+                    }
+                ]
+            },
+        ],
+    )
+    widget = {"apiVersion": f"{GROUP}/v2", "kind": "Widget", "metadata": {"name": "w2"}, "spec": {"size": 1}}
+    status, body = cluster.request("POST", f"/apis/{GROUP}/v2/namespaces/{ns}/{WIDGETS}", widget)
+    assert status == 201, body
+    assert server.seen("/exact") == []
+    [review] = server.seen("/equivalent")
+    request = review["request"]
+    assert request["kind"] == {"group": GROUP, "version": "v1", "kind": "Widget"}
+    assert request["resource"] == {"group": GROUP, "version": "v1", "resource": WIDGETS}
+    assert request["requestKind"] == {"group": GROUP, "version": "v2", "kind": "Widget"}
+    assert request["requestResource"] == {"group": GROUP, "version": "v2", "resource": WIDGETS}
+    assert request["object"]["apiVersion"] == f"{GROUP}/v1"
+
+
+@pytest.mark.kubesim_diverges(reason="matchConditions (CEL) are not evaluated: the webhook is always called")
+def test_match_conditions(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A webhook whose matchConditions do not hold for a request is not called."""
+    server.handlers["/conditional"] = lambda review: {"allowed": False, "status": {"message": "refused"}}
+    conditions = [{"name": "not-skipped", "expression": "object.metadata.name != 'skip'"}]
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "ValidatingWebhookConfiguration",
+        f"{ns}-conditions",
+        [webhook(server, "conditional.webhooks.test", "/conditional", ns, matchConditions=conditions)],
+    )
+    status, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("skip"))
+    assert status == 201, body
+    status, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("other"))
+    assert status == 400, body
