@@ -287,6 +287,15 @@ def test_configuration_defaults(
         assert got["timeoutSeconds"] == 10
         assert got["rules"][0]["scope"] == "*"
         assert got.get("reinvocationPolicy") == ("Never" if kind.startswith("Mutating") else None)
+        # kubectl get's columns.
+        table = http(
+            cluster,
+            "GET",
+            f"{ADMISSION}/{plural}/{ns}-d",
+            headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        ).json()
+        assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Webhooks", "Age"]
+        assert table["rows"][0]["cells"][:2] == [f"{ns}-d", 1]
 
 
 def test_configuration_validation(cluster: ClusterUnderTest, server: WebhookServer, ns: str) -> None:
