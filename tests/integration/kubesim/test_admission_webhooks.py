@@ -1091,3 +1091,53 @@ def test_match_conditions(
     assert status == 201, body
     status, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("other"))
     assert status == 400, body
+
+
+def test_webhook_may_call_the_api_server(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A webhook may call the API server while it admits a request (here a dry-run create of what the
+    object describes, as a webhook checking rendered objects does): nothing is held meanwhile."""
+
+    def dry_run_secret(review: Review) -> Answer:
+        name = review["request"]["object"]["data"]["secret"]
+        status, body = cluster.request(
+            "POST", f"/api/v1/namespaces/{ns}/secrets?dryRun=All", {"metadata": {"name": name}}
+        )
+        if status == 201:
+            return {"allowed": True}
+        return {"allowed": False, "status": {"code": 422, "message": f"secret {name}: {body['message']}"}}
+
+    server.handlers["/dry-run"] = dry_run_secret
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "ValidatingWebhookConfiguration",
+        f"{ns}-dry-run",
+        [
+            webhook(
+                server,
+                "dry-run.webhooks.test",
+                "/dry-run",
+                ns,
+                objectSelector={"matchLabels": {"checked": "yes"}},
+            )
+        ],
+    )
+    status, body = cluster.request(
+        "POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("ok", {"checked": "yes"}, {"secret": "fine"})
+    )
+    assert status == 201, body
+    status, body = cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        configmap("bad", {"checked": "yes"}, {"secret": "Not_Valid"}),
+    )
+    assert status == 422, body
+    assert body["message"].startswith(
+        'admission webhook "dry-run.webhooks.test" denied the request: '
+        'secret Not_Valid: Secret "Not_Valid" is invalid'
+    )
+    assert cluster.request("GET", f"/api/v1/namespaces/{ns}/secrets/fine")[0] == 404
