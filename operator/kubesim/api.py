@@ -735,7 +735,14 @@ class API:
                 sub = subresource if admission_subresource is None else admission_subresource
                 return (
                     yield from self._update_admitted(
-                        rt, old, copy.deepcopy(new), opts, subresource, operation, admission_subresource=sub
+                        rt,
+                        old,
+                        copy.deepcopy(new),
+                        opts,
+                        subresource,
+                        operation,
+                        admission_subresource=sub,
+                        precondition=bool(meta.get("resourceVersion")),
                     )
                 )
             except _Retry:
@@ -752,11 +759,12 @@ class API:
         *,
         patched: bool = False,
         admission_subresource: str = "",
+        precondition: bool = False,
     ) -> Steps[Obj]:
         """An update with its webhooks, the store lock released while they are called: the mutating ones
         see the object as the client's PUT or patch made it, the validating ones the object as it will be
         stored; the write then goes through only if the object did not change in between (else _Retry, or
-        409 for a write that named a resourceVersion)."""
+        409 for a write that named a resourceVersion: ``precondition``)."""
         old_meta = old["metadata"]
         namespace, name = old_meta.get("namespace", ""), old_meta["name"]
         sub = admission_subresource
@@ -768,7 +776,6 @@ class API:
                 mmeta = mutated["metadata"] = {}
             mmeta["name"] = name
             new = mutated
-        client_rv = new["metadata"].get("resourceVersion")
         prepared = self._prepare_update(rt, old, new, opts, subresource, operation, patched=patched)
         yield AdmissionPoint("validate", "UPDATE", rt, sub, namespace, name, prepared, old, opts)
         with self.store.lock:
@@ -776,7 +783,7 @@ class API:
             if current is None:
                 raise errors.not_found(rt.plural, name, rt.group)
             if current["metadata"]["resourceVersion"] != old_meta["resourceVersion"]:
-                if client_rv:
+                if precondition:
                     raise errors.conflict(rt.plural, name, rt.group)
                 raise _Retry
             return self._commit_update(rt, old, prepared, opts, subresource)
@@ -948,6 +955,8 @@ class API:
                     operation,
                     patched=operation == "Update",
                     admission_subresource=subresource,
+                    # A patch naming a resourceVersion is a precondition; others are tried again.
+                    precondition="resourceVersion" in json.dumps(patch),
                 )
                 return updated, False
             except _Retry:

@@ -1141,3 +1141,56 @@ def test_webhook_may_call_the_api_server(
         'secret Not_Valid: Secret "Not_Valid" is invalid'
     )
     assert cluster.request("GET", f"/api/v1/namespaces/{ns}/secrets/fine")[0] == 404
+
+
+def test_patch_of_an_object_changed_during_admission_is_tried_again(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A patch whose object changes while its webhooks are called is applied again to the new object, and
+    admitted again (upstream's GuaranteedUpdate); one naming a resourceVersion is a 409 instead."""
+    status, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("raced"))
+    assert status == 201, body
+
+    def meddle(review: Review) -> Answer:
+        data = review["request"]["object"]["data"]
+        if "b" in data and "c" not in data:
+            # The object changes under the request being admitted.
+            c = "3" if data["b"] == "2" else "5"
+            assert raw_patch(cluster, f"/api/v1/namespaces/{ns}/configmaps/raced", {"data": {"c": c}}) == 200
+        return {"allowed": True}
+
+    server.handlers["/meddle"] = meddle
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "ValidatingWebhookConfiguration",
+        f"{ns}-meddle",
+        [webhook(server, "meddle.webhooks.test", "/meddle", ns, operations=("UPDATE",))],
+    )
+    assert raw_patch(cluster, f"/api/v1/namespaces/{ns}/configmaps/raced", {"data": {"b": "2"}}) == 200
+    stored = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/raced")[1]
+    assert stored["data"] == {"a": "1", "b": "2", "c": "3"}
+    objects = [r["request"]["object"]["data"] for r in server.seen("/meddle")]
+    assert objects == [{"a": "1", "b": "2"}, {"a": "1", "c": "3"}, {"a": "1", "b": "2", "c": "3"}]
+    # With a resourceVersion the change is a conflict (the webhook changes c while c is taken away).
+    rv = stored["metadata"]["resourceVersion"]
+    patch = {"metadata": {"resourceVersion": rv}, "data": {"b": "4", "c": None}}
+    resp = http(
+        cluster,
+        "PATCH",
+        f"/api/v1/namespaces/{ns}/configmaps/raced",
+        patch,
+        content_type="application/merge-patch+json",
+    )
+    assert resp.status == 409, resp.body
+    assert resp.json()["message"] == (
+        'Operation cannot be fulfilled on configmaps "raced": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    assert cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/raced")[1]["data"] == {
+        "a": "1",
+        "b": "2",
+        "c": "5",
+    }
