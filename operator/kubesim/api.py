@@ -1087,7 +1087,11 @@ class API:
         name: str,
         options: dict[str, Any] | None = None,
         opts: WriteOptions | None = None,
+        *,
+        collection: bool = False,
     ) -> Steps[tuple[Obj, bool]]:
+        """``collection``: one deletion of a deletecollection, which webhooks are told of as upstream tells
+        them (without the object's name: the request names none)."""
         opts = opts or WriteOptions()
         options = options or {}
         policy = _propagation_policy(options)
@@ -1098,7 +1102,9 @@ class API:
             # Upstream's deletion admission: the mutating webhooks, then the validating ones, both with the
             # object as oldObject, after the preconditions and before the object is marked or removed.
             for phase in ("mutate", "validate"):
-                yield AdmissionPoint(phase, "DELETE", rt, "", namespace, name, None, old, opts, options)
+                yield AdmissionPoint(
+                    phase, "DELETE", rt, "", namespace, "" if collection else name, None, old, opts, options
+                )
             with self.store.lock:
                 current = self.get(rt, namespace, name)
                 if current["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion"):
@@ -1245,7 +1251,7 @@ class API:
             meta = obj["metadata"]
             try:
                 out, _ = yield from self.delete_steps(
-                    rt, meta.get("namespace", ""), meta["name"], options, opts
+                    rt, meta.get("namespace", ""), meta["name"], options, opts, collection=True
                 )
             except ApiError as exc:
                 if exc.code == 404:

@@ -816,6 +816,17 @@ def test_delete_sends_the_old_object(
     status, body = cluster.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/keep")
     assert status == 200, body
     assert cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/keep")[0] == 404
+    # A deletecollection admits the deletion of each object it deletes.
+    for name in ("one", "two"):
+        status, body = cluster.request(
+            "POST", f"/api/v1/namespaces/{ns}/configmaps", configmap(name, {"set": "s"})
+        )
+        assert status == 201, body
+    status, body = cluster.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps?labelSelector=set%3Ds")
+    assert status == 200, body
+    collection = [r["request"] for r in server.seen("/delete")[2:]]
+    assert sorted(r["oldObject"]["metadata"]["name"] for r in collection) == ["one", "two"]
+    assert [r.get("name", "") for r in collection] == ["", ""]
 
 
 def _json_patch(ops: list[dict[str, Any]]) -> Answer:
