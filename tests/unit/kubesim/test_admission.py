@@ -302,3 +302,73 @@ def test_review_of_a_delete() -> None:
         "propagationPolicy": "Orphan",
         "dryRun": ["All"],
     }
+
+
+def _dispatcher() -> Any:
+    from kubesim.api import API
+    from kubesim.resources import Registry
+    from kubesim.store import Store
+    from kubesim.webhooks import Dispatcher
+
+    return Dispatcher(API(Store(), Registry()))
+
+
+def test_dry_run_with_side_effects_is_a_bad_request() -> None:
+    """Only configurations stored before v1's rule can have such a webhook: kubesim refuses it as upstream,
+    before any call and whatever the failurePolicy."""
+    import asyncio
+
+    request = attrs()
+    request.dry_run = True
+    for policy in ("Fail", "Ignore"):
+        some = Webhook("some.example.com", "c", False, {"sideEffects": "Some", "failurePolicy": policy})
+        with pytest.raises(ApiError) as err:
+            asyncio.run(_dispatcher()._call(some, request, "v1"))
+        assert (err.value.code, err.value.message) == (
+            400,
+            'admission webhook "some.example.com" does not support dry run',
+        )
+
+
+def _put(dispatcher: Any, key: tuple[str, str], obj: dict[str, Any]) -> None:
+    obj.setdefault("metadata", {}).setdefault("namespace", "ns")
+    dispatcher.api.store.put(key, obj)
+
+
+def test_service_resolution() -> None:
+    """A Service is resolved to its endpoints: an Endpoints object, an EndpointSlice, else a Ready pod its
+    selector picks (kubesim has no endpoints controller), at the target port (a named one included)."""
+    d = _dispatcher()
+    _put(
+        d,
+        ("", "services"),
+        {
+            "metadata": {"name": "hooks"},
+            "spec": {"selector": {"app": "hooks"}, "ports": [{"port": 443, "targetPort": "https"}]},
+        },
+    )
+    with pytest.raises(CallFailed, match='service "ns/hooks" has no ready endpoints'):
+        d._resolve_service("ns", "hooks", 443)
+    pod = {
+        "metadata": {"name": "p", "labels": {"app": "hooks"}},
+        "spec": {"containers": [{"name": "c", "ports": [{"name": "https", "containerPort": 8443}]}]},
+        "status": {"podIP": "127.1.0.5", "conditions": [{"type": "Ready", "status": "False"}]},
+    }
+    _put(d, ("", "pods"), pod)
+    with pytest.raises(CallFailed):
+        d._resolve_service("ns", "hooks", 443)
+    ready = {**pod, "status": {**pod["status"], "conditions": [{"type": "Ready", "status": "True"}]}}
+    _put(d, ("", "pods"), ready)
+    assert d._resolve_service("ns", "hooks", 443) == ("127.1.0.5", 8443)
+    slice_ = {
+        "metadata": {"name": "hooks-abc", "labels": {"kubernetes.io/service-name": "hooks"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.9"], "conditions": {"ready": True}}],
+        "ports": [{"port": 9443}],
+    }
+    _put(d, ("discovery.k8s.io", "endpointslices"), slice_)
+    assert d._resolve_service("ns", "hooks", 443) == ("127.0.0.9", 9443)
+    with pytest.raises(CallFailed, match="no service port 80"):
+        d._resolve_service("ns", "hooks", 80)
+    with pytest.raises(CallFailed, match='service "missing" not found'):
+        d._resolve_service("ns", "missing", 443)
