@@ -135,29 +135,55 @@ class Dispatcher:
 
     async def _mutate(self, point: AdmissionPoint, attrs: Attributes) -> Obj | None:
         """The object after the mutating webhooks, each called with what the previous ones made of it
-        (``point.obj`` itself when none changed it). ``reinvocationPolicy: IfNeeded`` is not honoured:
-        each webhook is called once."""
+        (``point.obj`` itself when none changed it). As upstream, a webhook whose patch changes the object
+        makes the webhooks with ``reinvocationPolicy: IfNeeded`` called before it be called once more, in
+        a second round after the first."""
         obj = attrs.obj
-        changed = False
-        for hook, version in self._hooks(attrs, mutating=True):
-            verdict = await self._call(hook, attrs, version)
-            if verdict is None:
-                continue
-            point.opts.warnings.extend(verdict.warnings)
-            if not verdict.patch:
-                continue
-            if obj is None:
-                raise admission.modifies_deleted(hook.name)
-            api_version = f"{attrs.group}/{version}" if attrs.group else version
-            try:
-                patched = patching.apply_json_patch({**obj, "apiVersion": api_version}, verdict.patch)
-            except ApiError as exc:
-                raise admission.internal_error(exc.message) from None
-            if not isinstance(patched, dict):
-                raise admission.internal_error("the patched object is not a JSON object")
-            obj = attrs.obj = patched
-            changed = True
-        return obj if changed else point.obj
+        changed_any = False
+        invoked: set[tuple[str, str]] = set()  # IfNeeded webhooks called since the last change
+        reinvoke: set[tuple[str, str]] = set()
+        for second_round in (False, True):
+            if second_round and not reinvoke:
+                break
+            for hook, version in self._hooks(attrs, mutating=True):
+                key = (hook.configuration, hook.name)
+                if second_round and key not in reinvoke:
+                    continue
+                verdict = await self._call(hook, attrs, version)
+                if verdict is not None:
+                    point.opts.warnings.extend(verdict.warnings)
+                    patched = self._patched(hook, attrs, obj, version, verdict)
+                    # A change of the version the webhook was called at alone is no change.
+                    if (
+                        patched is not None
+                        and obj is not None
+                        and patched != {**obj, "apiVersion": patched.get("apiVersion")}
+                    ):
+                        obj = attrs.obj = patched
+                        changed_any = True
+                        reinvoke |= invoked
+                        invoked = set()
+                if hook.spec.get("reinvocationPolicy") == "IfNeeded":
+                    invoked.add(key)
+        return obj if changed_any else point.obj
+
+    @staticmethod
+    def _patched(
+        hook: Webhook, attrs: Attributes, obj: Obj | None, version: str, verdict: Verdict
+    ) -> Obj | None:
+        """The object with the webhook's patch applied (None: no patch)."""
+        if not verdict.patch:
+            return None
+        if obj is None:
+            raise admission.modifies_deleted(hook.name)
+        api_version = f"{attrs.group}/{version}" if attrs.group else version
+        try:
+            patched = patching.apply_json_patch({**obj, "apiVersion": api_version}, verdict.patch)
+        except ApiError as exc:
+            raise admission.internal_error(exc.message) from None
+        if not isinstance(patched, dict):
+            raise admission.internal_error("the patched object is not a JSON object")
+        return patched
 
     async def _call(self, hook: Webhook, attrs: Attributes, version: str) -> Verdict | None:
         """One webhook's verdict; None when it failed and its failurePolicy is Ignore. A refusal, or a

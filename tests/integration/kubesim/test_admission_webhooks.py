@@ -1205,3 +1205,50 @@ def test_patch_of_an_object_changed_during_admission_is_tried_again(
         "b": "2",
         "c": "5",
     }
+
+
+def test_reinvocation_if_needed(
+    cluster: ClusterUnderTest, server: WebhookServer, configs: list[str], wait_for: WaitFor, ns: str
+) -> None:
+    """A mutating webhook with reinvocationPolicy IfNeeded is called once more when a later one changed
+    the object; one with Never is not."""
+
+    def label(key: str) -> Callable[[Review], Answer]:
+        def handler(review: Review) -> Answer:
+            labels = _labels(review["request"]["object"])
+            if key in labels:
+                return {"allowed": True}
+            ops: list[dict[str, Any]] = (
+                [] if labels else [{"op": "add", "path": "/metadata/labels", "value": {}}]
+            )
+            return _json_patch(
+                [*ops, {"op": "add", "path": f"/metadata/labels/{key}", "value": str(len(labels))}]
+            )
+
+        return handler
+
+    server.handlers["/early"] = label("early")
+    server.handlers["/never"] = label("never")
+    server.handlers["/late"] = label("late")
+    install(
+        cluster,
+        server,
+        configs,
+        wait_for,
+        "MutatingWebhookConfiguration",
+        f"{ns}-reinvoke",
+        [
+            webhook(server, "early.webhooks.test", "/early", ns, reinvocationPolicy="IfNeeded"),
+            webhook(server, "never.webhooks.test", "/never", ns),
+            webhook(server, "late.webhooks.test", "/late", ns, reinvocationPolicy="IfNeeded"),
+        ],
+    )
+    status, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("r"))
+    assert status == 201, body
+    assert body["metadata"]["labels"] == {"early": "0", "never": "1", "late": "2"}
+    assert [_labels(r["request"]["object"]) for r in server.seen("/early")] == [
+        {},
+        {"early": "0", "never": "1", "late": "2"},
+    ]
+    assert len(server.seen("/never")) == 1
+    assert len(server.seen("/late")) == 1
