@@ -80,7 +80,7 @@ class WebhookServer:
                         server.queries[path].append(query)
                     handler = server.handlers.get(path)
                     answer = handler(review) if handler is not None else {"allowed": True}
-                if path == "/probe":
+                if path.startswith("/probe/"):
                     with server._lock:
                         server.reviews[path].append(review)
                 body = json.dumps(
@@ -188,10 +188,12 @@ def install(
 ) -> dict[str, Any]:
     """Create a configuration (its probe webhook first) and wait until the API server calls it."""
     ns = probe_namespace or cluster.namespace
+    # A probe path of the configuration's own: another configuration's probe may answer first.
+    probe_path = f"/probe/{name}"
     probe = webhook(
         server,
         "probe.webhooks.test",
-        "/probe",
+        probe_path,
         ns,
         objectSelector={"matchLabels": {"probe": "true"}},
     )
@@ -210,10 +212,10 @@ def install(
     counter = iter(range(1_000_000))
 
     def called() -> bool:
-        before = len(server.seen("/probe"))
+        before = len(server.seen(probe_path))
         probe_cm = {"metadata": {"name": f"probe-{next(counter)}", "labels": {"probe": "true"}}}
         cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps?dryRun=All", probe_cm)
-        return len(server.seen("/probe")) > before
+        return len(server.seen(probe_path)) > before
 
     wait_for(called, timeout=30, interval=0.1, what=f"webhook configuration {name} in effect")
     return dict(created)
