@@ -10,6 +10,8 @@ validation are k8s.io/kubernetes ``pkg/apis/admissionregistration/v1/defaults.go
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import urllib.parse
@@ -358,7 +360,7 @@ class Attributes:
     resource: str  # the plural
     subresource: str
     kind: str
-    namespace: str  # "" for cluster-scoped objects
+    namespace: str  # "" for cluster-scoped objects but Namespaces (their own name, as upstream)
     name: str
     obj: Obj | None
     old: Obj | None
@@ -565,9 +567,6 @@ class CallFailed(Exception):
 
 
 def _go_base64(raw: str) -> bytes:
-    import base64
-    import binascii
-
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -590,7 +589,7 @@ def read_response(body: Any, uid: str, *, mutating: bool) -> Verdict:
     if gvk != "admission.k8s.io/v1, Kind=AdmissionReview":
         raise CallFailed(
             "received invalid webhook response: expected webhook response of "
-            f"admission.k8s.io/v1, Kind=AdmissionReview, got {gvk.replace('/v1,', '/v1,')}"
+            f"admission.k8s.io/v1, Kind=AdmissionReview, got {gvk}"
         )
     raw_patch, patch_type = response.get("patch"), response.get("patchType")
     patch: list[Any] | None = None
