@@ -38,6 +38,9 @@ Obj = dict[str, Any]
 
 
 class Dispatcher:
+    """The server's webhook caller: one aiohttp session (made on first use, on the server's loop) and the
+    SSL contexts of the caBundles met so far."""
+
     def __init__(self, api: API) -> None:
         self.api = api
         self._session: aiohttp.ClientSession | None = None
