@@ -16,9 +16,9 @@ import json
 import random
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kubesim import errors, patching, selectors
 from kubesim.errors import ApiError, Cause, go_details
@@ -64,6 +64,48 @@ class WriteOptions:
     # A write that creates what it was not asked to create (a server-side apply of a missing object) needs
     # the ``create`` verb too: the server sets this check (raises ApiError 403) for the requesting user.
     authorize_create: Callable[[], None] | None = None
+    # Webhooks may be called: the write's steps stop at the admission points (see AdmissionPoint) and never
+    # hold the store lock across one; the driver (kubesim.webhooks) calls the webhooks there.
+    admitting: bool = False
+
+
+@dataclass
+class AdmissionPoint:
+    """Where a write asks dynamic admission, as upstream's handlers do: ``mutate`` (the object the mutating
+    webhooks may patch; the driver sends the patched object back into the steps) and then ``validate``
+    (the object as it will be stored, after kubesim's own validation). DELETE has no object, only the old
+    one."""
+
+    phase: str  # "mutate" | "validate"
+    operation: str  # CREATE | UPDATE | DELETE
+    rt: ResourceType
+    subresource: str
+    namespace: str
+    name: str
+    obj: Obj | None
+    old: Obj | None
+    opts: WriteOptions
+    options: dict[str, Any] | None = None  # the DeleteOptions of a DELETE
+
+
+T = TypeVar("T")
+# A write as a generator: it yields AdmissionPoints (only with WriteOptions.admitting) and returns its result.
+Steps = Generator[AdmissionPoint, Obj | None, T]
+
+
+def run_steps(steps: Steps[T]) -> T:
+    """Drive a write without webhooks: every admission point lets the object through unchanged."""
+    try:
+        point = next(steps)
+        while True:
+            point = steps.send(point.obj)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+class _Retry(Exception):
+    """The object changed while webhooks were called: the write starts again from the stored object, as
+    upstream's GuaranteedUpdate retries an update without a resourceVersion precondition."""
 
 
 @dataclass
@@ -495,6 +537,17 @@ class API:
         *,
         operation: str = "Update",
     ) -> Obj:
+        return run_steps(self.create_steps(rt, namespace, body, opts, operation=operation))
+
+    def create_steps(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        opts: WriteOptions | None = None,
+        *,
+        operation: str = "Update",
+    ) -> Steps[Obj]:
         opts = opts or WriteOptions()
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -556,9 +609,18 @@ class API:
             obj.pop("status", None)
         obj = self._default_and_prune(rt, obj, opts)
         self._run_hooks(self.create_hooks, rt, obj, None, opts)
+        if opts.admitting:
+            # The namespace lifecycle check comes before the webhooks upstream.
+            with self.store.lock:
+                self._namespace_check(rt, namespace, name if named_by_client else "")
+            obj = yield from self._admit_create(rt, namespace, obj, opts, named_by_client)
+            meta = obj["metadata"]
+            name = meta["name"]
         self._validate(rt, obj, opts)
         _record_manager(rt, None, obj, opts, operation, "")
         self._run_hooks(self.allocation_hooks, rt, obj, None, opts)
+        if opts.admitting:
+            yield AdmissionPoint("validate", "CREATE", rt, "", namespace, name, obj, None, opts)
         with self.store.lock:
             self._namespace_check(rt, namespace, name if named_by_client else "")
             for admit in self.locked_admission:
@@ -575,6 +637,33 @@ class API:
                 return _as_served(rt, obj)
             return self.store.put(rt.key, _as_stored(rt, obj))
 
+    def _admit_create(
+        self, rt: ResourceType, namespace: str, obj: Obj, opts: WriteOptions, named_by_client: bool
+    ) -> Steps[Obj]:
+        """The mutating webhooks of a create. Upstream calls them before the registry fills in what the
+        server owns (uid, creationTimestamp, generation, a generated name), so they see the object without
+        them; whatever they set there is overwritten, as upstream's BeforeCreate does."""
+        meta = obj["metadata"]
+        server_owned = {k: meta[k] for k in ("uid", "creationTimestamp", "generation") if k in meta}
+        view = {**obj, "metadata": {k: v for k, v in meta.items() if k not in server_owned}}
+        if not named_by_client:
+            view["metadata"].pop("name", None)
+        mutated = yield AdmissionPoint(
+            "mutate", "CREATE", rt, "", namespace, meta["name"] if named_by_client else "", view, None, opts
+        )
+        if mutated is None or mutated is view:
+            return obj
+        self._check_type_meta(rt, mutated)
+        mmeta = mutated.get("metadata")
+        if not isinstance(mmeta, dict):
+            mmeta = mutated["metadata"] = {}
+        if not mmeta.get("name"):
+            mmeta["name"] = meta["name"]
+        mmeta.update(server_owned)
+        if rt.namespaced:
+            mmeta["namespace"] = namespace
+        return self._default_and_prune(rt, mutated, opts)
+
     # ------------------------------------------------------------------ update
 
     def update(
@@ -588,6 +677,22 @@ class API:
         *,
         operation: str = "Update",
     ) -> Obj:
+        return run_steps(self.update_steps(rt, namespace, name, body, opts, subresource, operation=operation))
+
+    def update_steps(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        opts: WriteOptions | None = None,
+        subresource: str = "",
+        *,
+        operation: str = "Update",
+        admission_subresource: str | None = None,
+    ) -> Steps[Obj]:
+        """``admission_subresource``: the subresource webhooks are told of when it is not ``subresource``
+        (``namespaces/x/finalize`` writes as a status write)."""
         opts = opts or WriteOptions()
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -607,23 +712,81 @@ class API:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             meta["namespace"] = namespace
-        with self.store.lock:
-            old = self.try_get(rt, namespace, name)
-            uid = meta.get("uid")
-            if uid and old is not None and uid != old["metadata"].get("uid"):
-                # The body's uid is a storage precondition, checked before the update is tried.
-                raise errors.conflict(
-                    rt.plural,
-                    name,
-                    rt.group,
-                    f"StorageError: invalid object, Code: 4, Key: {_etcd_key(rt, namespace, name)}, "
-                    "ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: "
-                    f"UID in precondition: {uid}, "
-                    f"UID in object meta: {old['metadata'].get('uid', '')}",
+        while True:
+            with self.store.lock:
+                old = self.try_get(rt, namespace, name)
+                uid = meta.get("uid")
+                if uid and old is not None and uid != old["metadata"].get("uid"):
+                    # The body's uid is a storage precondition, checked before the update is tried.
+                    raise errors.conflict(
+                        rt.plural,
+                        name,
+                        rt.group,
+                        f"StorageError: invalid object, Code: 4, Key: {_etcd_key(rt, namespace, name)}, "
+                        "ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: "
+                        f"UID in precondition: {uid}, "
+                        f"UID in object meta: {old['metadata'].get('uid', '')}",
+                    )
+                if old is None:
+                    raise errors.not_found(rt.plural, name, rt.group)
+                if not opts.admitting:
+                    return self._update_locked(rt, old, new, opts, subresource, operation)
+            try:
+                sub = subresource if admission_subresource is None else admission_subresource
+                return (
+                    yield from self._update_admitted(
+                        rt,
+                        old,
+                        copy.deepcopy(new),
+                        opts,
+                        subresource,
+                        operation,
+                        admission_subresource=sub,
+                        precondition=bool(meta.get("resourceVersion")),
+                    )
                 )
-            if old is None:
+            except _Retry:
+                continue
+
+    def _update_admitted(
+        self,
+        rt: ResourceType,
+        old: Obj,
+        new: Obj,
+        opts: WriteOptions,
+        subresource: str,
+        operation: str,
+        *,
+        patched: bool = False,
+        admission_subresource: str = "",
+        precondition: bool = False,
+    ) -> Steps[Obj]:
+        """An update with its webhooks, the store lock released while they are called: the mutating ones
+        see the object as the client's PUT or patch made it, the validating ones the object as it will be
+        stored; the write then goes through only if the object did not change in between (else _Retry, or
+        409 for a write that named a resourceVersion: ``precondition``)."""
+        old_meta = old["metadata"]
+        namespace, name = old_meta.get("namespace", ""), old_meta["name"]
+        sub = admission_subresource
+        mutated = yield AdmissionPoint("mutate", "UPDATE", rt, sub, namespace, name, new, old, opts)
+        if mutated is not None and mutated is not new:
+            self._check_type_meta(rt, mutated)
+            mmeta = mutated.get("metadata")
+            if not isinstance(mmeta, dict):
+                mmeta = mutated["metadata"] = {}
+            mmeta["name"] = name
+            new = mutated
+        prepared = self._prepare_update(rt, old, new, opts, subresource, operation, patched=patched)
+        yield AdmissionPoint("validate", "UPDATE", rt, sub, namespace, name, prepared, old, opts)
+        with self.store.lock:
+            current = self.try_get(rt, namespace, name)
+            if current is None:
                 raise errors.not_found(rt.plural, name, rt.group)
-            return self._update_locked(rt, old, new, opts, subresource, operation)
+            if current["metadata"]["resourceVersion"] != old_meta["resourceVersion"]:
+                if precondition:
+                    raise errors.conflict(rt.plural, name, rt.group)
+                raise _Retry
+            return self._commit_update(rt, old, prepared, opts, subresource)
 
     def _update_locked(
         self,
@@ -636,6 +799,22 @@ class API:
         *,
         patched: bool = False,
     ) -> Obj:
+        prepared = self._prepare_update(rt, old, new, opts, subresource, operation, patched=patched)
+        return self._commit_update(rt, old, prepared, opts, subresource)
+
+    def _prepare_update(
+        self,
+        rt: ResourceType,
+        old: Obj,
+        new: Obj,
+        opts: WriteOptions,
+        subresource: str,
+        operation: str,
+        *,
+        patched: bool = False,
+    ) -> Obj:
+        """An update up to its storing: preconditions, what the server owns, defaults, validation and
+        managedFields (reads the stored object ``old`` only)."""
         meta = new["metadata"]
         old_meta = old["metadata"]
         name = old_meta["name"]
@@ -705,6 +884,15 @@ class API:
         self._run_hooks(self.update_hooks, rt, new, old, opts)
         self._validate(rt, new, opts, subresource, patched=patched)
         _record_manager(rt, old, new, opts, operation, subresource)
+        return new
+
+    def _commit_update(
+        self, rt: ResourceType, old: Obj, new: Obj, opts: WriteOptions, subresource: str
+    ) -> Obj:
+        """Store an update prepared by _prepare_update (under the store lock)."""
+        meta = new["metadata"]
+        old_meta = old["metadata"]
+        name = old_meta["name"]
         if not subresource:
             for admit in self.locked_admission:
                 admit(rt, new, old, opts, name)
@@ -737,7 +925,58 @@ class API:
         force: bool = False,
     ) -> tuple[Obj, bool]:
         """Apply a patch; returns (object, created) — server-side apply may create."""
+        return run_steps(self.patch_steps(rt, namespace, name, patch_type, patch, opts, subresource, force))
+
+    def patch_steps(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        opts: WriteOptions | None = None,
+        subresource: str = "",
+        force: bool = False,
+    ) -> Steps[tuple[Obj, bool]]:
         opts = opts or WriteOptions()
+        while True:
+            old, new, operation = yield from self._patched(
+                rt, namespace, name, patch_type, patch, opts, subresource, force
+            )
+            if old is None:  # stored without webhooks, or created by server-side apply
+                return new, operation == "Create"
+            try:
+                updated = yield from self._update_admitted(
+                    rt,
+                    old,
+                    new,
+                    opts,
+                    subresource,
+                    operation,
+                    patched=operation == "Update",
+                    admission_subresource=subresource,
+                    # A patch naming a resourceVersion is a precondition; others are tried again.
+                    precondition="resourceVersion" in json.dumps(patch),
+                )
+                return updated, False
+            except _Retry:
+                continue
+
+    def _patched(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        opts: WriteOptions,
+        subresource: str,
+        force: bool,
+    ) -> Steps[tuple[Obj | None, Obj, str]]:
+        """The patched object, the stored one it came from and the managedFields operation. Old None: the
+        result is final (without webhooks the update is stored at once), operation "Create" if server-side
+        apply created it."""
+        create_body: Obj | None = None
         with self.store.lock:
             old = self.try_get(rt, namespace, name)
             if patch_type == "apply":
@@ -766,43 +1005,57 @@ class API:
                     applied.setdefault("metadata", {})["name"] = name
                     if opts.authorize_create is not None:
                         opts.authorize_create()
-                    return self.create(rt, namespace, applied, opts, operation="Apply"), True
+                    if not opts.admitting:
+                        return None, self.create(rt, namespace, applied, opts, operation="Apply"), "Create"
+                    create_body = applied
+                elif old is None:
+                    raise errors.not_found(rt.plural, name, rt.group)
+                else:
+                    new = patching.apply_server_side(
+                        old,  # read only: apply_server_side works on its own copy
+                        patch,
+                        opts.field_manager,
+                        force,
+                        rt.group,
+                        rt.version,
+                        rt.kind,
+                        now(),
+                        schema=rt.schema,
+                        subresource=subresource,
+                        reset_status=not subresource and "status" in rt.subresources,
+                    )
+                    new = self._prepare_patched(rt, new, name)
+                    if not opts.admitting:
+                        return None, self._update_locked(rt, old, new, opts, subresource, "Apply"), ""
+                    return old, new, "Apply"
+            if create_body is None:
                 if old is None:
                     raise errors.not_found(rt.plural, name, rt.group)
-                new = patching.apply_server_side(
-                    old,  # read only: apply_server_side works on its own copy
-                    patch,
-                    opts.field_manager,
-                    force,
-                    rt.group,
-                    rt.version,
-                    rt.kind,
-                    now(),
-                    schema=rt.schema,
-                    subresource=subresource,
-                    reset_status=not subresource and "status" in rt.subresources,
-                )
-                return self._update_locked(
-                    rt, old, self._prepare_patched(rt, new, name), opts, subresource, "Apply"
-                ), False
-            if old is None:
-                raise errors.not_found(rt.plural, name, rt.group)
-            base = old  # read only: each patch function works on its own copy (and returns it)
-            if patch_type == "json":
-                new = patching.apply_json_patch(base, patch)
-            elif patch_type == "merge":
-                new = patching.apply_merge_patch(base, patch)
-            elif patch_type == "strategic":
-                if rt.is_custom or not patching.has_strategic_schema(rt.group, rt.version, rt.kind):
+                base = old  # read only: each patch function works on its own copy (and returns it)
+                if patch_type == "json":
+                    new = patching.apply_json_patch(base, patch)
+                elif patch_type == "merge":
+                    new = patching.apply_merge_patch(base, patch)
+                elif patch_type == "strategic":
+                    if rt.is_custom or not patching.has_strategic_schema(rt.group, rt.version, rt.kind):
+                        raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
+                    new = patching.apply_strategic_merge_patch(base, patch, rt.group, rt.version, rt.kind)
+                else:
                     raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
-                new = patching.apply_strategic_merge_patch(base, patch, rt.group, rt.version, rt.kind)
-            else:
-                raise errors.unsupported_media_type(errors.PATCH_MEDIA_TYPES)
-            if not isinstance(new, dict):
-                raise errors.bad_request("the patched object is not a JSON object")
-            new = self._prepare_patched(rt, new, name)
-            # A patch carrying metadata.resourceVersion is a precondition, as upstream.
-            return self._update_locked(rt, old, new, opts, subresource, "Update", patched=True), False
+                if not isinstance(new, dict):
+                    raise errors.bad_request("the patched object is not a JSON object")
+                new = self._prepare_patched(rt, new, name)
+                # A patch carrying metadata.resourceVersion is a precondition, as upstream.
+                if not opts.admitting:
+                    return (
+                        None,
+                        self._update_locked(rt, old, new, opts, subresource, "Update", patched=True),
+                        "",
+                    )
+                return old, new, "Update"
+        assert create_body is not None  # every other path returned under the lock
+        created = yield from self.create_steps(rt, namespace, create_body, opts, operation="Apply")
+        return None, created, "Create"
 
     def _prepare_patched(self, rt: ResourceType, new: Obj, name: str) -> Obj:
         self._check_type_meta(rt, new)
@@ -825,9 +1078,50 @@ class API:
         opts: WriteOptions | None = None,
     ) -> tuple[Obj, bool]:
         """Delete; returns (object or Status, removed_now)."""
+        return run_steps(self.delete_steps(rt, namespace, name, options, opts))
+
+    def delete_steps(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        opts: WriteOptions | None = None,
+        *,
+        collection: bool = False,
+    ) -> Steps[tuple[Obj, bool]]:
+        """``collection``: one deletion of a deletecollection, which webhooks are told of as upstream tells
+        them (without the object's name: the request names none)."""
         opts = opts or WriteOptions()
         options = options or {}
         policy = _propagation_policy(options)
+        while True:
+            old, finalizers, grace, done = self._delete_checks(rt, namespace, name, options, opts, policy)
+            if done is not None:
+                return done
+            # Upstream's deletion admission: the mutating webhooks, then the validating ones, both with the
+            # object as oldObject, after the preconditions and before the object is marked or removed.
+            for phase in ("mutate", "validate"):
+                yield AdmissionPoint(
+                    phase, "DELETE", rt, "", namespace, "" if collection else name, None, old, opts, options
+                )
+            with self.store.lock:
+                current = self.get(rt, namespace, name)
+                if current["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion"):
+                    continue
+                return self._delete_now(rt, old, finalizers, grace, opts)
+
+    def _delete_checks(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        options: dict[str, Any],
+        opts: WriteOptions,
+        policy: str | None,
+    ) -> tuple[Obj, builtins.list[str], int, tuple[Obj, bool] | None]:
+        """The stored object, its finalizers after the deletion and its grace period, and the outcome when
+        the deletion is decided without admission (no webhooks, or an object already being deleted)."""
         with self.store.lock:
             old = self.get(rt, namespace, name)
             meta = old["metadata"]
@@ -862,30 +1156,38 @@ class API:
                 # (and at 0 removes the pod once no finalizer holds it); otherwise nothing changes.
                 current = meta.get("deletionGracePeriodSeconds")
                 if rt.key != ("", "pods") or current is None or grace >= int(current):
-                    return old, False
+                    return old, finalizers, grace, (old, False)
                 shortened = copy.deepcopy(old)
                 shortened["metadata"]["deletionTimestamp"] = _after(grace)
                 shortened["metadata"]["deletionGracePeriodSeconds"] = grace
                 if opts.dry_run:
-                    return shortened, False
+                    return old, finalizers, grace, (shortened, False)
                 shortened = self.store.put(rt.key, shortened)
                 if grace == 0 and not finalizers:
-                    return self._finish_delete(rt, shortened, opts)
-                return shortened, False
-            for hook in self.delete_hooks.get(rt.key, ()):
-                hook(self, rt, old)
-            if finalizers or grace or _spec_finalizers(rt, old):
-                new = copy.deepcopy(old)
-                nmeta = new["metadata"]
-                nmeta["deletionTimestamp"] = _after(grace)  # when the grace period ends
-                nmeta["deletionGracePeriodSeconds"] = grace
-                if finalizers:
-                    nmeta["finalizers"] = finalizers
-                if opts.dry_run:
-                    return _as_served(rt, new), False
-                self._check_stored_size(rt, new)
-                return self.store.put(rt.key, _as_stored(rt, new)), False
-            return self._finish_delete(rt, old, opts)
+                    return old, finalizers, grace, self._finish_delete(rt, shortened, opts)
+                return old, finalizers, grace, (shortened, False)
+            if not opts.admitting:
+                return old, finalizers, grace, self._delete_now(rt, old, finalizers, grace, opts)
+            return old, finalizers, grace, None
+
+    def _delete_now(
+        self, rt: ResourceType, old: Obj, finalizers: builtins.list[str], grace: int, opts: WriteOptions
+    ) -> tuple[Obj, bool]:
+        """Mark the object deleted (finalizers, a grace period) or remove it; under the store lock."""
+        for hook in self.delete_hooks.get(rt.key, ()):
+            hook(self, rt, old)
+        if finalizers or grace or _spec_finalizers(rt, old):
+            new = copy.deepcopy(old)
+            nmeta = new["metadata"]
+            nmeta["deletionTimestamp"] = _after(grace)  # when the grace period ends
+            nmeta["deletionGracePeriodSeconds"] = grace
+            if finalizers:
+                nmeta["finalizers"] = finalizers
+            if opts.dry_run:
+                return _as_served(rt, new), False
+            self._check_stored_size(rt, new)
+            return self.store.put(rt.key, _as_stored(rt, new)), False
+        return self._finish_delete(rt, old, opts)
 
     def _grace_period(self, rt: ResourceType, obj: Obj, options: dict[str, Any]) -> int:
         if rt.group or rt.plural != "pods":
@@ -929,13 +1231,28 @@ class API:
         options: dict[str, Any] | None = None,
         opts: WriteOptions | None = None,
     ) -> builtins.list[Obj]:
+        return run_steps(
+            self.delete_collection_steps(rt, namespace, label_selector, field_selector, options, opts)
+        )
+
+    def delete_collection_steps(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+        options: dict[str, Any] | None = None,
+        opts: WriteOptions | None = None,
+    ) -> Steps[builtins.list[Obj]]:
         _propagation_policy(options or {})
         result = self.list(rt, namespace, label_selector, field_selector)
         deleted = []
         for obj in result.items:
             meta = obj["metadata"]
             try:
-                out, _ = self.delete(rt, meta.get("namespace", ""), meta["name"], options, opts)
+                out, _ = yield from self.delete_steps(
+                    rt, meta.get("namespace", ""), meta["name"], options, opts, collection=True
+                )
             except ApiError as exc:
                 if exc.code == 404:
                     continue

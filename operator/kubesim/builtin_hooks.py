@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from kubesim import errors
+from kubesim.admission import default_configuration
 from kubesim.api import API, WriteOptions
 from kubesim.objectmeta import now
 from kubesim.quota import Quantity
@@ -888,6 +889,10 @@ def job_admit(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: Write
                 tmeta["labels"] = {**(tmeta.get("labels") or {}), **generated}
 
 
+def _webhook_configuration(api: API, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> None:
+    default_configuration(obj, mutating=rt.kind.startswith("Mutating"))
+
+
 def install(api: API) -> None:
     pods, nss, svcs, pvcs = ("", "pods"), ("", "namespaces"), ("", "services"), ("", "persistentvolumeclaims")
     crds = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -923,3 +928,5 @@ def install(api: API) -> None:
         hooks.setdefault(("networking.k8s.io", "networkpolicies"), []).append(_network_policy)
         hooks.setdefault(("", "endpoints"), []).append(_endpoints)
         hooks.setdefault(("", "limitranges"), []).append(_limit_range)
+        for plural in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+            hooks.setdefault(("admissionregistration.k8s.io", plural), []).append(_webhook_configuration)

@@ -222,6 +222,20 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     _rt("apps", "v1", "ControllerRevision", "controllerrevisions"),
     _rt(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        False,
+    ),
+    _rt(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        False,
+    ),
+    _rt(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",

@@ -15,20 +15,23 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from aiohttp import web
 
-from kubesim import errors, gojson, openapi_proto, protobuf, tables
+from kubesim import admission, errors, gojson, openapi_proto, protobuf, tables
 from kubesim.accounting import RequestCounter
-from kubesim.api import API, ListResult, User, WriteOptions
+from kubesim.api import API, ListResult, Steps, User, WriteOptions, run_steps
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.resources import Registry, ResourceType
 from kubesim.store import Event, Progress, dumps, go_json
+from kubesim.webhooks import Dispatcher
 
 log = logging.getLogger("kubesim.server")
+
+T = TypeVar("T")
 
 KUBERNETES_VERSION = {
     "major": "1",
@@ -136,6 +139,8 @@ class Server:
         self.url = ""
         self._shutting_down = asyncio.Event()
         self._discovery_cache: dict[tuple[str, int], bytes] = {}
+        # Admission webhooks (Validating/MutatingWebhookConfigurations) are called by this dispatcher.
+        self.webhooks = Dispatcher(api)
 
     def app(self) -> web.Application:
         # Bodies of resource requests are read by read_body() against max_request_body_bytes (which may change
@@ -148,6 +153,13 @@ class Server:
     async def _on_shutdown(self, app: web.Application) -> None:
         self._shutting_down.set()
         self.api.store.close_watchers()
+        await self.webhooks.close()
+
+    async def _write(self, steps: Steps[T], opts: WriteOptions) -> T:
+        """Run a write's steps, with the admission webhooks when the write may need them."""
+        if opts.admitting:
+            return await self.webhooks.run(steps)
+        return run_steps(steps)
 
     # ------------------------------------------------------------------ entry
 
@@ -401,6 +413,14 @@ class Server:
         )
         rt = target.rt
         ns = target.namespace or ""
+        # Subresources that are not the object itself (scale, binding, eviction, token...) are written
+        # without webhooks (see docs/kubesim.md).
+        opts.admitting = (
+            verb in ("create", "update", "patch", "delete", "deletecollection")
+            and target.subresource in ("", "status", "finalize")
+            and not admission.is_exempt(rt.group, rt.plural)
+            and self.webhooks.active()
+        )
         if verb == "patch" and self.authorize is not None:
             authorize = self.authorize
 
@@ -432,7 +452,7 @@ class Server:
                 _stash(request, "kubesim.target", target)
                 _stash(request, "kubesim.body", body)
                 return await handler(request, user)
-            obj = self.api.create(rt, ns, body, opts)
+            obj = await self._write(self.api.create_steps(rt, ns, body, opts), opts)
             if obj.get("kind") in (
                 "SelfSubjectAccessReview",
                 "SubjectAccessReview",
@@ -452,17 +472,19 @@ class Server:
                 return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", body, opts)))
             sub = "status" if target.subresource in ("status", "finalize") else target.subresource
             if target.subresource == "finalize":
-                obj = self.api.update(
+                steps = self.api.update_steps(
                     rt,
                     ns,
                     target.name or "",
                     _only_spec_finalizers(self.api.get(rt, ns, target.name or ""), body),
                     opts,
+                    admission_subresource="finalize",
                 )
             else:
                 if rt.is_custom or rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
                     _require_resource_version(rt, target.name or "", body)
-                obj = self.api.update(rt, ns, target.name or "", body, opts, sub)
+                steps = self.api.update_steps(rt, ns, target.name or "", body, opts, sub)
+            obj = await self._write(steps, opts)
             return self._write_response(rt, obj, 200, opts)
         if verb == "patch":
             patch_type = _PATCH_TYPES.get(request.content_type)
@@ -480,25 +502,36 @@ class Server:
                     else patching.apply_json_patch(scale, patch)
                 )
                 return _json(_scale_of(rt, self._update_scale(rt, ns, target.name or "", new_scale, opts)))
-            obj, created = self.api.patch(
-                rt,
-                ns,
-                target.name or "",
-                patch_type,
-                patch,
+            obj, created = await self._write(
+                self.api.patch_steps(
+                    rt,
+                    ns,
+                    target.name or "",
+                    patch_type,
+                    patch,
+                    opts,
+                    target.subresource,
+                    force=_flag(q.get("force")),
+                ),
                 opts,
-                target.subresource,
-                force=_flag(q.get("force")),
             )
             return self._write_response(rt, obj, 201 if created else 200, opts)
         if verb == "delete":
             options = await self._delete_options(request)
-            obj, _ = self.api.delete(rt, ns, target.name or "", options, opts)
+            obj, _ = await self._write(self.api.delete_steps(rt, ns, target.name or "", options, opts), opts)
             return self._write_response(rt, obj, 200, opts)
         if verb == "deletecollection":
             options = await self._delete_options(request)
-            deleted = self.api.delete_collection(
-                rt, target.namespace, q.get("labelSelector", ""), q.get("fieldSelector", ""), options, opts
+            deleted = await self._write(
+                self.api.delete_collection_steps(
+                    rt,
+                    target.namespace,
+                    q.get("labelSelector", ""),
+                    q.get("fieldSelector", ""),
+                    options,
+                    opts,
+                ),
+                opts,
             )
             return _json(
                 {

@@ -851,6 +851,16 @@ _ROWS: dict[tuple[str, str], Callable[[Obj], Any]] = {
     ],
     ("policy", "poddisruptionbudgets"): _pdb_row,
     ("discovery.k8s.io", "endpointslices"): _endpoint_slice_row,
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): lambda o: [
+        _name(o),
+        len(o.get("webhooks") or []),
+        _age(o),
+    ],
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): lambda o: [
+        _name(o),
+        len(o.get("webhooks") or []),
+        _age(o),
+    ],
 }
 
 

@@ -1613,6 +1613,13 @@ def _semantic(
         _validate_rbac_binding(obj, out, cluster=False)
     elif key == ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
         _validate_rbac_binding(obj, out, cluster=True)
+    elif group == "admissionregistration.k8s.io" and kind in (
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ):
+        from kubesim.admission import validate_configuration
+
+        out.extend(validate_configuration(obj, mutating=kind.startswith("Mutating"), old=None))
     return out
 
 
