@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -21,9 +22,36 @@ from pathlib import Path
 
 from kubesim.subprocesses import descendants, die_with_parent
 
+# Where listening ports are chosen: below the kernel's ephemeral range. A port the kernel hands out for
+# `bind(0)` is also one it may give any outgoing connection as its local port (kube-apiserver opens many to
+# etcd), so between choosing it and the component binding it seconds later, the port could be taken:
+# kube-controller-manager then failed with "address already in use". Below the range only a process that
+# binds that very number competes.
+_LISTEN_RANGE_FLOOR = 10000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now (envtest's ``addr.Suggest``); the caller binds it soon after."""
+    """A port nothing listens on now, outside the ephemeral range (envtest's ``addr.Suggest`` takes one in
+    it); the caller binds it soon after."""
+    ceiling = _ephemeral_floor()
+    if ceiling - _LISTEN_RANGE_FLOOR >= 1000:
+        rng = random.SystemRandom()
+        for _ in range(100):
+            port = rng.randrange(_LISTEN_RANGE_FLOOR, ceiling)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
