@@ -387,6 +387,10 @@ def test_patch_decoding_errors(cluster: ClusterUnderTest, ns: str) -> None:
         ),
     ]
     for content_type, body, message in cases:
+        # From 1.37 a body that is not JSON at all is refused before any decoding, whatever the patch type;
+        # JSON of the wrong shape still fails as its decoder says.
+        if cluster.upstream_since(37) and body in (b"{x", b"", b"[x"):
+            message = "invalid JSON patch"
         assert_status(
             http(cluster, "PATCH", path, body, content_type=content_type), 400, "BadRequest", message
         )
