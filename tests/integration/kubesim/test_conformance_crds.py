@@ -350,11 +350,26 @@ def test_default_printer_column_is_age(
         f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.{GROUP}",
         headers={"Accept": TABLE},
     ).json()
-    assert [(c["name"], c["type"]) for c in crds["columnDefinitions"]] == [
-        ("Name", "string"),
-        ("Created At", "date"),
-    ]
-    assert crds["rows"][0]["cells"][1] == crds["rows"][0]["object"]["metadata"]["creationTimestamp"]
+    created = crds["rows"][0]["object"]["metadata"]["creationTimestamp"]
+    # From 1.37 a CRD has its own table convertor (scope and served versions; group, kind, short names and
+    # the Established condition at priority 1) rather than the default Name and Created At.
+    if cluster.upstream_since(37):
+        columns = [
+            ("Name", "string", 0),
+            ("Scope", "string", 0),
+            ("Versions", "string", 0),
+            ("Created At", "date", 0),
+            ("Group", "string", 1),
+            ("Kind", "string", 1),
+            ("ShortNames", "string", 1),
+            ("Established", "boolean", 1),
+        ]
+        cells = [f"gadgets.{GROUP}", "Namespaced", "v1(storage)", created, GROUP, "Gadget", "", True]
+    else:
+        columns = [("Name", "string", 0), ("Created At", "date", 0)]
+        cells = [f"gadgets.{GROUP}", created]
+    assert [(c["name"], c["type"], c["priority"]) for c in crds["columnDefinitions"]] == columns
+    assert crds["rows"][0]["cells"] == cells
 
 
 def test_deleting_a_crd_deletes_its_objects(

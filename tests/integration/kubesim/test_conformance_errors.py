@@ -387,6 +387,10 @@ def test_patch_decoding_errors(cluster: ClusterUnderTest, ns: str) -> None:
         ),
     ]
     for content_type, body, message in cases:
+        # From 1.37 a body that is not JSON at all is refused before any decoding, whatever the patch type;
+        # JSON of the wrong shape still fails as its decoder says.
+        if cluster.upstream_since(37) and body in (b"{x", b"", b"[x"):
+            message = "invalid JSON patch"
         assert_status(
             http(cluster, "PATCH", path, body, content_type=content_type), 400, "BadRequest", message
         )
@@ -463,7 +467,7 @@ def test_delete_option_errors(cluster: ClusterUnderTest, ns: str) -> None:
 
 def test_uid_in_an_update(cluster: ClusterUnderTest, ns: str) -> None:
     """A PUT's uid is a storage precondition (409); a patch changing it fails validation, which checks it
-    twice (two causes, one message)."""
+    twice (two causes, one message; from 1.37 a built-in kind's identical causes are reported once)."""
     path = f"/api/v1/namespaces/{ns}/configmaps"
     uid = http(cluster, "POST", path, {"metadata": {"name": "x"}}).json()["metadata"]["uid"]
     resp = http(cluster, "PUT", f"{path}/x", {"metadata": {"name": "x", "uid": "other"}})
@@ -480,7 +484,8 @@ def test_uid_in_an_update(cluster: ClusterUnderTest, ns: str) -> None:
         "field": "metadata.uid",
     }
     message = f'ConfigMap "x" is invalid: metadata.uid: {cause["message"]}'
-    assert_status(resp, 422, "Invalid", message, {"name": "x", "kind": "ConfigMap", "causes": [cause, cause]})
+    causes = [cause] if cluster.upstream_since(37) else [cause, cause]
+    assert_status(resp, 422, "Invalid", message, {"name": "x", "kind": "ConfigMap", "causes": causes})
     # Without a uid, or with the object's own, the update goes through.
     resp = http(cluster, "PUT", f"{path}/x", {"metadata": {"name": "x", "uid": uid}, "data": {"a": "b"}})
     assert resp.status == 200

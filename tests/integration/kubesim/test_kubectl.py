@@ -402,14 +402,21 @@ def test_describe_and_events(kubectl: Tool, client: kubernetes.client.ApiClient,
     kubectl("get", "events")
 
 
-def test_builtin_table_columns(kubectl: Tool) -> None:
+def test_builtin_table_columns(cluster: ClusterUnderTest, kubectl: Tool) -> None:
     kubectl("create", "configmap", "cfg", "--from-literal=a=b")
     kubectl("create", "secret", "generic", "pw", "--from-literal=a=b")
     kubectl("apply", "-f", "-", input=to_yaml(widget_crd()))
     assert _rows(kubectl("get", "configmap", "cfg"))[0] == ["NAME", "DATA", "AGE"]
     assert _rows(kubectl("get", "configmap", "cfg"))[1][:2] == ["cfg", "1"]
     assert _rows(kubectl("get", "secret", "pw"))[1][:3] == ["pw", "Opaque", "1"]
-    assert _rows(kubectl("get", "crd"))[0] == ["NAME", "CREATED", "AT"]
+    # From 1.37 the API server prints a CRD with its own table (scope and served versions; group, kind, short
+    # names and Established with -o wide) instead of the default Name and Created At.
+    crd_header = (
+        ["NAME", "SCOPE", "VERSIONS", "CREATED", "AT"]
+        if cluster.upstream_since(37)
+        else ["NAME", "CREATED", "AT"]
+    )
+    assert _rows(kubectl("get", "crd"))[0] == crd_header
     assert _rows(kubectl("get", "clusterrolebinding", "cluster-admin"))[1][:2] == [
         "cluster-admin",
         "ClusterRole/cluster-admin",
@@ -438,7 +445,7 @@ def _table(cluster: ClusterUnderTest, path: str) -> tuple[list[str], list[list[A
     return [c["name"] for c in table["columnDefinitions"]], [row["cells"] for row in table["rows"]]
 
 
-def test_get_shows_wide_columns_with_o_wide(kubectl: Tool) -> None:
+def test_get_shows_wide_columns_with_o_wide(cluster: ClusterUnderTest, kubectl: Tool) -> None:
     """kubectl prints a Table's priority-0 columns, and the others with ``-o wide`` (the columns and cells of
     every built-in kind: test_conformance_discovery.py's test_builtin_tables)."""
     kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=0")
@@ -452,9 +459,11 @@ def test_get_shows_wide_columns_with_o_wide(kubectl: Tool) -> None:
     wide = _rows(kubectl("get", "deployment", "web", "-o", "wide"))
     assert wide[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
     assert wide[1][5:] == ["nginx", "nginx:1.27", "app=web"]
-    # The default class is marked in its Name cell.
-    assert _rows(kubectl("get", "storageclass", "standard"))[1][:3] == [
-        "standard",
-        "(default)",
-        "kubernetes.io/host-path",
-    ]
+    # The default class is marked in its Name cell. From 1.37 only a list marks it (the most recently created
+    # of the classes annotated default, the one the admission plugin picks); a class read by name is not.
+    standard = (
+        ["standard", "kubernetes.io/host-path", "Delete"]
+        if cluster.upstream_since(37)
+        else ["standard", "(default)", "kubernetes.io/host-path"]
+    )
+    assert _rows(kubectl("get", "storageclass", "standard"))[1][:3] == standard

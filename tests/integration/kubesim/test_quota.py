@@ -350,7 +350,7 @@ def test_terminal_pods_do_not_count(
         wait_used(wait_for, core, ns, "q", {"pods": "1", "count/pods": "2", "requests.cpu": "1"})
 
 
-def test_scopes(core: CoreV1Api, ns: str, wait_for: Wait) -> None:
+def test_scopes(cluster: ClusterUnderTest, core: CoreV1Api, ns: str, wait_for: Wait) -> None:
     create_quota(core, ns, quota("best-effort", {"pods": "1"}, scopes=["BestEffort"]), wait_for)
     create_quota(core, ns, quota("short", {"pods": "1"}, scopes=["Terminating", "NotBestEffort"]), wait_for)
     core.create_namespaced_pod(ns, pod("be1"))
@@ -380,7 +380,8 @@ def test_scopes(core: CoreV1Api, ns: str, wait_for: Wait) -> None:
         'ResourceQuota "scoped-secrets" is invalid: spec.scopes: Invalid value: ["BestEffort"]: '
         "unsupported scope applied to resource"
     )
-    assert invalid["details"]["causes"] == [cause, cause]  # one per resource; the message says it once
+    # One per resource, the message says it once; from 1.37 a built-in kind's identical causes come once.
+    assert invalid["details"]["causes"] == ([cause] if cluster.upstream_since(37) else [cause, cause])
     with pytest.raises(ApiException) as info:
         core.create_namespaced_resource_quota(
             ns, quota("conflict", {"pods": "1"}, scopes=["BestEffort", "NotBestEffort"])
