@@ -2,22 +2,28 @@
 included) against kubesim and upstream Kubernetes with the real helm and kubectl (the Zero to JupyterHub
 lines need that chart's repository and are left out). On upstream the project's CRDs are the session's,
 already there: helm leaves them alone, and the README's `kubectl apply --server-side` updates them in
-place."""
+place. The operator runs from the install to the uninstall as the chart's Deployment would run it (its
+arguments, its ServiceAccount): it provisions an instance before and one after the upgrade, and finalizes
+them when the README deletes them."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config
 
+from k8slocal.components import free_port
 from tests.clusters import ClusterUnderTest
+from tests.conftest import wait_until
 from tests.integration.chart.conftest import ROOT, helm_env
 from tests.integration.crds import install_crds
 
@@ -40,6 +46,67 @@ def template(name: str) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": "jhub"},
         "spec": {"pods": [{"name": "nb", "spec": {"containers": [{"name": "nb", "image": "busybox"}]}}]},
     }
+
+
+def instance(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookInstance",
+        "metadata": {"name": name},
+        "spec": {"template": {"name": "mine"}, "variables": {}},
+    }
+
+
+@dataclass
+class Operator:
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def _start_operator(cluster: ClusterUnderTest, deployment: Any, tmp_path: Path) -> Operator:
+    """``jupyternetes operator`` with the Deployment's arguments (its probe and metrics ports moved to free
+    ones) and a kubeconfig of the Deployment's ServiceAccount."""
+    spec = deployment.spec.template.spec
+    (container,) = spec.containers
+    kubeconfig = cluster.kubeconfig_for(spec.service_account_name, "jhub", path=str(tmp_path / "operator-kc"))
+    args = [
+        a
+        for a in container.args
+        if not a.startswith(("--liveness-port=", "--metrics-port=", "--kubeconfig="))
+    ]
+    args += [f"--liveness-port={free_port()}", f"--metrics-port={free_port()}", f"--kubeconfig={kubeconfig}"]
+    log = tmp_path / "operator.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyternetes.cli", "operator", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"},
+        )
+    return Operator(proc, log)
+
+
+def _wait_ready(custom: Any, name: str, operator: Operator) -> None:
+    def ready() -> bool:
+        assert operator.proc.poll() is None, "the operator exited:\n" + operator.tail()
+        inst = custom.get_namespaced_custom_object(
+            "kadense.io", "v1", "jhub", "jupyternotebookinstances", name
+        )
+        conditions = (inst.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    wait_until(ready, 90, interval=0.2, message=lambda: f"instance {name} Ready\n{operator.tail()}")
 
 
 def test_the_readme_commands_install_upgrade_and_uninstall(
@@ -81,26 +148,39 @@ def test_the_readme_commands_install_upgrade_and_uninstall(
     install, apply_crds, upgrade, delete_instances, uninstall = commands
 
     assert "STATUS: deployed" in sh(install)
-    assert apps.read_namespaced_deployment("jupyternetes-operator", "jhub").spec.replicas == 1
+    deployment = apps.read_namespaced_deployment("jupyternetes-operator", "jhub")
+    assert deployment.spec.replicas == 1
     custom.create_namespaced_custom_object(
         "kadense.io", "v1", "jhub", "jupyternotebooktemplates", template("mine")
     )
-    instance = {
-        "apiVersion": "kadense.io/v1",
-        "kind": "JupyterNotebookInstance",
-        "metadata": {"name": "jupyter-ada"},
-        "spec": {"template": {"name": "default"}, "variables": {}},
-    }
-    custom.create_namespaced_custom_object("kadense.io", "v1", "jhub", "jupyternotebookinstances", instance)
+    # The operator runs through the lifecycle as the Deployment would run it: its arguments, the chart's
+    # ServiceAccount (no image can run here, so a local process with that ServiceAccount's token).
+    operator = _start_operator(cluster, deployment, tmp_path)
+    try:
+        custom.create_namespaced_custom_object(
+            "kadense.io", "v1", "jhub", "jupyternotebookinstances", instance("jupyter-ada")
+        )
+        _wait_ready(custom, "jupyter-ada", operator)
 
-    sh(apply_crds)
-    assert "REVISION: 2" in sh(upgrade)
+        sh(apply_crds)
+        assert "REVISION: 2" in sh(upgrade)
+        custom.create_namespaced_custom_object(
+            "kadense.io", "v1", "jhub", "jupyternotebookinstances", instance("jupyter-grace")
+        )
+        _wait_ready(custom, "jupyter-grace", operator)
 
-    sh(delete_instances)
-    assert (
-        custom.list_namespaced_custom_object("kadense.io", "v1", "jhub", "jupyternotebookinstances")["items"]
-        == []
-    )
+        # `kubectl delete` waits for the instances to be gone: the operator finalizes them.
+        sh(delete_instances)
+        assert (
+            custom.list_namespaced_custom_object("kadense.io", "v1", "jhub", "jupyternotebookinstances")[
+                "items"
+            ]
+            == []
+        )
+        assert operator.proc.poll() is None, operator.tail()
+    finally:
+        operator.stop()
+    assert "Forbidden" not in operator.tail(), operator.tail()
     sh(uninstall)
     with pytest.raises(client.ApiException) as gone:
         apps.read_namespaced_deployment("jupyternetes-operator", "jhub")
