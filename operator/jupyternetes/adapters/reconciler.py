@@ -63,6 +63,7 @@ from jupyternetes.core.rendering import (
     render_template,
 )
 from jupyternetes.core.resources import GroupResource, api_group
+from jupyternetes.core.variables import VariablesRefused, check_variables
 
 log = logging.getLogger("jupyternetes.reconciler")
 
@@ -442,12 +443,26 @@ class Reconciler:
                     None,
                     Failure("SecretInvalid", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc}'),
                 )
+        try:
+            # The webhook refuses such instances at admission, but it may be down (failurePolicy Ignore)
+            # or installed after the instance was created: checked here too.
+            variables = check_variables(
+                parsed.spec.variables,
+                model.spec.variables,
+                optional=(k for source in secret_vars for k in source),
+            )
+        except VariablesRefused as exc:
+            return (
+                None,
+                None,
+                Failure("InvalidVariables", f"template {tns}/{tref.name} refuses: {exc.summary()}"),
+            )
         ctx = RenderContext(
             instance_name=meta["name"],
             instance_namespace=ns,
             template_name=tref.name,
             template_namespace=tns,
-            variables=model.spec.variables,
+            variables=variables,
             secret_variables=secret_vars,
         )
         try:
