@@ -458,3 +458,62 @@ def test_an_uncounted_quota_is_not_reported_as_a_missing_right() -> None:
     assert failed.reason == "QuotaNotCounted"
     assert "may not" not in str(failed)
     assert message in str(failed)
+
+
+async def _grant_template_reading(env: Env) -> None:
+    """What profile_options_from_template needs: the hub may read the templates (docs/spawner.md)."""
+    rule = {"apiGroups": ["kadense.io"], "resources": ["jupyternotebooktemplates"], "verbs": ["get"]}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role"}
+    await env.admin.create(
+        {**role, "metadata": {"name": "read-templates", "namespace": "kadense"}, "rules": [rule]}
+    )
+    await env.admin.create(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "read-templates", "namespace": "kadense"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-templates"},
+            "subjects": [{"kind": "ServiceAccount", "name": "jupyterhub", "namespace": NS}],
+        }
+    )
+
+
+async def test_profile_options_from_the_templates_declared_enums(env: Env) -> None:
+    await env.admin.create(
+        {
+            "apiVersion": "kadense.io/v1",
+            "kind": "JupyterNotebookTemplate",
+            "metadata": {"name": "default-template", "namespace": "kadense"},
+            "spec": {
+                "variables": [
+                    {
+                        "name": "size",
+                        "type": "enum",
+                        "enum": ["small", "large"],
+                        "default": "small",
+                        "description": "Server size",
+                    },
+                    {"name": "memory", "type": "quantity", "default": "1Gi"},
+                ]
+            },
+        }
+    )
+    spawner = env.spawner(profile_options_from_template=True)
+    # Without the right to read templates, the form has nothing from them (and says why in the log).
+    assert await spawner.get_options_form() == ""
+    await _grant_template_reading(env)
+    form = await spawner.get_options_form()
+    assert 'name="profile-option-default--size"' in form
+    assert "Server size" in form
+    assert '<option value="small" selected>' in form
+    assert "memory" not in form  # only enum declarations become choices
+    spawner.user_options = spawner.run_options_from_form(
+        {"profile": ["default"], "profile-option-default--size": ["large"]}
+    )
+    task = asyncio.ensure_future(spawner.start())
+    inst = await until(lambda: env.instance(NAME), what="the instance")
+    variables = inst["spec"]["variables"]
+    assert (variables["size"], variables["jupyterhub.profile.options"]) == ("large", "size=large")
+    await env.set_status(NAME, ready_status(NAME))
+    await task
+    await spawner.stop()
