@@ -269,10 +269,21 @@ async def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
 @kopf.on.event(GROUP, VERSION, "jupyternotebooktemplates", registry=registry)
 async def template_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
+    before = rt.caches.templates.get(*key_of(dict(event["object"])))
     obj = _apply(rt.caches.templates, event)
     if rt.reconciler is None:
         return
-    for user in list(rt.caches.template_users.get(key_of(obj), ())):
+    key = key_of(obj)
+    if event.get("type") != "DELETED":
+        rt.reconciler.count_template(key)
+    if (
+        before is not None
+        and event.get("type") == "MODIFIED"
+        and before["metadata"].get("uid") == obj["metadata"].get("uid")
+        and before["metadata"].get("generation") == obj["metadata"].get("generation")
+    ):
+        return  # its status (our count) or metadata: nothing its instances render from
+    for user in list(rt.caches.template_users.get(key, ())):
         rt.reconciler.enqueue(user)
 
 

@@ -267,6 +267,22 @@ class StatusInput:
     failure: Failure | None = None
     # Per entry name: a creation error message.
     entry_errors: Mapping[str, str] = field(default_factory=dict)
+    # A provisioned instance compared with its template's current generation: the TemplateOutdated
+    # condition (None: not compared, the condition is left as it is).
+    template_drift: TemplateDrift | None = None
+    # The instance outlived its template's maxLifetime: the Expired condition's message (its pods are
+    # deleted and not created again).
+    expired: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateDrift:
+    """Whether the template changed since the instance's objects were rendered in a way that changes
+    them (``outdated``), with the condition's reason and message."""
+
+    outdated: bool
+    reason: str
+    message: str
 
 
 def created_entries(previous: InstanceStatus | None) -> dict[str, str]:
@@ -479,6 +495,16 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
             "False",
             reason=reason,
             message=message,
+            now=inp.now,
+            observed_generation=gen,
+        )
+    if inp.template_drift is not None:
+        conditions = set_condition(
+            conditions,
+            ConditionType.TEMPLATE_OUTDATED,
+            "True" if inp.template_drift.outdated else "False",
+            reason=inp.template_drift.reason,
+            message=inp.template_drift.message,
             now=inp.now,
             observed_generation=gen,
         )
