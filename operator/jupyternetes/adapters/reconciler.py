@@ -29,6 +29,7 @@ from jupyternetes.adapters.events import EventRecorder
 from jupyternetes.adapters.kube import JSON_PATCH, Kube, KubeError
 from jupyternetes.adapters.metrics import Metrics
 from jupyternetes.core.drift import describe_drift, plan_drift, template_usage
+from jupyternetes.core.lifetime import expires_at
 from jupyternetes.core.models import (
     API_VERSION,
     INSTANCE_KIND,
@@ -178,6 +179,8 @@ class Reconciler:
         self._kinds: dict[tuple[str, str], GroupResource] = {}
         # Kinds of other resources used by templates but not watched, already said so in the log.
         self._unwatched_reported: set[GroupResource] = set()
+        # Reconciles at instances' expiry (their template's maxLifetime), apart from the retry timers.
+        self._expiries: dict[Key, asyncio.TimerHandle] = {}
         # Templates whose status (instances using them, by generation) is to be counted again soon.
         self._template_counts: dict[Key, asyncio.TimerHandle] = {}
         self._count_tasks: set[asyncio.Task[None]] = set()
@@ -237,7 +240,7 @@ class Reconciler:
         await asyncio.gather(*self._workers, return_exceptions=True)
         for timer in self._timers.values():
             timer.cancel()
-        for timer in self._template_counts.values():
+        for timer in [*self._template_counts.values(), *self._expiries.values()]:
             timer.cancel()
         for task in list(self._count_tasks):
             task.cancel()
@@ -281,9 +284,10 @@ class Reconciler:
                 users.discard(key)
                 self.count_template(tkey)
         self._memory.pop(key, None)
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        for timers in (self._timers, self._expiries):
+            timer = timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         old = self._states.pop(key, None)
         if old is not None:
             self._count_state(old, -1)
@@ -387,7 +391,11 @@ class Reconciler:
         plan, template_meta, failure = await self._plan(inst, model, mem)
         entry_errors: dict[str, str] = {}
         watched: dict[str, GroupResource] = {}
-        if plan is not None and failure is None:
+        expired = self._expired(key, inst, model) if plan is not None and failure is None else None
+        if expired is not None:
+            assert plan is not None
+            await self._expire(inst, plan, mem)
+        elif plan is not None and failure is None:
             watched = await self._watched_others(key, plan)
             await self._recall_others(inst, plan, prev_status, mem, watched)
             restorable = restorable_others(
@@ -411,6 +419,7 @@ class Reconciler:
             template_generation=template_meta[1] if template_meta else None,
             template_uid=template_meta[0] if template_meta else None,
             template_drift=drift,
+            expired=expired,
         )
         await self._write_status(inst, plan, status_input)
         if failure is not None and failure.reason in _RETRY_FAILURES:
@@ -584,6 +593,55 @@ class Reconciler:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             return None, Failure("InvalidObject", "; ".join(problems[:5]) + more)
         return plan, None
+
+    def _expired(self, key: Key, inst: dict[str, Any], model: JupyterNotebookInstance) -> str | None:
+        """Why the instance is past its template's maxLifetime (the Expired condition's message), or None;
+        a reconcile is set for the moment it will be. Once expired, always expired."""
+        previous = condition(inst.get("status"), ConditionType.EXPIRED)
+        if _is_true(previous):
+            return str((previous or {}).get("message") or "expired")
+        tref = model.spec.template
+        tns = tref.resolve_namespace(key[0])
+        template = self.caches.templates.get(tns, tref.name)
+        lifetime = ((template or {}).get("spec") or {}).get("maxLifetime")
+        created = inst["metadata"].get("creationTimestamp")
+        if not lifetime or not created:
+            return None
+        try:
+            deadline = expires_at(str(created), str(lifetime))
+        except ValueError:
+            return None  # refused by the CRD's pattern; a template from before it is not enforced
+        left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
+        if left > 0:
+            old = self._expiries.pop(key, None)
+            if old is not None:
+                old.cancel()
+            # A moment late rather than early: the creation time has whole seconds.
+            self._expiries[key] = asyncio.get_running_loop().call_later(left + 0.05, self._enqueue_now, key)
+            return None
+        return (
+            f"stopped: the server ran longer than the maxLifetime {lifetime} of template {tns}/{tref.name} "
+            f"(started {created}); its pods were deleted, its volumes kept"
+        )
+
+    async def _expire(self, inst: dict[str, Any], plan: RenderPlan, mem: _InstanceMemory) -> None:
+        """Delete the expired instance's pods (its PVCs stay, as on a stop; the rest goes when the hub
+        deletes the instance)."""
+        ns = inst["metadata"]["namespace"]
+        for pod in plan.pods:
+            obj = self.caches.pods.get(ns, pod.name)
+            if (
+                obj is None
+                or blocking_stale_child(pod, obj, mem.uid)
+                or obj["metadata"].get("deletionTimestamp")
+            ):
+                continue
+            try:
+                await self.kube.delete("v1", "Pod", ns, pod.name)
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+            self.metrics.api_writes.labels("delete", "Pod").inc()
 
     async def _drift(
         self,
@@ -952,6 +1010,9 @@ class Reconciler:
             assert new_failed is not None
             self.events.record(inst, "Warning", str(new_failed.get("reason")), str(new_failed.get("message")))
             self.metrics.errors.labels(str(new_failed.get("reason"))).inc()
+        expired = condition(new, ConditionType.EXPIRED)
+        if _is_true(expired) and not _is_true(condition(old, ConditionType.EXPIRED)):
+            self.events.record(inst, "Normal", "Expired", str((expired or {}).get("message")))
         outdated = condition(new, ConditionType.TEMPLATE_OUTDATED)
         if _is_true(outdated) and (condition(old, ConditionType.TEMPLATE_OUTDATED) or {}).get("message") != (
             outdated or {}

@@ -371,8 +371,8 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
                 pods_exist = False
             if not st.ready:
                 all_ready = False
-            if failure is None and pod_failure is not None:
-                failure = pod_failure
+            if failure is None and pod_failure is not None and inp.expired is None:
+                failure = pod_failure  # (an expired instance's pods were deleted on purpose)
             if address is None and st.pod_address and st.port_number:
                 address = f"{st.pod_address}:{st.port_number}"
         others_exist = True
@@ -498,6 +498,27 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
             now=inp.now,
             observed_generation=gen,
         )
+    if inp.expired is not None:
+        for type_ in (ConditionType.PROVISIONED, ConditionType.READY):
+            conditions = set_condition(
+                conditions,
+                type_,
+                "False",
+                reason="Expired",
+                message=inp.expired,
+                now=inp.now,
+                observed_generation=gen,
+            )
+        conditions = set_condition(
+            conditions,
+            ConditionType.EXPIRED,
+            "True",
+            reason="MaxLifetime",
+            message=inp.expired,
+            now=inp.now,
+            observed_generation=gen,
+        )
+        address = None
     if inp.template_drift is not None:
         conditions = set_condition(
             conditions,

@@ -11,6 +11,7 @@ from typing import Any
 
 from kopf.testing import KopfRunner
 
+from jupyternetes.spawner.status import poll_status
 from tests.conftest import wait_until
 from tests.integration.kubesim.conformance_support import make_tool
 from tests.integration.operator.conftest import Env
@@ -105,7 +106,13 @@ def test_template_change_marks_running_instances_and_the_next_start_uses_it(
     wait_until(lambda: env.pod(ns, "second-main"), 30, message="second's pod")
     assert _container(env, "second-main").image == "jupyter/base:2"
     wait_until(lambda: env.is_true(ns, "second", "Provisioned"), 30, message="second provisioned")
-    assert (env.condition(ns, "second", "TemplateOutdated") or {}).get("status") == "False"
+    # Compared with its template once provisioned (the reconcile after the one that provisioned it).
+    current = wait_until(
+        lambda: env.condition(ns, "second", "TemplateOutdated"),
+        30,
+        message="second compared with its template",
+    )
+    assert (current["status"], current["reason"]) == ("False", "UpToDate"), current
     wait_until(
         lambda: (
             (_template_obj(env, "t").get("status") or {}).get("instancesByGeneration") == {"1": 1, "2": 1}
@@ -146,3 +153,36 @@ def test_a_change_that_does_not_touch_an_instance_leaves_it_up_to_date(
         message="the change looked at",
     )
     assert (cond["status"], cond["reason"]) == ("False", "NoChangeForThisServer"), cond
+
+
+def test_an_instance_outliving_max_lifetime_is_stopped_and_keeps_its_volumes(
+    env: Env, operator: KopfRunner
+) -> None:
+    ns = env.ns
+    t = _template(env, "short")
+    t["spec"]["maxLifetime"] = "4s"
+    env.create_template(t)
+    env.create_instance(_instance(env, "brief", template="short"))
+    wait_until(lambda: env.is_true(ns, "brief", "Provisioned"), 30, message="provisioned")
+    assert env.pod(ns, "brief-main") is not None
+    assert env.condition(ns, "brief", "Expired") is None
+    expired = wait_until(
+        lambda: (c := env.condition(ns, "brief", "Expired")) and c["status"] == "True" and c,
+        30,
+        message="Expired",
+    )
+    assert "maxLifetime 4s" in expired["message"], expired
+    wait_until(lambda: env.pod(ns, "brief-main") is None, 60, message="the pod deleted")
+    pvc = env.pvc(ns, "brief-work")
+    assert pvc is not None
+    assert pvc.metadata.deletion_timestamp is None
+    ready = env.condition(ns, "brief", "Ready") or {}
+    assert (ready.get("status"), ready.get("reason")) == ("False", "Expired"), ready
+    # A pod deleted at expiry is no failure (the hub's poll() reports the server stopped, exit status 0).
+    assert (env.condition(ns, "brief", "Failed") or {}).get("status") == "False"
+    assert poll_status(env.instance(ns, "brief")) == 0
+    wait_until(
+        lambda: any(e.reason == "Expired" for e in env.events(ns, "brief")), 10, message="an Expired event"
+    )
+    # Still stopped a while later: nothing is created again.
+    assert env.pod(ns, "brief-main") is None

@@ -99,3 +99,19 @@ def test_the_message_names_the_template_generations_and_aspects() -> None:
     assert msg.startswith(
         "template ns/t changed since this server started (generation 1 -> 3): image, resources"
     )
+
+
+def test_durations_and_expiry() -> None:
+    import datetime as dt
+
+    import pytest
+
+    from jupyternetes.core.lifetime import expires_at, parse_duration
+
+    assert parse_duration("12h") == dt.timedelta(hours=12)
+    assert parse_duration("1h30m") == dt.timedelta(minutes=90)
+    assert parse_duration("1.5s") == dt.timedelta(seconds=1.5)
+    for bad in ("", "12", "1d", "h", "1h 2m", "-1h"):
+        with pytest.raises(ValueError, match="is not a duration"):
+            parse_duration(bad)
+    assert expires_at("2026-01-01T00:00:00Z", "90m") == dt.datetime(2026, 1, 1, 1, 30, tzinfo=dt.UTC)
