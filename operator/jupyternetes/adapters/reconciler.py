@@ -383,7 +383,7 @@ class Reconciler:
                     observed=Observed(),
                     instance_generation=meta.get("generation", 1),
                     now=_now(),
-                    failure=Failure("InvalidInstance", _pydantic_summary(exc)),
+                    failure=Failure("InvalidInstance", pydantic_summary(exc)),
                 ),
             )
             return
@@ -497,11 +497,9 @@ class Reconciler:
             return (
                 None,
                 None,
-                Failure(
-                    "TemplateInvalid", f"template {tns}/{tref.name} is invalid: {_pydantic_summary(exc)}"
-                ),
+                Failure("TemplateInvalid", f"template {tns}/{tref.name} is invalid: {pydantic_summary(exc)}"),
             )
-        plan, failure = await self._render(inst, model, parsed, tns)
+        plan, failure = await self.render(inst, model, parsed, tns)
         if plan is None:
             return None, None, failure
         tmeta = (str(template["metadata"].get("uid", "")), int(template["metadata"].get("generation", 1)))
@@ -516,7 +514,7 @@ class Reconciler:
         mem.plan = _PlanEntry(meta.get("uid", ""), generation, tmeta[0], tmeta[1], plan, newer)
         return plan, tmeta, None
 
-    async def _render(
+    async def render(
         self, inst: dict[str, Any], model: JupyterNotebookInstance, parsed: JupyterNotebookTemplate, tns: str
     ) -> tuple[RenderPlan | None, Failure | None]:
         """The instance's objects rendered from ``parsed`` (its variables checked against the template's
@@ -675,9 +673,9 @@ class Reconciler:
             try:
                 parsed = parse_template(template)
             except ValidationError as exc:
-                aspects = [f"the template is now invalid ({_pydantic_summary(exc)})"]
+                aspects = [f"the template is now invalid ({pydantic_summary(exc)})"]
             else:
-                new_plan, failure = await self._render(inst, model, parsed, tns)
+                new_plan, failure = await self.render(inst, model, parsed, tns)
                 if new_plan is None:
                     assert failure is not None
                     aspects = [f"it no longer renders for this server ({failure.reason}: {failure.message})"]
@@ -1136,7 +1134,7 @@ def _owner_name(manifest: dict[str, Any]) -> str:
     return str((manifest["metadata"].get("labels") or {}).get("jupyternetes.kadense.io/instance", ""))
 
 
-def _pydantic_summary(exc: ValidationError) -> str:
+def pydantic_summary(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(x) for x in err["loc"])

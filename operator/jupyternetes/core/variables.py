@@ -36,6 +36,7 @@ __all__ = [
     "check_variables",
     "declaration_problems",
     "parse_quantity",
+    "sample_values",
 ]
 
 VARIABLE_TYPES: Final = ("string", "integer", "boolean", "quantity", "enum")
@@ -248,3 +249,30 @@ def check_variables(
     if errors:
         raise VariablesRefused(errors)
     return result
+
+
+_STRING_SAMPLES: Final = ("sample", "x", "a", "0", "1", "user", "")
+
+
+def sample_values(declarations: Sequence[VariableDeclaration]) -> dict[str, str]:
+    """A value for every declared variable that follows its declaration: its default, else (a required
+    variable) the first allowed value, the minimum (or maximum, or 1), ``false``, or a string its pattern
+    accepts (from a few candidates; none matching: "sample", and the render may then tell). Used to render
+    a template at admission, when no instance exists yet."""
+    out: dict[str, str] = {}
+    for decl in declarations:
+        if decl.default is not None:
+            out[decl.name] = decl.default
+        elif decl.type == "enum":
+            out[decl.name] = (decl.enum or [""])[0]
+        elif decl.type in ("integer", "quantity"):
+            bound = decl.minimum if decl.minimum is not None else decl.maximum
+            out[decl.name] = str(bound) if bound is not None else "1"
+        elif decl.type == "boolean":
+            out[decl.name] = "false"
+        else:
+            pattern = decl.pattern
+            out[decl.name] = next(
+                (c for c in _STRING_SAMPLES if pattern is None or re.fullmatch(pattern, c)), "sample"
+            )
+    return out
