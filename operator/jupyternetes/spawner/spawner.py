@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -478,6 +479,11 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
 
     @staticmethod
     def _api_failure(what: str, exc: KubeError) -> SpawnFailed:
+        # The operator's admission webhook refused the instance (its template's declared variables, a
+        # missing template, objects that would not be valid): its message is for the user, as it is.
+        denied = re.search(r'admission webhook "[^"]*" denied the request: (.*)', exc.message, re.S)
+        if denied:
+            return SpawnFailed(f"the server's settings were refused: {denied.group(1)}", "AdmissionDenied")
         # The ResourceQuota admission plugin answers 403 too; its message starts "... exceeded quota: ".
         if exc.status == 403 and "exceeded quota" in exc.message:
             return SpawnFailed(

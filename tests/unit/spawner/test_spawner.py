@@ -460,6 +460,20 @@ def test_an_uncounted_quota_is_not_reported_as_a_missing_right() -> None:
     assert message in str(failed)
 
 
+def test_an_admission_refusal_is_shown_to_the_user_as_it_is() -> None:
+    """The operator's webhook names the variable and the rule: the user sees that, not "may not create"."""
+    reason = (
+        "JupyterNotebookInstance jupyterhub/jupyter-ada: InvalidVariables: template kadense/default refuses: "
+        "variable \"size\": \"huge\" is not one of 'small', 'large'"
+    )
+    message = 'admission webhook "instances.jupyterhub.jupyternetes.kadense.io" denied the request: ' + reason
+    failed = JupyternetesSpawner._api_failure(
+        "create the JupyterNotebookInstance", KubeError(422, "Invalid", message)
+    )
+    assert failed.reason == "AdmissionDenied"
+    assert failed.jupyterhub_message == f"the server's settings were refused: {reason}"
+
+
 async def _grant_template_reading(env: Env) -> None:
     """What profile_options_from_template needs: the hub may read the templates (docs/spawner.md)."""
     rule = {"apiGroups": ["kadense.io"], "resources": ["jupyternotebooktemplates"], "verbs": ["get"]}
