@@ -245,6 +245,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             pkeyfile=rt.webhook.key_file,
         )
         settings.admission.managed = None
+    _serve_admission(rt.webhook is not None)
     global _active
     _active = rt
     if rt.metrics_port is not None:
@@ -259,6 +260,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if _active is rt:
         _active = None
     _watch_other_resources(frozenset())
+    _serve_admission(False)
     if rt.reconciler is not None:
         await rt.reconciler.stop()
     if rt.kube is not None:
@@ -345,14 +347,6 @@ def _admission() -> Admission:
     return rt.admission
 
 
-@kopf.on.validate(
-    GROUP,
-    VERSION,
-    "jupyternotebookinstances",
-    id="validate-instance",
-    operations=["CREATE", "UPDATE"],
-    registry=registry,
-)
 async def validate_instance(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
     old = kwargs.get("old")
     try:
@@ -361,14 +355,6 @@ async def validate_instance(body: kopf.Body, warnings: list[str], **kwargs: Any)
         raise kopf.AdmissionError(str(exc), code=422) from None
 
 
-@kopf.on.validate(
-    GROUP,
-    VERSION,
-    "jupyternotebooktemplates",
-    id="validate-template",
-    operations=["CREATE", "UPDATE", "DELETE"],
-    registry=registry,
-)
 async def validate_template(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
     old = kwargs.get("old")
     admission = _admission()
@@ -379,6 +365,33 @@ async def validate_template(body: kopf.Body, warnings: list[str], **kwargs: Any)
             warnings.extend(await admission.check_template(dict(body), dict(old) if old else None))
     except AdmissionRefused as exc:
         raise kopf.AdmissionError(str(exc), code=422) from None
+
+
+def _serve_admission(serve: bool) -> None:
+    """Register the admission handlers in ``registry`` (or remove them): only an operator given a webhook
+    port and certificate has them, since kopf refuses to run admission handlers without a server."""
+    handlers: list[Any] = registry._webhooks._handlers
+    handlers[:] = [
+        h for h in handlers if str(getattr(h, "id", "")) not in ("validate-instance", "validate-template")
+    ]
+    if not serve:
+        return
+    kopf.on.validate(
+        GROUP,
+        VERSION,
+        "jupyternotebookinstances",
+        id="validate-instance",
+        operations=["CREATE", "UPDATE"],
+        registry=registry,
+    )(validate_instance)
+    kopf.on.validate(
+        GROUP,
+        VERSION,
+        "jupyternotebooktemplates",
+        id="validate-template",
+        operations=["CREATE", "UPDATE", "DELETE"],
+        registry=registry,
+    )(validate_template)
 
 
 def _child_event(cache: Any, event: kopf.RawEvent, memo: kopf.Memo) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import socket
 import time
 
@@ -198,6 +199,31 @@ def test_unpullable_image_fails_fast_and_leaves_nothing(hub: Hub) -> None:
     wait_until(lambda: hub.instance("jupyter-oops") is None, 15, message="the instance deleted")
     assert hub.secret("jupyter-oops-hub-vars") is None
     wait_until(lambda: hub.pod("jupyter-oops-notebook") is None, 15, message="the pod deleted")
+
+
+def test_a_value_the_template_refuses_is_shown_on_the_spawn_page(hub: Hub) -> None:
+    """Issue 15: a profile setting a variable outside its template's declared enum. With the operator's
+    admission webhook (upstream) the instance is refused at its creation; without one (kubesim calls no
+    webhooks yet) the operator's reconcile fails it a moment later. Either way the user reads the variable
+    and the rule on the spawn page, and nothing is left behind."""
+    hub.create_user("oversize")
+    session = hub.login("oversize")
+    started = time.monotonic()
+    status, _body = hub.spawn("oversize", options={"profile": "oversized"})
+    if status in (201, 202):
+        wait_until(lambda: not (hub.server("oversize") or {}).get("pending"), 30, message="the spawn to end")
+    elapsed = time.monotonic() - started
+    assert elapsed < hub.deployment.fail_fast_seconds, f"the spawn failed only after {elapsed:.1f} s"
+    assert hub.server("oversize") is None
+    events = progress_events(hub, "oversize")
+    assert events[-1].get("failed") is True, events
+    rule = """variable "size": "huge" is not one of 'small', 'large'"""
+    assert rule in events[-1]["message"], events
+    page = session.get(f"{hub.url}/hub/spawn-pending/oversize", timeout=10)
+    assert "Spawn failed" in page.text, page.text[-2000:]
+    assert html.escape(rule) in page.text or rule in page.text, page.text[-2000:]
+    wait_until(lambda: hub.instance("jupyter-oversize") is None, 15, message="no instance left")
+    assert hub.secret("jupyter-oversize-hub-vars") is None
 
 
 # 7 ---------------------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from jupyternetes.core.admission import render_with_defaults
 from jupyternetes.core.models import parse_template
-from jupyternetes.core.variables import VariablesRefused, check_variables, parse_quantity
+from jupyternetes.core.rendering import RenderFailed
+from jupyternetes.core.variables import VariablesRefused, check_variables, parse_quantity, sample_values
 
 ROOT = Path(__file__).resolve().parents[3]
 T = TypeVar("T")
@@ -315,3 +317,56 @@ def test_fuzz_declarations_and_values(raw: list[dict[str, Any]], given_values: d
         declared = {d.name.lower() for d in decls}
         for key in given_values:
             assert key.lower() in declared or key.startswith("jupyterhub."), key
+
+
+# --- admission: a template rendered on its own ------------------------------------------------------
+
+
+def _spec(env_value: str, *variables: dict[str, Any]) -> Any:
+    return parse_template(
+        {
+            "spec": {
+                "variables": list(variables),
+                "pods": [
+                    {
+                        "name": "main",
+                        "spec": {
+                            "containers": [
+                                {"name": "c", "image": "i", "env": [{"name": "X", "value": env_value}]}
+                            ]
+                        },
+                    }
+                ],
+            }
+        }
+    ).spec
+
+
+def test_sample_values_follow_their_declarations() -> None:
+    decls = _decls(
+        {"name": "size", "type": "enum", "enum": ["s", "l"], "required": True},
+        {"name": "n", "type": "integer", "minimum": 3, "required": True},
+        {"name": "q", "type": "quantity", "maximum": "1Gi", "required": True},
+        {"name": "b", "type": "boolean", "required": True},
+        {"name": "p", "pattern": "[0-9]+", "required": True},
+        {"name": "d", "default": "given"},
+    )
+    values = sample_values(decls)
+    assert values == {"size": "s", "n": "3", "q": "1Gi", "b": "false", "p": "0", "d": "given"}
+    assert check_variables(decls, values) == values
+
+
+def test_a_template_without_declarations_is_only_checked_for_its_structure() -> None:
+    assert render_with_defaults(_spec("{anything}"), "t", "ns") is None
+    with pytest.raises(RenderFailed, match="unbalanced"):
+        render_with_defaults(_spec('{"a": 1'), "t", "ns")
+
+
+def test_a_template_with_declarations_renders_with_defaults_and_spawner_placeholders() -> None:
+    plan = render_with_defaults(
+        _spec("{size}/{jupyterhub.user.name}", {"name": "size", "default": "small"}), "t", "ns"
+    )
+    assert plan is not None
+    assert plan.pods[0].manifest["spec"]["containers"][0]["env"][0]["value"] == "small/sample"
+    with pytest.raises(RenderFailed, match="colour"):
+        render_with_defaults(_spec("{colour}", {"name": "size", "default": "small"}), "t", "ns")
