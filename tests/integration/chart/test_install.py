@@ -243,7 +243,7 @@ OPERATOR_READ = {
     f"{r} {v}"
     for r in (INSTANCES, TEMPLATES, "pods", "persistentvolumeclaims")
     for v in ("get", "list", "watch")
-}
+} | {f"{TEMPLATES}/status patch"}  # the template's count of its instances
 OPERATOR_PROVISION = {
     f"{INSTANCES} patch",
     f"{INSTANCES}/status patch",
@@ -563,6 +563,20 @@ def test_operator_command_as_the_deployment_runs_it(installed: Installed, tmp_pa
         for a in args
         if not a.startswith("--metrics-port=")
     ] + [f"--metrics-port={metrics}", f"--kubeconfig={installed.operator_kubeconfig}"]
+    if any(a.startswith("--webhook-port=") for a in args):
+        # The webhook's certificate as the chart made it (its Secret, mounted in the pod), on a free port.
+        secret = installed.admin.core.read_namespaced_secret(
+            f"{RELEASE}-jupyternetes-webhook-tls", installed.layout.hub_namespace
+        )
+        for key in ("tls.crt", "tls.key"):
+            (tmp_path / key).write_bytes(base64.b64decode(secret.data[key]))
+        moved = {
+            "--webhook-port=": f"--webhook-port={_free_port()}",
+            "--webhook-cert=": f"--webhook-cert={tmp_path / 'tls.crt'}",
+            "--webhook-key=": f"--webhook-key={tmp_path / 'tls.key'}",
+        }
+        args = [next((v for k, v in moved.items() if a.startswith(k)), a) for a in args]
+        args.append("--webhook-addr=127.0.0.1")
     deployment = one(installed.manifests, "Deployment", f"{RELEASE}-jupyternetes-operator")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
