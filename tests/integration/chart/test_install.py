@@ -141,6 +141,10 @@ def kopf_args(deployment_args: list[str]) -> tuple[list[str], dict[str, Any]]:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--standalone", action="store_true")
     parser.add_argument("--other-resource", action="append", default=[])
+    # The admission webhook's certificate is mounted from a Secret in the pod: served by the command test
+    # (test_operator_command_as_the_deployment_runs_it), not configured here.
+    for flag in ("--webhook-port", "--webhook-cert", "--webhook-key"):
+        parser.add_argument(flag)
     args = parser.parse_args(deployment_args)
     assert args.standalone, "the default chart runs one standalone replica"
     settings: dict[str, Any] = {
