@@ -461,6 +461,22 @@ def hub(deployment: Deployment) -> Hub:
         announcement_network_policy(deployment.namespace),
     ):
         hub.apply(obj)
+    default = hub.custom.get_namespaced_custom_object(
+        "kadense.io",
+        "v1",
+        deployment.template_namespace,
+        "jupyternotebooktemplates",
+        deployment.default_template,
+    )
+    for name, extra in (("brief-template", {"maxLifetime": "20s"}), ("changing-template", {})):
+        hub.apply(
+            {
+                "apiVersion": "kadense.io/v1",
+                "kind": "JupyterNotebookTemplate",
+                "metadata": {"name": name, "namespace": deployment.template_namespace},
+                "spec": {**copy.deepcopy(default["spec"]), **extra},
+            }
+        )
     return hub
 
 

@@ -45,7 +45,7 @@ from jupyternetes.adapters.kube import Kube, KubeError
 from jupyternetes.core.models import API_VERSION, INSTANCE_KIND, TEMPLATE_KIND, parse_template
 from jupyternetes.core.naming import instance_name
 from jupyternetes.spawner import kubeapi, objects, profiles
-from jupyternetes.spawner.status import Failure, failure, poll_status, progress_steps, ready_url
+from jupyternetes.spawner.status import Failure, failure, is_expired, poll_status, progress_steps, ready_url
 
 Obj = dict[str, Any]
 
@@ -538,7 +538,21 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         except KubeError as exc:
             self.log.warning("poll of %s: %s; assuming it still runs", self._log_name, exc)
             return None
-        return poll_status(inst)
+        result = poll_status(inst)
+        if result is not None and inst is not None and is_expired(inst):
+            # Stopped by the operator at its template's maxLifetime. JupyterHub calls stop() only for a
+            # server poll() says still runs, so the expired instance (its pods already gone) and its Secret
+            # are deleted here, as stop() would: nothing of it lingers until the user's next start.
+            ns, name = self._instance_namespace, self._instance
+            self.log.info(
+                "%s outlived its template's maxLifetime: deleting instance %s/%s", self._log_name, ns, name
+            )
+            try:
+                await self._delete(kube, "v1", "Secret", ns, objects.secret_name(name))
+                await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name)
+            except KubeError as exc:
+                self.log.warning("deleting the expired instance %s/%s: %s", ns, name, exc)
+        return result
 
     # --------------------------------------------------------------------- stop
 
