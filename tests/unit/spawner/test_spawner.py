@@ -206,6 +206,27 @@ async def test_poll_stop_and_state_after_a_hub_restart(env: Env) -> None:
     assert again.get_state() == {}
 
 
+async def test_poll_reports_an_expired_server_stopped_and_deletes_its_instance(env: Env) -> None:
+    """The operator stopped it at its template's maxLifetime. JupyterHub calls stop() only for a server
+    poll() says still runs: poll() deletes the instance and its Secret itself."""
+    spawner = env.spawner()
+    task = asyncio.ensure_future(spawner.start())
+    await until(lambda: env.instance(NAME), what="the instance")
+    await env.set_status(NAME, ready_status(NAME))
+    await task
+    expired = ready_status(NAME)
+    message = "stopped: the server ran longer than the maxLifetime 12h of template kadense/default-template"
+    expired["conditions"] = [
+        {"type": "Failed", "status": "False", "reason": "NoFailure", "message": "no failure"},
+        {"type": "Ready", "status": "False", "reason": "Expired", "message": message},
+        {"type": "Expired", "status": "True", "reason": "MaxLifetime", "message": message},
+    ]
+    await env.set_status(NAME, expired)
+    assert await spawner.poll() == 0
+    await until(lambda: _gone(env), what="the expired instance deleted")
+    assert await env.secret(SECRET) is None
+
+
 async def test_stop_waits_for_dependents(env: Env) -> None:
     spawner = env.spawner()
     task = asyncio.ensure_future(spawner.start())
