@@ -120,6 +120,8 @@ def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
         "announcement",
         "broken",
         "oversized",
+        "brief",
+        "changing",
         "data",
     ]
     assert values["rbac"]["create"] is False, "still without kubespawner's rights"
@@ -133,5 +135,7 @@ def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
         "announcement",
         "broken",
         "oversized",
+        "brief",
+        "changing",
         "data",
     ]
