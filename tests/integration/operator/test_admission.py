@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kopf.testing import KopfRunner
 from kubernetes import client
 
 from kubesim.tls import CertificateAuthority
@@ -310,3 +311,40 @@ def test_deleting_a_template_in_use_is_refused(hooked: Env) -> None:
     env.delete_instance(env.ns, "user1")
     wait_until(lambda: env.instance(env.ns, "user1") is None, 60, message="the instance gone")
     wait_until(lambda: not _refused(delete), 30, message="the template deleted once unused")
+
+
+def test_an_unreachable_webhook_follows_its_failure_policy(
+    env: Env, operator: KopfRunner, tmp_path: Path
+) -> None:
+    """No operator serves the webhook (its port is closed). failurePolicy Ignore (the chart's): the API
+    server lets a bad instance through, and the operator's reconcile refuses it (Failed, InvalidVariables,
+    naming the variable). failurePolicy Fail: nothing is admitted, with the API server's own error."""
+    webhook = Webhook(tmp_path)
+    adm = client.AdmissionregistrationV1Api(env.api)
+    config = webhook.configuration(env)
+    adm.create_validating_webhook_configuration(config)
+    _create(env, _declared_template(env))
+    _create(env, _instance(env, "bad", template="declared", size="huge"))
+    failed = wait_until(
+        lambda: (c := env.condition(env.ns, "bad", "Failed")) and c["status"] == "True" and c,
+        30,
+        message="the reconcile refuses it",
+    )
+    assert failed["reason"] == "InvalidVariables", failed
+    assert """variable "size": "huge" is not one of 'small', 'large'""" in failed["message"], failed
+
+    for hook in config["webhooks"]:
+        hook["failurePolicy"] = "Fail"
+    current = adm.read_validating_webhook_configuration(config["metadata"]["name"])
+    config["metadata"]["resourceVersion"] = current.metadata.resource_version
+    adm.replace_validating_webhook_configuration(config["metadata"]["name"], config)
+
+    def failing_closed() -> str | None:
+        try:
+            _create(env, _instance(env, "good", template="declared"), dry_run=True)
+        except client.ApiException as exc:
+            return str(json.loads(exc.body)["message"]) if exc.status == 500 else None
+        return None
+
+    message = wait_until(failing_closed, 15, message="requests refused while the webhook is unreachable")
+    assert "failed calling webhook" in message, message
