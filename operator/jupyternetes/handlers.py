@@ -167,7 +167,9 @@ def _install_resilient_watches() -> None:
                     elif isinstance(item, dict) and item.get("type") is None:
                         listed.add(key_of(item["object"]))
                 yield item
-        except (kopf_errors.APIError, watching.WatchingError) as exc:
+        except (kopf_errors.APIError, watching.WatchingError, json.JSONDecodeError) as exc:
+            # JSONDecodeError: a stream cut in the middle of an event's line (kopf decodes each line as it
+            # comes and lets the error end its watcher for good, as in gap 1 above).
             log.warning(
                 "watch of %s failed, listing again in %.0fs: %s", resource.plural, WATCH_FAILURE_PAUSE, exc
             )
