@@ -521,7 +521,7 @@ class Stack:
     def install_webhook(self, webhook: dict[str, Any]) -> None:
         """The chart's ValidatingWebhookConfiguration, pointing at the local operator (the chart's own is
         for an operator in the cluster; its Deployment is scaled to 0 here). Only on an API server that
-        serves webhook configurations (kubesim calls no webhooks yet: its operator's reconcile checks)."""
+        serves webhook configurations (every Kubernetes does, and kubesim)."""
         import base64
 
         from jupyternetes.adapters.kube import KubeError

@@ -203,10 +203,9 @@ def test_unpullable_image_fails_fast_and_leaves_nothing(hub: Hub) -> None:
 
 
 def test_a_value_the_template_refuses_is_shown_on_the_spawn_page(hub: Hub) -> None:
-    """Issue 15: a profile setting a variable outside its template's declared enum. With the operator's
-    admission webhook (upstream) the instance is refused at its creation; without one (kubesim calls no
-    webhooks yet) the operator's reconcile fails it a moment later. Either way the user reads the variable
-    and the rule on the spawn page, and nothing is left behind."""
+    """Issue 15: a profile setting a variable outside its template's declared enum. The operator's admission
+    webhook refuses the instance at its creation (the API server answers the hub at once); the user reads
+    the variable and the rule on the spawn page, and nothing is left behind."""
     hub.create_user("oversize")
     session = hub.login("oversize")
     started = time.monotonic()
@@ -220,6 +219,7 @@ def test_a_value_the_template_refuses_is_shown_on_the_spawn_page(hub: Hub) -> No
     assert events[-1].get("failed") is True, events
     rule = """variable "size": "huge" is not one of 'small', 'large'"""
     assert rule in events[-1]["message"], events
+    assert "the server's settings were refused" in events[-1]["message"], "refused at admission"
     page = session.get(f"{hub.url}/hub/spawn-pending/oversize", timeout=10)
     assert "Spawn failed" in page.text, page.text[-2000:]
     assert rule in html.unescape(page.text), page.text[-2000:]

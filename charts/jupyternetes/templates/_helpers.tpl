@@ -114,7 +114,7 @@ app.kubernetes.io/component: operator
 {{- end }}
 
 {{/* Whether the admission webhook is installed: asked for, an operator to serve it, and an API server
-     that serves webhook configurations (every Kubernetes does; kubesim does not yet). "true" or "". */}}
+     that serves webhook configurations (every Kubernetes does, kubesim too; a cluster without them gets none). "true" or "". */}}
 {{- define "jupyternetes.webhookEnabled" -}}
 {{- if and .Values.webhook.enabled (gt (int .Values.operator.replicas) 0) (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1") }}true{{- end }}
 {{- end }}

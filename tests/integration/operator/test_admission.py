@@ -3,8 +3,8 @@ are refused at creation with a message naming the object, the field or variable,
 template that instances use is refused; good ones pass.
 
 The operator serves the webhook over HTTPS with a certificate made here (as the chart makes one); the test
-installs a ValidatingWebhookConfiguration with its CA, scoped to the test's namespaces. kubesim does not
-call admission webhooks yet (another branch teaches it): there these tests are strict xfails."""
+installs a ValidatingWebhookConfiguration with its CA, scoped to the test's namespaces. Both backends call
+it (kubesim as the real API server does: its webhooks module)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,6 @@ from kubesim.tls import CertificateAuthority
 from tests.conftest import wait_until
 from tests.integration.operator.conftest import Env, operator_runner
 from tests.integration.operator.test_bad_input import _instance, _template
-
-pytestmark = pytest.mark.kubesim_diverges(
-    reason="kubesim does not call admission webhooks yet (webhooks branch)"
-)
 
 PLURALS = {
     "JupyterNotebookTemplate": "jupyternotebooktemplates",
