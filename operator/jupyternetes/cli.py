@@ -52,7 +52,18 @@ def run_operator(args: argparse.Namespace) -> int:
         workers=args.workers,
         other_resources=other_resources,
     )
-    runtime = handlers.Runtime(config, args.kubeconfig, args.metrics_port)
+    webhook = None
+    if args.webhook_port:
+        if not (args.webhook_cert and args.webhook_key):
+            print("error: --webhook-port needs --webhook-cert and --webhook-key (PEM files)", file=sys.stderr)
+            return 2
+        webhook = handlers.WebhookConfig(
+            port=args.webhook_port,
+            cert_file=args.webhook_cert,
+            key_file=args.webhook_key,
+            addr=args.webhook_addr,
+        )
+    runtime = handlers.Runtime(config, args.kubeconfig, args.metrics_port, webhook)
     kopf.configure(verbose=args.verbose, debug=False, log_format=kopf.LogFormat.PLAIN)
     # kopf logs every handler call at INFO; with one event per pod status change that drowns the log.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
@@ -104,6 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     op.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
     op.add_argument("--liveness-port", type=int, help="serve /healthz on this port")
+    op.add_argument(
+        "--webhook-port",
+        type=int,
+        help="serve the validating admission webhook (HTTPS) on this port: /validate-instance and "
+        "/validate-template (docs/operator.md)",
+    )
+    op.add_argument(
+        "--webhook-cert", metavar="PEM", help="the webhook's serving certificate (with its chain)"
+    )
+    op.add_argument("--webhook-key", metavar="PEM", help="the webhook's private key")
+    op.add_argument("--webhook-addr", default="0.0.0.0", help="address the webhook listens on (default: all)")
     op.add_argument("--standalone", action="store_true", help="no peering (a single replica)")
     op.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     op.add_argument("--workers", type=int, default=32, help="concurrent reconciles")

@@ -494,7 +494,96 @@ class Stack:
         ]
         for ns in self.opts.template_namespaces:
             argv += ["--template-namespace", ns]
+        webhook = self.webhook_files()
+        argv += ["--webhook-port", str(webhook["port"]), "--webhook-addr", "127.0.0.1"]
+        argv += ["--webhook-cert", webhook["cert"], "--webhook-key", webhook["key"]]
         self.operator = Process("operator", argv, self.state_dir / "operator.log", env=self._env())
+        self.install_webhook(webhook)
+
+    def webhook_files(self) -> dict[str, Any]:
+        """The admission webhook's serving certificate (a CA of its own, as the chart makes one) and port."""
+        from kubesim.tls import CertificateAuthority
+
+        directory = self.state_dir / "webhook"
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = CertificateAuthority("jupyternetes-demo-webhook-ca")
+        leaf = ca.issue("jupyternetes-webhook", ip_addresses=("127.0.0.1",), server=True)
+        (directory / "ca.crt").write_bytes(ca.cert_pem)
+        (directory / "tls.crt").write_bytes(leaf.cert_pem)
+        (directory / "tls.key").write_bytes(leaf.key_pem)
+        return {
+            "port": free_port(),
+            "ca": ca.cert_pem,
+            "cert": str(directory / "tls.crt"),
+            "key": str(directory / "tls.key"),
+        }
+
+    def install_webhook(self, webhook: dict[str, Any]) -> None:
+        """The chart's ValidatingWebhookConfiguration, pointing at the local operator (the chart's own is
+        for an operator in the cluster; its Deployment is scaled to 0 here). Only on an API server that
+        serves webhook configurations (every Kubernetes does, and kubesim)."""
+        import base64
+
+        from jupyternetes.adapters.kube import KubeError
+
+        async def served(kube: Any) -> bool:
+            try:
+                await kube.resource("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
+            except KubeError as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        if not self.admin_call(served):
+            self.say(
+                "the cluster serves no admission webhook configurations: the operator's reconcile checks"
+            )
+            return
+        ca = base64.b64encode(webhook["ca"]).decode()
+        namespaces = sorted({HUB_NAMESPACE, *self.opts.template_namespaces})
+
+        def hook(name: str, path: str, plural: str, operations: list[str]) -> dict[str, Any]:
+            return {
+                "name": f"{name}.demo.jupyternetes.kadense.io",
+                "clientConfig": {"url": f"https://127.0.0.1:{webhook['port']}{path}", "caBundle": ca},
+                "rules": [
+                    {
+                        "apiGroups": ["kadense.io"],
+                        "apiVersions": ["v1"],
+                        "resources": [plural],
+                        "operations": operations,
+                        "scope": "Namespaced",
+                    }
+                ],
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}
+                    ]
+                },
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "timeoutSeconds": 10,
+                "admissionReviewVersions": ["v1"],
+            }
+
+        self.apply(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration",
+                "metadata": {"name": "jupyternetes-demo"},
+                "webhooks": [
+                    hook("instances", "/validate-instance", "jupyternotebookinstances", ["CREATE", "UPDATE"]),
+                    hook(
+                        "templates",
+                        "/validate-template",
+                        "jupyternotebooktemplates",
+                        ["CREATE", "UPDATE", "DELETE"],
+                    ),
+                ],
+            }
+        )
+        self.say(f"admission webhook at https://127.0.0.1:{webhook['port']}")
 
     def start_proxy(self) -> None:
         self.say("starting configurable-http-proxy")

@@ -13,12 +13,14 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
 from jupyternetes import kopf_internals
+from jupyternetes.adapters.admission import Admission, AdmissionRefused
 from jupyternetes.adapters.caches import Caches, Key, key_of, owning_instance
 from jupyternetes.adapters.events import EventRecorder
 from jupyternetes.adapters.kube import Kube
@@ -51,17 +53,36 @@ class _NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where the validating admission webhook listens, and its serving certificate (PEM files: the chart
+    makes them, with the CA in its ValidatingWebhookConfiguration's caBundle)."""
+
+    port: int
+    cert_file: str
+    key_file: str
+    addr: str = "0.0.0.0"
+
+
 class Runtime:
     """Everything the handlers share, kept in kopf's memo."""
 
-    def __init__(self, config: OperatorConfig, kubeconfig: str | None, metrics_port: int | None) -> None:
+    def __init__(
+        self,
+        config: OperatorConfig,
+        kubeconfig: str | None,
+        metrics_port: int | None,
+        webhook: WebhookConfig | None = None,
+    ) -> None:
         self.config = config
         self.kubeconfig = kubeconfig
         self.metrics_port = metrics_port
+        self.webhook = webhook
         self.caches = Caches()
         self.metrics = Metrics()
         self.kube: Kube | None = None
         self.reconciler: Reconciler | None = None
+        self.admission: Admission | None = None
 
 
 CONFIG_ENV = "JUPYTERNETES_OPERATOR_CONFIG"
@@ -80,7 +101,18 @@ def runtime_from_env() -> Runtime:
         workers=int(raw.get("workers", 32)),
         other_resources=frozenset(parse_group_resource(r) for r in raw.get("otherResources") or ()),
     )
-    return Runtime(config, raw.get("kubeconfig"), raw.get("metricsPort"))
+    hook = raw.get("webhook")
+    webhook = (
+        WebhookConfig(
+            port=int(hook["port"]),
+            cert_file=hook["certFile"],
+            key_file=hook["keyFile"],
+            addr=hook.get("addr", "0.0.0.0"),
+        )
+        if hook
+        else None
+    )
+    return Runtime(config, raw.get("kubeconfig"), raw.get("metricsPort"), webhook)
 
 
 def _runtime(memo: Any) -> Runtime:
@@ -135,7 +167,9 @@ def _install_resilient_watches() -> None:
                     elif isinstance(item, dict) and item.get("type") is None:
                         listed.add(key_of(item["object"]))
                 yield item
-        except (kopf_errors.APIError, watching.WatchingError) as exc:
+        except (kopf_errors.APIError, watching.WatchingError, json.JSONDecodeError) as exc:
+            # JSONDecodeError: a stream cut in the middle of an event's line (kopf decodes each line as it
+            # comes and lets the error end its watcher for good, as in gap 1 above).
             log.warning(
                 "watch of %s failed, listing again in %.0fs: %s", resource.plural, WATCH_FAILURE_PAUSE, exc
             )
@@ -202,6 +236,18 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     events = EventRecorder(rt.kube)
     rt.reconciler = Reconciler(rt.kube, rt.caches, rt.config, metrics=rt.metrics, events=events)
     rt.reconciler.start()
+    rt.admission = Admission(rt.kube, rt.caches, rt.config, rt.reconciler)
+    if rt.webhook is not None:
+        # The ValidatingWebhookConfiguration is the chart's (with the CA of this certificate), not kopf's
+        # to manage: the operator needs no right to cluster-wide webhook configurations.
+        settings.admission.server = kopf.WebhookServer(
+            addr=rt.webhook.addr,
+            port=rt.webhook.port,
+            certfile=rt.webhook.cert_file,
+            pkeyfile=rt.webhook.key_file,
+        )
+        settings.admission.managed = None
+    _serve_admission(rt.webhook is not None)
     global _active
     _active = rt
     if rt.metrics_port is not None:
@@ -216,6 +262,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if _active is rt:
         _active = None
     _watch_other_resources(frozenset())
+    _serve_admission(False)
     if rt.reconciler is not None:
         await rt.reconciler.stop()
     if rt.kube is not None:
@@ -269,11 +316,84 @@ async def instance_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
 @kopf.on.event(GROUP, VERSION, "jupyternotebooktemplates", registry=registry)
 async def template_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
+    before = rt.caches.templates.get(*key_of(dict(event["object"])))
     obj = _apply(rt.caches.templates, event)
     if rt.reconciler is None:
         return
-    for user in list(rt.caches.template_users.get(key_of(obj), ())):
+    key = key_of(obj)
+    if event.get("type") != "DELETED":
+        rt.reconciler.count_template(key)
+    if (
+        before is not None
+        and event.get("type") == "MODIFIED"
+        and before["metadata"].get("uid") == obj["metadata"].get("uid")
+        and before["metadata"].get("generation") == obj["metadata"].get("generation")
+    ):
+        return  # its status (our count) or metadata: nothing its instances render from
+    for user in list(rt.caches.template_users.get(key, ())):
         rt.reconciler.enqueue(user)
+
+
+# ---------------------------------------------------------------------------------- admission
+#
+# Served only when the operator is given a webhook port and certificate (the chart does); the paths are the
+# handler ids (/validate-instance, /validate-template), as kopf's WebhookServer routes them. Refusals are
+# 422 (Invalid), with the message naming the object, the field or variable, and the rule.
+
+
+def _admission() -> Admission:
+    # kopf gives admission handlers a copy of the memo; the runtime of the running operator is the one.
+    rt = _active
+    if rt is None or rt.admission is None:
+        raise kopf.AdmissionError("the jupyternetes operator is starting; try again", code=503)
+    return rt.admission
+
+
+async def validate_instance(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
+    old = kwargs.get("old")
+    try:
+        warnings.extend(await _admission().check_instance(dict(body), dict(old) if old else None))
+    except AdmissionRefused as exc:
+        raise kopf.AdmissionError(str(exc), code=422) from None
+
+
+async def validate_template(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
+    old = kwargs.get("old")
+    admission = _admission()
+    try:
+        if kwargs.get("operation") == "DELETE":
+            admission.check_template_deletion(dict(body))
+        else:
+            warnings.extend(await admission.check_template(dict(body), dict(old) if old else None))
+    except AdmissionRefused as exc:
+        raise kopf.AdmissionError(str(exc), code=422) from None
+
+
+def _serve_admission(serve: bool) -> None:
+    """Register the admission handlers in ``registry`` (or remove them): only an operator given a webhook
+    port and certificate has them, since kopf refuses to run admission handlers without a server."""
+    handlers: list[Any] = registry._webhooks._handlers
+    handlers[:] = [
+        h for h in handlers if str(getattr(h, "id", "")) not in ("validate-instance", "validate-template")
+    ]
+    if not serve:
+        return
+    kopf.on.validate(
+        GROUP,
+        VERSION,
+        "jupyternotebookinstances",
+        id="validate-instance",
+        operations=["CREATE", "UPDATE"],
+        registry=registry,
+    )(validate_instance)
+    kopf.on.validate(
+        GROUP,
+        VERSION,
+        "jupyternotebooktemplates",
+        id="validate-template",
+        operations=["CREATE", "UPDATE", "DELETE"],
+        registry=registry,
+    )(validate_template)
 
 
 def _child_event(cache: Any, event: kopf.RawEvent, memo: kopf.Memo) -> None:

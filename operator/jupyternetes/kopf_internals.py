@@ -60,7 +60,8 @@ def problems(watching: ModuleType | None, errors: ModuleType | None, registry: o
         found.append(f"module {ERRORS} is gone")
     elif not _is_exception(getattr(errors, "APIError", None)):
         found.append(f"{ERRORS}.APIError is gone")
-    for purpose in ("_indexing", "_watching"):
+    # _webhooks: the admission handlers are registered only when the operator serves the webhook.
+    for purpose in ("_indexing", "_watching", "_webhooks"):
         handlers = getattr(getattr(registry, purpose, None), "_handlers", None)
         if not isinstance(handlers, list):
             found.append(f"kopf.OperatorRegistry().{purpose}._handlers is no longer a list")

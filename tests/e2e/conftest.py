@@ -96,6 +96,30 @@ def broken_template(namespace: str) -> dict[str, Any]:
     }
 
 
+def sized_template(namespace: str) -> dict[str, Any]:
+    """A template declaring its one variable: ``size``, small or large (the profile "oversized" asks for
+    huge)."""
+    return {
+        "apiVersion": "kadense.io/v1",
+        "kind": "JupyterNotebookTemplate",
+        "metadata": {"name": "sized-template", "namespace": namespace},
+        "spec": {
+            "variables": [{"name": "size", "type": "enum", "enum": ["small", "large"], "default": "small"}],
+            "pods": [
+                {
+                    "name": "notebook",
+                    "labels": {"size": "{size}"},
+                    "spec": {
+                        "containers": [
+                            {"name": "notebook", "image": "quay.io/jupyter/base-notebook:hub-5.2.1"}
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
 def announcement_network_policy(namespace: str) -> dict[str, Any]:
     """Zero to JupyterHub's hub admits only pods labelled ``hub.jupyter.org/network-access-hub``; the
     announcement's template does not label its pods so, and an administrator using it adds this policy."""
@@ -433,9 +457,26 @@ def hub(deployment: Deployment) -> Hub:
         announcement_template(deployment),
         broken_template(deployment.template_namespace),
         data_template(deployment.template_namespace),
+        sized_template(deployment.template_namespace),
         announcement_network_policy(deployment.namespace),
     ):
         hub.apply(obj)
+    default = hub.custom.get_namespaced_custom_object(
+        "kadense.io",
+        "v1",
+        deployment.template_namespace,
+        "jupyternotebooktemplates",
+        deployment.default_template,
+    )
+    for name, extra in (("brief-template", {"maxLifetime": "20s"}), ("changing-template", {})):
+        hub.apply(
+            {
+                "apiVersion": "kadense.io/v1",
+                "kind": "JupyterNotebookTemplate",
+                "metadata": {"name": name, "namespace": deployment.template_namespace},
+                "spec": {**copy.deepcopy(default["spec"]), **extra},
+            }
+        )
     return hub
 
 

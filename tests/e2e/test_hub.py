@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import socket
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -198,6 +200,95 @@ def test_unpullable_image_fails_fast_and_leaves_nothing(hub: Hub) -> None:
     wait_until(lambda: hub.instance("jupyter-oops") is None, 15, message="the instance deleted")
     assert hub.secret("jupyter-oops-hub-vars") is None
     wait_until(lambda: hub.pod("jupyter-oops-notebook") is None, 15, message="the pod deleted")
+
+
+def test_a_value_the_template_refuses_is_shown_on_the_spawn_page(hub: Hub) -> None:
+    """Issue 15: a profile setting a variable outside its template's declared enum. The operator's admission
+    webhook refuses the instance at its creation (the API server answers the hub at once); the user reads
+    the variable and the rule on the spawn page, and nothing is left behind."""
+    hub.create_user("oversize")
+    session = hub.login("oversize")
+    started = time.monotonic()
+    status, _body = hub.spawn("oversize", options={"profile": "oversized"})
+    if status in (201, 202):
+        wait_until(lambda: not (hub.server("oversize") or {}).get("pending"), 30, message="the spawn to end")
+    elapsed = time.monotonic() - started
+    assert elapsed < hub.deployment.fail_fast_seconds, f"the spawn failed only after {elapsed:.1f} s"
+    assert hub.server("oversize") is None
+    events = progress_events(hub, "oversize")
+    assert events[-1].get("failed") is True, events
+    rule = """variable "size": "huge" is not one of 'small', 'large'"""
+    assert rule in events[-1]["message"], events
+    assert "the server's settings were refused" in events[-1]["message"], "refused at admission"
+    page = session.get(f"{hub.url}/hub/spawn-pending/oversize", timeout=10)
+    assert "Spawn failed" in page.text, page.text[-2000:]
+    assert rule in html.unescape(page.text), page.text[-2000:]
+    wait_until(lambda: hub.instance("jupyter-oversize") is None, 15, message="no instance left")
+    assert hub.secret("jupyter-oversize-hub-vars") is None
+
+
+def _condition(inst: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in ((inst or {}).get("status") or {}).get("conditions") or ():
+        if c["type"] == type_:
+            return dict(c)
+    return None
+
+
+def test_a_server_outliving_its_templates_max_lifetime_is_stopped(hub: Hub) -> None:
+    """Issue 15: the template "brief-template" has maxLifetime 20s. The operator deletes the server's pod and
+    marks the instance Expired; the spawner's poll() reports it stopped (and deletes the instance: the hub
+    calls stop() only for servers that poll() says still run), so the hub shows it stopped; the workspace
+    is kept."""
+    hub.spawn_and_wait("brevity", options={"profile": "brief"})
+    assert hub.pod("jupyter-brevity-notebook") is not None
+    wait_until(lambda: hub.server("brevity") is None, 90, message="the hub shows the server stopped")
+    events = [
+        e
+        for e in hub.core.list_namespaced_event(hub.namespace).items
+        if e.involved_object.name == "jupyter-brevity" and e.reason == "Expired"
+    ]
+    assert events, "the operator stopped it (an Expired event)"
+    assert "maxLifetime 20s" in events[0].message, events[0].message
+    wait_until(
+        lambda: hub.instance("jupyter-brevity") is None, 30, message="the instance deleted by the spawner"
+    )
+    wait_until(
+        lambda: hub.pod("jupyter-brevity-notebook") is None, 30, message="the pod gone (it terminates)"
+    )
+    assert hub.pvc("jupyter-brevity-workspace") is not None, "the workspace outlives the server"
+
+
+def test_a_template_change_marks_the_running_server_and_the_next_start_uses_it(hub: Hub) -> None:
+    """Issue 15: editing a template leaves running servers alone (TemplateOutdated says what changed) and the
+    next start renders the new generation."""
+    hub.spawn_and_wait("drifter", options={"profile": "changing"})
+    uid = hub.pod("jupyter-drifter-notebook").metadata.uid
+    tns = hub.deployment.template_namespace
+    template = hub.custom.get_namespaced_custom_object(
+        "kadense.io", "v1", tns, "jupyternotebooktemplates", "changing-template"
+    )
+    container = template["spec"]["pods"][0]["spec"]["containers"][0]
+    container.setdefault("env", []).append({"name": "JUPYTERNETES_E2E_MARK", "value": "changed"})
+    hub.custom.replace_namespaced_custom_object(
+        "kadense.io", "v1", tns, "jupyternotebooktemplates", "changing-template", template
+    )
+    outdated = wait_until(
+        lambda: (
+            (c := _condition(hub.instance("jupyter-drifter"), "TemplateOutdated"))
+            and c["status"] == "True"
+            and c
+        ),
+        30,
+        message="the running server marked TemplateOutdated",
+    )
+    assert "env" in outdated["message"], outdated
+    assert hub.pod("jupyter-drifter-notebook").metadata.uid == uid, "the running server's pod is untouched"
+    assert (hub.server("drifter") or {}).get("ready"), "and it still runs"
+    hub.stop("drifter")
+    hub.spawn_and_wait("drifter", options={"profile": "changing"})
+    env = {e.name: e.value for e in hub.pod("jupyter-drifter-notebook").spec.containers[0].env}
+    assert env.get("JUPYTERNETES_E2E_MARK") == "changed", "the next start renders the new template"
+    hub.stop("drifter")
 
 
 # 7 ---------------------------------------------------------------------------------------------------

@@ -112,3 +112,9 @@ app.kubernetes.io/component: operator
 {{- first (include "jupyternetes.templateNamespaces" . | fromJsonArray) }}
 {{- end }}
 {{- end }}
+
+{{/* Whether the admission webhook is installed: asked for, an operator to serve it, and an API server
+     that serves webhook configurations (every Kubernetes does, kubesim too; a cluster without them gets none). "true" or "". */}}
+{{- define "jupyternetes.webhookEnabled" -}}
+{{- if and .Values.webhook.enabled (gt (int .Values.operator.replicas) 0) (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1") }}true{{- end }}
+{{- end }}

@@ -191,10 +191,13 @@ class Kube:
         info = await self.resource(api_version, kind)
         return await self.request("GET", info.path(namespace, name))
 
-    async def create(self, obj: Obj, *, field_manager: str = "jupyternetes") -> Obj:
+    async def create(self, obj: Obj, *, field_manager: str = "jupyternetes", dry_run: bool = False) -> Obj:
+        """Create ``obj``; ``dry_run``: the API server validates and admits it (every admission plugin and
+        webhook) without storing it."""
         info = await self.resource(obj["apiVersion"], obj["kind"])
         ns = obj.get("metadata", {}).get("namespace")
-        return await self.request("POST", info.path(ns), obj, query={"fieldManager": field_manager})
+        query = {"fieldManager": field_manager, **({"dryRun": "All"} if dry_run else {})}
+        return await self.request("POST", info.path(ns), obj, query=query)
 
     async def patch(
         self,

@@ -28,6 +28,8 @@ from jupyternetes.adapters.caches import Caches, Key
 from jupyternetes.adapters.events import EventRecorder
 from jupyternetes.adapters.kube import JSON_PATCH, Kube, KubeError
 from jupyternetes.adapters.metrics import Metrics
+from jupyternetes.core.drift import describe_drift, plan_drift, template_usage
+from jupyternetes.core.lifetime import expires_at
 from jupyternetes.core.models import (
     API_VERSION,
     INSTANCE_KIND,
@@ -35,6 +37,7 @@ from jupyternetes.core.models import (
     ConditionType,
     InstanceStatus,
     JupyterNotebookInstance,
+    JupyterNotebookTemplate,
     parse_instance,
     parse_template,
     to_dict,
@@ -44,6 +47,7 @@ from jupyternetes.core.planning import (
     Failure,
     Observed,
     StatusInput,
+    TemplateDrift,
     blocking_stale_child,
     compute_status,
     condition,
@@ -63,6 +67,7 @@ from jupyternetes.core.rendering import (
     render_template,
 )
 from jupyternetes.core.resources import GroupResource, api_group
+from jupyternetes.core.variables import VariablesRefused, check_variables
 
 log = logging.getLogger("jupyternetes.reconciler")
 
@@ -111,6 +116,9 @@ class _PlanEntry:
     template_uid: str
     template_generation: int
     plan: RenderPlan
+    # Rendered (after a restart) from a newer template generation than the instance's objects were: used
+    # for their names only, nothing is created from it.
+    newer_than_objects: bool = False
 
 
 @dataclass
@@ -127,6 +135,9 @@ class _InstanceMemory:
     stale_others: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Whether the other resources an earlier process created (per the status) were looked up again.
     others_recalled: bool = False
+    # What the template's current generation would change in this instance's objects: ((template uid,
+    # generation), aspects), rendered once per template generation.
+    drift: tuple[tuple[str, int], list[str]] | None = None
     failures: int = 0
     # The last reconcile asked to be run again later (a Secret not there yet): not a success that resets
     # the back-off.
@@ -168,6 +179,11 @@ class Reconciler:
         self._kinds: dict[tuple[str, str], GroupResource] = {}
         # Kinds of other resources used by templates but not watched, already said so in the log.
         self._unwatched_reported: set[GroupResource] = set()
+        # Reconciles at instances' expiry (their template's maxLifetime), apart from the retry timers.
+        self._expiries: dict[Key, asyncio.TimerHandle] = {}
+        # Templates whose status (instances using them, by generation) is to be counted again soon.
+        self._template_counts: dict[Key, asyncio.TimerHandle] = {}
+        self._count_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ queue
 
@@ -224,6 +240,11 @@ class Reconciler:
         await asyncio.gather(*self._workers, return_exceptions=True)
         for timer in self._timers.values():
             timer.cancel()
+        for timer in [*self._template_counts.values(), *self._expiries.values()]:
+            timer.cancel()
+        for task in list(self._count_tasks):
+            task.cancel()
+        await asyncio.gather(*self._count_tasks, return_exceptions=True)
         await self.events.flush()
 
     async def _worker(self) -> None:
@@ -258,13 +279,76 @@ class Reconciler:
         self.enqueue(key, delay)
 
     def forget(self, key: Key) -> None:
+        for tkey, users in list(self.caches.template_users.items()):
+            if key in users:
+                users.discard(key)
+                self.count_template(tkey)
         self._memory.pop(key, None)
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        for timers in (self._timers, self._expiries):
+            timer = timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         old = self._states.pop(key, None)
         if old is not None:
             self._count_state(old, -1)
+
+    # ------------------------------------------------------------------ template status
+
+    # Instances change state in bursts (a hub starting many servers): a template's count is written once
+    # per burst rather than once per instance status write.
+    TEMPLATE_COUNT_DELAY = 0.3
+
+    def count_template(self, tkey: Key) -> None:
+        """Count the instances using template ``tkey`` again soon, and write its status if it changed."""
+        if tkey in self._template_counts:
+            return
+        loop = asyncio.get_running_loop()
+        self._template_counts[tkey] = loop.call_later(self.TEMPLATE_COUNT_DELAY, self._start_count, tkey)
+
+    def _start_count(self, tkey: Key) -> None:
+        self._template_counts.pop(tkey, None)
+        task = asyncio.get_running_loop().create_task(self._write_template_status(tkey))
+        self._count_tasks.add(task)
+        task.add_done_callback(self._count_tasks.discard)
+
+    async def _write_template_status(self, tkey: Key) -> None:
+        template = self.caches.templates.get(*tkey)
+        if template is None:
+            return
+        users = []
+        for key in list(self.caches.template_users.get(tkey, ())):
+            inst = self.caches.instances.get(*key)
+            tref = ((inst or {}).get("spec") or {}).get("template") or {}
+            if inst is not None and (tref.get("namespace") or key[0], tref.get("name")) == tkey:
+                users.append(inst)
+        tmeta = template["metadata"]
+        new = to_dict(template_usage(users, str(tmeta.get("uid", "")), int(tmeta.get("generation", 1))))
+        if (template.get("status") or {}) == new:
+            return
+        ops = [
+            {"op": "test", "path": "/metadata/uid", "value": tmeta.get("uid")},
+            {"op": "add", "path": "/status", "value": new},
+        ]
+        try:
+            updated = await self.kube.patch(
+                API_VERSION,
+                TEMPLATE_KIND,
+                tkey[0],
+                tkey[1],
+                ops,
+                subresource="status",
+                content_type=JSON_PATCH,
+            )
+        except KubeError as exc:
+            # Gone or replaced meanwhile (its own events count again), or not allowed (an older chart's
+            # RBAC): the count is a convenience, never a reason to fail a reconcile.
+            log.info("status of template %s/%s not written: %s", tkey[0], tkey[1], exc)
+            return
+        except Exception:
+            log.exception("status of template %s/%s not written", *tkey)
+            return
+        self.metrics.api_writes.labels("patch", "JupyterNotebookTemplate/status").inc()
+        self.caches.templates.upsert(updated)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -299,7 +383,7 @@ class Reconciler:
                     observed=Observed(),
                     instance_generation=meta.get("generation", 1),
                     now=_now(),
-                    failure=Failure("InvalidInstance", _pydantic_summary(exc)),
+                    failure=Failure("InvalidInstance", pydantic_summary(exc)),
                 ),
             )
             return
@@ -307,7 +391,11 @@ class Reconciler:
         plan, template_meta, failure = await self._plan(inst, model, mem)
         entry_errors: dict[str, str] = {}
         watched: dict[str, GroupResource] = {}
-        if plan is not None and failure is None:
+        expired = self._expired(key, inst, model) if plan is not None and failure is None else None
+        if expired is not None:
+            assert plan is not None
+            await self._expire(inst, plan, mem)
+        elif plan is not None and failure is None:
             watched = await self._watched_others(key, plan)
             await self._recall_others(inst, plan, prev_status, mem, watched)
             restorable = restorable_others(
@@ -319,6 +407,7 @@ class Reconciler:
             )
             entry_errors = await self._create_missing(inst, plan, prev_status, mem, watched, restorable)
         observed = self._observed(ns, plan, mem, watched)
+        drift = await self._drift(inst, model, mem, plan, template_meta, observed)
         status_input = StatusInput(
             plan=plan,
             observed=observed,
@@ -329,6 +418,8 @@ class Reconciler:
             entry_errors=entry_errors,
             template_generation=template_meta[1] if template_meta else None,
             template_uid=template_meta[0] if template_meta else None,
+            template_drift=drift,
+            expired=expired,
         )
         await self._write_status(inst, plan, status_input)
         if failure is not None and failure.reason in _RETRY_FAILURES:
@@ -406,10 +497,31 @@ class Reconciler:
             return (
                 None,
                 None,
-                Failure(
-                    "TemplateInvalid", f"template {tns}/{tref.name} is invalid: {_pydantic_summary(exc)}"
-                ),
+                Failure("TemplateInvalid", f"template {tns}/{tref.name} is invalid: {pydantic_summary(exc)}"),
             )
+        plan, failure = await self.render(inst, model, parsed, tns)
+        if plan is None:
+            return None, None, failure
+        tmeta = (str(template["metadata"].get("uid", "")), int(template["metadata"].get("generation", 1)))
+        prev = model.status
+        newer = False
+        if provisioned and prev is not None and prev.template_generation is not None:
+            # Re-rendered after a restart: its objects were made from the generation its status records
+            # (TemplateOutdated says what differs from the current one).
+            recorded = (prev.template_uid or tmeta[0], prev.template_generation)
+            newer = recorded != tmeta
+            tmeta = recorded
+        mem.plan = _PlanEntry(meta.get("uid", ""), generation, tmeta[0], tmeta[1], plan, newer)
+        return plan, tmeta, None
+
+    async def render(
+        self, inst: dict[str, Any], model: JupyterNotebookInstance, parsed: JupyterNotebookTemplate, tns: str
+    ) -> tuple[RenderPlan | None, Failure | None]:
+        """The instance's objects rendered from ``parsed`` (its variables checked against the template's
+        declarations and its Secrets read), each validated; or why not."""
+        meta = inst["metadata"]
+        ns = meta["namespace"]
+        tref = model.spec.template
         secret_vars: list[dict[str, str]] = []
         for i, source in enumerate(model.spec.variables_from):
             sname = source.secret_ref.name
@@ -419,7 +531,6 @@ class Reconciler:
                 if exc.status == 404:
                     return (
                         None,
-                        None,
                         Failure(
                             "SecretNotFound",
                             f'spec.variablesFrom[{i}]: Secret "{sname}" not found in namespace "{ns}"',
@@ -427,7 +538,6 @@ class Reconciler:
                     )
                 if exc.status == 403:
                     return (
-                        None,
                         None,
                         Failure(
                             "SecretUnreadable", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc.message}'
@@ -439,21 +549,33 @@ class Reconciler:
             except ValueError as exc:
                 return (
                     None,
-                    None,
                     Failure("SecretInvalid", f'spec.variablesFrom[{i}]: Secret "{sname}": {exc}'),
                 )
+        try:
+            # The webhook refuses such instances at admission, but it may be down (failurePolicy Ignore)
+            # or installed after the instance was created: checked here too.
+            variables = check_variables(
+                parsed.spec.variables,
+                model.spec.variables,
+                optional=(k for source in secret_vars for k in source),
+            )
+        except VariablesRefused as exc:
+            return (
+                None,
+                Failure("InvalidVariables", f"template {tns}/{tref.name} refuses: {exc.summary()}"),
+            )
         ctx = RenderContext(
             instance_name=meta["name"],
             instance_namespace=ns,
             template_name=tref.name,
             template_namespace=tns,
-            variables=model.spec.variables,
+            variables=variables,
             secret_variables=secret_vars,
         )
         try:
             plan = render_template(parsed.spec, ctx, owner=owner_reference(inst))
         except RenderFailed as exc:
-            return None, None, Failure("RenderFailed", exc.summary())
+            return None, Failure("RenderFailed", exc.summary())
         problems: list[str] = []
         for obj in plan.objects:
             size = len(json.dumps(obj.manifest, separators=(",", ":")).encode())
@@ -467,10 +589,111 @@ class Reconciler:
                 problems.append(f"{obj.object_kind} {obj.name} (entry {obj.entry}): {problem}")
         if problems:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-            return None, None, Failure("InvalidObject", "; ".join(problems[:5]) + more)
-        tmeta = (str(template["metadata"].get("uid", "")), int(template["metadata"].get("generation", 1)))
-        mem.plan = _PlanEntry(meta.get("uid", ""), generation, tmeta[0], tmeta[1], plan)
-        return plan, tmeta, None
+            return None, Failure("InvalidObject", "; ".join(problems[:5]) + more)
+        return plan, None
+
+    def _expired(self, key: Key, inst: dict[str, Any], model: JupyterNotebookInstance) -> str | None:
+        """Why the instance is past its template's maxLifetime (the Expired condition's message), or None;
+        a reconcile is set for the moment it will be. Once expired, always expired."""
+        previous = condition(inst.get("status"), ConditionType.EXPIRED)
+        if _is_true(previous):
+            return str((previous or {}).get("message") or "expired")
+        tref = model.spec.template
+        tns = tref.resolve_namespace(key[0])
+        template = self.caches.templates.get(tns, tref.name)
+        lifetime = ((template or {}).get("spec") or {}).get("maxLifetime")
+        created = inst["metadata"].get("creationTimestamp")
+        if not lifetime or not created:
+            return None
+        try:
+            deadline = expires_at(str(created), str(lifetime))
+        except ValueError:
+            return None  # refused by the CRD's pattern; a template from before it is not enforced
+        left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
+        if left > 0:
+            old = self._expiries.pop(key, None)
+            if old is not None:
+                old.cancel()
+            # A moment late rather than early: the creation time has whole seconds.
+            self._expiries[key] = asyncio.get_running_loop().call_later(left + 0.05, self._enqueue_now, key)
+            return None
+        return (
+            f"stopped: the server ran longer than the maxLifetime {lifetime} of template {tns}/{tref.name} "
+            f"(started {created}); its pods were deleted, its volumes kept"
+        )
+
+    async def _expire(self, inst: dict[str, Any], plan: RenderPlan, mem: _InstanceMemory) -> None:
+        """Delete the expired instance's pods (its PVCs stay, as on a stop; the rest goes when the hub
+        deletes the instance)."""
+        ns = inst["metadata"]["namespace"]
+        for pod in plan.pods:
+            obj = self.caches.pods.get(ns, pod.name)
+            if (
+                obj is None
+                or blocking_stale_child(pod, obj, mem.uid)
+                or obj["metadata"].get("deletionTimestamp")
+            ):
+                continue
+            try:
+                await self.kube.delete("v1", "Pod", ns, pod.name)
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+            self.metrics.api_writes.labels("delete", "Pod").inc()
+
+    async def _drift(
+        self,
+        inst: dict[str, Any],
+        model: JupyterNotebookInstance,
+        mem: _InstanceMemory,
+        plan: RenderPlan | None,
+        template_meta: tuple[str, int] | None,
+        observed: Observed,
+    ) -> TemplateDrift | None:
+        """A provisioned instance against its template's current generation: its objects are never
+        changed (a running server is not restarted under its user); the TemplateOutdated condition says
+        what the next start would change."""
+        if plan is None or template_meta is None:
+            return None
+        if not _is_true(condition(inst.get("status"), ConditionType.PROVISIONED)):
+            return None  # not provisioned yet: it is rendered from the current template anyway
+        tref = model.spec.template
+        tns = tref.resolve_namespace(inst["metadata"]["namespace"])
+        template = self.caches.templates.get(tns, tref.name)
+        if template is None:
+            return None
+        current = (str(template["metadata"].get("uid", "")), int(template["metadata"].get("generation", 1)))
+        if current == template_meta:
+            return TemplateDrift(
+                False, "UpToDate", f"rendered from the current template (generation {current[1]})"
+            )
+        if mem.drift is not None and mem.drift[0] == current:
+            aspects = mem.drift[1]
+        else:
+            try:
+                parsed = parse_template(template)
+            except ValidationError as exc:
+                aspects = [f"the template is now invalid ({pydantic_summary(exc)})"]
+            else:
+                new_plan, failure = await self.render(inst, model, parsed, tns)
+                if new_plan is None:
+                    assert failure is not None
+                    aspects = [f"it no longer renders for this server ({failure.reason}: {failure.message})"]
+                else:
+                    live = {**observed.pvcs, **observed.pods, **observed.others}
+                    aspects = plan_drift(new_plan, live, created=live)
+            mem.drift = (current, aspects)
+        name = f"{tns}/{tref.name}"
+        old_generation = template_meta[1] if template_meta[0] == current[0] else None
+        if not aspects:
+            return TemplateDrift(
+                False,
+                "NoChangeForThisServer",
+                f"template {name} changed (now generation {current[1]}) but not what this server runs",
+            )
+        return TemplateDrift(
+            True, "TemplateChanged", describe_drift(name, old_generation, current[1], aspects)
+        )
 
     async def _fetch_template(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -594,8 +817,12 @@ class Reconciler:
         errors: dict[str, str] = {}
         created_before = created_entries(prev)
         ns = inst["metadata"]["namespace"]
-        # A provisioned instance whose template changed since is not touched (only its status is kept true).
-        if _is_true(condition(inst.get("status"), ConditionType.PROVISIONED)) and mem.plan is None:
+        # A provisioned instance whose template changed since is not touched (only its status is kept true,
+        # and TemplateOutdated says what the next start changes): a new entry is not added to a running
+        # server either.
+        if _is_true(condition(inst.get("status"), ConditionType.PROVISIONED)) and (
+            mem.plan is None or mem.plan.newer_than_objects
+        ):
             return errors
         created_any: list[str] = []
         live: bool | None = None  # whether the instance is still there, asked before restoring anything
@@ -766,6 +993,8 @@ class Reconciler:
                     return  # replaced: the new instance has its own reconcile queued
                 raise
             self.caches.instances.upsert(updated)
+            tref = (inst.get("spec") or {}).get("template") or {}
+            self.count_template((tref.get("namespace") or meta["namespace"], str(tref.get("name", ""))))
         self._record_transitions(inst, old, new)
         self._track_state(key, new)
 
@@ -779,6 +1008,14 @@ class Reconciler:
             assert new_failed is not None
             self.events.record(inst, "Warning", str(new_failed.get("reason")), str(new_failed.get("message")))
             self.metrics.errors.labels(str(new_failed.get("reason"))).inc()
+        expired = condition(new, ConditionType.EXPIRED)
+        if _is_true(expired) and not _is_true(condition(old, ConditionType.EXPIRED)):
+            self.events.record(inst, "Normal", "Expired", str((expired or {}).get("message")))
+        outdated = condition(new, ConditionType.TEMPLATE_OUTDATED)
+        if _is_true(outdated) and (condition(old, ConditionType.TEMPLATE_OUTDATED) or {}).get("message") != (
+            outdated or {}
+        ).get("message"):
+            self.events.record(inst, "Normal", "TemplateOutdated", str((outdated or {}).get("message")))
         if (
             _is_true(condition(new, "Ready"))
             and not _is_true(condition(old, "Ready"))
@@ -897,7 +1134,7 @@ def _owner_name(manifest: dict[str, Any]) -> str:
     return str((manifest["metadata"].get("labels") or {}).get("jupyternetes.kadense.io/instance", ""))
 
 
-def _pydantic_summary(exc: ValidationError) -> str:
+def pydantic_summary(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(x) for x in err["loc"])

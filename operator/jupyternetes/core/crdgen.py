@@ -18,7 +18,16 @@ from typing import Any, Final
 import yaml
 from pydantic import BaseModel
 
-from .models import GROUP, INSTANCE_KIND, TEMPLATE_KIND, VERSION, InstanceSpec, InstanceStatus, TemplateSpec
+from .models import (
+    GROUP,
+    INSTANCE_KIND,
+    TEMPLATE_KIND,
+    VERSION,
+    InstanceSpec,
+    InstanceStatus,
+    TemplateSpec,
+    TemplateStatus,
+)
 
 __all__ = [
     "CRD_FILES",
@@ -168,11 +177,16 @@ def template_crd() -> dict[str, Any]:
     """The CustomResourceDefinition of JupyterNotebookTemplate (``jnt``)."""
     schema = _root_schema(
         "A template of the pods, PVCs and other resources Jupyternetes creates for each notebook server.",
-        {"spec": structural_schema(TemplateSpec)},
+        {"spec": structural_schema(TemplateSpec), "status": structural_schema(TemplateStatus)},
     )
-    columns = [
+    columns: list[dict[str, Any]] = [
         {"name": "Pods", "type": "string", "jsonPath": ".spec.pods[*].name"},
         {"name": "PVCs", "type": "string", "jsonPath": ".spec.pvcs[*].name"},
+        # Who uses the template, and how many still run an earlier generation of it (TemplateOutdated).
+        {"name": "Generation", "type": "integer", "jsonPath": ".metadata.generation"},
+        {"name": "Instances", "type": "integer", "jsonPath": ".status.instances"},
+        {"name": "Outdated", "type": "integer", "jsonPath": ".status.outdated"},
+        {"name": "Max-Lifetime", "type": "string", "jsonPath": ".spec.maxLifetime", "priority": 1},
         dict(_AGE),
     ]
     return _crd(
@@ -181,7 +195,7 @@ def template_crd() -> dict[str, Any]:
         short_name="jnt",
         schema=schema,
         columns=columns,
-        status=False,
+        status=True,
     )
 
 

@@ -11,10 +11,20 @@ Docstrings and field descriptions end up in the CRDs, so ``kubectl explain`` sho
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from .variables import declaration_problems
 
 __all__ = [
     "API_VERSION",
@@ -42,6 +52,8 @@ __all__ = [
     "SecretRef",
     "TemplateRef",
     "TemplateSpec",
+    "TemplateStatus",
+    "VariableDeclaration",
     "VariablesFromSource",
     "parse_instance",
     "parse_template",
@@ -89,6 +101,11 @@ class ConditionType:
     PROVISIONED: Final = "Provisioned"
     READY: Final = "Ready"
     FAILED: Final = "Failed"
+    TEMPLATE_OUTDATED: Final = "TemplateOutdated"
+    """The template changed since the instance was rendered; its objects are left as they are (the next
+    start uses the new template). The message says what changed."""
+    EXPIRED: Final = "Expired"
+    """The instance outlived its template's maxLifetime: its pods were deleted (its PVCs kept)."""
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -186,6 +203,59 @@ class OtherResourceEntry(_Entry):
         return body
 
 
+def _scalar_text(value: Any) -> Any:
+    # Instances carry text; a YAML default of true or 8 means "true" or "8".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+_AnyScalar = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    WithJsonSchema({"x-kubernetes-preserve-unknown-fields": True}),
+]
+_IntOrString = Annotated[
+    int | str,
+    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+]
+
+
+class VariableDeclaration(_Model):
+    """A variable the template accepts. When a template declares any, instances may set only declared
+    variables (and the spawner's jupyterhub.* ones), and each value must follow its declaration."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_.\-]+$")
+    """The variable's name, as in {name} placeholders (matched case-insensitively)."""
+    type: Literal["string", "integer", "boolean", "quantity", "enum"] = "string"
+    """string (any text, see pattern), integer, boolean (true or false), quantity (a Kubernetes quantity such
+    as 2Gi or 500m) or enum (one of enum)."""
+    enum: list[str] | None = None
+    """The allowed values of an enum variable (the spawner can offer them as choices)."""
+    pattern: str | None = None
+    """A regular expression a string variable's whole value must match (Python syntax)."""
+    minimum: _IntOrString | None = None
+    """The smallest value of an integer (a number) or quantity (e.g. "1Gi") variable."""
+    maximum: _IntOrString | None = None
+    """The largest value of an integer (a number) or quantity (e.g. "16Gi") variable."""
+    default: _AnyScalar | None = None
+    """The value used when an instance does not give one."""
+    required: bool = False
+    """Instances must give the variable (a required variable has no default). An optional variable that
+    is not given and has no default is the empty string."""
+    description: str | None = None
+    """What the variable is for (shown to users, e.g. as the label of a spawn page choice)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VariableDeclaration:
+        problems = declaration_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class TemplateSpec(_Model):
     """What to create for each JupyterNotebookInstance that uses this template."""
 
@@ -195,6 +265,25 @@ class TemplateSpec(_Model):
     """PersistentVolumeClaims to create first."""
     other_resources: list[OtherResourceEntry] = Field(default_factory=list)
     """Other objects to create last."""
+    variables: list[VariableDeclaration] = Field(default_factory=list)
+    """The variables instances may set, with their types and rules. None declared: any variable is
+    accepted (and nothing is checked)."""
+    max_lifetime: str | None = Field(default=None, pattern=r"^([0-9]+(\.[0-9]+)?(h|m|s))+$")
+    """The longest an instance may run, as a duration such as 12h, 90m or 1h30m: the operator then deletes
+    its pods (keeping its PVCs, as a stop does) and marks it Expired. Absent: no limit."""
+
+    @model_validator(mode="after")
+    def _variable_names_unique(self) -> TemplateSpec:
+        seen: set[str] = set()
+        dup: set[str] = set()
+        for v in self.variables:
+            if v.name.lower() in seen:
+                dup.add(v.name)
+            seen.add(v.name.lower())
+        if dup:
+            names = ", ".join(sorted(dup))
+            raise ValueError(f"variables: duplicate declaration of {names} (names match case-insensitively)")
+        return self
 
     @model_validator(mode="after")
     def _entry_names_unique(self) -> TemplateSpec:
@@ -220,6 +309,20 @@ class TemplateSpec(_Model):
         return self
 
 
+class TemplateStatus(_StatusModel):
+    """Which instances use the template, written by the operator."""
+
+    instances: int | None = None
+    """How many instances use the template (any generation)."""
+    outdated: int | None = None
+    """How many of them were rendered from an earlier generation (their condition TemplateOutdated is
+    True): they keep running as they are until their next start."""
+    instances_by_generation: dict[str, int] | None = None
+    """Instances per template generation they were rendered from (keys are generations, as text)."""
+    observed_generation: int | None = None
+    """The template generation this status describes."""
+
+
 class JupyterNotebookTemplate(_Model):
     """A template of the pods, PVCs and other resources created for each notebook server."""
 
@@ -229,6 +332,7 @@ class JupyterNotebookTemplate(_Model):
     kind: str = TEMPLATE_KIND
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: TemplateSpec = Field(default_factory=TemplateSpec)
+    status: TemplateStatus | None = None
 
 
 # --- JupyterNotebookInstance -------------------------------------------------------------------------

@@ -267,6 +267,22 @@ class StatusInput:
     failure: Failure | None = None
     # Per entry name: a creation error message.
     entry_errors: Mapping[str, str] = field(default_factory=dict)
+    # A provisioned instance compared with its template's current generation: the TemplateOutdated
+    # condition (None: not compared, the condition is left as it is).
+    template_drift: TemplateDrift | None = None
+    # The instance outlived its template's maxLifetime: the Expired condition's message (its pods are
+    # deleted and not created again).
+    expired: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateDrift:
+    """Whether the template changed since the instance's objects were rendered in a way that changes
+    them (``outdated``), with the condition's reason and message."""
+
+    outdated: bool
+    reason: str
+    message: str
 
 
 def created_entries(previous: InstanceStatus | None) -> dict[str, str]:
@@ -355,8 +371,8 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
                 pods_exist = False
             if not st.ready:
                 all_ready = False
-            if failure is None and pod_failure is not None:
-                failure = pod_failure
+            if failure is None and pod_failure is not None and inp.expired is None:
+                failure = pod_failure  # (an expired instance's pods were deleted on purpose)
             if address is None and st.pod_address and st.port_number:
                 address = f"{st.pod_address}:{st.port_number}"
         others_exist = True
@@ -479,6 +495,37 @@ def compute_status(inp: StatusInput) -> InstanceStatus:
             "False",
             reason=reason,
             message=message,
+            now=inp.now,
+            observed_generation=gen,
+        )
+    if inp.expired is not None:
+        for type_ in (ConditionType.PROVISIONED, ConditionType.READY):
+            conditions = set_condition(
+                conditions,
+                type_,
+                "False",
+                reason="Expired",
+                message=inp.expired,
+                now=inp.now,
+                observed_generation=gen,
+            )
+        conditions = set_condition(
+            conditions,
+            ConditionType.EXPIRED,
+            "True",
+            reason="MaxLifetime",
+            message=inp.expired,
+            now=inp.now,
+            observed_generation=gen,
+        )
+        address = None
+    if inp.template_drift is not None:
+        conditions = set_condition(
+            conditions,
+            ConditionType.TEMPLATE_OUTDATED,
+            "True" if inp.template_drift.outdated else "False",
+            reason=inp.template_drift.reason,
+            message=inp.template_drift.message,
             now=inp.now,
             observed_generation=gen,
         )

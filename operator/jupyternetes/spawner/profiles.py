@@ -28,11 +28,14 @@ choice's variables override the profile's; ``jupyterhub.profile.options`` record
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from jupyternetes.core.models import VariableDeclaration
 
 
 class ProfileError(ValueError):
@@ -194,6 +197,35 @@ def _options(raw: Any, where: str) -> tuple[ProfileOption, ...]:
             )
         out.append(ProfileOption(key, str(option.get("display_name") or key), tuple(choices)))
     return tuple(out)
+
+
+def with_declared_options(profile: Profile, declarations: Sequence[VariableDeclaration]) -> Profile:
+    """``profile`` with one option per ``enum`` variable its template declares (the spawner's
+    ``profile_options_from_template``): its choices are the allowed values, its default the declared
+    default, its label the declaration's description. An option the profile defines itself, or a variable
+    the profile sets, wins: nothing is added for it."""
+    own = {o.key for o in profile.options}
+    fixed = {k.lower() for k in profile.variables}
+    for option in profile.options:
+        for choice in option.choices:
+            fixed.update(k.lower() for k in choice.variables)
+    added: list[ProfileOption] = []
+    for decl in declarations:
+        if decl.type != "enum" or not decl.enum or decl.name in own or decl.name.lower() in fixed:
+            continue
+        if decl.name == "profile" or not _KEY.match(decl.name):
+            continue  # not a form field's name: the variable stays the template's default
+        choices = tuple(
+            Choice(
+                slug=value,
+                display_name=value or "(empty)",
+                default=value == decl.default,
+                variables={decl.name: value},
+            )
+            for value in decl.enum
+        )
+        added.append(ProfileOption(decl.name, decl.description or decl.name, choices))
+    return dataclasses.replace(profile, options=(*profile.options, *added)) if added else profile
 
 
 def default_profile(profiles: Sequence[Profile]) -> Profile | None:

@@ -31,19 +31,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 from jupyterhub.spawner import Spawner
+from pydantic import ValidationError
 from traitlets import Bool, Callable, Dict, Float, List, Unicode, Union, default
 
 from jupyternetes.adapters.kube import Kube, KubeError
-from jupyternetes.core.models import API_VERSION, INSTANCE_KIND
+from jupyternetes.core.models import API_VERSION, INSTANCE_KIND, TEMPLATE_KIND, parse_template
 from jupyternetes.core.naming import instance_name
 from jupyternetes.spawner import kubeapi, objects, profiles
-from jupyternetes.spawner.status import Failure, failure, poll_status, progress_steps, ready_url
+from jupyternetes.spawner.status import Failure, failure, is_expired, poll_status, progress_steps, ready_url
 
 Obj = dict[str, Any]
 
@@ -132,6 +134,15 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         returning one, possibly async): `display_name` (required), `slug`, `description`, `default`,
         `template`, `template_namespace`, `variables`, `profile_options`. See
         jupyternetes.spawner.profiles.""",
+    ).tag(config=True)
+
+    profile_options_from_template = Bool(
+        False,
+        help="""Offer each `enum` variable a profile's template declares (`spec.variables`) as an option of
+        the profile on the spawn page: its allowed values are the choices, its default is preselected (an
+        option or a variable the profile sets itself wins). Without `profile_list`, one profile "Default"
+        of `template_name` carries them. The hub then reads the templates (`get` on
+        jupyternotebooktemplates in their namespaces).""",
     ).tag(config=True)
 
     extra_variables = Dict(
@@ -234,7 +245,34 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
             raw = raw(self)
             if asyncio.iscoroutine(raw) or isinstance(raw, asyncio.Future):
                 raw = await raw
-        return profiles.parse_profiles(raw or [])
+        parsed = profiles.parse_profiles(raw or [])
+        if not self.profile_options_from_template:
+            return parsed
+        implicit = not parsed
+        if implicit:
+            parsed = [profiles.Profile(display_name="Default", slug="default", default=True)]
+        out = [await self._declared_options(p) for p in parsed]
+        if implicit and not out[0].options:
+            return []  # nothing to choose: no form, and no profile variable, as without the option
+        return out
+
+    async def _declared_options(self, profile: profiles.Profile) -> profiles.Profile:
+        name = profile.template or self.template_name
+        ns = profile.template_namespace or self.template_namespace or self._expand_namespace()
+        kube = await self._kube()
+        try:
+            template = parse_template(await kube.get(API_VERSION, TEMPLATE_KIND, ns, name))
+        except KubeError as exc:
+            # The spawn itself reports a missing template (the operator or its webhook): the form just
+            # has no options from it.
+            self.log.warning(
+                "profile %s: cannot read template %s/%s for its options: %s", profile.slug, ns, name, exc
+            )
+            return profile
+        except ValidationError as exc:
+            self.log.warning("profile %s: template %s/%s is invalid: %s", profile.slug, ns, name, exc)
+            return profile
+        return profiles.with_declared_options(profile, template.spec.variables)
 
     async def _render_options_form(self, spawner: Any = None) -> str:
         last = self.user_options or {}
@@ -441,6 +479,11 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
 
     @staticmethod
     def _api_failure(what: str, exc: KubeError) -> SpawnFailed:
+        # The operator's admission webhook refused the instance (its template's declared variables, a
+        # missing template, objects that would not be valid): its message is for the user, as it is.
+        denied = re.search(r'admission webhook "[^"]*" denied the request: (.*)', exc.message, re.S)
+        if denied:
+            return SpawnFailed(f"the server's settings were refused: {denied.group(1)}", "AdmissionDenied")
         # The ResourceQuota admission plugin answers 403 too; its message starts "... exceeded quota: ".
         if exc.status == 403 and "exceeded quota" in exc.message:
             return SpawnFailed(
@@ -495,7 +538,21 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         except KubeError as exc:
             self.log.warning("poll of %s: %s; assuming it still runs", self._log_name, exc)
             return None
-        return poll_status(inst)
+        result = poll_status(inst)
+        if result is not None and inst is not None and is_expired(inst):
+            # Stopped by the operator at its template's maxLifetime. JupyterHub calls stop() only for a
+            # server poll() says still runs, so the expired instance (its pods already gone) and its Secret
+            # are deleted here, as stop() would: nothing of it lingers until the user's next start.
+            ns, name = self._instance_namespace, self._instance
+            self.log.info(
+                "%s outlived its template's maxLifetime: deleting instance %s/%s", self._log_name, ns, name
+            )
+            try:
+                await self._delete(kube, "v1", "Secret", ns, objects.secret_name(name))
+                await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name)
+            except KubeError as exc:
+                self.log.warning("deleting the expired instance %s/%s: %s", ns, name, exc)
+        return result
 
     # --------------------------------------------------------------------- stop
 

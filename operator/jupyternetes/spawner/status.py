@@ -37,6 +37,11 @@ def is_true(instance: Obj, type_: str) -> bool:
     return bool(c) and c is not None and c.get("status") == "True"
 
 
+def is_expired(instance: Obj) -> bool:
+    """Stopped by the operator: the instance outlived its template's maxLifetime (not being deleted yet)."""
+    return is_true(instance, "Expired") and not instance.get("metadata", {}).get("deletionTimestamp")
+
+
 @dataclass(frozen=True)
 class Failure:
     reason: str
@@ -47,7 +52,11 @@ class Failure:
 
 
 def failure(instance: Obj, transient: frozenset[str] = TRANSIENT_FAILURES) -> Failure | None:
-    """The operator's failure, when it is one the spawner should give up on (Failed=True, not transient)."""
+    """The operator's failure, when it is one the spawner should give up on (Failed=True, not transient;
+    or Expired: the server outlived its template's maxLifetime while starting)."""
+    expired = condition(instance, "Expired")
+    if expired and expired.get("status") == "True":
+        return Failure("Expired", str(expired.get("message") or "the server outlived its maxLifetime"))
     c = condition(instance, "Failed")
     if not c or c.get("status") != "True":
         return None
@@ -74,6 +83,8 @@ def poll_status(instance: Obj | None) -> int | None:
         return 0
     if instance.get("metadata", {}).get("deletionTimestamp"):
         return 0
+    if is_true(instance, "Expired"):
+        return 0  # stopped by the operator at its template's maxLifetime: a normal end
     c = condition(instance, "Failed")
     if c and c.get("status") == "True" and c.get("reason") in _STOPPED_REASONS:
         reason = c.get("reason")

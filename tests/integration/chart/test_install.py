@@ -141,6 +141,10 @@ def kopf_args(deployment_args: list[str]) -> tuple[list[str], dict[str, Any]]:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--standalone", action="store_true")
     parser.add_argument("--other-resource", action="append", default=[])
+    # The admission webhook's certificate is mounted from a Secret in the pod: served by the command test
+    # (test_operator_command_as_the_deployment_runs_it), not configured here.
+    for flag in ("--webhook-port", "--webhook-cert", "--webhook-key"):
+        parser.add_argument(flag)
     args = parser.parse_args(deployment_args)
     assert args.standalone, "the default chart runs one standalone replica"
     settings: dict[str, Any] = {
@@ -243,7 +247,7 @@ OPERATOR_READ = {
     f"{r} {v}"
     for r in (INSTANCES, TEMPLATES, "pods", "persistentvolumeclaims")
     for v in ("get", "list", "watch")
-}
+} | {f"{TEMPLATES}/status patch"}  # the template's count of its instances
 OPERATOR_PROVISION = {
     f"{INSTANCES} patch",
     f"{INSTANCES}/status patch",
@@ -563,6 +567,20 @@ def test_operator_command_as_the_deployment_runs_it(installed: Installed, tmp_pa
         for a in args
         if not a.startswith("--metrics-port=")
     ] + [f"--metrics-port={metrics}", f"--kubeconfig={installed.operator_kubeconfig}"]
+    if any(a.startswith("--webhook-port=") for a in args):
+        # The webhook's certificate as the chart made it (its Secret, mounted in the pod), on a free port.
+        secret = installed.admin.core.read_namespaced_secret(
+            f"{RELEASE}-jupyternetes-webhook-tls", installed.layout.hub_namespace
+        )
+        for key in ("tls.crt", "tls.key"):
+            (tmp_path / key).write_bytes(base64.b64decode(secret.data[key]))
+        moved = {
+            "--webhook-port=": f"--webhook-port={_free_port()}",
+            "--webhook-cert=": f"--webhook-cert={tmp_path / 'tls.crt'}",
+            "--webhook-key=": f"--webhook-key={tmp_path / 'tls.key'}",
+        }
+        args = [next((v for k, v in moved.items() if a.startswith(k)), a) for a in args]
+        args.append("--webhook-addr=127.0.0.1")
     deployment = one(installed.manifests, "Deployment", f"{RELEASE}-jupyternetes-operator")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

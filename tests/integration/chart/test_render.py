@@ -259,6 +259,7 @@ def test_default_operator_rbac_is_namespaced_and_least_privilege(rendered: dict[
     assert _rules(read) == [
         (("",), ("persistentvolumeclaims", "pods"), ("get", "list", "watch")),
         (("kadense.io",), ("jupyternotebookinstances", "jupyternotebooktemplates"), ("get", "list", "watch")),
+        (("kadense.io",), ("jupyternotebooktemplates/status",), ("patch",)),
     ]
     provision = one(objs, "ClusterRole", f"{FULLNAME}-operator-provision")
     assert _rules(provision) == [
@@ -297,6 +298,9 @@ def test_default_deployment(rendered: dict[str, list[Obj]]) -> None:
         "--liveness-port=8080",
         "--metrics-port=9090",
         "--workers=32",
+        "--webhook-port=9443",
+        "--webhook-cert=/etc/jupyternetes/webhook/tls.crt",
+        "--webhook-key=/etc/jupyternetes/webhook/tls.key",
         "--standalone",
     ]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -346,7 +350,9 @@ def test_cluster_wide(rendered: dict[str, list[Obj]]) -> None:
         "networkpolicies.networking.k8s.io",
     ], "one flag per group and resource of operator.otherResources"
     assert not flag_values(args, "--metrics-port")
-    assert not by_kind(objs, "Service"), "metrics disabled"
+    assert [s["metadata"]["name"] for s in by_kind(objs, "Service")] == [f"{FULLNAME}-operator-webhook"], (
+        "metrics disabled"
+    )
     deployment = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
@@ -487,3 +493,28 @@ def test_peering_objects_per_namespace(tmp_path: Path) -> None:
         for obj in objs:
             if obj["apiVersion"] != KOPF_API:
                 kv.validate(obj, minor, strict=True)
+
+
+def test_the_admission_webhook(rendered: dict[str, list[Obj]]) -> None:
+    """The chart's ValidatingWebhookConfiguration: the operator's two paths behind its Service, the CA of
+    the certificate it made in the Secret the operator mounts, failurePolicy Ignore (docs/operator.md)."""
+    objs = rendered["default"]
+    secret = one(objs, "Secret", f"{FULLNAME}-webhook-tls", NAMESPACE)
+    assert secret["type"] == "kubernetes.io/tls"
+    assert set(secret["data"]) == {"ca.crt", "tls.crt", "tls.key"}
+    service = one(objs, "Service", f"{FULLNAME}-operator-webhook", NAMESPACE)
+    assert service["spec"]["ports"] == [
+        {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    (config,) = by_kind(objs, "ValidatingWebhookConfiguration")
+    hooks = {h["clientConfig"]["service"]["path"]: h for h in config["webhooks"]}
+    assert set(hooks) == {"/validate-instance", "/validate-template"}
+    for hook in hooks.values():
+        assert hook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
+        assert hook["clientConfig"]["service"]["name"] == f"{FULLNAME}-operator-webhook"
+        assert (hook["failurePolicy"], hook["sideEffects"], hook["timeoutSeconds"]) == ("Ignore", "None", 10)
+        assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == [NAMESPACE]
+    assert hooks["/validate-template"]["rules"][0]["operations"] == ["CREATE", "UPDATE", "DELETE"]
+    assert hooks["/validate-instance"]["rules"][0]["resources"] == ["jupyternotebookinstances"]
+    pod = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)["spec"]["template"]["spec"]
+    assert {"name": "webhook-tls", "secret": {"secretName": f"{FULLNAME}-webhook-tls"}} in pod["volumes"]

@@ -119,6 +119,9 @@ def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
         "default",
         "announcement",
         "broken",
+        "oversized",
+        "brief",
+        "changing",
         "data",
     ]
     assert values["rbac"]["create"] is False, "still without kubespawner's rights"
@@ -127,4 +130,12 @@ def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
     assert values["hub"]["loadRoles"]["e2e"]["services"] == ["e2e"]
     module, _, name = SPAWNER.rpartition(".")
     spawner = getattr(importlib.import_module(module), name)(config=c)
-    assert [p["slug"] for p in spawner.profile_list] == ["default", "announcement", "broken", "data"]
+    assert [p["slug"] for p in spawner.profile_list] == [
+        "default",
+        "announcement",
+        "broken",
+        "oversized",
+        "brief",
+        "changing",
+        "data",
+    ]

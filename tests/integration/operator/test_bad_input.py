@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from kopf.testing import KopfRunner
+from kubernetes.client import ApiException
 
 from tests.conftest import wait_until
 from tests.integration.operator.conftest import Env, operator_runner
@@ -142,6 +143,21 @@ def _pod(t: dict[str, Any]) -> dict[str, Any]:
     return pod
 
 
+def _declared(env: Env, **variables: str) -> dict[str, Any]:
+    """An instance of a template declaring its variables (user: required, size: an enum)."""
+    t = _template(env, "declared")
+    t["spec"]["variables"] = [
+        {"name": "user", "required": True, "pattern": "[a-z]+"},
+        {"name": "size", "type": "enum", "enum": ["small", "large"], "default": "small"},
+    ]
+    try:
+        env.create_template(t)
+    except ApiException as exc:
+        if exc.status != 409:  # made once per case (the case's lambda may call this twice)
+            raise
+    return _instance(env, "bad", template="declared", **variables)
+
+
 CASES: dict[str, Case] = {
     "template missing": (
         lambda env: _instance(env, "bad", template="nope"),
@@ -194,6 +210,21 @@ CASES: dict[str, Case] = {
         ),
         "TemplateInvalid",
         ('duplicate entry name "work"',),
+    ),
+    "variable outside its declared enum": (
+        lambda env: _declared(env, size="huge"),
+        "InvalidVariables",
+        ('variable "size"', "\"huge\" is not one of 'small', 'large'"),
+    ),
+    "undeclared variable": (
+        lambda env: _declared(env, colour="red"),
+        "InvalidVariables",
+        ('variable "colour" is not declared',),
+    ),
+    "required variable missing": (
+        lambda env: {**_declared(env), "spec": {**_declared(env)["spec"], "variables": {"size": "small"}}},
+        "InvalidVariables",
+        ('variable "user" is required',),
     ),
     "missing variablesFrom secret": (
         lambda env: {

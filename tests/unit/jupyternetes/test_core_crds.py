@@ -52,12 +52,15 @@ def test_crd_schema_is_structural(crd: dict[str, Any]) -> None:
     for forbidden in ("$ref", "$defs", "anyOf", "oneOf", "allOf", "title:", "nullable"):
         assert forbidden not in text, forbidden
     for path, node in _walk(schema):
-        assert "type" in node, f"{path} has no type"
+        # Kubernetes' structural schemas allow no type only on int-or-string and on any-value fields (a
+        # declared variable's minimum, maximum and default).
+        untyped = node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields")
+        assert "type" in node or untyped, f"{path} has no type"
         assert not ("properties" in node and "additionalProperties" in node), path
         assert node.get("additionalProperties", {}) is not False, path
         if "default" in node:
             assert node["type"] in ("boolean", "string", "integer"), path
-        if node.get("x-kubernetes-preserve-unknown-fields"):
+        if node.get("x-kubernetes-preserve-unknown-fields") and "type" in node:
             assert node["type"] == "object", path
             assert "properties" not in node, path
 
@@ -73,7 +76,7 @@ def test_crd_names_columns_and_subresources() -> None:
         assert crd["spec"]["names"]["categories"] == ["jupyternetes"]
         (version,) = crd["spec"]["versions"]
         assert (version["name"], version["served"], version["storage"]) == ("v1", True, True)
-    assert "subresources" not in t["spec"]["versions"][0]
+    assert t["spec"]["versions"][0]["subresources"] == {"status": {}}
     assert i["spec"]["versions"][0]["subresources"] == {"status": {}}
     columns = {
         c["name"]: (c["type"], c["jsonPath"]) for c in t["spec"]["versions"][0]["additionalPrinterColumns"]
@@ -81,6 +84,10 @@ def test_crd_names_columns_and_subresources() -> None:
     assert columns == {
         "Pods": ("string", ".spec.pods[*].name"),
         "PVCs": ("string", ".spec.pvcs[*].name"),
+        "Generation": ("integer", ".metadata.generation"),
+        "Instances": ("integer", ".status.instances"),
+        "Outdated": ("integer", ".status.outdated"),
+        "Max-Lifetime": ("string", ".spec.maxLifetime"),
         "Age": ("date", ".metadata.creationTimestamp"),
     }
     columns = {

@@ -266,3 +266,38 @@ def test_profile_options() -> None:
 def test_bad_profile_options_are_refused(options: object, message: str) -> None:
     with pytest.raises(profiles.ProfileError, match=message):
         profiles.parse_profiles([{"display_name": "x", "profile_options": options}])
+
+
+def test_declared_enums_become_profile_options_unless_the_profile_decides() -> None:
+    from jupyternetes.core.models import parse_template
+
+    decls = parse_template(
+        {
+            "spec": {
+                "variables": [
+                    {"name": "size", "type": "enum", "enum": ["s", "l"], "default": "l"},
+                    {"name": "image", "type": "enum", "enum": ["a", "b"], "description": "Image"},
+                    {"name": "cpu", "type": "enum", "enum": ["1", "2"]},
+                    {"name": "gpu", "type": "boolean"},
+                ]
+            }
+        }
+    ).spec.variables
+    (profile,) = profiles.parse_profiles(
+        [
+            {
+                "display_name": "P",
+                "variables": {"CPU": "2"},
+                "profile_options": {"image": {"choices": {"x": {"variables": {"image": "a"}}}}},
+            }
+        ]
+    )
+    out = profiles.with_declared_options(profile, decls)
+    assert [o.key for o in out.options] == ["image", "size"]
+    size = out.options[1]
+    assert [(c.slug, c.default, dict(c.variables)) for c in size.choices] == [
+        ("s", False, {"size": "s"}),
+        ("l", True, {"size": "l"}),
+    ]
+    assert size.default_choice().slug == "l"
+    assert profiles.with_declared_options(profile, []) is profile

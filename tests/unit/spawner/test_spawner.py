@@ -206,6 +206,27 @@ async def test_poll_stop_and_state_after_a_hub_restart(env: Env) -> None:
     assert again.get_state() == {}
 
 
+async def test_poll_reports_an_expired_server_stopped_and_deletes_its_instance(env: Env) -> None:
+    """The operator stopped it at its template's maxLifetime. JupyterHub calls stop() only for a server
+    poll() says still runs: poll() deletes the instance and its Secret itself."""
+    spawner = env.spawner()
+    task = asyncio.ensure_future(spawner.start())
+    await until(lambda: env.instance(NAME), what="the instance")
+    await env.set_status(NAME, ready_status(NAME))
+    await task
+    expired = ready_status(NAME)
+    message = "stopped: the server ran longer than the maxLifetime 12h of template kadense/default-template"
+    expired["conditions"] = [
+        {"type": "Failed", "status": "False", "reason": "NoFailure", "message": "no failure"},
+        {"type": "Ready", "status": "False", "reason": "Expired", "message": message},
+        {"type": "Expired", "status": "True", "reason": "MaxLifetime", "message": message},
+    ]
+    await env.set_status(NAME, expired)
+    assert await spawner.poll() == 0
+    await until(lambda: _gone(env), what="the expired instance deleted")
+    assert await env.secret(SECRET) is None
+
+
 async def test_stop_waits_for_dependents(env: Env) -> None:
     spawner = env.spawner()
     task = asyncio.ensure_future(spawner.start())
@@ -458,3 +479,76 @@ def test_an_uncounted_quota_is_not_reported_as_a_missing_right() -> None:
     assert failed.reason == "QuotaNotCounted"
     assert "may not" not in str(failed)
     assert message in str(failed)
+
+
+def test_an_admission_refusal_is_shown_to_the_user_as_it_is() -> None:
+    """The operator's webhook names the variable and the rule: the user sees that, not "may not create"."""
+    reason = (
+        "JupyterNotebookInstance jupyterhub/jupyter-ada: InvalidVariables: template kadense/default refuses: "
+        "variable \"size\": \"huge\" is not one of 'small', 'large'"
+    )
+    message = 'admission webhook "instances.jupyterhub.jupyternetes.kadense.io" denied the request: ' + reason
+    failed = JupyternetesSpawner._api_failure(
+        "create the JupyterNotebookInstance", KubeError(422, "Invalid", message)
+    )
+    assert failed.reason == "AdmissionDenied"
+    assert failed.jupyterhub_message == f"the server's settings were refused: {reason}"
+
+
+async def _grant_template_reading(env: Env) -> None:
+    """What profile_options_from_template needs: the hub may read the templates (docs/spawner.md)."""
+    rule = {"apiGroups": ["kadense.io"], "resources": ["jupyternotebooktemplates"], "verbs": ["get"]}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role"}
+    await env.admin.create(
+        {**role, "metadata": {"name": "read-templates", "namespace": "kadense"}, "rules": [rule]}
+    )
+    await env.admin.create(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "read-templates", "namespace": "kadense"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-templates"},
+            "subjects": [{"kind": "ServiceAccount", "name": "jupyterhub", "namespace": NS}],
+        }
+    )
+
+
+async def test_profile_options_from_the_templates_declared_enums(env: Env) -> None:
+    await env.admin.create(
+        {
+            "apiVersion": "kadense.io/v1",
+            "kind": "JupyterNotebookTemplate",
+            "metadata": {"name": "default-template", "namespace": "kadense"},
+            "spec": {
+                "variables": [
+                    {
+                        "name": "size",
+                        "type": "enum",
+                        "enum": ["small", "large"],
+                        "default": "small",
+                        "description": "Server size",
+                    },
+                    {"name": "memory", "type": "quantity", "default": "1Gi"},
+                ]
+            },
+        }
+    )
+    spawner = env.spawner(profile_options_from_template=True)
+    # Without the right to read templates, the form has nothing from them (and says why in the log).
+    assert await spawner.get_options_form() == ""
+    await _grant_template_reading(env)
+    form = await spawner.get_options_form()
+    assert 'name="profile-option-default--size"' in form
+    assert "Server size" in form
+    assert '<option value="small" selected>' in form
+    assert "memory" not in form  # only enum declarations become choices
+    spawner.user_options = spawner.run_options_from_form(
+        {"profile": ["default"], "profile-option-default--size": ["large"]}
+    )
+    task = asyncio.ensure_future(spawner.start())
+    inst = await until(lambda: env.instance(NAME), what="the instance")
+    variables = inst["spec"]["variables"]
+    assert (variables["size"], variables["jupyterhub.profile.options"]) == ("large", "size=large")
+    await env.set_status(NAME, ready_status(NAME))
+    await task
+    await spawner.stop()
