@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -147,3 +148,23 @@ def operator_args(objs: Iterable[Obj]) -> list[str]:
 
 def flag_values(args: Iterable[str], flag: str) -> list[str]:
     return [a.split("=", 1)[1] for a in args if a.startswith(flag + "=")]
+
+
+def serve_webhook_locally(
+    args: list[str], tls_data: Mapping[str, str], directory: Path, port: int
+) -> list[str]:
+    """The operator's arguments with its admission webhook served on 127.0.0.1:`port` from the chart's
+    certificate (`tls_data`: the webhook Secret's base64 data, as the pod mounts it), written to
+    `directory`. Arguments without a webhook are returned as they are."""
+    if not any(a.startswith("--webhook-port=") for a in args):
+        return args
+    for key in ("tls.crt", "tls.key"):
+        (directory / key).write_bytes(base64.b64decode(tls_data[key]))
+    moved = {
+        "--webhook-port=": f"--webhook-port={port}",
+        "--webhook-cert=": f"--webhook-cert={directory / 'tls.crt'}",
+        "--webhook-key=": f"--webhook-key={directory / 'tls.key'}",
+    }
+    return [next((v for k, v in moved.items() if a.startswith(k)), a) for a in args] + [
+        "--webhook-addr=127.0.0.1"
+    ]

@@ -37,6 +37,7 @@ from tests.integration.chart.conftest import (
     kubectl_binary,
     one,
     operator_args,
+    serve_webhook_locally,
     values_file,
 )
 from tests.integration.crds import install_crds, project_crds
@@ -572,15 +573,7 @@ def test_operator_command_as_the_deployment_runs_it(installed: Installed, tmp_pa
         secret = installed.admin.core.read_namespaced_secret(
             f"{RELEASE}-jupyternetes-webhook-tls", installed.layout.hub_namespace
         )
-        for key in ("tls.crt", "tls.key"):
-            (tmp_path / key).write_bytes(base64.b64decode(secret.data[key]))
-        moved = {
-            "--webhook-port=": f"--webhook-port={_free_port()}",
-            "--webhook-cert=": f"--webhook-cert={tmp_path / 'tls.crt'}",
-            "--webhook-key=": f"--webhook-key={tmp_path / 'tls.key'}",
-        }
-        args = [next((v for k, v in moved.items() if a.startswith(k)), a) for a in args]
-        args.append("--webhook-addr=127.0.0.1")
+        args = serve_webhook_locally(args, secret.data, tmp_path, _free_port())
     deployment = one(installed.manifests, "Deployment", f"{RELEASE}-jupyternetes-operator")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

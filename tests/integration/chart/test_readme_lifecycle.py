@@ -24,7 +24,7 @@ from kubernetes import client, config
 from k8slocal.components import free_port
 from tests.clusters import ClusterUnderTest
 from tests.conftest import wait_until
-from tests.integration.chart.conftest import ROOT, helm_env
+from tests.integration.chart.conftest import ROOT, helm_env, serve_webhook_locally
 from tests.integration.crds import install_crds
 
 # The README's lines that concern the Jupyternetes chart, in the order the README gives them.
@@ -86,6 +86,14 @@ def _start_operator(cluster: ClusterUnderTest, deployment: Any, tmp_path: Path) 
         if not a.startswith(("--liveness-port=", "--metrics-port=", "--kubeconfig="))
     ]
     args += [f"--liveness-port={free_port()}", f"--metrics-port={free_port()}", f"--kubeconfig={kubeconfig}"]
+    # The admission webhook from the certificate the pod would mount (the Secret its volume names).
+    tls = next(
+        (v.secret.secret_name for v in spec.volumes or [] if v.secret and v.name == "webhook-tls"), None
+    )
+    if tls is not None:
+        core: Any = client.CoreV1Api(config.new_client_from_config(cluster.kubeconfig))
+        secret = core.read_namespaced_secret(tls, "jhub")
+        args = serve_webhook_locally(args, secret.data, tmp_path, free_port())
     log = tmp_path / "operator.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
