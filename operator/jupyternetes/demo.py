@@ -525,6 +525,7 @@ class Stack:
         import base64
 
         from jupyternetes.adapters.kube import KubeError
+        from jupyternetes.core.webhook_configuration import validating_webhook_configuration
 
         async def served(kube: Any) -> bool:
             try:
@@ -540,48 +541,16 @@ class Stack:
                 "the cluster serves no admission webhook configurations: the operator's reconcile checks"
             )
             return
-        ca = base64.b64encode(webhook["ca"]).decode()
-        namespaces = sorted({HUB_NAMESPACE, *self.opts.template_namespaces})
-
-        def hook(name: str, path: str, plural: str, operations: list[str]) -> dict[str, Any]:
-            return {
-                "name": f"{name}.demo.jupyternetes.kadense.io",
-                "clientConfig": {"url": f"https://127.0.0.1:{webhook['port']}{path}", "caBundle": ca},
-                "rules": [
-                    {
-                        "apiGroups": ["kadense.io"],
-                        "apiVersions": ["v1"],
-                        "resources": [plural],
-                        "operations": operations,
-                        "scope": "Namespaced",
-                    }
-                ],
-                "namespaceSelector": {
-                    "matchExpressions": [
-                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}
-                    ]
-                },
-                "failurePolicy": "Ignore",
-                "sideEffects": "None",
-                "timeoutSeconds": 10,
-                "admissionReviewVersions": ["v1"],
-            }
-
+        namespaces = [HUB_NAMESPACE, *self.opts.template_namespaces]
         self.apply(
-            {
-                "apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "ValidatingWebhookConfiguration",
-                "metadata": {"name": "jupyternetes-demo"},
-                "webhooks": [
-                    hook("instances", "/validate-instance", "jupyternotebookinstances", ["CREATE", "UPDATE"]),
-                    hook(
-                        "templates",
-                        "/validate-template",
-                        "jupyternotebooktemplates",
-                        ["CREATE", "UPDATE", "DELETE"],
-                    ),
-                ],
-            }
+            validating_webhook_configuration(
+                "jupyternetes-demo",
+                base_url=f"https://127.0.0.1:{webhook['port']}",
+                ca_bundle=base64.b64encode(webhook["ca"]).decode(),
+                instance_namespaces=namespaces,
+                template_namespaces=namespaces,
+                hook_domain="demo.jupyternetes.kadense.io",
+            )
         )
         self.say(f"admission webhook at https://127.0.0.1:{webhook['port']}")
 

@@ -29,6 +29,7 @@ from jupyternetes.adapters.reconciler import OperatorConfig, Reconciler
 from jupyternetes.core.models import GROUP, VERSION
 from jupyternetes.core.naming import LABEL_INSTANCE
 from jupyternetes.core.resources import GroupResource, parse_group_resource
+from jupyternetes.core.webhook_configuration import INSTANCE_PATH, TEMPLATE_PATH
 
 log = logging.getLogger("jupyternetes.operator")
 
@@ -373,16 +374,14 @@ def _serve_admission(serve: bool) -> None:
     """Register the admission handlers in ``registry`` (or remove them): only an operator given a webhook
     port and certificate has them, since kopf refuses to run admission handlers without a server."""
     handlers: list[Any] = registry._webhooks._handlers
-    handlers[:] = [
-        h for h in handlers if str(getattr(h, "id", "")) not in ("validate-instance", "validate-template")
-    ]
+    handlers[:] = [h for h in handlers if str(getattr(h, "id", "")) not in (INSTANCE_PATH, TEMPLATE_PATH)]
     if not serve:
         return
     kopf.on.validate(
         GROUP,
         VERSION,
         "jupyternotebookinstances",
-        id="validate-instance",
+        id=INSTANCE_PATH,
         operations=["CREATE", "UPDATE"],
         registry=registry,
     )(validate_instance)
@@ -390,7 +389,7 @@ def _serve_admission(serve: bool) -> None:
         GROUP,
         VERSION,
         "jupyternotebooktemplates",
-        id="validate-template",
+        id=TEMPLATE_PATH,
         operations=["CREATE", "UPDATE", "DELETE"],
         registry=registry,
     )(validate_template)

@@ -25,7 +25,7 @@ from jupyternetes.adapters.caches import Caches
 from jupyternetes.adapters.kube import Kube, KubeError
 from jupyternetes.adapters.reconciler import OperatorConfig, Reconciler, pydantic_summary
 from jupyternetes.core.admission import render_with_defaults
-from jupyternetes.core.models import API_VERSION, TEMPLATE_KIND, parse_instance, parse_template
+from jupyternetes.core.models import parse_instance, parse_template
 from jupyternetes.core.naming import ANNOTATION_PURGE
 from jupyternetes.core.rendering import PlannedObject, RenderFailed
 
@@ -80,7 +80,9 @@ class Admission:
                 f'{what}: spec.template.namespace: template namespace "{tns}" is not allowed: the operator '
                 f"reads templates only from {', '.join(sorted(allowed))}"
             )
-        template = self.caches.templates.get(tns, tref.name) or await self._fetch_template(tns, tref.name)
+        template = self.caches.templates.get(tns, tref.name) or await self.reconciler.fetch_template(
+            tns, tref.name
+        )
         if template is None:
             raise AdmissionRefused(
                 f'{what}: spec.template: JupyterNotebookTemplate "{tref.name}" not found in namespace "{tns}"'
@@ -184,13 +186,3 @@ class Admission:
             if (tref.get("namespace") or ns, tref.get("name")) == key:
                 out.append((ns, str(meta.get("name", ""))))
         return out
-
-    async def _fetch_template(self, namespace: str, name: str) -> Obj | None:
-        try:
-            template = await self.kube.get(API_VERSION, TEMPLATE_KIND, namespace, name)
-        except KubeError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
-        self.caches.templates.upsert(template)
-        return template

@@ -481,7 +481,7 @@ class Reconciler:
             return cached.plan, (cached.template_uid, cached.template_generation), None
         if template is None:
             # The watch cache may lag a template created moments ago: ask once before failing the instance.
-            template = await self._fetch_template(tns, tref.name)
+            template = await self.fetch_template(tns, tref.name)
         if template is None:
             return (
                 None,
@@ -695,7 +695,8 @@ class Reconciler:
             True, "TemplateChanged", describe_drift(name, old_generation, current[1], aspects)
         )
 
-    async def _fetch_template(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def fetch_template(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A template the cache does not hold yet, read and cached (None: absent, or not ours to read)."""
         try:
             template = await self.kube.get(API_VERSION, TEMPLATE_KIND, namespace, name)
         except KubeError as exc:

@@ -14,6 +14,7 @@ import yaml
 from kubernetes_validate import utils as kv
 
 from jupyternetes.core.crdgen import all_crds, crd_yaml
+from jupyternetes.core.webhook_configuration import validating_webhook_configuration
 from tests.integration.chart.conftest import (
     CHART,
     NAMESPACE,
@@ -518,3 +519,32 @@ def test_the_admission_webhook(rendered: dict[str, list[Obj]]) -> None:
     assert hooks["/validate-instance"]["rules"][0]["resources"] == ["jupyternotebookinstances"]
     pod = one(objs, "Deployment", f"{FULLNAME}-operator", NAMESPACE)["spec"]["template"]["spec"]
     assert {"name": "webhook-tls", "secret": {"secretName": f"{FULLNAME}-webhook-tls"}} in pod["volumes"]
+
+
+def test_the_webhook_configuration_the_demo_and_tests_install_is_the_charts(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """The demo and the admission tests reach the operator's webhook by URL, with a configuration built in
+    Python: apart from how the operator is reached and the hooks' names, it is the chart's."""
+    (chart,) = by_kind(rendered["default"], "ValidatingWebhookConfiguration")
+    ours = validating_webhook_configuration(
+        chart["metadata"]["name"],
+        base_url="https://127.0.0.1:8443",
+        ca_bundle="",
+        instance_namespaces=[NAMESPACE],
+        template_namespaces=[NAMESPACE],
+    )
+
+    def comparable(config: Obj) -> list[Obj]:
+        hooks = []
+        for hook in config["webhooks"]:
+            hook = {k: v for k, v in hook.items() if k not in {"name", "clientConfig"}}
+            hooks.append(hook)
+        return sorted(hooks, key=lambda h: str(h["rules"][0]["resources"]))
+
+    assert comparable(ours) == comparable(chart)
+    paths = sorted(h["clientConfig"]["service"]["path"] for h in chart["webhooks"])
+    assert (
+        sorted(h["clientConfig"]["url"].removeprefix("https://127.0.0.1:8443") for h in ours["webhooks"])
+        == paths
+    )

@@ -20,6 +20,7 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
 
+from jupyternetes.core.webhook_configuration import validating_webhook_configuration
 from kubesim.tls import CertificateAuthority
 from tests.conftest import wait_until
 from tests.integration.operator.conftest import Env, operator_runner
@@ -57,46 +58,14 @@ class Webhook:
 
     def configuration(self, env: Env) -> dict[str, Any]:
         """What the chart installs (charts/jupyternetes/templates/webhook.yaml), for the test's namespaces."""
-        ca = base64.b64encode(self.ca.cert_pem).decode()
-
-        def hook(name: str, path: str, plural: str, operations: list[str]) -> dict[str, Any]:
-            return {
-                "name": f"{name}.jupyternetes.kadense.io",
-                "clientConfig": {"url": f"https://127.0.0.1:{self.port}/{path}", "caBundle": ca},
-                "rules": [
-                    {
-                        "apiGroups": ["kadense.io"],
-                        "apiVersions": ["v1"],
-                        "resources": [plural],
-                        "operations": operations,
-                        "scope": "Namespaced",
-                    }
-                ],
-                "namespaceSelector": {
-                    "matchExpressions": [
-                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [env.ns, env.tns]}
-                    ]
-                },
-                "failurePolicy": "Ignore",
-                "sideEffects": "None",
-                "timeoutSeconds": 10,
-                "admissionReviewVersions": ["v1"],
-            }
-
-        return {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": f"jupyternetes-{env.ns}"},
-            "webhooks": [
-                hook("instances", "validate-instance", "jupyternotebookinstances", ["CREATE", "UPDATE"]),
-                hook(
-                    "templates",
-                    "validate-template",
-                    "jupyternotebooktemplates",
-                    ["CREATE", "UPDATE", "DELETE"],
-                ),
-            ],
-        }
+        namespaces = [env.ns, env.tns]
+        return validating_webhook_configuration(
+            f"jupyternetes-{env.ns}",
+            base_url=f"https://127.0.0.1:{self.port}",
+            ca_bundle=base64.b64encode(self.ca.cert_pem).decode(),
+            instance_namespaces=namespaces,
+            template_namespaces=namespaces,
+        )
 
     def serving(self) -> bool:
         context = ssl.create_default_context(cadata=self.ca.cert_pem.decode())
