@@ -260,6 +260,16 @@ class UpstreamCluster:
     def __exit__(self, *exc: object) -> None:
         self.plane.__exit__(*exc)
 
+    def wait_for_garbage_collector(self, say: Callable[[str], None]) -> None:
+        """kube-controller-manager's garbage collector learns the instance kind at its discovery resync
+        (every 30 s): until then a stopped server's instance, deleted with foreground propagation, keeps
+        its pods, and the stop (or a failed start's clean-up) waits for that resync."""
+        say("waiting for the garbage collector to learn JupyterNotebookInstances (it looks every 30 s)")
+        waited = self.plane.wait_for_garbage_collector(
+            "kadense.io/v1", "JupyterNotebookInstance", "jupyternotebookinstances"
+        )
+        say(f"the garbage collector knows JupyterNotebookInstances (waited {waited:.1f} s)")
+
     def token_for(self, name: str, namespace: str, expiration_seconds: int = 3600) -> str:
         body: dict[str, Any] = {
             "apiVersion": "authentication.k8s.io/v1",
@@ -336,6 +346,8 @@ class Stack:
         self.start_operator()
         self.start_proxy()
         self.start_hub()
+        if isinstance(self.cluster, UpstreamCluster):
+            self.cluster.wait_for_garbage_collector(self.say)
 
     def stop(self) -> None:
         for proc in (self.hub, self.proxy, self.operator):

@@ -180,18 +180,25 @@ def test_hub_restart_keeps_servers(hub: Hub) -> None:
 # 6 ---------------------------------------------------------------------------------------------------
 
 
-def test_unpullable_image_fails_fast_and_leaves_nothing(hub: Hub) -> None:
-    hub.create_user("oops")
-    session = hub.login("oops")
+def _spawn_failing_fast(hub: Hub, user: str, profile: str) -> tuple[requests.Session, list[dict[str, Any]]]:
+    """A new user's spawn of `profile` that fails within the deployment's fail-fast time and leaves no
+    server: the user's browser session and the spawn's progress events (the last one the failure)."""
+    hub.create_user(user)
+    session = hub.login(user)
     started = time.monotonic()
-    status, _body = hub.spawn("oops", options={"profile": "broken"})
+    status, _body = hub.spawn(user, options={"profile": profile})
     if status in (201, 202):
-        wait_until(lambda: not (hub.server("oops") or {}).get("pending"), 30, message="the spawn to end")
+        wait_until(lambda: not (hub.server(user) or {}).get("pending"), 30, message="the spawn to end")
     elapsed = time.monotonic() - started
     assert elapsed < hub.deployment.fail_fast_seconds, f"the spawn failed only after {elapsed:.1f} s"
-    assert hub.server("oops") is None
-    events = progress_events(hub, "oops")
+    assert hub.server(user) is None
+    events = progress_events(hub, user)
     assert events[-1].get("failed") is True, events
+    return session, events
+
+
+def test_unpullable_image_fails_fast_and_leaves_nothing(hub: Hub) -> None:
+    session, events = _spawn_failing_fast(hub, "oops", "broken")
     assert "ImagePullFailed" in events[-1]["message"] or "ErrImagePull" in events[-1]["message"], events
     assert "doesnotexist" in events[-1]["message"]
     page = session.get(f"{hub.url}/hub/spawn-pending/oops", timeout=10)
@@ -206,17 +213,7 @@ def test_a_value_the_template_refuses_is_shown_on_the_spawn_page(hub: Hub) -> No
     """Issue 15: a profile setting a variable outside its template's declared enum. The operator's admission
     webhook refuses the instance at its creation (the API server answers the hub at once); the user reads
     the variable and the rule on the spawn page, and nothing is left behind."""
-    hub.create_user("oversize")
-    session = hub.login("oversize")
-    started = time.monotonic()
-    status, _body = hub.spawn("oversize", options={"profile": "oversized"})
-    if status in (201, 202):
-        wait_until(lambda: not (hub.server("oversize") or {}).get("pending"), 30, message="the spawn to end")
-    elapsed = time.monotonic() - started
-    assert elapsed < hub.deployment.fail_fast_seconds, f"the spawn failed only after {elapsed:.1f} s"
-    assert hub.server("oversize") is None
-    events = progress_events(hub, "oversize")
-    assert events[-1].get("failed") is True, events
+    session, events = _spawn_failing_fast(hub, "oversize", "oversized")
     rule = """variable "size": "huge" is not one of 'small', 'large'"""
     assert rule in events[-1]["message"], events
     assert "the server's settings were refused" in events[-1]["message"], "refused at admission"
