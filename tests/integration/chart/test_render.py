@@ -548,3 +548,23 @@ def test_the_webhook_configuration_the_demo_and_tests_install_is_the_charts(
         sorted(h["clientConfig"]["url"].removeprefix("https://127.0.0.1:8443") for h in ours["webhooks"])
         == paths
     )
+
+
+def test_the_hub_reads_templates_only_when_asked(tmp_path: Path) -> None:
+    """hub.rbac.readTemplates (for the spawner's profile_options_from_template): `get` on templates in the
+    template namespaces, bound to the hub's ServiceAccount; nothing more, and nothing by default."""
+    values = {**MULTI_NAMESPACE, "hub": {**MULTI_NAMESPACE["hub"], "rbac": {"readTemplates": True}}}
+    objs = render(tmp_path, values)
+    role = one(objs, "Role", f"{FULLNAME}-hub-templates", "templates")
+    assert _rules(role) == [(("kadense.io",), ("jupyternotebooktemplates",), ("get",))]
+    binding = one(objs, "RoleBinding", f"{FULLNAME}-hub-templates", "templates")
+    assert binding["roleRef"]["name"] == f"{FULLNAME}-hub-templates"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "jhub"}]
+    assert [
+        r["metadata"]["namespace"]
+        for r in by_kind(objs, "Role")
+        if r["metadata"]["name"].endswith("-hub-templates")
+    ] == ["templates"]
+    (tmp_path / "without").mkdir()
+    without = render(tmp_path / "without", MULTI_NAMESPACE)
+    assert not [r for r in by_kind(without, "Role") if r["metadata"]["name"].endswith("-hub-templates")]
