@@ -337,10 +337,13 @@ def test_template_change_does_not_disturb_running_instance(setup: Env) -> None:
     wait_until(lambda: setup.pod(ns, "second-main"), 30, message="second pod")
     assert setup.pod(ns, "first-main").spec.containers[0].image == "jupyter/base:1"
     assert setup.pod(ns, "second-main").spec.containers[0].image == "jupyter/base:2"
-    first = (setup.instance(ns, "first") or {})["status"]
-    second = (setup.instance(ns, "second") or {})["status"]
-    assert first["templateGeneration"] == 1
-    assert second["templateGeneration"] == 2
+
+    def generation(name: str) -> object:
+        return ((setup.instance(ns, name) or {}).get("status") or {}).get("templateGeneration")
+
+    # The operator writes the status after it creates the pod: the second's may not be there yet.
+    wait_until(lambda: generation("second") is not None, 30, message="second's status")
+    assert (generation("first"), generation("second")) == (1, 2)
 
 
 def test_a_missing_secret_is_looked_for_again_with_back_off(setup: Env) -> None:
