@@ -139,8 +139,11 @@ class Admission:
             spec = parse_template(obj).spec
         except ValidationError as exc:
             raise AdmissionRefused(f"{what}: {pydantic_summary(exc)}") from None
+        # Rendered and dry-run where its instances would be: a template namespace is often one the
+        # operator may not create objects in (a dry-run there answers 403, which checks nothing).
+        target = self.config.instance_namespace_for(ns)
         try:
-            plan = render_with_defaults(spec, name, ns)
+            plan = render_with_defaults(spec, name, ns, target)
         except RenderFailed as exc:
             raise AdmissionRefused(
                 f"{what}: does not render with its variables' defaults: {exc.summary()}"
@@ -153,7 +156,7 @@ class Admission:
             for problem in objectvalidation.validate(p.manifest, self.config.kubernetes_version)
         ]
         if not problems:
-            problems = await self.dry_run(plan.objects, ns)
+            problems = await self.dry_run(plan.objects, target)
         if problems:
             raise AdmissionRefused(
                 f"{what}: rendered with its variables' defaults, its objects are invalid: "

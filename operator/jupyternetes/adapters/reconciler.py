@@ -108,6 +108,17 @@ class OperatorConfig:
     def serves(self, namespace: str) -> bool:
         return self.watched_namespaces is None or namespace in self.watched_namespaces
 
+    def instance_namespace_for(self, template_namespace: str) -> str:
+        """A namespace where instances of a template in ``template_namespace`` are served: its own when
+        served, else the first served namespace allowed to use it (where the operator may create objects,
+        which it usually may not in a namespace holding only templates)."""
+        if self.serves(template_namespace):
+            return template_namespace
+        for ns in sorted(self.watched_namespaces or ()):
+            if template_namespace in self.allowed_template_namespaces(ns):
+                return ns
+        return template_namespace
+
 
 @dataclass
 class _PlanEntry:

@@ -23,9 +23,12 @@ _SPAWNER_SAMPLE: Final = "sample"
 SPAWNER_PREFIX: Final = "jupyterhub."
 
 
-def render_with_defaults(spec: TemplateSpec, name: str, namespace: str) -> RenderPlan | None:
-    """The template's objects for a sample instance in ``namespace`` (None: no declarations, nothing to
-    render with). Raises :class:`RenderFailed` with every error."""
+def render_with_defaults(
+    spec: TemplateSpec, name: str, namespace: str, instance_namespace: str | None = None
+) -> RenderPlan | None:
+    """The objects of template ``namespace``/``name`` for a sample instance in ``instance_namespace`` (by
+    default the template's; None: no declarations, nothing to render with). Raises :class:`RenderFailed`
+    with every error."""
     errors = check_template(spec)
     if errors:
         raise RenderFailed(errors)
@@ -34,7 +37,7 @@ def render_with_defaults(spec: TemplateSpec, name: str, namespace: str) -> Rende
     variables = sample_values(spec.variables)
     ctx = RenderContext(
         instance_name=SAMPLE_INSTANCE,
-        instance_namespace=namespace,
+        instance_namespace=instance_namespace or namespace,
         template_name=name,
         template_namespace=namespace,
         variables=variables,

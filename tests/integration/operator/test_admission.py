@@ -229,6 +229,17 @@ TEMPLATE_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...
         ),
         ("its objects are invalid", "containerPort"),
     ),
+    "object refused by the API server only": (
+        # Valid for the schemas; the API server refuses it (a mount of no volume). The template's namespace
+        # is not one the operator serves: the dry-run runs where its instances would.
+        lambda t: (
+            t["spec"].__setitem__("variables", [{"name": "user", "default": "ana"}])
+            or t["spec"]["pods"][0]["spec"]["containers"][0]["volumeMounts"].append(
+                {"name": "ghost", "mountPath": "/g"}
+            )
+        ),
+        ("its objects are invalid", "Pod admission-sample-main (entry main)", "volumeMounts[1].name"),
+    ),
     "brace error": (
         lambda t: t["spec"]["pods"][0]["spec"]["containers"][0]["env"].append(
             {"name": "J", "value": '{"a": 1'}
