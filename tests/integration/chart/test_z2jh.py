@@ -115,27 +115,12 @@ def test_the_kind_e2e_values_keep_the_example_and_add_the_suites_profiles(
     assert c.JupyternetesSpawner.template_name == "default"
     assert c.JupyternetesSpawner.template_namespace == "jhub"
     assert c.Spawner.poll_interval == 2
-    assert [p["slug"] for p in c.JupyternetesSpawner.profile_list] == [
-        "default",
-        "announcement",
-        "broken",
-        "oversized",
-        "brief",
-        "changing",
-        "data",
-    ]
+    slugs = ["default", "announcement", "broken", "oversized", "brief", "changing", "data"]
+    assert [p["slug"] for p in c.JupyternetesSpawner.profile_list] == slugs
     assert values["rbac"]["create"] is False, "still without kubespawner's rights"
     assert values["hub"]["allowNamedServers"] is True
     assert values["hub"]["image"] == {"name": "jupyternetes-hub", "tag": "ci", "pullPolicy": "Never"}
     assert values["hub"]["loadRoles"]["e2e"]["services"] == ["e2e"]
     module, _, name = SPAWNER.rpartition(".")
     spawner = getattr(importlib.import_module(module), name)(config=c)
-    assert [p["slug"] for p in spawner.profile_list] == [
-        "default",
-        "announcement",
-        "broken",
-        "oversized",
-        "brief",
-        "changing",
-        "data",
-    ]
+    assert [p["slug"] for p in spawner.profile_list] == slugs
