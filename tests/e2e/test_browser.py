@@ -99,6 +99,14 @@ def test_login_profile_progress_jupyterlab_cell_and_stop(
     page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
     cell = page.locator(".jp-Notebook .jp-Cell").first
     expect(cell).to_be_visible(timeout=60_000)
+    # The file browser back at the home directory before the notebook is renamed in work/: jupyter_server
+    # (2.x) answers a listing of a directory with 404 when a file in it is renamed during the listing
+    # (its _dir_model looks up each entry it listed), and JupyterLab then shows "Directory not found".
+    # At Playwright's speed the save's refresh of work/ and the rename meet often enough to matter.
+    page.locator(".jp-FileBrowser .jp-BreadCrumbs-home").click()
+    listed = page.locator(".jp-FileBrowser .jp-DirListing-itemText")
+    expect(listed.filter(has_text=re.compile(r"^data$"))).to_be_visible()
+    expect(listed.filter(has_text=re.compile(r"^work$"))).to_be_visible()
     # The kernel started and connected (a cell run before that waits for nothing).
     expect(page.locator(".jp-StatusBar-Item", has_text="| Idle")).to_be_visible(timeout=60_000)
     cell.locator(".cm-content").click()
