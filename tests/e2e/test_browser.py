@@ -127,6 +127,9 @@ def test_login_profile_progress_jupyterlab_cell_and_stop(
         message="the notebook saved in work/ with its output",
     )
     assert any("42 from uid" in out for out in saved), saved
+    # The rename is over: the file browser may list work/ again, and shows the notebook there.
+    listed.filter(has_text=re.compile(r"^work$")).dblclick()
+    expect(listed.filter(has_text=NOTEBOOK)).to_be_visible()
     dismiss_news(page)
     if hub.deployment.pods_reachable:
         # kubesim runs it as the template's runAsUser (or says in an Event it could not: not root).
@@ -176,6 +179,8 @@ def dismiss_news(page: Any) -> None:
     no = page.get_by_role("alert").filter(has_text="Jupyter news").get_by_role("button", name="No")
     if no.count():
         no.first.click()
+        # Answered, the toast loses its role at once but slides out for about a second more.
+        expect(page.locator(".Toastify__toast", has_text="Jupyter news")).to_have_count(0)
 
 
 def notebook_outputs(hub: Hub, user: str, token: str) -> list[str]:
