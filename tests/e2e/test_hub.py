@@ -177,6 +177,23 @@ def test_hub_restart_keeps_servers(hub: Hub) -> None:
     assert hub.pod("jupyter-kept-notebook") is None
 
 
+def test_a_server_whose_pod_is_deleted_is_shown_stopped_and_leaves_only_its_workspace(hub: Hub) -> None:
+    """A pod deleted behind the hub's back (an eviction, a drained node, an admin): poll() reports the server
+    stopped and deletes its instance and Secret (JupyterHub calls stop() only for servers poll() says still
+    run); the workspace stays, and the next start has nothing to clean up first."""
+    hub.spawn_and_wait("evicted")
+    hub.core.delete_namespaced_pod("jupyter-evicted-notebook", hub.namespace)
+    wait_until(lambda: hub.server("evicted") is None, 60, message="the hub shows the server stopped")
+    wait_until(
+        lambda: hub.instance("jupyter-evicted") is None, 30, message="the instance deleted by the spawner"
+    )
+    assert hub.secret("jupyter-evicted-hub-vars") is None
+    assert hub.pvc("jupyter-evicted-workspace") is not None, "the workspace outlives the server"
+    hub.spawn_and_wait("evicted")
+    assert (hub.server("evicted") or {}).get("ready")
+    hub.stop("evicted")
+
+
 # 6 ---------------------------------------------------------------------------------------------------
 
 

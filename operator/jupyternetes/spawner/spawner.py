@@ -45,7 +45,7 @@ from jupyternetes.adapters.kube import Kube, KubeError
 from jupyternetes.core.models import API_VERSION, INSTANCE_KIND, TEMPLATE_KIND, parse_template
 from jupyternetes.core.naming import instance_name
 from jupyternetes.spawner import kubeapi, objects, profiles
-from jupyternetes.spawner.status import Failure, failure, is_expired, poll_status, progress_steps, ready_url
+from jupyternetes.spawner.status import Failure, failure, poll_status, progress_steps, ready_url
 
 Obj = dict[str, Any]
 
@@ -182,6 +182,15 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         before returning from start(), so the hub's own, slower check finds it up at once.""",
     ).tag(config=True)
 
+    delete_stopped_instances = Bool(
+        True,
+        help="""When poll() finds that a server ended by itself (its pod failed, completed, crash-loops or was
+        deleted, or it outlived its template's maxLifetime), delete its instance and Secret, as stop() would:
+        JupyterHub calls stop() only for a server poll() says still runs. The volumes stay, as on any stop.
+        False keeps them (with the failed pod, if any) to see why the server ended, until the user's next
+        start replaces them. kubespawner's `delete_stopped_pods`.""",
+    ).tag(config=True)
+
     instance_name_prefix = Unicode("jupyter", help="Prefix of instance names.").tag(config=True)
 
     @default("ip")
@@ -206,6 +215,9 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
     _instance_namespace: str = ""
     _progress: _Progress | None = None
     _starting: bool = False
+    # The exit status poll() reported when it deleted an ended server's instance: JupyterHub polls again
+    # (and logs that answer) once it learns the server stopped, when the instance may be gone.
+    _ended_status: int | None = None
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
@@ -223,6 +235,7 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
         super().clear_state()
         self._instance = ""
         self._instance_namespace = ""
+        self._ended_status = None
 
     # --------------------------------------------------------------------- helpers
 
@@ -325,6 +338,7 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
     async def start(self) -> str:
         self._progress = progress = _Progress()
         self._starting = True
+        self._ended_status = None
         created: list[tuple[str, str, str]] = []  # (kind, namespace, name) to delete on failure
         try:
             req = await self._spawn_request()
@@ -539,20 +553,28 @@ class JupyternetesSpawner(Spawner):  # type: ignore[misc]
             self.log.warning("poll of %s: %s; assuming it still runs", self._log_name, exc)
             return None
         result = poll_status(inst)
-        if result is not None and inst is not None and is_expired(inst):
-            # Stopped by the operator at its template's maxLifetime. JupyterHub calls stop() only for a
-            # server poll() says still runs, so the expired instance (its pods already gone) and its Secret
-            # are deleted here, as stop() would: nothing of it lingers until the user's next start.
-            ns, name = self._instance_namespace, self._instance
-            self.log.info(
-                "%s outlived its template's maxLifetime: deleting instance %s/%s", self._log_name, ns, name
-            )
-            try:
-                await self._delete(kube, "v1", "Secret", ns, objects.secret_name(name))
-                await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name)
-            except KubeError as exc:
-                self.log.warning("deleting the expired instance %s/%s: %s", ns, name, exc)
+        if result is None:
+            return None
+        if inst is None or inst.get("metadata", {}).get("deletionTimestamp"):
+            return self._ended_status if self._ended_status is not None else result
+        if self.delete_stopped_instances:
+            await self._delete_ended(kube, inst, result)
         return result
+
+    async def _delete_ended(self, kube: Kube, inst: Obj, status: int) -> None:
+        """Delete the instance (its pods, if any are left, with it; its PVCs stay) and the Secret of a server
+        that ended without stop(), and remember its exit status for the polls that follow."""
+        ns, name = self._instance_namespace, self._instance
+        why = failure(inst, frozenset()) or "it ended"
+        self.log.info(
+            "%s ended (exit status %s; %s): deleting instance %s/%s", self._log_name, status, why, ns, name
+        )
+        self._ended_status = status
+        try:
+            await self._delete(kube, "v1", "Secret", ns, objects.secret_name(name))
+            await self._delete(kube, API_VERSION, INSTANCE_KIND, ns, name)
+        except KubeError as exc:
+            self.log.warning("deleting the ended instance %s/%s: %s", ns, name, exc)
 
     # --------------------------------------------------------------------- stop
 

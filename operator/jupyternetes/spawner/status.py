@@ -37,11 +37,6 @@ def is_true(instance: Obj, type_: str) -> bool:
     return bool(c) and c is not None and c.get("status") == "True"
 
 
-def is_expired(instance: Obj) -> bool:
-    """Stopped by the operator: the instance outlived its template's maxLifetime (not being deleted yet)."""
-    return is_true(instance, "Expired") and not instance.get("metadata", {}).get("deletionTimestamp")
-
-
 @dataclass(frozen=True)
 class Failure:
     reason: str

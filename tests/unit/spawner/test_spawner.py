@@ -182,19 +182,14 @@ async def test_poll_stop_and_state_after_a_hub_restart(env: Env) -> None:
     await task
     state = spawner.get_state()
 
-    # A new hub process: a fresh spawner object with the saved state.
-    again = env.spawner()
+    # A new hub process: a fresh spawner object with the saved state (that keeps ended servers' instances,
+    # so that this one can be seen failing and then running again).
+    again = env.spawner(delete_stopped_instances=False)
     again.load_state(state)
     assert await again.poll() is None
-    failed = ready_status(NAME)
-    failed["conditions"][0] = {
-        "type": "Failed",
-        "status": "True",
-        "reason": "PodFailed",
-        "message": "pod x failed: container notebook exited with code 7",
-    }
-    await env.set_status(NAME, failed)
+    await env.set_status(NAME, _pod_failed_with_code_7())
     assert await again.poll() == 7
+    assert await env.instance(NAME) is not None, "kept to see why it ended"
     await env.set_status(NAME, ready_status(NAME))
     assert await again.poll() is None
     await again.stop()
@@ -204,6 +199,33 @@ async def test_poll_stop_and_state_after_a_hub_restart(env: Env) -> None:
     assert await again.poll() == 0
     again.clear_state()
     assert again.get_state() == {}
+
+
+def _pod_failed_with_code_7() -> dict[str, Any]:
+    failed = ready_status(NAME)
+    failed["conditions"][0] = {
+        "type": "Failed",
+        "status": "True",
+        "reason": "PodFailed",
+        "message": "pod x failed: container notebook exited with code 7",
+    }
+    return failed
+
+
+async def test_poll_deletes_the_instance_of_a_server_that_ended_by_itself(env: Env) -> None:
+    """JupyterHub calls stop() only for a server poll() says still runs: poll() deletes the instance and
+    its Secret of a server whose pod failed, and keeps reporting its exit status once they are gone."""
+    spawner = env.spawner()
+    task = asyncio.ensure_future(spawner.start())
+    await until(lambda: env.instance(NAME), what="the instance")
+    await env.set_status(NAME, ready_status(NAME))
+    await task
+    await env.set_status(NAME, _pod_failed_with_code_7())
+    assert await spawner.poll() == 7
+    await until(lambda: _gone(env), what="the failed server's instance and Secret deleted")
+    assert await spawner.poll() == 7  # JupyterHub's second poll, whose answer it logs
+    spawner.clear_state()
+    assert await spawner.poll() == 0
 
 
 async def test_poll_reports_an_expired_server_stopped_and_deletes_its_instance(env: Env) -> None:
