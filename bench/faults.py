@@ -1,10 +1,10 @@
-"""API-fault benchmark (issue 7, item 2) at full size: 10% of every request of every verb answered 500,
-429 or 409 (in equal parts), every watch stream cut after a few seconds, the first resumed watch of each
-resource the operator watches answered 410 Expired. On kubesim its own fault injection does it (the hub's
-requests are refused too); with ``--cluster upstream`` (k8s-local) a fault proxy that the operator alone
-talks through. N instances are created over a few seconds; all must converge to Ready with a status that
-matches their pods, and the operator (a real subprocess) must never exit. The same scenario runs scaled
-down in ``make test`` (tests/integration/hardening).
+"""API-fault benchmark (issue 7, item 2) at full size: 10% of every request answered 500, 429 or 409 (in equal
+parts; 409 to writes only, as an API server does), every watch stream cut after a few seconds, the first
+resumed watch of each resource the operator watches answered 410 Expired. On kubesim its own fault injection
+does it (the hub's requests are refused too); with ``--cluster upstream`` (k8s-local) a fault proxy that the
+operator alone talks through. N instances are created over a few seconds; all must converge to Ready with a
+status that matches their pods, and the operator (a real subprocess) must never exit. The same scenario runs
+scaled down in ``make test`` (tests/integration/hardening).
 
     python bench/faults.py --instances 300 [--error-rate 0.1] [--cut-after 2] [--spread 8]
     python bench/faults.py --instances 300 --cluster upstream

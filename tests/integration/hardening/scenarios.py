@@ -200,6 +200,7 @@ class FaultsResult:
         }
 
 
+WRITES = ["create", "update", "patch", "delete", "deletecollection"]
 WATCHED = ("jupyternotebookinstances", "jupyternotebooktemplates", "pods", "persistentvolumeclaims")
 
 
@@ -214,8 +215,10 @@ def api_faults(
     timeout: float = 300,
     seed: int | None = None,
 ) -> FaultsResult:
-    """Faults first, then the operator and the instances: ``error_rate`` of every request of every verb
-    answered 500, 429 or 409 in equal parts; every watch stream cut after ``cut_after_s``; the first
+    """Faults first, then the operator and the instances: ``error_rate`` of every request answered 500, 429
+    or 409 in equal parts, 409 only to writes (an API server answers no read with a Conflict, and kopf
+    rightly does not retry one: its namespace observer's first list stopped the operator when one was
+    injected there); every watch stream cut after ``cut_after_s``; the first
     resumed watch of each resource the operator watches answered 410 Expired. The instances are created
     over ``spread_s`` seconds, so streams are cut and resumed while they are provisioned. The hub's own
     requests (retried) suffer the same faults."""
@@ -228,8 +231,8 @@ def api_faults(
     # Three rules tried in turn: each takes its share of what the previous ones let through.
     per = error_rate / 3
     rules = {
-        code: faults.add_error(code, probability=per / (1 - per * i))
-        for i, code in enumerate((500, 429, 409))
+        code: faults.add_error(code, verb=verbs, probability=per / (1 - per * i))
+        for i, (code, verbs) in enumerate(((500, None), (429, None), (409, WRITES)))
     }
     faults.cut_watches(after_seconds=cut_after_s)
     for resource in WATCHED:

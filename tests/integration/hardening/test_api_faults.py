@@ -1,6 +1,6 @@
-"""API faults: 10% of every request answered 500/429/409, watch streams cut every few seconds, one 410
-Expired per watched resource; every instance converges to Ready with a true status and the operator never
-exits (issue 7, item 2)."""
+"""API faults: 10% of every request answered 500/429/409 (409 to writes only), watch streams cut every few
+seconds, one 410 Expired per watched resource; every instance converges to Ready with a true status and the
+operator never exits (issue 7, item 2)."""
 
 from __future__ import annotations
 
