@@ -372,12 +372,14 @@ class FaultProxy:
         ) as upstream:
             resp = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             _copy_headers(upstream, resp)
+            # Recorded before the client can have the answer: a client that reads calls right after its
+            # request returns must find it there.
+            if info is not None:
+                self._record(info, upstream.status)
             await resp.prepare(request)
             async for chunk in upstream.content.iter_any():
                 await resp.write(chunk)
             await resp.write_eof()
-        if info is not None:
-            self._record(info, upstream.status)
         return resp
 
     async def _forward_watch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -391,8 +393,8 @@ class FaultProxy:
             async with self._session.get(url, headers=headers, allow_redirects=False) as upstream:
                 resp = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                 _copy_headers(upstream, resp)
-                await resp.prepare(request)
                 self._record(info, upstream.status)
+                await resp.prepare(request)
                 if upstream.status != 200:
                     await resp.write(await upstream.read())
                     await resp.write_eof()

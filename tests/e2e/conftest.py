@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from jupyternetes.demo import (
     HUB_NAMESPACE,
     HUB_SERVICE_ACCOUNT,
     TEMPLATE_NAMESPACE,
+    Process,
     Stack,
     StackOptions,
     demo_profiles,
@@ -225,16 +227,37 @@ class Hub:
         wait_until(
             lambda: (self.server(name, server) or {}).get("ready"),
             timeout,
-            message=f"{name}'s server {server!r} ready",
+            message=lambda: f"{name}'s server {server!r} ready\n{self.diagnose(name, server)}",
         )
         return time.monotonic() - started
+
+    def diagnose(self, name: str, server: str = "") -> str:
+        """What a person would look at when a server does not come up: the hub's view of it, the user's
+        instances and pods as the cluster has them, and the ends of the hub's and the operator's logs."""
+        lines = [f"the hub's server entry: {self.server(name, server)!r}"]
+        prefix = f"jupyter-{name}"
+        found = self.custom.list_namespaced_custom_object(
+            "kadense.io", "v1", self.namespace, "jupyternotebookinstances"
+        )
+        for item in found.get("items", []):
+            if item["metadata"]["name"].startswith(prefix):
+                lines.append(f"instance {item['metadata']['name']}: {item.get('status')!r}")
+        for pod in self.core.list_namespaced_pod(self.namespace).items:
+            if pod.metadata.name.startswith(prefix):
+                status = pod.status
+                conditions = " ".join(f"{c.type}={c.status}" for c in status.conditions or ())
+                states = [c.state.to_dict() for c in status.container_statuses or ()]
+                lines.append(f"pod {pod.metadata.name}: {status.phase} {conditions} {states}")
+        return "\n".join(lines) + self.deployment.logs()
 
     def stop(self, name: str, server: str = "") -> None:
         path = f"/users/{name}/servers/{server}" if server else f"/users/{name}/server"
         status, body = self.api("DELETE", path)
         assert status in (202, 204), body
         wait_until(
-            lambda: self.server(name, server) is None, 90, message=f"{name}'s server {server!r} stopped"
+            lambda: self.server(name, server) is None,
+            90,
+            message=lambda: f"{name}'s server {server!r} stopped\n{self.diagnose(name, server)}",
         )
 
     # --- through the proxy
@@ -346,7 +369,24 @@ def sim_deployment(stack: Stack) -> Deployment:
         fail_fast_seconds=15,
         stop_hub=stack.stop_hub,
         start_hub=stack.start_hub,
+        logs=lambda: _log_tails(stack),
     )
+
+
+def _log_tails(stack: Stack, lines: int = 40) -> str:
+    def tail(proc: Process) -> str:
+        # Without the hub's access lines of the suite's own polling (a wait asks every 20 ms).
+        kept = [line for line in proc.tail(lines * 50).splitlines() if not _POLLING.search(line)]
+        return "\n".join(kept[-lines:])
+
+    return "".join(
+        f"\n--- the end of {proc.log_path} ({proc.name}):\n{tail(proc)}\n"
+        for proc in (stack.hub, stack.operator)
+        if proc is not None
+    )
+
+
+_POLLING = re.compile(r" 200 GET /hub/api/users/[^ ]+ \(")
 
 
 @pytest.hookimpl(wrapper=True)

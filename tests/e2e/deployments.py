@@ -62,6 +62,9 @@ class Deployment:
     """How soon an unpullable image must fail a spawn (a real kubelet's first pull takes a few seconds)."""
     stop_hub: Callable[[], None]
     start_hub: Callable[[], None]
+    logs: Callable[[], str] = lambda: ""
+    """The ends of the hub's and the operator's logs, for a failing test's message (empty where the suite
+    cannot read them: a kind deployment's are in its pods)."""
 
     @property
     def announcement_hub_url(self) -> str:
