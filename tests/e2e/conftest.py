@@ -233,22 +233,10 @@ class Hub:
 
     def diagnose(self, name: str, server: str = "") -> str:
         """What a person would look at when a server does not come up: the hub's view of it, the user's
-        instances and pods as the cluster has them, and the ends of the hub's and the operator's logs."""
-        lines = [f"the hub's server entry: {self.server(name, server)!r}"]
-        prefix = f"jupyter-{name}"
-        found = self.custom.list_namespaced_custom_object(
-            "kadense.io", "v1", self.namespace, "jupyternotebookinstances"
-        )
-        for item in found.get("items", []):
-            if item["metadata"]["name"].startswith(prefix):
-                lines.append(f"instance {item['metadata']['name']}: {item.get('status')!r}")
-        for pod in self.core.list_namespaced_pod(self.namespace).items:
-            if pod.metadata.name.startswith(prefix):
-                status = pod.status
-                conditions = " ".join(f"{c.type}={c.status}" for c in status.conditions or ())
-                states = [c.state.to_dict() for c in status.container_statuses or ()]
-                lines.append(f"pod {pod.metadata.name}: {status.phase} {conditions} {states}")
-        return "\n".join(lines) + self.deployment.logs()
+        instances, pods and their Events as the cluster has them, and the ends of the hub's and the
+        operator's logs."""
+        entry = f"the hub's server entry: {self.server(name, server)!r}\n"
+        return entry + describe_user(self.core, self.custom, self.namespace, name) + self.deployment.logs()
 
     def stop(self, name: str, server: str = "") -> None:
         path = f"/users/{name}/servers/{server}" if server else f"/users/{name}/server"
@@ -317,6 +305,36 @@ class Hub:
             field_manager="jupyternetes-e2e",
             force_conflicts=True,
         )
+
+
+def describe_user(core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, user: str) -> str:
+    """The user's instances, pods and the Events about them (what `kubectl describe` would show), for the
+    message of a failing test."""
+    prefix = f"jupyter-{user}"
+    lines = []
+    found = custom.list_namespaced_custom_object("kadense.io", "v1", namespace, "jupyternotebookinstances")
+    for item in found.get("items", []):
+        if item["metadata"]["name"].startswith(prefix):
+            lines.append(f"instance {item['metadata']['name']}: {item.get('status')!r}")
+    for pod in core.list_namespaced_pod(namespace).items:
+        if pod.metadata.name.startswith(prefix):
+            status = pod.status
+            conditions = " ".join(
+                f"{c.type}={c.status} {c.reason or ''} {c.message or ''}" for c in status.conditions or ()
+            )
+            states = [c.state.to_dict() for c in status.container_statuses or ()]
+            lines.append(
+                f"pod {pod.metadata.name}: {status.phase} node={pod.spec.node_name} {conditions} {states}"
+            )
+    for event in core.list_namespaced_event(namespace).items:
+        if event.involved_object.name and event.involved_object.name.startswith(prefix):
+            source = event.source.component if event.source else ""
+            lines.append(
+                f"event {event.last_timestamp or event.event_time} {event.involved_object.kind}/"
+                f"{event.involved_object.name} {event.type} {event.reason} ({source}): {event.message}"
+                f" (x{event.count or 1})"
+            )
+    return "\n".join(lines)
 
 
 def _or_none(fn: Any) -> Any:

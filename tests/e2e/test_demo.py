@@ -17,10 +17,12 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from kubernetes import client, config
 
-from jupyternetes.demo import free_port
+from jupyternetes.demo import HUB_NAMESPACE, free_port
 from kubesim.kubelet.process import namespace_mounts_available
 from tests.conftest import wait_until
+from tests.e2e.conftest import describe_user
 
 pytestmark = pytest.mark.local_stack
 
@@ -80,6 +82,11 @@ def fresh_shell(script: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _describe_visitor(kubeconfig: str) -> str:
+    admin = config.new_client_from_config(kubeconfig)
+    return describe_user(client.CoreV1Api(admin), client.CustomObjectsApi(admin), HUB_NAMESPACE, "visitor")
+
+
 def test_the_demo_as_printed(backend: str, tmp_path: Path) -> None:
     demo = Demo(backend, tmp_path / "state")
     try:
@@ -102,7 +109,7 @@ def test_the_demo_as_printed(backend: str, tmp_path: Path) -> None:
                 or {}
             ).get("ready"),
             120,
-            message="the visitor's server ready",
+            message=lambda: "the visitor's server ready\n" + _describe_visitor(info["kubeconfig"]),
         )
 
         # The printed commands, as printed, from a fresh shell.
