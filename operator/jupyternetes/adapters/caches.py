@@ -92,11 +92,10 @@ class ObjectCache:
 
 
 def _newer(a: Obj, b: Obj) -> bool:
-    """Whether a is a later version of the same object than b (resourceVersions compare as integers on
-    etcd-backed servers; when they don't parse, trust arrival order)."""
+    """Whether a was written after b (resourceVersions compare as integers on etcd-backed servers; when
+    they don't parse, trust arrival order). Across uids too: an event of a deleted object that arrives after
+    the operator stored its successor's create answer (a pod created again) must not replace it."""
     ma, mb = a.get("metadata", {}), b.get("metadata", {})
-    if ma.get("uid") != mb.get("uid"):
-        return False
     try:
         return int(ma.get("resourceVersion", "0")) > int(mb.get("resourceVersion", "0"))
     except ValueError:

@@ -65,8 +65,10 @@ from jupyternetes.core.rendering import (
     decode_secret_data,
     owner_reference,
     render_template,
+    rendered_pvc_refs,
 )
 from jupyternetes.core.resources import GroupResource, api_group
+from jupyternetes.core.scheduling import stale_claim_verdict
 from jupyternetes.core.variables import VariablesRefused, check_variables
 
 log = logging.getLogger("jupyternetes.reconciler")
@@ -154,9 +156,19 @@ class _InstanceMemory:
     # the back-off.
     retry_requested: bool = False
     ready_recorded: bool = False
+    # Pods left unscheduled on an out-of-date verdict (core/scheduling.py): pod uid -> when first seen so
+    # (monotonic); and how many of this instance's pods were created again for it.
+    stuck_pods: dict[str, float] = field(default_factory=dict)
+    pods_recreated: int = 0
 
 
 class Reconciler:
+    # How long a pod's out-of-date scheduling verdict is left for kube-scheduler to correct itself (an event
+    # it has yet to process moves the pod within milliseconds), and how many of one instance's pods are
+    # created again for it (a scheduler that loses each new pod too is not helped by more).
+    STUCK_POD_GRACE = 3.0
+    STUCK_POD_RECREATIONS = 3
+
     def __init__(
         self,
         kube: Kube,
@@ -417,6 +429,7 @@ class Reconciler:
                 template_meta[1] if template_meta else None,
             )
             entry_errors = await self._create_missing(inst, plan, prev_status, mem, watched, restorable)
+            await self._recreate_stuck_pods(key, inst, plan, mem)
         observed = self._observed(ns, plan, mem, watched)
         drift = await self._drift(inst, model, mem, plan, template_meta, observed)
         status_input = StatusInput(
@@ -651,6 +664,63 @@ class Reconciler:
                 if exc.status != 404:
                     raise
             self.metrics.api_writes.labels("delete", "Pod").inc()
+
+    async def _recreate_stuck_pods(
+        self, key: Key, inst: dict[str, Any], plan: RenderPlan, mem: _InstanceMemory
+    ) -> None:
+        """Create again a pod that kube-scheduler left unscheduled on a verdict about its claims that is no
+        longer true (core/scheduling.py says why and when), once it has stayed so for STUCK_POD_GRACE."""
+        if mem.plan is not None and mem.plan.newer_than_objects:
+            return  # rendered from a newer template than the pod: the pod is not ours to re-create
+        ns = key[0]
+        now = time.monotonic()
+        seen: set[str] = set()
+        for planned in plan.pods:
+            pod = self.caches.pods.get(ns, planned.name)
+            if pod is None or blocking_stale_child(planned, pod, mem.uid):
+                continue
+            claims = {name: self.caches.pvcs.get(ns, name) for name in rendered_pvc_refs(pod)}
+            verdict = stale_claim_verdict(pod, claims)
+            if verdict is None:
+                continue
+            uid = str(pod["metadata"].get("uid", ""))
+            seen.add(uid)
+            waited = now - mem.stuck_pods.setdefault(uid, now)
+            if waited < self.STUCK_POD_GRACE:
+                # No event may come (that is the trouble): look again when the grace is over.
+                self.enqueue(key, delay=self.STUCK_POD_GRACE - waited + 0.05)
+            elif mem.pods_recreated < self.STUCK_POD_RECREATIONS:
+                mem.pods_recreated += 1
+                await self._recreate_pod(inst, planned, pod, verdict, waited)
+        for uid in [u for u in mem.stuck_pods if u not in seen]:
+            del mem.stuck_pods[uid]
+
+    async def _recreate_pod(
+        self, inst: dict[str, Any], planned: PlannedObject, pod: dict[str, Any], verdict: str, waited: float
+    ) -> None:
+        ns = inst["metadata"]["namespace"]
+        try:
+            # This pod and no other (a uid precondition); never scheduled, so it goes at once.
+            await self.kube.delete("v1", "Pod", ns, planned.name, uid=pod["metadata"].get("uid"))
+        except KubeError as exc:
+            if exc.status in (404, 409):
+                return  # gone, or replaced, meanwhile
+            raise
+        self.metrics.api_writes.labels("delete", "Pod").inc()
+        self.caches.pods.remove(pod)
+        errors: dict[str, str] = {}
+        created, _ = await self._create(planned, errors)
+        why = (
+            f"kube-scheduler left pod {planned.name} unscheduled for {waited:.0f} s on a verdict its claims "
+            f'no longer justify ("{verdict}"; they are bound)'
+        )
+        if created is None:
+            problem = errors.get(planned.entry, "it could not be created again")
+            log.warning("%s; deleted it, but %s", why, problem)
+            self.events.record(inst, "Warning", "PodRecreationFailed", f"{why}; deleted it, but {problem}")
+            return
+        log.info("%s: created it again (instance %s/%s)", why, ns, inst["metadata"]["name"])
+        self.events.record(inst, "Normal", "PodRecreated", f"{why}: created it again to be scheduled now")
 
     async def _drift(
         self,

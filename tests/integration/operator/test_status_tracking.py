@@ -100,3 +100,66 @@ def test_failed_container_is_reported(users: Env) -> None:
     )
     assert cond["reason"] == "PodFailed", cond
     assert "exited with code 3" in cond["message"], cond
+
+
+def test_a_pod_left_on_an_out_of_date_verdict_about_its_claims_is_created_again(users: Env) -> None:
+    """kube-scheduler can leave a pod unscheduled on "unbound immediate PersistentVolumeClaims" after its
+    claim is bound (core/scheduling.py), for five minutes. Here no scheduler looks at the pod (a
+    schedulerName nobody serves), and the test writes that verdict itself, as the scheduler would have,
+    once the claim is bound: the operator creates the pod again, says so, and the server has not failed."""
+    template = _template(users)
+    template["spec"]["pvcs"] = [
+        {
+            "name": "work",
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        }
+    ]
+    pod_spec = template["spec"]["pods"][0]["spec"]
+    pod_spec["schedulerName"] = "nobody-schedules-this"
+    pod_spec["volumes"] = [
+        {"name": "work", "persistentVolumeClaim": {"claimName": "{jupyternetes.pvcs.work}"}}
+    ]
+    users.create_template(template)
+    users.create_instance(_instance(users, "parked"))
+    claim = wait_until(
+        lambda: (pvc := users.pvc(users.ns, "parked-work")) and pvc.status.phase == "Bound" and pvc,
+        30,
+        message="the claim Bound",
+    )
+    first = wait_until(lambda: users.pod(users.ns, "parked-main"), 10, message="the pod created")
+    assert first.spec.volumes[0].persistent_volume_claim.claim_name == claim.metadata.name
+    verdict = "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found"
+    users.core.patch_namespaced_pod_status(
+        "parked-main",
+        users.ns,
+        {
+            "status": {
+                "conditions": [
+                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": verdict}
+                ]
+            }
+        },
+    )
+    second = wait_until(
+        lambda: (
+            (pod := users.pod(users.ns, "parked-main")) and pod.metadata.uid != first.metadata.uid and pod
+        ),
+        15,
+        message="the pod created again",
+    )
+    assert second.spec.scheduler_name == "nobody-schedules-this", "the same pod, from the same template"
+    assert (second.status.conditions or []) == [], "a new pod, not yet looked at by any scheduler"
+    # Events are posted in the background: the one that says why arrives a moment after the pod.
+    recreated = wait_until(
+        lambda: [e for e in users.events(users.ns, "parked") if e.reason == "PodRecreated"],
+        10,
+        message="the PodRecreated Event",
+    )
+    assert len(recreated) == 1, recreated
+    assert "parked-main" in recreated[0].message
+    assert "unbound immediate" in recreated[0].message
+    failed = users.condition(users.ns, "parked", "Failed")
+    assert failed is not None
+    assert failed["status"] == "False", failed
+    status = (users.instance(users.ns, "parked") or {})["status"]
+    assert status["pods"]["main"]["state"] != "Deleted", status["pods"]

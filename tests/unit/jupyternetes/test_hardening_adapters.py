@@ -28,6 +28,12 @@ def test_out_of_order_events_of_two_objects_of_one_name() -> None:
     assert (cache.get("users", "a") or {})["metadata"]["uid"] == "new"
     cache.upsert(_obj("a", "new", 8))  # a replayed older version of the new one is ignored
     assert (cache.get("users", "a") or {})["metadata"]["resourceVersion"] == "9"
+    # A late MODIFIED of the old one (written before it was deleted) does not replace the new one either:
+    # the operator stores a pod it creates again from the create's answer, ahead of the old pod's events.
+    cache.upsert(_obj("a", "old", 6))
+    assert (cache.get("users", "a") or {})["metadata"]["uid"] == "new"
+    cache.upsert(_obj("a", "newest", 12))  # a later object of the name does
+    assert (cache.get("users", "a") or {})["metadata"]["uid"] == "newest"
 
 
 def test_prune_drops_what_a_listing_missed_but_keeps_newer_writes() -> None:
