@@ -229,9 +229,13 @@ class Kube:
         *,
         propagation: str = "Background",
         uid: str | None = None,
+        resource_version: str | None = None,
     ) -> Obj:
+        """``uid``, ``resource_version``: delete only that object, only as it was at that version (else
+        409 Conflict)."""
         info = await self.resource(api_version, kind)
         body: Obj = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
-        if uid:
-            body["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            body["preconditions"] = {k: v for k, v in preconditions.items() if v}
         return await self.request("DELETE", info.path(namespace, name), body)

@@ -690,24 +690,35 @@ class Reconciler:
                 # No event may come (that is the trouble): look again when the grace is over.
                 self.enqueue(key, delay=self.STUCK_POD_GRACE - waited + 0.05)
             elif mem.pods_recreated < self.STUCK_POD_RECREATIONS:
-                mem.pods_recreated += 1
-                await self._recreate_pod(inst, planned, pod, verdict, waited)
+                await self._recreate_pod(inst, planned, pod, verdict, waited, mem)
         for uid in [u for u in mem.stuck_pods if u not in seen]:
             del mem.stuck_pods[uid]
 
     async def _recreate_pod(
-        self, inst: dict[str, Any], planned: PlannedObject, pod: dict[str, Any], verdict: str, waited: float
+        self,
+        inst: dict[str, Any],
+        planned: PlannedObject,
+        pod: dict[str, Any],
+        verdict: str,
+        waited: float,
+        mem: _InstanceMemory,
     ) -> None:
         ns = inst["metadata"]["namespace"]
+        meta = pod["metadata"]
         try:
-            # This pod and no other (a uid precondition); never scheduled, so it goes at once.
-            await self.kube.delete("v1", "Pod", ns, planned.name, uid=pod["metadata"].get("uid"))
+            # This pod as the cache holds it, and no other version (preconditions): one the scheduler has
+            # just bound to a node is left alone. Never scheduled, so it goes at once.
+            uid, version = meta.get("uid"), meta.get("resourceVersion")
+            await self.kube.delete("v1", "Pod", ns, planned.name, uid=uid, resource_version=version)
         except KubeError as exc:
             if exc.status in (404, 409):
-                return  # gone, or replaced, meanwhile
+                return  # gone, changed or replaced meanwhile
             raise
         self.metrics.api_writes.labels("delete", "Pod").inc()
         self.caches.pods.remove(pod)
+        mem.pods_recreated += 1
+        # A create that fails here (the API server unavailable) is made by the next reconcile: a pod that
+        # never left Pending is not one the status records as created, so its absence is no PodDeleted.
         errors: dict[str, str] = {}
         created, _ = await self._create(planned, errors)
         why = (
