@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 import yaml
 from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
@@ -235,7 +236,10 @@ class Hub:
         """What a person would look at when a server does not come up: the hub's view of it, the user's
         instances, pods and their Events as the cluster has them, and the ends of the hub's and the
         operator's logs."""
-        entry = f"the hub's server entry: {self.server(name, server)!r}\n"
+        try:
+            entry = f"the hub's server entry: {self.server(name, server)!r}\n"
+        except (AssertionError, requests.RequestException) as exc:
+            entry = f"the hub's server entry: not readable ({exc})\n"
         return entry + describe_user(self.core, self.custom, self.namespace, name) + self.deployment.logs()
 
     def stop(self, name: str, server: str = "") -> None:
@@ -309,7 +313,14 @@ class Hub:
 
 def describe_user(core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, user: str) -> str:
     """The user's instances, pods and the Events about them (what `kubectl describe` would show), for the
-    message of a failing test."""
+    message of a failing test. What cannot be read is said so: the failure it explains stays the one shown."""
+    try:
+        return _describe_user(core, custom, namespace, user)
+    except (client.ApiException, urllib3.exceptions.HTTPError) as exc:
+        return f"the user's objects: not readable ({exc})"
+
+
+def _describe_user(core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, user: str) -> str:
     prefix = f"jupyter-{user}"
     lines = []
     found = custom.list_namespaced_custom_object("kadense.io", "v1", namespace, "jupyternotebookinstances")
